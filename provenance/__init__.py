@@ -1,0 +1,1 @@
+"""Verifiable provenance for machine-learning training runs."""

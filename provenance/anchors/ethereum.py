@@ -1,0 +1,358 @@
+"""Ethereum anchor: roots in the `MLProvenance` contract, over any JSON-RPC endpoint.
+
+Works with web3.py alone, so a verifier needs neither Ape nor the project's sources: the ABI and
+bytecode ship in the package (`provenance.contract`). Ape networks are used through their web3
+connection (`EthereumAnchor(provider.web3, ...)`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from eth_utils import keccak
+from web3 import Web3
+from web3.logs import DISCARD
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3Exception,
+)
+
+from .. import deployments, localchain
+from ..contract import artifact
+from ..errors import AnchorError, ConfigError, FormatError
+from ..keys import NodeSigner, Signer, signer_from_environment
+from ..merkle import Leaf, MultiProof, leaf_hash
+from .base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, Verdict
+
+T = TypeVar("T")
+
+_CUSTOM_ERRORS = {
+    "0x" + keccak(text="ZeroRoot()")[:4].hex(): "the contract rejects the zero root (ZeroRoot)",
+    "0x" + keccak(text="AlreadyAnchored(bytes32)")[:4].hex(): "the root is already anchored (AlreadyAnchored)",
+}
+
+
+@dataclass(frozen=True)
+class AnchorInfo:
+    """What the contract stores for a root (`getHashInfo`)."""
+
+    stored: bool
+    timestamp: int
+    submitter: str
+    block_number: int
+
+
+class EthereumAnchor(AnchorBackend):
+    """Anchors roots in one deployed `MLProvenance` contract and checks them later."""
+
+    name = "ethereum"
+
+    def __init__(
+        self,
+        w3: Web3,
+        contract_address: str,
+        signer: Signer | None = None,
+        *,
+        confirmations: int = 1,
+        receipt_timeout: float = 120.0,
+        endpoint: str = "web3 provider",
+    ) -> None:
+        if confirmations < 1:
+            raise ConfigError(f"confirmations: expected at least 1, found {confirmations}")
+        self.w3 = w3
+        self.endpoint = endpoint
+        self.signer = signer
+        self.confirmations = confirmations
+        self.receipt_timeout = receipt_timeout
+        self.chain_id = self._rpc(lambda: w3.eth.chain_id)
+        self.address = Web3.to_checksum_address(contract_address)
+        if not self._rpc(lambda: w3.eth.get_code(self.address)):
+            raise AnchorError(
+                f"no contract code at {self.address} on chain {self.chain_id}: expected MLProvenance "
+                "(deploy it with `ape run deploy --network ...` or pass the right address)"
+            )
+        self.contract = w3.eth.contract(address=self.address, abi=artifact()["abi"])
+
+    # ------------------------------------------------------------------ writes
+
+    def anchor(self, root: bytes, record: bytes = b"", prev_root: bytes = ZERO_ROOT) -> Receipt:
+        """Anchor `root`; the record's sha2-256 digest goes into the event. Idempotent: a root that
+        is already anchored returns the receipt of the transaction that anchored it."""
+        _check_root(root)
+        existing = self.find_anchor(root)
+        if existing is not None:
+            return existing
+        if self.signer is None:
+            raise ConfigError(
+                "no Ethereum signer: set ETH_PRIVATE_KEY or PROVENANCE_ETH_ACCOUNT (an Ape keystore alias)"
+            )
+        record_digest = hashlib.sha256(record).digest() if record else ZERO_ROOT
+        call = self.contract.functions.anchor(root, prev_root, record_digest)
+        signer = self.signer
+        tx = self._rpc(lambda: call.build_transaction({"from": signer.address, "chainId": self.chain_id}))
+        tx_hash = self._rpc(lambda: signer.send(self.w3, tx))
+        location = {
+            "chain_id": self.chain_id,
+            "contract": self.address,
+            "tx_hash": "0x" + tx_hash.hex(),
+            "record_digest": "0x" + record_digest.hex(),
+            "prev_root": "0x" + prev_root.hex(),
+        }
+        try:
+            tx_receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
+        except TimeExhausted:
+            return Receipt(self.name, root, AnchorState.SUBMITTED, location, reason="not mined yet")
+        except (requests.RequestException, OSError) as e:
+            return Receipt(self.name, root, AnchorState.SUBMITTED, location, reason=f"receipt not fetched: {_transport_reason(e)}")
+        if tx_receipt["status"] != 1:
+            raise AnchorError(f"anchor transaction 0x{tx_hash.hex()} reverted in block {tx_receipt['blockNumber']}")
+        location |= {"block_number": tx_receipt["blockNumber"], "block_hash": "0x" + bytes(tx_receipt["blockHash"]).hex()}
+        return self._with_confirmations(Receipt(self.name, root, AnchorState.SUBMITTED, location))
+
+    def refresh(self, receipt: Receipt) -> Receipt:
+        """The receipt with its confirmations and state brought up to date from the chain."""
+        if "tx_hash" not in receipt.location:
+            return receipt
+        try:
+            tx_receipt = self._rpc(lambda: self.w3.eth.get_transaction_receipt(receipt.location["tx_hash"]))
+        except TransactionNotFound:
+            return receipt.with_state(AnchorState.PENDING, confirmations=0, reason="transaction not found (dropped or reorged out)")
+        location = dict(receipt.location) | {
+            "block_number": tx_receipt["blockNumber"],
+            "block_hash": "0x" + bytes(tx_receipt["blockHash"]).hex(),
+        }
+        return self._with_confirmations(receipt.with_state(receipt.state, location=location))
+
+    # ------------------------------------------------------------------ reads
+
+    def verify(self, receipt: Receipt, root: bytes) -> Verdict:
+        """Check the receipt's transaction anchored `root` in this contract, in a block that is
+        still canonical, with enough confirmations."""
+        try:
+            return self._verify(receipt, root)
+        except AnchorError as e:
+            return Verdict(self.name, False, f"cannot check: {e}")
+
+    def _verify(self, receipt: Receipt, root: bytes) -> Verdict:
+        loc = receipt.location
+        if receipt.root != root:
+            return Verdict(self.name, False, f"receipt is for root 0x{receipt.root.hex()}, expected 0x{root.hex()}")
+        if loc.get("chain_id") != self.chain_id:
+            return Verdict(self.name, False, f"receipt is for chain {loc.get('chain_id')}, connected to chain {self.chain_id}")
+        if str(loc.get("contract", "")).lower() != self.address.lower():
+            return Verdict(self.name, False, f"receipt is for contract {loc.get('contract')}, checking {self.address}")
+        if "tx_hash" not in loc:
+            return Verdict(self.name, False, f"receipt is {receipt.state.value} with no transaction to check")
+        try:
+            tx_receipt = self._rpc(lambda: self.w3.eth.get_transaction_receipt(loc["tx_hash"]))
+        except TransactionNotFound:
+            return Verdict(self.name, False, f"transaction {loc['tx_hash']} not found on chain {self.chain_id}")
+        if tx_receipt["status"] != 1:
+            return Verdict(self.name, False, f"transaction {loc['tx_hash']} reverted")
+        block_number = tx_receipt["blockNumber"]
+        canonical = self._rpc(lambda: self.w3.eth.get_block(block_number))
+        if canonical["hash"] != tx_receipt["blockHash"]:
+            return Verdict(self.name, False, f"block {block_number} of transaction {loc['tx_hash']} is no longer canonical")
+        events = self.contract.events.RootAnchored().process_receipt(tx_receipt, errors=DISCARD)
+        if not any(e["args"]["root"] == root and e["address"] == self.address for e in events):
+            return Verdict(self.name, False, f"transaction {loc['tx_hash']} emitted no RootAnchored for this root")
+        info = self.anchor_info(root)
+        if not info.stored or info.block_number != block_number:
+            return Verdict(self.name, False, f"contract does not hold root 0x{root.hex()} from block {block_number}")
+        confirmations = self._rpc(lambda: self.w3.eth.block_number) - block_number + 1
+        if confirmations < self.confirmations:
+            return Verdict(
+                self.name, False, f"{confirmations} confirmations, {self.confirmations} required", confirmations
+            )
+        detail = f"anchored in block {block_number} of chain {self.chain_id} by {info.submitter}, {confirmations} confirmations"
+        return Verdict(self.name, True, detail, confirmations)
+
+    def find_anchor(self, root: bytes) -> Receipt | None:
+        """The receipt of the transaction that anchored `root` in this contract, if any."""
+        info = self.anchor_info(root)
+        if not info.stored:
+            return None
+        logs = self._rpc(
+            lambda: self.contract.events.RootAnchored().get_logs(
+                from_block=info.block_number, to_block=info.block_number, argument_filters={"root": root}
+            )
+        )
+        if not logs:
+            raise AnchorError(f"root 0x{root.hex()} is anchored in block {info.block_number} but its event was not found")
+        log = logs[0]
+        location = {
+            "chain_id": self.chain_id,
+            "contract": self.address,
+            "tx_hash": "0x" + bytes(log["transactionHash"]).hex(),
+            "record_digest": "0x" + bytes(log["args"]["recordDigest"]).hex(),
+            "prev_root": "0x" + bytes(log["args"]["prevRoot"]).hex(),
+            "block_number": log["blockNumber"],
+            "block_hash": "0x" + bytes(log["blockHash"]).hex(),
+        }
+        return self._with_confirmations(Receipt(self.name, root, AnchorState.SUBMITTED, location))
+
+    def anchor_info(self, root: bytes) -> AnchorInfo:
+        stored, timestamp, submitter, block_number = self._call(self.contract.functions.getHashInfo(root))
+        return AnchorInfo(stored, timestamp, submitter, block_number)
+
+    def is_anchored(self, root: bytes) -> bool:
+        return bool(self._call(self.contract.functions.verifyHash(root)))
+
+    def verify_inclusion(self, root: bytes, proof: Sequence[bytes], leaf: Leaf) -> bool:
+        """On-chain check (eth_call) of a proof for a leaf hashed here."""
+        return bool(self._call(self.contract.functions.verifyInclusion(root, list(proof), leaf_hash(leaf))))
+
+    def verify_leaf_inclusion(self, root: bytes, proof: Sequence[bytes], leaf: Leaf) -> bool:
+        """On-chain check of a proof for a leaf that the contract hashes itself."""
+        call = self.contract.functions.verifyLeafInclusion(root, list(proof), leaf.kind, leaf.name, leaf.digest, leaf.size)
+        return bool(self._call(call))
+
+    def verify_multi_inclusion(self, root: bytes, multiproof: MultiProof) -> bool:
+        leaves = [leaf_hash(v) for v in multiproof.leaves]
+        call = self.contract.functions.verifyMultiInclusion(root, list(multiproof.proof), list(multiproof.proof_flags), leaves)
+        return bool(self._call(call))
+
+    def onchain_leaf_hash(self, leaf: Leaf) -> bytes:
+        return bytes(self._call(self.contract.functions.leafHash(leaf.kind, leaf.name, leaf.digest, leaf.size)))
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "network": self.name,
+            "endpoint": self.endpoint,
+            "chain_id": self.chain_id,
+            "contract": self.address,
+            "block_number": self._rpc(lambda: self.w3.eth.block_number),
+            "signer": self.signer.address if self.signer else None,
+            "confirmations_required": self.confirmations,
+        }
+
+    # ------------------------------------------------------------------ internals
+
+    def _with_confirmations(self, receipt: Receipt) -> Receipt:
+        block_number = receipt.location.get("block_number")
+        if block_number is None:
+            return receipt
+        confirmations = self._rpc(lambda: self.w3.eth.block_number) - block_number + 1
+        state = AnchorState.CONFIRMED if confirmations >= self.confirmations else AnchorState.SUBMITTED
+        reason = None if state is AnchorState.CONFIRMED else f"{confirmations} of {self.confirmations} confirmations"
+        return receipt.with_state(state, confirmations=confirmations, reason=reason)
+
+    def _call(self, fn: Any) -> Any:
+        return self._rpc(lambda: fn.call())
+
+    def _rpc(self, fn: Callable[[], T]) -> T:
+        """Run one RPC interaction, turning transport failures and reverts into one-line errors."""
+        try:
+            return fn()
+        except (ContractCustomError, ContractLogicError) as e:
+            data = getattr(e, "data", None)
+            if isinstance(data, str) and data[:10] in _CUSTOM_ERRORS:
+                raise AnchorError(f"transaction would revert: {_CUSTOM_ERRORS[data[:10]]}") from None
+            raise AnchorError(f"transaction would revert: {_oneline(e)}") from None
+        except (requests.RequestException, OSError) as e:
+            raise AnchorError(f"cannot reach Ethereum RPC at {self.endpoint}: {_transport_reason(e)}") from None
+        except TransactionNotFound:
+            raise
+        except Web3Exception as e:
+            raise AnchorError(f"Ethereum RPC at {self.endpoint} failed: {_oneline(e)}") from None
+
+
+def connect(
+    network: str = "local",
+    *,
+    contract_address: str | None = None,
+    signer: Signer | None = None,
+    confirmations: int = 1,
+    request_timeout: float = 10.0,
+    receipt_timeout: float = 120.0,
+) -> EthereumAnchor:
+    """An `EthereumAnchor` for a network name: `local` (the embedded anvil, started if needed,
+    contract deployed if absent) or an http(s):// JSON-RPC URL. The contract address comes from
+    the argument, else the deployments file; the signer from the argument, else the environment
+    (`ETH_PRIVATE_KEY`, `PROVENANCE_ETH_ACCOUNT`), else on `local` the node's first account."""
+    if network == "local":
+        url = localchain.ensure_running()
+    elif network.startswith(("http://", "https://")):
+        url = network
+    else:
+        raise ConfigError(f"unknown Ethereum network {network!r}: expected 'local' or an http(s):// JSON-RPC URL")
+    endpoint = redact_url(url)
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": request_timeout}))
+    signer = signer or signer_from_environment()
+    try:
+        chain_id = w3.eth.chain_id
+        if signer is None and network == "local":
+            signer = NodeSigner(w3.eth.accounts[0])
+    except (requests.RequestException, OSError) as e:
+        raise AnchorError(f"cannot reach Ethereum RPC at {endpoint}: {_transport_reason(e)}") from None
+    except Web3Exception as e:
+        raise AnchorError(f"Ethereum RPC at {endpoint} failed: {_oneline(e)}") from None
+    address = contract_address
+    if address is None:
+        known = deployments.lookup(chain_id)
+        if known is not None and (network != "local" or w3.eth.get_code(known.address)):
+            address = known.address
+    if address is None and network == "local":
+        address = deploy(w3, signer, network="local").address  # type: ignore[arg-type]
+    if address is None:
+        raise ConfigError(
+            f"no MLProvenance deployment known for chain {chain_id}: deploy one with "
+            f"`ape run deploy --network ...` or pass the contract address"
+        )
+    return EthereumAnchor(
+        w3, address, signer, confirmations=confirmations, receipt_timeout=receipt_timeout, endpoint=endpoint
+    )
+
+
+def deploy(w3: Web3, signer: Signer, network: str) -> deployments.Deployment:
+    """Deploy MLProvenance from the packaged bytecode and record it in the deployments file."""
+    factory = w3.eth.contract(abi=artifact()["abi"], bytecode=artifact()["bytecode"])
+    tx = factory.constructor().build_transaction({"from": signer.address, "chainId": w3.eth.chain_id})
+    tx_hash = signer.send(w3, tx)
+    tx_receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+    if tx_receipt["status"] != 1 or not tx_receipt["contractAddress"]:
+        raise AnchorError(f"deploying MLProvenance failed in transaction 0x{tx_hash.hex()}")
+    deployment = deployments.Deployment(
+        chain_id=w3.eth.chain_id,
+        address=tx_receipt["contractAddress"],
+        tx_hash="0x" + tx_hash.hex(),
+        block_number=tx_receipt["blockNumber"],
+        network=network,
+    )
+    deployments.record(deployment)
+    return deployment
+
+
+def redact_url(url: str) -> str:
+    """scheme://host:port only: RPC URLs often carry an API key in the path or query."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"
+
+
+def _check_root(root: bytes) -> None:
+    if not isinstance(root, bytes) or len(root) != 32:
+        raise FormatError(f"root: expected 32 bytes, found {len(root) if isinstance(root, bytes) else type(root).__name__}")
+    if root == ZERO_ROOT:
+        raise FormatError("root: expected a non-zero root, found 0x00...00")
+
+
+def _oneline(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _transport_reason(e: BaseException) -> str:
+    """Why a request failed, without echoing the URL (it may carry an API key)."""
+    if isinstance(e, requests.Timeout):
+        return "the request timed out"
+    if isinstance(e, requests.ConnectionError):
+        return "connection refused or host unreachable"
+    return type(e).__name__

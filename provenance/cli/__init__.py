@@ -1,0 +1,61 @@
+"""`provenance`: hash, prove, anchor, verify and report ML training runs.
+
+Exit codes: 0 success; 1 a verification ran and something did not hold; 2 bad input, usage or
+configuration; 3 a network or node could not be reached (nothing was faked: retry later).
+Errors are one line on stderr, never a traceback (`PROVENANCE_DEBUG=1` shows one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from ..errors import AnchorError, ProvenanceError, VerificationError
+
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
+
+
+class ProvenanceGroup(click.Group):
+    """A click group that turns the package's errors into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ProvenanceError as e:
+            if os.environ.get("PROVENANCE_DEBUG"):
+                raise
+            click.echo(f"error: {e}", err=True)
+            code = EXIT_FAILED if isinstance(e, VerificationError) else EXIT_UNREACHABLE if isinstance(e, AnchorError) else EXIT_BAD_INPUT
+            ctx.exit(code)
+
+
+@click.group(cls=ProvenanceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ml-provenance")
+def main() -> None:
+    """Verifiable provenance for ML training runs.
+
+    Hashes data (per sample), models (per tensor), config, code and environment with blake3,
+    builds OpenZeppelin-compatible Merkle trees, anchors their roots on Ethereum (IPFS and
+    Bitcoin as secondary anchors) and verifies all of it later, from any machine.
+    """
+
+
+def _register() -> None:
+    from . import chain, demo
+
+    main.add_command(chain.chain)
+    main.add_command(demo.demo)
+
+
+_register()
+
+
+def run() -> None:  # pragma: no cover - console entry point
+    main(prog_name="provenance")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run())

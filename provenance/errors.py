@@ -1,0 +1,29 @@
+"""One error hierarchy for the whole package.
+
+Every message is one line that says what was expected and what was found, so the CLI can print
+it as is, without a traceback.
+"""
+
+
+class ProvenanceError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(ProvenanceError):
+    """A configuration value, option or environment variable is missing or wrong."""
+
+
+class FormatError(ProvenanceError):
+    """A file or value does not have the expected format (dump, record, proof, digest)."""
+
+
+class MerkleError(ProvenanceError):
+    """A Merkle tree operation got input it cannot work with (empty tree, absent leaf)."""
+
+
+class AnchorError(ProvenanceError):
+    """An anchor could not be written or read (network down, revert, missing contract)."""
+
+
+class VerificationError(ProvenanceError):
+    """Something that was checked did not hold."""
