@@ -9,7 +9,8 @@ setup:
 	@bash tools/setup.sh
 
 demo: setup
-	$(VENV)/provenance demo
+	$(VENV)/provenance train --epochs 3
+	$(VENV)/provenance verify latest | tail -n 4
 
 test: setup
 	$(APE) test -q
