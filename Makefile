@@ -3,24 +3,27 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup demo test test-contracts-anvil bench bench-gas clean
+.PHONY: setup demo test bench bench-gas bench-training clean
 
 setup:
 	@bash tools/setup.sh
 
 demo: setup
 	$(VENV)/provenance train --epochs 3
-	$(VENV)/provenance verify latest | tail -n 4
+	$(VENV)/provenance verify latest --brief
 
 test: setup
 	$(APE) test -q
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas
+bench: bench-gas bench-training
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
+
+bench-training: setup
+	$(VENV)/python bench/training.py
 
 clean:
 	$(VENV)/provenance chain stop || true

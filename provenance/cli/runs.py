@@ -53,20 +53,24 @@ def train(epochs, batch_size, learning_rate, seed, mnist_dir, run_id, base_dir, 
 
 @click.command()
 @click.argument("run")
+@click.option("--brief", is_flag=True, help="Print only failed checks, changed leaves and the verdict.")
 @base_dir_option
 @config_option
 @json_option
-def verify(run, base_dir, config_path, as_json) -> None:
-    """Verify RUN from its folder: re-hash data and models, recompute roots, check every anchor.
+def verify(run, brief, base_dir, config_path, as_json) -> None:
+    """Verify RUN (a run folder, a run id under --base-dir, or `latest`) from its folder alone:
+    re-hash data and models, recompute roots, check the chain and every anchor.
 
     Exits 1 if anything does not hold, naming each changed leaf and its tree."""
     report = verify_run(resolve_run(run, base_dir), config=config_path)
 
     def text() -> str:
-        lines = [f"{'ok    ' if c.ok else 'FAILED'}  {c.name}: {c.detail}" for c in report.checks]
+        shown = [c for c in report.checks if not (brief and c.ok)]
+        lines = [f"{'ok    ' if c.ok else 'FAILED'}  {c.name}: {c.detail}" for c in shown]
         lines += [f"CHANGED {c.describe()}: recorded {c.recorded}, found {c.found}" for c in report.changes]
         lines.append(f"run {report.run_id}: verification {'PASSED' if report.ok else 'FAILED'} "
-                     f"(chain integrity {'ok' if report.chain_integrity else 'BROKEN'})")
+                     f"({len(report.checks)} checks, chain integrity {'ok' if report.chain_integrity else 'BROKEN'}, "
+                     f"{len(report.anchors)} anchors checked)")
         return "\n".join(lines)
 
     emit(as_json, report.to_json(), text)
