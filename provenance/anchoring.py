@@ -1,20 +1,26 @@
-"""Anchoring a run's stages on the configured networks, and opening those networks.
+"""Anchoring a run's stages on the configured networks, through the durable outbox.
 
-Backends are opened lazily, once per process. A network that cannot be reached gives a
-`pending` receipt that says why (to be retried with `provenance anchor --retry`), never a
-made-up id; the run itself is not affected.
+Every request is written to the outbox first, then delivered: at once (`wait=True`), or by a
+background thread so that training goes on while epoch roots are sent (`wait=False`). A network
+that cannot be reached leaves the entry pending with backoff, to be retried later
+(`provenance anchor --retry`); it never produces a made-up id, and the run is not affected.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .anchors.base import AnchorBackend, AnchorState, Receipt, Verdict
 from .errors import AnchorError, ConfigError
+from .outbox import Entry, Outbox, deliver, recheck
 from .record import Record
 
 log = logging.getLogger(__name__)
+RECORD_FILE = "record.json"
 
 
 def _open_ethereum(section: Mapping[str, Any]) -> AnchorBackend:
@@ -33,13 +39,27 @@ OPENERS: dict[str, Callable[[Mapping[str, Any]], AnchorBackend]] = {"ethereum": 
 
 
 class Anchors:
-    """The configured anchor networks of one process, opened on first use."""
+    """The configured anchor networks of one process, opened on first use, fed by the outbox."""
 
-    def __init__(self, config: Mapping[str, Any], backends: Mapping[str, AnchorBackend] | None = None) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        backends: Mapping[str, AnchorBackend] | None = None,
+        outbox: Outbox | None = None,
+    ) -> None:
         self.enabled: bool = config["blockchain"]["enabled"]
         self.networks: list[str] = list(config["blockchain"]["networks"]) if self.enabled else []
         self._sections = config["blockchain"]
         self._backends: dict[str, AnchorBackend] = dict(backends or {})
+        self._outbox = outbox
+        self._queue: queue.Queue[int] = queue.Queue()
+        self._worker: threading.Thread | None = None
+
+    @property
+    def outbox(self) -> Outbox:
+        if self._outbox is None:
+            self._outbox = Outbox()
+        return self._outbox
 
     def backend(self, network: str) -> AnchorBackend:
         """The open backend for `network`; AnchorError if it cannot be reached."""
@@ -50,25 +70,95 @@ class Anchors:
             self._backends[network] = opener(self._sections[network])
         return self._backends[network]
 
-    def anchor_stage(self, record: Record, stage_name: str) -> dict[str, Receipt]:
-        """Anchor one stage's root on every configured network; store the receipts in `record`."""
+    # ------------------------------------------------------------------ sending
+
+    def anchor_stage(self, record: Record, run_dir: Path, stage_name: str, wait: bool = True) -> dict[str, Receipt]:
+        """Queue one stage's root for every configured network and deliver it (now, or in the
+        background with `wait=False`). Returns the receipts as they stand."""
         stage = record.stage(stage_name)
         prev_root = record.stage(stage.prev).root if stage.prev else bytes(32)
         snapshot = record.snapshot_bytes(stage_name)
-        receipts: dict[str, Receipt] = {}
+        receipts = {}
         for network in self.networks:
-            existing = record.receipts_for(stage_name).get(network)
-            if existing is not None and existing.state is AnchorState.CONFIRMED:
-                receipts[network] = existing
-                continue
-            try:
-                receipt = self.backend(network).anchor(stage.root, snapshot, prev_root)
-            except AnchorError as e:
-                log.warning("anchor of stage %s on %s left pending: %s", stage_name, network, e)
-                receipt = Receipt(network, stage.root, AnchorState.PENDING, {}, reason=str(e))
-            record.set_receipt(stage_name, receipt)
-            receipts[network] = receipt
+            entry = self.outbox.enqueue(record.run_id, run_dir, stage_name, network, stage.root, prev_root, snapshot)
+            if entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED):
+                if wait:
+                    entry = self._deliver(entry)
+                else:
+                    self._submit_background(entry.id)
+            receipts[network] = entry.current_receipt()
+            record.set_receipt(stage_name, receipts[network])
         return receipts
+
+    def _deliver(self, entry: Entry) -> Entry:
+        try:
+            backend = self.backend(entry.network)
+        except AnchorError as e:
+            log.warning("%s/%s on %s left pending: %s", entry.run_id, entry.stage, entry.network, e)
+            return self.outbox.retry_later(entry, str(e))
+        except ConfigError as e:
+            return self.outbox.fail(entry, str(e))
+        result = deliver(self.outbox, entry, backend)
+        if result.state is not AnchorState.CONFIRMED:
+            log.warning("%s/%s on %s: %s (%s)", entry.run_id, entry.stage, entry.network, result.state.value, result.last_error)
+        return result
+
+    def _submit_background(self, entry_id: int) -> None:
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=self._work, name="provenance-anchor", daemon=True)
+            self._worker.start()
+        self._queue.put(entry_id)
+
+    def _work(self) -> None:
+        while True:
+            entry_id = self._queue.get()
+            try:
+                self._deliver(self.outbox.get(entry_id))
+            except Exception:  # the entry stays in the outbox; a later retry picks it up
+                log.exception("background anchor of outbox entry %s failed", entry_id)
+            finally:
+                self._queue.task_done()
+
+    def drain(self) -> None:
+        """Wait until the background sends queued by this process are done."""
+        if self._worker is not None:
+            self._queue.join()
+
+    def sync_receipts(self, record: Record) -> None:
+        """Copy the outbox's current receipts for this run's roots into the record."""
+        roots = {s.name: s.root for s in record.stages}
+        for entry in self.outbox.entries(run_id=record.run_id):
+            if roots.get(entry.stage) == entry.root:
+                record.set_receipt(entry.stage, entry.current_receipt())
+
+    def retry(self, run_id: str | None = None, force: bool = True, check_confirmed: bool = True) -> list[Entry]:
+        """Deliver every due entry (of one run, or all), re-check confirmed ones for reorgs, and
+        update the affected runs' records. Returns the entries as they end up."""
+        touched: list[Entry] = []
+        if check_confirmed:
+            for entry in self.outbox.entries(run_id=run_id, states=(AnchorState.CONFIRMED,)):
+                try:
+                    backend = self.backend(entry.network)
+                except (AnchorError, ConfigError):
+                    continue
+                recheck(self.outbox, entry, backend)
+        for entry in self.outbox.due(force=force):
+            if run_id is None or entry.run_id == run_id:
+                touched.append(self._deliver(entry))
+        for run_dir in {e.run_dir for e in touched}:
+            self._update_record_file(Path(run_dir))
+        return touched
+
+    def _update_record_file(self, run_dir: Path) -> None:
+        path = run_dir / RECORD_FILE
+        if not path.is_file():
+            log.warning("run folder %s is gone; its anchors stay in the outbox", run_dir)
+            return
+        record = Record.load(path)
+        self.sync_receipts(record)
+        record.save(path)
+
+    # ------------------------------------------------------------------ checking
 
     def verify(self, receipt: Receipt) -> Verdict:
         """Check one receipt against its network; unreachable networks give a failed verdict."""

@@ -149,7 +149,7 @@ class ProvenanceTracker:
         self.record.add_stage(Stage.build(name, leaves, self._last_stage(), now_iso(), metrics))
         self._stage_artifacts(name)["model"] = file_name
         self._timing("epoch_trees_s", started, accumulate=True)
-        self._anchor_if(name, "store_epoch_checkpoints")
+        self._anchor_if(name, "store_epoch_checkpoints", wait=False)
         return self.record.stage(name).root
 
     def store_merkle_on_blockchain_after_training(self, results: Mapping[str, Any], model: Any = None) -> dict[str, Receipt]:
@@ -171,16 +171,16 @@ class ProvenanceTracker:
     # ------------------------------------------------------------------ anchors, verification, reports
 
     def anchor_pending(self) -> dict[str, dict[str, Receipt]]:
-        """Retry every stage whose receipts are not all confirmed; returns the new receipts."""
-        out = {}
+        """Queue every stage that should be anchored and is not confirmed yet, deliver what is due
+        in the outbox, and return this run's receipts by stage."""
         for stage in self.record.stages:
-            receipts = self.record.receipts_for(stage.name)
-            if receipts and all(r.state is AnchorState.CONFIRMED for r in receipts.values()):
-                continue
-            if receipts or self._should_anchor(stage.name):
-                out[stage.name] = self.anchors.anchor_stage(self.record, stage.name)
+            if self._should_anchor(stage.name) or self.record.receipts_for(stage.name):
+                self.anchors.anchor_stage(self.record, self.run_dir, stage.name, wait=False)
+        self.anchors.drain()
+        self.anchors.retry(run_id=self.run_id)
+        self.anchors.sync_receipts(self.record)
         self.save()
-        return out
+        return {s.name: self.record.receipts_for(s.name) for s in self.record.stages if self.record.receipts_for(s.name)}
 
     def verify_blockchain_provenance(self) -> dict[str, Any]:
         """Verify the run as a fresh process would: re-hash artifacts, recompute roots, check the
@@ -188,6 +188,7 @@ class ProvenanceTracker:
         from .verify import verify_run
 
         if not self._loaded:
+            self.anchors.drain()
             self.save()  # a loaded run is verified as found on disk, never rewritten first
         train, test = self._datasets or (None, None)
         report = verify_run(self.run_dir, anchors=self.anchors, datasets=(train, test) if self._datasets else None)
@@ -203,7 +204,9 @@ class ProvenanceTracker:
         return write_reports(self.record, self._last_report, self.run_dir)
 
     def save(self) -> Path:
-        """Write the record atomically; returns its path."""
+        """Write the record (with the outbox's current receipts) atomically; returns its path."""
+        if self.anchors.enabled and self.record.receipts:
+            self.anchors.sync_receipts(self.record)
         return self.record.save(self.run_dir / RECORD_FILE)
 
     def get_blockchain_status(self) -> dict[str, Any]:
@@ -235,9 +238,15 @@ class ProvenanceTracker:
 
     # ------------------------------------------------------------------ internals
 
-    def _anchor_if(self, stage: str, option: str) -> dict[str, Receipt]:
+    def _anchor_if(self, stage: str, option: str, wait: bool = True) -> dict[str, Receipt]:
+        """Anchor `stage` if `option` is on. Epoch roots go out in the background (`wait=False`)
+        so training does not wait for the network; the post-training anchor waits for them."""
         started = time.perf_counter()
-        receipts = self.anchors.anchor_stage(self.record, stage) if self._should_anchor(stage, option) else {}
+        receipts = {}
+        if self._should_anchor(stage, option):
+            if wait:
+                self.anchors.drain()
+            receipts = self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=wait)
         self._timing("anchor_s", started, accumulate=True)
         self.save()
         return receipts
