@@ -276,7 +276,7 @@ def connect(
     """An `EthereumAnchor` for a network name: `local` (the embedded anvil, started if needed,
     contract deployed if absent) or an http(s):// JSON-RPC URL. The contract address comes from
     the argument, else the deployments file; the signer from the argument, else the environment
-    (`ETH_PRIVATE_KEY`, `PROVENANCE_ETH_ACCOUNT`), else on `local` the node's first account."""
+    (`ETH_PRIVATE_KEY`, `PROVENANCE_ETH_ACCOUNT`), else the node's first unlocked account."""
     if network == "local":
         url = localchain.ensure_running()
     elif network.startswith(("http://", "https://")):
@@ -288,8 +288,11 @@ def connect(
     signer = signer or signer_from_environment()
     try:
         chain_id = w3.eth.chain_id
-        if signer is None and network == "local":
-            signer = NodeSigner(w3.eth.accounts[0])
+        if signer is None:
+            # No key in the environment: use an account the node itself unlocks, if it has one
+            # (anvil, a dev node, your own node); public RPC endpoints have none.
+            accounts = w3.eth.accounts
+            signer = NodeSigner(accounts[0]) if accounts else None
     except (requests.RequestException, OSError) as e:
         raise AnchorError(f"cannot reach Ethereum RPC at {endpoint}: {_transport_reason(e)}") from None
     except Web3Exception as e:

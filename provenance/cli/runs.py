@@ -79,16 +79,28 @@ def verify(run, brief, base_dir, config_path, as_json) -> None:
 
 
 @click.command()
-@click.argument("run")
-@click.option("--retry", is_flag=True, help="Re-send anchors that are pending or not yet confirmed.")
+@click.argument("run", required=False)
+@click.option("--retry", is_flag=True, help="Deliver every due outbox entry now (all runs unless RUN is given), "
+              "re-checking confirmed anchors for reorgs.")
 @base_dir_option
 @config_option
 @json_option
 def anchor(run, retry, base_dir, config_path, as_json) -> None:
-    """Anchor RUN's trees that have no confirmed anchor yet (with --retry: also pending ones)."""
-    tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
-    done = tracker.anchor_pending()
-    receipts = {f"{stage}/{net}": r.to_json() for stage, by_net in done.items() for net, r in by_net.items()}
+    """Anchor RUN's trees that have no confirmed anchor yet; with --retry, drive the outbox.
+
+    Exits 3 if any anchor is still not confirmed (it stays queued for the next retry)."""
+    if run is None:
+        if not retry:
+            raise click.UsageError("give a RUN, or --retry to deliver everything queued in the outbox")
+        from ..anchoring import Anchors
+        from ..config import load_config
+
+        entries = Anchors(load_config(config_path)).retry()
+        receipts = {f"{e.run_id}/{e.stage}/{e.network}": e.current_receipt().to_json() for e in entries}
+    else:
+        tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
+        done = tracker.anchor_pending()
+        receipts = {f"{stage}/{net}": r.to_json() for stage, by_net in done.items() for net, r in by_net.items()}
     emit(as_json, receipts, lambda: "\n".join(f"{k}: {v['state']} {v.get('reason') or ''}" for k, v in receipts.items()) or "nothing to anchor")
     if any(v["state"] != "confirmed" for v in receipts.values()):
         sys.exit(3)
@@ -107,8 +119,23 @@ def status(run, base_dir, config_path, as_json) -> None:
 
         config = load_config(config_path)
         anchors = Anchors(config)
-        data = {"blockchain_enabled": anchors.enabled, "networks": anchors.status()}
-        emit(as_json, data, lambda: "\n".join([f"blockchain enabled: {anchors.enabled}"] + [f"{k}: {v}" for k, v in data["networks"].items()]))
+        queued = [e for e in anchors.outbox.entries() if e.state.value != "confirmed"]
+        data = {
+            "blockchain_enabled": anchors.enabled,
+            "networks": anchors.status(),
+            "outbox": {"counts": anchors.outbox.counts(), "not_confirmed": [
+                {"run_id": e.run_id, "stage": e.stage, "network": e.network, "state": e.state.value,
+                 "attempts": e.attempts, "last_error": e.last_error} for e in queued]},
+        }
+
+        def text() -> str:
+            lines = [f"blockchain enabled: {anchors.enabled}"] + [f"{k}: {v}" for k, v in data["networks"].items()]
+            lines.append("outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(data["outbox"]["counts"].items())) or "empty"))
+            lines += [f"  {e['run_id']}/{e['stage']} on {e['network']}: {e['state']} after {e['attempts']} attempts ({e['last_error']})"
+                      for e in data["outbox"]["not_confirmed"]]
+            return "\n".join(lines)
+
+        emit(as_json, data, text)
         return
     tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
     data = tracker.get_blockchain_status()
