@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 
 from .anchors.base import AnchorBackend, AnchorState, Receipt, Verdict
 from .errors import AnchorError, ConfigError
-from .outbox import Entry, Outbox, deliver, recheck
+from .outbox import Entry, Outbox, deliver, deliver_batch, recheck
 from .record import Record
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,9 @@ class Anchors:
         receipts = {}
         for network in self.networks:
             entry = self.outbox.enqueue(record.run_id, run_dir, stage_name, network, stage.root, prev_root, snapshot)
-            if entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED):
+            if self._batched(network) and entry.state is AnchorState.PENDING:
+                entry = self.outbox.note(entry, "queued for the next batch (provenance anchor --batch)")
+            elif entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED):
                 if wait:
                     entry = self._deliver(entry)
                 else:
@@ -89,6 +91,21 @@ class Anchors:
             receipts[network] = entry.current_receipt()
             record.set_receipt(stage_name, receipts[network])
         return receipts
+
+    def _batched(self, network: str) -> bool:
+        return bool(self._sections.get(network, {}).get("batch"))
+
+    def send_batch(self, network: str = "ethereum") -> list[Entry]:
+        """Anchor every queued root on `network` (of all runs) with one transaction, and update
+        their runs' records. Returns the members as they end up."""
+        waiting = [e for e in self.outbox.entries(states=(AnchorState.PENDING,)) if e.network == network and e.batch_id is None]
+        if not waiting:
+            return []
+        batch = self.outbox.create_batch(network, waiting)
+        done = deliver_batch(self.outbox, batch, self.backend(network))
+        for run_dir in {e.run_dir for e in done}:
+            self._update_record_file(Path(run_dir))
+        return done
 
     def _deliver(self, entry: Entry) -> Entry:
         try:
@@ -102,6 +119,13 @@ class Anchors:
         if result.state is not AnchorState.CONFIRMED:
             log.warning("%s/%s on %s: %s (%s)", entry.run_id, entry.stage, entry.network, result.state.value, result.last_error)
         return result
+
+    def _deliver_batch(self, entry: Entry) -> list[Entry]:
+        try:
+            backend = self.backend(entry.network)
+        except AnchorError as e:
+            return [self.outbox.retry_later(entry, str(e))]
+        return deliver_batch(self.outbox, self.outbox.batch(entry.batch_id), backend)
 
     def _submit_background(self, entry_id: int) -> None:
         if self._worker is None or not self._worker.is_alive():
@@ -142,9 +166,18 @@ class Anchors:
                 except (AnchorError, ConfigError):
                     continue
                 recheck(self.outbox, entry, backend)
+        delivered_batches: set[int] = set()
         for entry in self.outbox.due(force=force):
-            if run_id is None or entry.run_id == run_id:
-                touched.append(self._deliver(entry))
+            if run_id is not None and entry.run_id != run_id:
+                continue
+            if entry.batch_id is not None and entry.state is AnchorState.PENDING:
+                if entry.batch_id not in delivered_batches:  # a batch goes out once, for all its members
+                    delivered_batches.add(entry.batch_id)
+                    touched += self._deliver_batch(entry)
+                continue
+            if self._batched(entry.network) and entry.state is AnchorState.PENDING:
+                continue  # waits for `send_batch`
+            touched.append(self._deliver(entry))
         for run_dir in {e.run_dir for e in touched}:
             self._update_record_file(Path(run_dir))
         return touched

@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
             "confirmations": 1,
             "request_timeout": 10.0,
             "receipt_timeout": 120.0,
+            "batch": False,  # queue roots and anchor many at once with `provenance anchor --batch`
         },
         "ipfs": {"api_url": None, "timeout": 30.0},
         "bitcoin": {"rpc_url": None, "dialect": "auto", "confirmations": 1, "wallet": None, "timeout": 30.0},

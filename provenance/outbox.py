@@ -43,9 +43,18 @@ CREATE TABLE IF NOT EXISTS entries (
     receipt TEXT,
     created REAL NOT NULL,
     updated REAL NOT NULL,
+    batch_id INTEGER REFERENCES batches (id),
     UNIQUE (run_id, stage, network, root)
 );
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,
+    network TEXT NOT NULL,
+    root TEXT NOT NULL,
+    manifest BLOB NOT NULL,
+    created REAL NOT NULL
+);
 """
+BATCH_FORMAT = "provenance-batch/v1"
 BACKOFF_BASE_S = 2.0
 BACKOFF_MAX_S = 600.0
 
@@ -65,6 +74,12 @@ class Entry:
     next_attempt: float
     last_error: str | None
     receipt: Receipt | None
+    batch_id: int | None = None
+
+    @property
+    def member_name(self) -> str:
+        """This entry's leaf name in a batch tree."""
+        return f"{self.run_id}/{self.stage}"
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Entry:
@@ -73,6 +88,7 @@ class Entry:
             root=bytes.fromhex(row["root"]), prev_root=bytes.fromhex(row["prev_root"]), payload=bytes(row["payload"]),
             state=AnchorState(row["state"]), attempts=row["attempts"], next_attempt=row["next_attempt"],
             last_error=row["last_error"], receipt=Receipt.from_json(json.loads(row["receipt"])) if row["receipt"] else None,
+            batch_id=row["batch_id"],
         )
 
     def current_receipt(self) -> Receipt:
@@ -163,9 +179,39 @@ class Outbox:
         )
         return self.get(entry.id)
 
+    def note(self, entry: Entry, reason: str) -> Entry:
+        """Say why an entry waits, without counting an attempt."""
+        self._write("UPDATE entries SET last_error=?, updated=? WHERE id=?", (reason, time.time(), entry.id))
+        return self.get(entry.id)
+
     def fail(self, entry: Entry, reason: str) -> Entry:
         self._write("UPDATE entries SET state='failed', last_error=?, updated=? WHERE id=?", (reason, time.time(), entry.id))
         return self.get(entry.id)
+
+    def create_batch(self, network: str, entries: list[Entry]) -> Batch:
+        """Group pending entries into one batch (in one transaction), so that a crash before or
+        after sending never anchors the same members twice: a retry re-delivers the batch."""
+        from .anchors.ethereum import batch_leaves
+        from .merkle import MerkleTree
+        from .record import canonical_json
+
+        members = [(e.member_name, e.root) for e in entries]
+        root = MerkleTree.of(batch_leaves(members)).root
+        manifest = canonical_json({"format": BATCH_FORMAT, "members": [[n, "0x" + r.hex()] for n, r in members]})
+        with self._lock, self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            batch_id = db.execute(
+                "INSERT INTO batches (network, root, manifest, created) VALUES (?, ?, ?, ?)", (network, root.hex(), manifest, time.time())
+            ).lastrowid
+            db.executemany("UPDATE entries SET batch_id=? WHERE id=? AND batch_id IS NULL", [(batch_id, e.id) for e in entries])
+            db.execute("COMMIT")
+        return self.batch(batch_id)
+
+    def batch(self, batch_id: int) -> Batch:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM batches WHERE id=?", (batch_id,)).fetchone()
+            members = [Entry.from_row(r) for r in db.execute("SELECT * FROM entries WHERE batch_id=? ORDER BY id", (batch_id,))]
+        return Batch(row["id"], row["network"], bytes.fromhex(row["root"]), bytes(row["manifest"]), members)
 
     def reopen(self, entry: Entry, reason: str) -> Entry:
         """A confirmed anchor that the network no longer has (reorg): back to pending, to re-send."""
@@ -174,6 +220,29 @@ class Outbox:
             (reason, time.time(), entry.id),
         )
         return self.get(entry.id)
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    network: str
+    root: bytes
+    manifest: bytes
+    members: list[Entry]
+
+
+def deliver_batch(outbox: Outbox, batch: Batch, backend: Any) -> list[Entry]:
+    """Anchor a batch root once (or find it already anchored) and give every member its receipt."""
+    from .anchors.ethereum import batch_leaves, batch_member_receipt
+    from .merkle import MerkleTree
+
+    members = [(e.member_name, e.root) for e in batch.members]
+    tree = MerkleTree.of(batch_leaves(members))
+    try:
+        receipt = backend.find_anchor(batch.root) or backend.anchor(batch.root, batch.manifest)
+    except AnchorError as e:
+        return [outbox.retry_later(entry, str(e)) for entry in batch.members]
+    return [outbox.record(e, batch_member_receipt(receipt, tree, e.member_name, e.root)) for e in batch.members]
 
 
 def deliver(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:

@@ -82,20 +82,24 @@ def verify(run, brief, base_dir, config_path, as_json) -> None:
 @click.argument("run", required=False)
 @click.option("--retry", is_flag=True, help="Deliver every due outbox entry now (all runs unless RUN is given), "
               "re-checking confirmed anchors for reorgs.")
+@click.option("--batch", is_flag=True, help="Anchor every queued Ethereum root (all runs) in one transaction; "
+              "each run's receipt carries its proof to the batch root.")
 @base_dir_option
 @config_option
 @json_option
-def anchor(run, retry, base_dir, config_path, as_json) -> None:
-    """Anchor RUN's trees that have no confirmed anchor yet; with --retry, drive the outbox.
+def anchor(run, retry, batch, base_dir, config_path, as_json) -> None:
+    """Anchor RUN's trees that have no confirmed anchor yet; with --retry, drive the outbox;
+    with --batch, send all queued roots as one batch.
 
     Exits 3 if any anchor is still not confirmed (it stays queued for the next retry)."""
     if run is None:
-        if not retry:
-            raise click.UsageError("give a RUN, or --retry to deliver everything queued in the outbox")
+        if not (retry or batch):
+            raise click.UsageError("give a RUN, or --retry / --batch to deliver what is queued in the outbox")
         from ..anchoring import Anchors
         from ..config import load_config
 
-        entries = Anchors(load_config(config_path)).retry()
+        anchors = Anchors(load_config(config_path))
+        entries = (anchors.send_batch() if batch else []) + (anchors.retry() if retry else [])
         receipts = {f"{e.run_id}/{e.stage}/{e.network}": e.current_receipt().to_json() for e in entries}
     else:
         tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
