@@ -3,24 +3,31 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup demo test test-contracts-anvil bench bench-gas clean
+.PHONY: setup setup-bitcoin demo test test-contracts-anvil bench bench-gas bench-bitcoin clean
 
 setup:
 	@bash tools/setup.sh
 
+setup-bitcoin: setup
+	@bash tools/bitcoin-node/setup.sh
+
 demo: setup
 	$(VENV)/provenance demo
 
-test: setup
+test: setup setup-bitcoin
 	$(APE) test -q
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas
+bench: bench-gas bench-bitcoin
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
 
+bench-bitcoin: setup-bitcoin
+	$(VENV)/python bench/bitcoin.py
+
 clean:
 	$(VENV)/provenance chain stop || true
+	$(VENV)/provenance bitcoin node stop || true
 	rm -rf .build contracts/.cache

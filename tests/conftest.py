@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # for tests/support
 from provenance import localchain  # noqa: E402
 from provenance.anchors.ethereum import EthereumAnchor  # noqa: E402
 from provenance.keys import KeySigner  # noqa: E402
+from support.bitcoin_node import bitcoin_node, btc_anchor, isolated_bitcoin, spare_bitcoin_node  # noqa: E402,F401
 
 
 def _free_port() -> int:
