@@ -23,6 +23,7 @@ from .anchors.bitcoin_dialects import Dialect, dialect_from_version
 from .anchors.bitcoin_rpc import BitcoinRpc, Credentials
 from .errors import AnchorError, ConfigError
 from .files import data_home
+from .localchain import _alive as pid_alive  # the same check the local chain uses
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 18443
@@ -173,11 +174,7 @@ class RegtestNode:
     def _alive(self, pid: int) -> bool:
         if self._process is not None and self._process.pid == pid:
             return self._process.poll() is None  # our child: poll() also reaps it
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+        return pid_alive(pid)  # zombie-aware: a child started by another RegtestNode is reaped
 
 
 def default_node() -> RegtestNode:

@@ -8,14 +8,14 @@ read again for every call, because a node writes a new one each time it starts.
 from __future__ import annotations
 
 import http.client
+import importlib
 import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Mapping
 from urllib.parse import quote, urlsplit
-
-from bitcoinrpc.authproxy import AuthServiceProxy, JSONRPCException
 
 from ..errors import AnchorError, ConfigError, ProvenanceError
 
@@ -128,10 +128,11 @@ class BitcoinRpc:
         service_url = f"{parts.scheme}://{user}:{password}@{parts.netloc}{path}"
         connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         connection = connection_class(parts.hostname, parts.port, timeout=self.timeout)
-        proxy = AuthServiceProxy(service_url, timeout=self.timeout, connection=connection)
+        authproxy = require_extra("bitcoinrpc.authproxy")
+        proxy = authproxy.AuthServiceProxy(service_url, timeout=self.timeout, connection=connection)
         try:
             return getattr(proxy, method)(*params)
-        except JSONRPCException as e:
+        except authproxy.JSONRPCException as e:
             raise self._rpc_error(method, e) from None
         except (socket.timeout, TimeoutError):
             raise AnchorError(f"cannot reach Bitcoin RPC at {self.endpoint}: the request timed out") from None
@@ -142,7 +143,7 @@ class BitcoinRpc:
         finally:
             connection.close()
 
-    def _rpc_error(self, method: str, e: JSONRPCException) -> ProvenanceError:
+    def _rpc_error(self, method: str, e: Any) -> ProvenanceError:
         code, message = e.code, " ".join(str(e.message or "").split())
         if code == -342 and "401" in message:
             return ConfigError(
@@ -155,6 +156,19 @@ class BitcoinRpc:
         if code == RPC_IN_WARMUP:
             return AnchorError(f"Bitcoin node at {self.endpoint} is still starting: {message}")
         return RpcError(method, code if isinstance(code, int) else RPC_MISC_ERROR, message or "no message")
+
+
+def require_extra(module: str) -> ModuleType:
+    """Import one of the `bitcoin` extra's packages (python-bitcoinrpc, python-bitcoinlib,
+    opentimestamps) when first needed, so the rest of the package works without them."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        package = _PACKAGES.get((e.name or "").split(".")[0], e.name)
+        raise ConfigError(f"{package} is not installed: expected the bitcoin extra (pip install 'ml-provenance[bitcoin]')") from None
+
+
+_PACKAGES = {"bitcoin": "python-bitcoinlib", "bitcoinrpc": "python-bitcoinrpc", "opentimestamps": "opentimestamps"}
 
 
 def redact_url(url: str) -> str:

@@ -44,10 +44,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import chain, demo
+    from . import bitcoin, chain, demo
 
     main.add_command(chain.chain)
     main.add_command(demo.demo)
+    main.add_command(bitcoin.bitcoin)
 
 
 _register()

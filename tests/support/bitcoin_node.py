@@ -6,7 +6,6 @@ conftest.py imports these names with one line; the tests only ask for the fixtur
 
 from __future__ import annotations
 
-import os
 import socket
 from typing import Iterator
 
@@ -29,15 +28,12 @@ def free_port() -> int:
 def isolated_bitcoin(isolated_home) -> Iterator[None]:
     """A user's Bitcoin settings never reach the tests, and the embedded regtest node (used by the
     CLI's default) lives in the session's data folder on a free port; it is stopped at the end."""
-    saved = {k: os.environ.pop(k, None) for k in _BITCOIN_ENV}
-    os.environ[node_module.PORT_ENV] = str(free_port())
-    yield
-    node_module.default_node().stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with pytest.MonkeyPatch.context() as env:
+        for name in _BITCOIN_ENV:
+            env.delenv(name, raising=False)
+        env.setenv(node_module.PORT_ENV, str(free_port()))
+        yield
+        node_module.default_node().stop()
 
 
 @pytest.fixture(scope="session")
