@@ -3,7 +3,7 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup setup-bitcoin demo test test-contracts-anvil bench bench-gas bench-bitcoin clean
+.PHONY: setup setup-bitcoin demo test bench bench-gas bench-training bench-bitcoin clean
 
 setup:
 	@bash tools/setup.sh
@@ -12,17 +12,21 @@ setup-bitcoin: setup
 	@bash tools/bitcoin-node/setup.sh
 
 demo: setup
-	$(VENV)/provenance demo
+	$(VENV)/provenance train --epochs 3
+	$(VENV)/provenance verify latest --brief
 
 test: setup setup-bitcoin
 	$(APE) test -q
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas bench-bitcoin
+bench: bench-gas bench-training bench-bitcoin
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
+
+bench-training: setup
+	$(VENV)/python bench/training.py
 
 bench-bitcoin: setup-bitcoin
 	$(VENV)/python bench/bitcoin.py

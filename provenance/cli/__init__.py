@@ -44,10 +44,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import bitcoin, chain, demo
+    from . import bitcoin, chain, proofs, runs, trees
 
-    main.add_command(chain.chain)
-    main.add_command(demo.demo)
+    for command in (runs.train, runs.verify, runs.anchor, runs.status, runs.report, proofs.prove_command,
+                    proofs.check_proof, trees.hash_command, trees.tree_command, chain.chain):
+        main.add_command(command)
     main.add_command(bitcoin.bitcoin)
 
 

@@ -27,6 +27,7 @@ from ..errors import ConfigError, FormatError
 from ..files import atomic_write_json
 from ..merkle import parse_bytes32
 from . import EXIT_FAILED
+from .common import json_option
 
 KEY_ENV = "BITCOIN_PRIVATE_KEY"
 
@@ -54,7 +55,6 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 out_option = click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the receipt (JSON) here.")
 
 

@@ -16,7 +16,7 @@ from provenance.anchors.bitcoin_dialects import SV
 from provenance.anchors.bitcoin_offline import Utxo, build_anchor_tx, key_from_wif
 from provenance.anchors.bitcoin_rpc import Credentials, RpcError
 from provenance.errors import AnchorError, ConfigError, FormatError
-from support.bitcoin_node import free_port
+from tests.support.bitcoin_node import free_port
 
 
 def mined(anchor: BitcoinAnchor, node, receipt: Receipt, blocks: int = 1) -> Receipt:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from provenance.anchors.ots import proof_from_anchor
 from provenance.cli import main
-from support.bitcoin_node import free_port
+from tests.support.bitcoin_node import free_port
 
 
 @pytest.fixture
