@@ -3,21 +3,24 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup demo test bench bench-gas bench-training clean
+.PHONY: setup setup-bitcoin demo test bench bench-gas bench-training bench-bitcoin clean
 
 setup:
 	@bash tools/setup.sh
+
+setup-bitcoin: setup
+	@bash tools/bitcoin-node/setup.sh
 
 demo: setup
 	$(VENV)/provenance train --epochs 3
 	$(VENV)/provenance verify latest --brief
 
-test: setup
+test: setup setup-bitcoin
 	$(APE) test -q
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas bench-training
+bench: bench-gas bench-training bench-bitcoin
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
@@ -25,6 +28,10 @@ bench-gas: setup
 bench-training: setup
 	$(VENV)/python bench/training.py
 
+bench-bitcoin: setup-bitcoin
+	$(VENV)/python bench/bitcoin.py
+
 clean:
 	$(VENV)/provenance chain stop || true
+	$(VENV)/provenance bitcoin node stop || true
 	rm -rf .build contracts/.cache
