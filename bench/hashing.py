@@ -3,7 +3,7 @@
     .venv/bin/python bench/hashing.py            (or: make bench-hashing)
 
 Three inputs: a 1 GiB file (raw: blake3's own `update_mmap` on all cores), a 100M-parameter
-float32 state dict (raw: blake3 on all cores over each tensor's bytes, no header, no leaf), and
+float32 state dict (raw: blake3 on all cores over each tensor's bytes, no trailer, no leaf), and
 70,000 MNIST-sized samples (raw: blake3 over each sample's image and label bytes). Each figure is
 the best of `--repeat` interleaved runs (this machine is shared, so the least disturbed run is
 the best estimate of the cost), the page cache warm. Target: >= 0.9 of raw for the

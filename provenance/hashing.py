@@ -16,16 +16,21 @@ Directory
     A symlink to a directory, a dangling symlink and a special file (FIFO, socket, device) are
     errors, never skipped; an empty directory adds no leaf.
 Array or tensor (numpy, torch)
-    `header || data`, where
+    `data || trailer`, where
 
-        header = u8(len(D)) || D || u8(n) || u64le(s_1) || ... || u64le(s_n)
+        trailer = u64le(s_1) || ... || u64le(s_n) || u8(n) || D || u8(len(D))
 
     `D` is the dtype name in ASCII, one of `bool uint8 int8 uint16 int16 uint32 int32 uint64
     int64 float16 bfloat16 float32 float64 complex32 complex64 complex128 float8_e4m3fn
     float8_e4m3fnuz float8_e5m2 float8_e5m2fnuz float8_e8m0fnu float4_e2m1fn_x2` (numpy and
     torch share these names; `provenance.tensors.ITEMSIZE` gives the bytes per element); `n`
     is the number of dimensions (0 for a scalar) and `s_i` the size of dimension i. A float32
-    tensor of shape (2, 3) has the header `07 "float32" 02 02000000 00000000 03000000 00000000`.
+    tensor of shape (2, 3) has the trailer `0200000000000000 0300000000000000 02 "float32" 07`.
+    The trailer is read from the end (its last byte gives the name's length), which makes the
+    bytes of a sample, two of these one after the other, decodable. It comes after the data so
+    the data starts the hash input: BLAKE3 then hashes a large tensor, or each power-of-two
+    piece of it, as whole subtrees on all cores; a header in front would misalign every piece
+    and cost a tenth to a quarter of the speed on 1-4 MiB tensors (measured on 2 cores).
 
     `data` is the elements in row-major (C) order without padding, each little-endian:
     integers two's complement, floats IEEE 754 binary16/32/64, bfloat16 the upper half of a
@@ -230,17 +235,17 @@ def dataset_leaves(dataset: Any, split: str, kind: str = "data.sample") -> list[
         x = tensors.canonical(item[0], f"dataset sample {names[i]} features")
         y = tensors.canonical(item[1], f"dataset sample {names[i]} label")
         hasher = new_hasher(x.nbytes + y.nbytes)
-        for part in (x.header, x.data, y.header, y.data):
+        for part in (x.data, x.trailer, y.data, y.trailer):
             hasher.update(part)
         leaves.append(Leaf(kind, names[i], hasher.digest(), x.nbytes))
     return leaves
 
 
 def _digest(value: tensors.Canonical, progress: Progress | None = None) -> tuple[bytes, int]:
-    hasher = new_hasher(value.nbytes).update(value.header)
+    hasher = new_hasher(value.nbytes)
     with _bar(value.nbytes, "tensor", given=progress) as report:
         _feed(hasher, value.data, report)
-    return hasher.digest(), value.nbytes
+    return hasher.update(value.trailer).digest(), value.nbytes
 
 
 def _feed(hasher: blake3, data: Any, progress: Progress | None) -> None:
@@ -358,7 +363,7 @@ def _take(values: Any, indices: Any) -> Any:
 
 def _pair_leaves(features: Any, labels: Any, *, split: str, kind: str) -> list[Leaf]:
     """The fast path: each chunk of samples is laid out as rows of canonical bytes
-    (x header, x data, y header, y data) in one buffer, then each row is hashed."""
+    (x data, x trailer, y data, y trailer) in one buffer, then each row is hashed."""
     for what, values in (("features", features), ("labels", labels)):
         if values.ndim == 0:
             raise FormatError(f"dataset {split!r} {what}: expected one row per sample, found a 0-d value")
@@ -369,24 +374,25 @@ def _pair_leaves(features: Any, labels: Any, *, split: str, kind: str) -> list[L
     leaves: list[Leaf] = []
     if n == 0:
         return leaves
-    # Headers and widths from the first sample; the same for every row.
+    # Trailers and widths from the first sample; the same for every row.
     x0 = tensors.canonical(features[:1], f"dataset {split!r} features")
     y0 = tensors.canonical(labels[:1], f"dataset {split!r} labels")
-    xh, yh = tensors.header(x0.dtype, x0.shape[1:]), tensors.header(y0.dtype, y0.shape[1:])
+    xt = np.frombuffer(tensors.trailer(x0.dtype, x0.shape[1:]), dtype=np.uint8)
+    yt = np.frombuffer(tensors.trailer(y0.dtype, y0.shape[1:]), dtype=np.uint8)
     xn, yn = x0.nbytes, y0.nbytes
-    width = len(xh) + xn + len(yh) + yn
-    x_at, y_at = len(xh), len(xh) + xn + len(yh)
+    y_at = xn + len(xt)
+    width = y_at + yn + len(yt)
     rows = max(1, min(n, _ROWS_BYTES // width))
     buffer = np.empty((rows, width), dtype=np.uint8)
-    buffer[:, :x_at] = np.frombuffer(xh, dtype=np.uint8)
-    buffer[:, x_at + xn : y_at] = np.frombuffer(yh, dtype=np.uint8)
+    buffer[:, xn:y_at] = xt
+    buffer[:, y_at + yn :] = yt
     flat = memoryview(buffer.reshape(-1))
     with tqdm(total=n, desc=split, unit="sample", disable=None, delay=1.0, file=sys.stderr, leave=False) as bar:
         for start in range(0, n, rows):
             stop = min(n, start + rows)
             m = stop - start
-            buffer[:m, x_at : x_at + xn] = tensors.canonical(features[start:stop], "features").data.reshape(m, xn)
-            buffer[:m, y_at:] = tensors.canonical(labels[start:stop], "labels").data.reshape(m, yn)
+            buffer[:m, :xn] = tensors.canonical(features[start:stop], "features").data.reshape(m, xn)
+            buffer[:m, y_at : y_at + yn] = tensors.canonical(labels[start:stop], "labels").data.reshape(m, yn)
             for r in range(m):
                 digest = blake3(flat[r * width : (r + 1) * width]).digest()
                 leaves.append(Leaf(kind, names[start + r], digest, xn))

@@ -6,8 +6,8 @@ of copies and 0.43 s of hashing, about 19 training steps. Here every tensor's by
 small ring of reused host buffers (pinned for CUDA, so the DMA engine copies at full speed and
 asynchronously) in chunks of `chunk_bytes`: while chunk k is hashed by blake3 on all cores (the
 GIL released), the copies of chunks k+1.. run on a side CUDA stream. The digests are the same as
-hashing each tensor on the host, because each tensor's hasher sees its header and then its data
-chunks in order.
+hashing each tensor on the host, because each tensor's hasher sees its data chunks in order and
+then its trailer.
 
 A `Copier` does the copying: `CudaCopier` (pinned buffers, side stream, one event per chunk) and
 `ThreadCopier` (ordinary buffers, one background thread), which serves other devices and lets
@@ -99,14 +99,14 @@ class Stager:
         """`(digest, data size)` of each tensor's canonical bytes, in order."""
         names = [tensors.torch_dtype_name(t, f"tensor {i}") for i, t in enumerate(items)]
         sizes = [t.numel() * t.element_size() for t in items]
-        hashers = [new_hasher(size).update(tensors.header(name, tuple(t.shape)))
-                   for name, size, t in zip(names, sizes, items)]
+        hashers = [new_hasher(size) for size in sizes]
         with self._lock:
             for index, n, host in self._staged(items):
                 hashers[index].update(host[:n])
                 if progress is not None:
                     progress(n)
-        return [(h.digest(), size) for h, size in zip(hashers, sizes)]
+        return [(h.update(tensors.trailer(name, tuple(t.shape))).digest(), size)
+                for h, name, t, size in zip(hashers, names, items, sizes)]
 
     def _chunks(self, items: Sequence[torch.Tensor]) -> Iterator[tuple[int, torch.Tensor]]:
         for index, tensor in enumerate(items):

@@ -1,7 +1,7 @@
 """Canonical bytes of numpy arrays and torch tensors (`provenance-canonical/v1`).
 
 The definition lives in `provenance.hashing`'s docstring; this module turns arrays, tensors and
-Python scalars into that header and a flat little-endian byte view of their data, copying only
+Python scalars into that trailer and a flat little-endian byte view of their data, copying only
 where the layout requires it (non-contiguous, big-endian, not on the host).
 
 torch is optional: it is imported only by callers that already hold a tensor, so hashing files
@@ -49,12 +49,13 @@ ITEMSIZE: dict[str, int] = {
 MAX_NDIM = 255
 
 
-def header(dtype: str, shape: Sequence[int]) -> bytes:
-    """`u8 len(dtype) | dtype ASCII | u8 ndim | u64le dim...` (see `provenance.hashing`)."""
+def trailer(dtype: str, shape: Sequence[int]) -> bytes:
+    """`u64le dim... | u8 ndim | dtype ASCII | u8 len(dtype)`, read from the end (see
+    `provenance.hashing`)."""
     if len(shape) > MAX_NDIM:
         raise FormatError(f"expected at most {MAX_NDIM} dimensions, found {len(shape)}")
     name = dtype.encode("ascii")
-    return bytes((len(name),)) + name + bytes((len(shape),)) + b"".join(int(d).to_bytes(8, "little") for d in shape)
+    return b"".join(int(d).to_bytes(8, "little") for d in shape) + bytes((len(shape),)) + name + bytes((len(name),))
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ class Canonical:
     data: np.ndarray  # 1-D uint8, C order, little-endian elements; a view of the input where possible
 
     @property
-    def header(self) -> bytes:
-        return header(self.dtype, self.shape)
+    def trailer(self) -> bytes:
+        return trailer(self.dtype, self.shape)
 
     @property
     def nbytes(self) -> int:

@@ -33,11 +33,11 @@ from provenance.staging import Stager, ThreadCopier
 
 
 def canonical_bytes(dtype: str, shape: tuple[int, ...], data: bytes) -> bytes:
-    """The spec, written plainly: u8 name length, name, u8 ndim, u64le dims, little-endian data."""
-    out = bytes([len(dtype)]) + dtype.encode("ascii") + bytes([len(shape)])
+    """The spec, written plainly: little-endian data, then u64le dims, u8 ndim, name, u8 name length."""
+    out = data
     for dim in shape:
         out += struct.pack("<Q", dim)
-    return out + data
+    return out + bytes([len(shape)]) + dtype.encode("ascii") + bytes([len(dtype)])
 
 
 def digest_of(*parts: bytes) -> bytes:
@@ -60,18 +60,18 @@ def test_canonicalization_is_named():
     assert CANONICALIZATION == "provenance-canonical/v1"
 
 
-def test_header_bytes_are_pinned():
-    # The docstring's example: 07 "float32" 02 then the two dimensions as u64le.
-    expected = "07" + b"float32".hex() + "02" + "0200000000000000" + "0300000000000000"
-    assert hashing.tensors.header("float32", (2, 3)).hex() == expected == FLOAT32_2x3[:25].hex()
+def test_trailer_bytes_are_pinned():
+    # The docstring's example: the two dimensions as u64le, 02, "float32", 07.
+    expected = "0200000000000000" + "0300000000000000" + "02" + b"float32".hex() + "07"
+    assert hashing.tensors.trailer("float32", (2, 3)).hex() == expected == FLOAT32_2x3[24:].hex()
 
 
 def test_known_answers():
     """Fixed vectors another implementation can check itself against."""
     tensor = np.array(VALUES_2x3, dtype=np.float32).reshape(2, 3)
-    assert hash_array(tensor)[0].hex() == "9b403ad4b0682c05aaca3af7c36cc34f82c971e9b906bd6ec141000375b7c0dc"
+    assert hash_array(tensor)[0].hex() == "b70b47420644706b43d44b80052f32a4b3f5a9dd7eccbf3bb23527a0eacbbac6"
     (sample,) = dataset_leaves((np.arange(4, dtype=np.uint8).reshape(1, 2, 2), np.array([7])), "train")
-    assert sample.digest.hex() == "a609efab3794984dca5e40f323e1d2d7cca7fd62af114a75b4de415fb2e06b7c"
+    assert sample.digest.hex() == "b78607f483630e70b73d9ba9e3fe596dab71942bfe9725f89ed57960c61657b1"
 
 
 @pytest.mark.parametrize(
