@@ -132,14 +132,18 @@ class Stager:
                 n = src.numel()
                 in_flight.append((index, n, slot, self.copier.start(src, self.copier.buffers[slot][:n])))
 
-        for _ in self.copier.buffers:
-            launch()
-        while in_flight:
-            index, n, slot, wait = in_flight.popleft()
-            wait()
-            yield index, n, self._host[slot]
-            free.append(slot)
-            launch()
+        try:
+            for _ in self.copier.buffers:
+                launch()
+            while in_flight:
+                index, n, slot, wait = in_flight.popleft()
+                wait()
+                yield index, n, self._host[slot]
+                free.append(slot)
+                launch()
+        finally:  # a consumer that stops early leaves no copy running into the buffers
+            for *_, wait in in_flight:
+                wait()
 
 
 _stagers: dict[tuple[str, int | None, int, int], Stager] = {}
@@ -149,6 +153,8 @@ _stagers_lock = threading.Lock()
 def stager_for(device: torch.device, chunk_bytes: int = DEFAULT_CHUNK_BYTES, depth: int = DEFAULT_DEPTH) -> Stager:
     """The process's stager for `device`, created on first use and kept, so its pinned buffers
     are allocated once and reused by every later checkpoint."""
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
     key = (device.type, device.index, chunk_bytes, depth)
     with _stagers_lock:
         if key not in _stagers:

@@ -29,6 +29,7 @@ from provenance.hashing import (
     hash_tensor,
     state_dict_leaves,
 )
+from provenance import staging
 from provenance.staging import Stager, ThreadCopier
 
 
@@ -309,6 +310,15 @@ def test_a_chunk_is_in_its_buffer_until_the_next_is_asked_for(copier):
         assert bytes(host[:n]) == held
         seen.append((index, held))
     assert seen == expected
+
+
+def test_a_consumer_that_stops_early_leaves_the_ring_clean():
+    stager = staging.stager_for(torch.device("cpu"), 96, 3)
+    assert staging.stager_for(torch.device("cpu"), 96, 3) is stager  # buffers kept for reuse
+    staged = stager._staged(MIXED)
+    next(staged), next(staged)
+    staged.close()
+    assert stager.hash_tensors(MIXED) == [hash_tensor(t) for t in MIXED]
 
 
 def test_pipeline_is_reusable_and_serialises_concurrent_callers():
