@@ -7,7 +7,8 @@ small ring of reused host buffers (pinned for CUDA, so the DMA engine copies at 
 asynchronously) in chunks of `chunk_bytes`: while chunk k is hashed by blake3 on all cores (the
 GIL released), the copies of chunks k+1.. run on a side CUDA stream. The digests are the same as
 hashing each tensor on the host, because each tensor's hasher sees its data chunks in order and
-then its trailer.
+then its trailer. With a power-of-two chunk size (the default 64 MiB) every chunk is one aligned
+BLAKE3 subtree, hashed in parallel without a serial tail; any size gives the same digests.
 
 A `Copier` does the copying: `CudaCopier` (pinned buffers, side stream, one event per chunk) and
 `ThreadCopier` (ordinary buffers, one background thread), which serves other devices and lets
