@@ -271,7 +271,8 @@ def _bar(total: int, desc: str, *, given: Progress | None = None, minimum: int =
         return
     with tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=None, delay=1.0,
               file=sys.stderr, leave=False) as bar:
-        yield bar.update
+        # Not a terminal: no bar, and large inputs go to blake3 in one call rather than in steps.
+        yield None if bar.disable else bar.update
 
 
 def _stat(path: Path, shown: Path) -> os.stat_result:
