@@ -90,6 +90,9 @@ def main() -> int:
     def ours() -> list[tuple[bytes, int]]:
         return [(leaf.digest, leaf.size) for leaf in state_dict_leaves(state)]
 
+    print(f"device: {where}; torch {torch.__version__}; {os.cpu_count()} CPU threads")
+    print(f"model: {layers} x Linear({width}, {width}) bf16, {params:,} parameters, state dict "
+          f"{nbytes / 1e9:.3f} GB, {len(state)} tensors; AdamW, batch {batch}; median of {args.repeat}", flush=True)
     step_s, _ = timed(step, args.repeat, sync)
     copies_s, copies = timed(plain_copies, args.repeat, sync)
     host_hash_s, _ = timed(lambda: [hash_tensor(t) for t in copies], args.repeat, sync)  # type: ignore[union-attr]
@@ -98,18 +101,15 @@ def main() -> int:
     ours_s, our_digests = timed(ours, args.repeat, sync)
     equal = plain_digests == our_digests
 
-    print(f"device: {where}; torch {torch.__version__}; {os.cpu_count()} CPU threads")
-    print(f"model: {layers} x Linear({width}, {width}) bf16, {params:,} parameters, state dict "
-          f"{nbytes / 1e9:.3f} GB, {len(state)} tensors; AdamW, batch {batch}; median of {args.repeat}")
     print(f"one training step: {step_s:.4f} s")
     print(f"  {'checkpoint hashing':<52} {'seconds':>8} {'GB/s':>7} {'/ step':>7}")
 
     def row(name: str, seconds: float) -> None:
         print(f"  {name:<52} {seconds:>8.4f} {nbytes / seconds / 1e9:>7.1f} {seconds / step_s:>7.2f}")
 
-    row("plain: .cpu() per tensor, then hash", plain_s)
+    row("plain: .cpu() per tensor, then hash_tensor", plain_s)
     row("  of which .cpu() copies alone", copies_s)
-    row("  of which hashing host copies alone", host_hash_s)
+    row("  of which hashing host copies alone (all cores)", host_hash_s)
     how = "pinned, overlapped" if device.type == "cuda" else "host tensors hashed in place"
     row(f"ours: state_dict_leaves ({how})", ours_s)
     # The staging pipeline at other chunk sizes (on the CPU: its thread copier, as the tests drive it).

@@ -1,14 +1,18 @@
 """Content digests (`provenance-canonical/v1`): pinned against a plain re-implementation of the
 canonical bytes written here with `struct`, one leaf per changed artifact, every input type of a
-dataset giving the same leaves, the staging pipeline equal to the plain path, and bad input."""
+dataset giving the same leaves, the staging pipeline equal to the plain path, bad input, and the
+GPU checkpoint benchmark still running (its CPU smoke run)."""
 
 from __future__ import annotations
 
 import os
 import random
 import struct
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -453,3 +457,26 @@ def test_bad_input_is_one_line(tmp_path, call, error, message):
         call(tmp_path)
     assert message in one_line(info)
     assert isinstance(info.value, ProvenanceError)
+
+
+# -- the GPU checkpoint benchmark stays runnable ------------------------------------------------
+
+def run_gpu_bench(*args: str) -> subprocess.CompletedProcess:
+    root = Path(__file__).parents[2]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(root)}
+    return subprocess.run([sys.executable, str(root / "bench/gpu_checkpoint.py"), *args], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_gpu_bench_refuses_to_run_without_cuda():
+    result = run_gpu_bench("--small")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == ("error: expected a CUDA device, found none (torch.cuda.is_available() is False); "
+                                     "this benchmark measures GPU checkpoints, pass --allow-cpu for a CPU smoke run")
+
+
+def test_gpu_bench_smoke_run_on_cpu():
+    result = run_gpu_bench("--small", "--allow-cpu", "--repeat", "1", "--chunk-mib", "1")
+    assert result.returncode == 0, result.stderr
+    assert "digests equal to the plain CPU-copy digests: yes (8 tensors)" in result.stdout
+    assert "ratio hashing / step: plain " in result.stdout
