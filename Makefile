@@ -3,26 +3,30 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup demo test test-contracts-anvil bench bench-gas bench-hashing clean
+.PHONY: setup demo test bench bench-gas bench-hashing bench-training clean
 
 setup:
 	@bash tools/setup.sh
 
 demo: setup
-	$(VENV)/provenance demo
+	$(VENV)/provenance train --epochs 3
+	$(VENV)/provenance verify latest --brief
 
 test: setup
 	$(APE) test -q
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas bench-hashing
+bench: bench-gas bench-hashing bench-training
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
 
 bench-hashing: setup
 	$(VENV)/python bench/hashing.py
+
+bench-training: setup
+	$(VENV)/python bench/training.py
 
 clean:
 	$(VENV)/provenance chain stop || true

@@ -44,10 +44,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import chain, demo
+    from . import chain, proofs, runs, trees
 
-    main.add_command(chain.chain)
-    main.add_command(demo.demo)
+    for command in (runs.train, runs.verify, runs.anchor, runs.status, runs.report, proofs.prove_command,
+                    proofs.check_proof, trees.hash_command, trees.tree_command, chain.chain):
+        main.add_command(command)
 
 
 _register()
