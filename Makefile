@@ -3,7 +3,7 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup setup-bitcoin demo test bench bench-gas bench-training bench-bitcoin clean
+.PHONY: setup setup-bitcoin demo test bench bench-gas bench-hashing bench-training bench-bitcoin clean
 
 setup:
 	@bash tools/setup.sh
@@ -20,10 +20,13 @@ test: setup setup-bitcoin
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas bench-training bench-bitcoin
+bench: bench-gas bench-hashing bench-training bench-bitcoin
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
+
+bench-hashing: setup
+	$(VENV)/python bench/hashing.py
 
 bench-training: setup
 	$(VENV)/python bench/training.py
