@@ -35,7 +35,29 @@ def _open_ethereum(section: Mapping[str, Any]) -> AnchorBackend:
     )
 
 
-OPENERS: dict[str, Callable[[Mapping[str, Any]], AnchorBackend]] = {"ethereum": _open_ethereum}
+def _open_bitcoin(section: Mapping[str, Any]) -> AnchorBackend:
+    from decimal import Decimal
+
+    from .anchors import bitcoin
+
+    config = bitcoin.BitcoinConfig(
+        url=section["rpc_url"] or bitcoin.LOCAL,
+        chain=section["chain"],
+        dialect=section["dialect"],
+        confirmations=section["confirmations"],
+        wallet=section["wallet"],
+        max_fee_rate=Decimal(str(section["max_fee_rate"])),
+        timeout=section["timeout"],
+    )
+    backend = bitcoin.connect(config)
+    if config.url == bitcoin.LOCAL and section["mine_local_blocks"]:
+        from .bitcoin_node import default_node
+
+        return bitcoin.MinedLocally(backend, default_node())
+    return backend
+
+
+OPENERS: dict[str, Callable[[Mapping[str, Any]], AnchorBackend]] = {"ethereum": _open_ethereum, "bitcoin": _open_bitcoin}
 
 
 class Anchors:
