@@ -3,7 +3,7 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup demo test test-contracts-anvil bench bench-gas clean
+.PHONY: setup demo test test-contracts-anvil bench bench-gas bench-merkle clean
 
 setup:
 	@bash tools/setup.sh
@@ -16,10 +16,13 @@ test: setup
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas
+bench: bench-gas bench-merkle
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
+
+bench-merkle: setup
+	$(VENV)/python bench/merkle.py
 
 clean:
 	$(VENV)/provenance chain stop || true

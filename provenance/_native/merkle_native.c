@@ -131,7 +131,7 @@ static void hash_leaves_range(void *ctx, size_t begin, size_t end, int thread) {
     const keccak_backend *be = backend;
     const int width = be->width;
     leaf_batch batches[MAX_BATCH_BLOCKS + 1];
-    uint8_t *slab = malloc((size_t)width * KECCAK_RATE * (MAX_BATCH_BLOCKS * (MAX_BATCH_BLOCKS + 1) / 2));
+    uint8_t *slab = PyMem_RawMalloc((size_t)width * KECCAK_RATE * (MAX_BATCH_BLOCKS * (MAX_BATCH_BLOCKS + 1) / 2));
     uint8_t *scratch = NULL;
     size_t scratch_len = 0;
     size_t at = 0;
@@ -156,9 +156,9 @@ static void hash_leaves_range(void *ctx, size_t begin, size_t end, int thread) {
             continue;
         }
         if (scratch_len < nblocks * KECCAK_RATE) {
-            free(scratch);
+            PyMem_RawFree(scratch);
             scratch_len = nblocks * KECCAK_RATE;
-            scratch = malloc(scratch_len);
+            scratch = PyMem_RawMalloc(scratch_len);
             if (!scratch) abort(); /* out of memory with no GIL to raise through */
         }
         memset(scratch, 0, nblocks * KECCAK_RATE);
@@ -169,8 +169,8 @@ static void hash_leaves_range(void *ctx, size_t begin, size_t end, int thread) {
         scalar_backend->hash_padded(msgs, nblocks, 1, outs);
     }
     for (size_t b = 1; b <= MAX_BATCH_BLOCKS; b++) flush_batch(be, &batches[b], b);
-    free(slab);
-    free(scratch);
+    PyMem_RawFree(slab);
+    PyMem_RawFree(scratch);
 }
 
 /* ---- inner nodes: keccak256 of the sorted pair of children ---- */
@@ -240,10 +240,10 @@ static inline uint64_t load64be(const uint8_t *p) {
 /* order[k] = the value index of the k-th smallest hash; equal hashes keep value order (a stable
  * sort, like JavaScript's Array.prototype.sort that @openzeppelin/merkle-tree uses). */
 static int sort_hashes(const uint8_t *hashes, size_t n, int64_t *order) {
-    sort_item *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-    size_t *count = malloc(65536 * sizeof *count);
+    sort_item *a = PyMem_RawMalloc(n * sizeof *a), *b = PyMem_RawMalloc(n * sizeof *b);
+    size_t *count = PyMem_RawMalloc(65536 * sizeof *count);
     if (!a || !b || !count) {
-        free(a), free(b), free(count);
+        PyMem_RawFree(a), PyMem_RawFree(b), PyMem_RawFree(count);
         return -1;
     }
     for (size_t i = 0; i < n; i++) a[i] = (sort_item){load64be(hashes + 32 * i), i};
@@ -276,7 +276,7 @@ static int sort_hashes(const uint8_t *hashes, size_t n, int64_t *order) {
         i = j;
     }
     for (size_t k = 0; k < n; k++) order[k] = (int64_t)a[k].index;
-    free(a), free(b), free(count);
+    PyMem_RawFree(a), PyMem_RawFree(b), PyMem_RawFree(count);
     return 0;
 }
 
