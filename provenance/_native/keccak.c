@@ -174,62 +174,76 @@ void keccak256(const uint8_t *data, size_t len, uint8_t out[32]) {
 static const keccak_backend BACKEND_X1 = {"scalar", 1, hash_padded_x1, hash_pairs_x1};
 
 #ifdef KECCAK_X86
+/* hash_padded and hash_pairs for W messages at once in lanes of vector type T, written once for
+ * both widths with the vector operations ZERO(), SET1(v), LOAD(p), STORE(p, v) and
+ * GATHER(index, address) (W 64-bit loads from address + index[k]). */
+#define DEFINE_WIDE_BACKEND(W, T, ATTR)                                                            \
+    ATTR static void finish_x##W(T s[25], int twice, uint8_t *const *outs) {                       \
+        if (twice) { /* keccak256 of the 32-byte digest in s[0..3]: one padded block */            \
+            for (int j = 4; j < 25; j++) s[j] = ZERO();                                            \
+            s[4] = SET1(PAD_FIRST);                                                                \
+            s[16] = SET1(PAD_LAST);                                                                \
+            permute_x##W(s);                                                                       \
+        }                                                                                          \
+        uint64_t lanes[4][W];                                                                      \
+        for (int j = 0; j < 4; j++) STORE(lanes[j], s[j]);                                         \
+        for (int k = 0; k < W; k++)                                                                \
+            for (int j = 0; j < 4; j++) store64le(outs[k] + 8 * j, lanes[j][k]);                   \
+    }                                                                                              \
+    ATTR static T offsets_x##W(const uint8_t *const *p) { /* of each message from the first */     \
+        int64_t offsets[W];                                                                        \
+        for (int k = 0; k < W; k++) offsets[k] = p[k] - p[0];                                      \
+        return LOAD(offsets);                                                                      \
+    }                                                                                              \
+    ATTR static void hash_padded_x##W(const uint8_t *const *msgs, size_t nblocks, int twice,       \
+                                      uint8_t *const *outs) {                                      \
+        T s[25], index = offsets_x##W(msgs);                                                       \
+        for (int j = 0; j < 25; j++) s[j] = ZERO();                                                \
+        for (size_t b = 0; b < nblocks; b++) {                                                     \
+            const uint8_t *block = msgs[0] + b * KECCAK_RATE;                                      \
+            for (int j = 0; j < KECCAK_RATE / 8; j++) s[j] = XOR(s[j], GATHER(index, block + 8 * j)); \
+            permute_x##W(s);                                                                       \
+        }                                                                                          \
+        finish_x##W(s, twice, outs);                                                               \
+    }                                                                                              \
+    ATTR static void hash_pairs_x##W(const uint8_t *const *lo, const uint8_t *const *hi,           \
+                                     uint8_t *const *outs) {                                       \
+        T s[25], lo_index = offsets_x##W(lo), hi_index = offsets_x##W(hi);                         \
+        for (int j = 0; j < 25; j++) s[j] = ZERO();                                                \
+        for (int j = 0; j < 4; j++) {                                                              \
+            s[j] = GATHER(lo_index, lo[0] + 8 * j);                                                \
+            s[4 + j] = GATHER(hi_index, hi[0] + 8 * j);                                            \
+        }                                                                                          \
+        s[8] = SET1(PAD_FIRST);                                                                    \
+        s[16] = SET1(PAD_LAST);                                                                    \
+        permute_x##W(s);                                                                           \
+        finish_x##W(s, 0, outs);                                                                   \
+    }
+
 /* ---- four messages: AVX2 ---- */
+#define AVX2 __attribute__((target("avx2")))
 #define XOR(a, b) _mm256_xor_si256((a), (b))
 #define XOR5(a, b, c, d, e) XOR(XOR(XOR((a), (b)), XOR((c), (d))), (e))
 #define ROL(x, n) _mm256_or_si256(_mm256_slli_epi64((x), (n)), _mm256_srli_epi64((x), 64 - (n)))
 #define CHI(a, b, c) _mm256_xor_si256((a), _mm256_andnot_si256((b), (c)))
 #define XORC(a, rc) _mm256_xor_si256((a), _mm256_set1_epi64x((long long)(rc)))
-DEFINE_PERMUTE(permute_x4, __m256i, __attribute__((target("avx2"))))
+#define ZERO() _mm256_setzero_si256()
+#define SET1(v) _mm256_set1_epi64x((long long)(v))
+#define LOAD(p) _mm256_loadu_si256((const __m256i *)(p))
+#define STORE(p, v) _mm256_storeu_si256((__m256i *)(p), (v))
+#define GATHER(index, address) _mm256_i64gather_epi64((const long long *)(address), (index), 1)
+DEFINE_PERMUTE(permute_x4, __m256i, AVX2)
+DEFINE_WIDE_BACKEND(4, __m256i, AVX2)
 #undef XOR
 #undef XOR5
 #undef ROL
 #undef CHI
 #undef XORC
-
-__attribute__((target("avx2"))) static void finish_x4(__m256i s[25], int twice, uint8_t *const *outs) {
-    if (twice) {
-        for (int j = 4; j < 25; j++) s[j] = _mm256_setzero_si256();
-        s[4] = _mm256_set1_epi64x((long long)PAD_FIRST);
-        s[16] = _mm256_set1_epi64x((long long)PAD_LAST);
-        permute_x4(s);
-    }
-    uint64_t lanes[4][4];
-    for (int j = 0; j < 4; j++) _mm256_storeu_si256((__m256i *)lanes[j], s[j]);
-    for (int k = 0; k < 4; k++)
-        for (int j = 0; j < 4; j++) store64le(outs[k] + 8 * j, lanes[j][k]);
-}
-
-__attribute__((target("avx2"))) static void hash_padded_x4(const uint8_t *const *msgs, size_t nblocks, int twice,
-                                                           uint8_t *const *outs) {
-    __m256i s[25];
-    for (int j = 0; j < 25; j++) s[j] = _mm256_setzero_si256();
-    const uint8_t *base = msgs[0];
-    __m256i index = _mm256_set_epi64x(msgs[3] - base, msgs[2] - base, msgs[1] - base, 0);
-    for (size_t b = 0; b < nblocks; b++) {
-        const uint8_t *block = base + b * KECCAK_RATE;
-        for (int j = 0; j < KECCAK_RATE / 8; j++)
-            s[j] = _mm256_xor_si256(s[j], _mm256_i64gather_epi64((const long long *)(block + 8 * j), index, 1));
-        permute_x4(s);
-    }
-    finish_x4(s, twice, outs);
-}
-
-__attribute__((target("avx2"))) static void hash_pairs_x4(const uint8_t *const *lo, const uint8_t *const *hi,
-                                                          uint8_t *const *outs) {
-    __m256i s[25];
-    for (int j = 0; j < 25; j++) s[j] = _mm256_setzero_si256();
-    for (int j = 0; j < 4; j++) {
-        s[j] = _mm256_set_epi64x(load64le(lo[3] + 8 * j), load64le(lo[2] + 8 * j), load64le(lo[1] + 8 * j),
-                                 load64le(lo[0] + 8 * j));
-        s[4 + j] = _mm256_set_epi64x(load64le(hi[3] + 8 * j), load64le(hi[2] + 8 * j), load64le(hi[1] + 8 * j),
-                                     load64le(hi[0] + 8 * j));
-    }
-    s[8] = _mm256_set1_epi64x((long long)PAD_FIRST);
-    s[16] = _mm256_set1_epi64x((long long)PAD_LAST);
-    permute_x4(s);
-    finish_x4(s, 0, outs);
-}
+#undef ZERO
+#undef SET1
+#undef LOAD
+#undef STORE
+#undef GATHER
 
 static const keccak_backend BACKEND_X4 = {"avx2", 4, hash_padded_x4, hash_pairs_x4};
 
@@ -240,58 +254,23 @@ static const keccak_backend BACKEND_X4 = {"avx2", 4, hash_padded_x4, hash_pairs_
 #define ROL(x, n) _mm512_rol_epi64((x), (n))
 #define CHI(a, b, c) _mm512_ternarylogic_epi64((a), (b), (c), 0xD2)
 #define XORC(a, rc) _mm512_xor_si512((a), _mm512_set1_epi64((long long)(rc)))
+#define ZERO() _mm512_setzero_si512()
+#define SET1(v) _mm512_set1_epi64((long long)(v))
+#define LOAD(p) _mm512_loadu_si512((const void *)(p))
+#define STORE(p, v) _mm512_storeu_si512((void *)(p), (v))
+#define GATHER(index, address) _mm512_i64gather_epi64((index), (const void *)(address), 1)
 DEFINE_PERMUTE(permute_x8, __m512i, AVX512)
+DEFINE_WIDE_BACKEND(8, __m512i, AVX512)
 #undef XOR
 #undef XOR5
 #undef ROL
 #undef CHI
 #undef XORC
-
-AVX512 static void finish_x8(__m512i s[25], int twice, uint8_t *const *outs) {
-    if (twice) {
-        for (int j = 4; j < 25; j++) s[j] = _mm512_setzero_si512();
-        s[4] = _mm512_set1_epi64((long long)PAD_FIRST);
-        s[16] = _mm512_set1_epi64((long long)PAD_LAST);
-        permute_x8(s);
-    }
-    uint64_t lanes[4][8];
-    for (int j = 0; j < 4; j++) _mm512_storeu_si512((void *)lanes[j], s[j]);
-    for (int k = 0; k < 8; k++)
-        for (int j = 0; j < 4; j++) store64le(outs[k] + 8 * j, lanes[j][k]);
-}
-
-AVX512 static __m512i offsets_x8(const uint8_t *const *p) {
-    const uint8_t *base = p[0];
-    return _mm512_set_epi64(p[7] - base, p[6] - base, p[5] - base, p[4] - base, p[3] - base, p[2] - base,
-                            p[1] - base, 0);
-}
-
-AVX512 static void hash_padded_x8(const uint8_t *const *msgs, size_t nblocks, int twice, uint8_t *const *outs) {
-    __m512i s[25];
-    for (int j = 0; j < 25; j++) s[j] = _mm512_setzero_si512();
-    __m512i index = offsets_x8(msgs);
-    for (size_t b = 0; b < nblocks; b++) {
-        const uint8_t *block = msgs[0] + b * KECCAK_RATE;
-        for (int j = 0; j < KECCAK_RATE / 8; j++)
-            s[j] = _mm512_xor_si512(s[j], _mm512_i64gather_epi64(index, (const void *)(block + 8 * j), 1));
-        permute_x8(s);
-    }
-    finish_x8(s, twice, outs);
-}
-
-AVX512 static void hash_pairs_x8(const uint8_t *const *lo, const uint8_t *const *hi, uint8_t *const *outs) {
-    __m512i s[25];
-    for (int j = 0; j < 25; j++) s[j] = _mm512_setzero_si512();
-    __m512i lo_index = offsets_x8(lo), hi_index = offsets_x8(hi);
-    for (int j = 0; j < 4; j++) {
-        s[j] = _mm512_i64gather_epi64(lo_index, (const void *)(lo[0] + 8 * j), 1);
-        s[4 + j] = _mm512_i64gather_epi64(hi_index, (const void *)(hi[0] + 8 * j), 1);
-    }
-    s[8] = _mm512_set1_epi64((long long)PAD_FIRST);
-    s[16] = _mm512_set1_epi64((long long)PAD_LAST);
-    permute_x8(s);
-    finish_x8(s, 0, outs);
-}
+#undef ZERO
+#undef SET1
+#undef LOAD
+#undef STORE
+#undef GATHER
 
 static const keccak_backend BACKEND_X8 = {"avx512", 8, hash_padded_x8, hash_pairs_x8};
 #endif

@@ -501,6 +501,31 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(nodes_at_doc,
+             "nodes_at(tree, indices) -> list[bytes]\n\n"
+             "The 32-byte nodes of the flat tree at `indices` (a buffer of int64), as bytes objects.");
+
+static PyObject *nodes_at(PyObject *self, PyObject *args) {
+    Py_buffer tree, indices;
+    if (!PyArg_ParseTuple(args, "y*y*", &tree, &indices)) return NULL;
+    Py_ssize_t n_nodes = tree.len / 32, n = indices.len / 8;
+    PyObject *list = indices.len % 8 ? NULL : PyList_New(n);
+    if (indices.len % 8) PyErr_SetString(PyExc_ValueError, "nodes_at: expected int64 indices");
+    for (Py_ssize_t k = 0; list && k < n; k++) {
+        int64_t i = ((const int64_t *)indices.buf)[k];
+        PyObject *node = NULL;
+        if (i < 0 || i >= n_nodes)
+            PyErr_Format(PyExc_IndexError, "node %lld out of range: the tree has %zd nodes", (long long)i, n_nodes);
+        else
+            node = PyBytes_FromStringAndSize((const char *)tree.buf + 32 * i, 32);
+        if (!node) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, k, node);
+    }
+    PyBuffer_Release(&tree);
+    PyBuffer_Release(&indices);
+    return list;
+}
+
 PyDoc_STRVAR(leaves_ascending_doc,
              "leaves_ascending(tree, n_leaves) -> bool\n\n"
              "Whether the leaf nodes ascend with the sorted position k (node 2n - 2 - k).");
@@ -797,6 +822,7 @@ static PyMethodDef methods[] = {
     {"build_tree", build_tree, METH_VARARGS, build_tree_doc},
     {"first_bad_node", first_bad_node, METH_VARARGS, first_bad_node_doc},
     {"equal_range", equal_range, METH_VARARGS, equal_range_doc},
+    {"nodes_at", nodes_at, METH_VARARGS, nodes_at_doc},
     {"leaves_ascending", leaves_ascending, METH_VARARGS, leaves_ascending_doc},
     {"parse_nodes", parse_nodes, METH_O, parse_nodes_doc},
     {"parse_values", parse_values, METH_VARARGS, parse_values_doc},

@@ -358,6 +358,8 @@ def test_shard_dump_roundtrip_and_tampering():
         LeafShard.load(dict(data, format="provenance-merkle/v1"))
     with pytest.raises(FormatError, match="expected 'values' and 'leafHashes' lists of the same length"):
         LeafShard.load(dict(data, leafHashes=data["leafHashes"][:-1]))
+    with pytest.raises(FormatError, match="expected 'start', a value index >= 0, found -1"):
+        LeafShard.load(dict(data, start=-1))
     with pytest.raises(FormatError, match="expected \\[kind, name, digest, size\\]"):
         LeafShard.load(dict(data, values=[["k"]] + data["values"][1:]))
 
