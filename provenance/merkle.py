@@ -294,12 +294,7 @@ class MerkleTree:
     def proof(self, leaf: Leaf | int) -> list[bytes]:
         """The proof of one value (by value or by value index), as OZ's `getProof`."""
         t = self._tree_index(leaf if isinstance(leaf, (int, np.integer)) else self.index_of(leaf))
-        tree, proof = self._tree, []
-        while t > 0:
-            s = 32 * (t + 1 if t & 1 else t - 1)
-            proof.append(tree[s : s + 32])
-            t = (t - 1) >> 1
-        return proof
+        return native.proof(self._tree, t)
 
     def multiproof(self, leaves: Sequence[Leaf | int]) -> MultiProof:
         """A proof of several values at once, as OZ's `getMultiProof`."""
@@ -338,24 +333,17 @@ class MerkleTree:
             hashes = columns.hashes(threads)
         except FormatError:  # text the fast path cannot encode: the reference says what is wrong
             return cls._of_reference(reference.MerkleTree.load(data))
-        tree_indices = np.frombuffer(indices, dtype=np.int64)
-        in_range = (tree_indices >= n - 1) & (tree_indices < 2 * n - 1)
-        ok = in_range.copy()
-        nodes_2d = np.frombuffer(tree, dtype=np.uint8).reshape(2 * n - 1, 32)
-        ok[in_range] = (nodes_2d[tree_indices[in_range]] == np.frombuffer(hashes, dtype=np.uint8).reshape(n, 32)[in_range]).all(axis=1)
-        bad = np.flatnonzero(~ok)
-        if bad.size:
-            i = int(bad[0])
-            _reference_says(reference.load_value, i, entries[i], _Nodes(tree), n)
-        seen = np.zeros(n, dtype=bool)
-        seen[tree_indices - (n - 1)] = True
-        if not seen.all():
+        tree_indices = np.frombuffer(indices, dtype=np.int64).copy()
+        bad_value, covered = native.check_leaves(tree, hashes, tree_indices)
+        if bad_value >= 0:
+            _reference_says(reference.load_value, bad_value, entries[bad_value], _Nodes(tree), n)
+        if not covered:
             _reference_says(reference.check_leaf_positions, tree_indices.tolist(), 2 * n - 1)
         bad_node = native.first_bad_node(tree, n, threads)
         if bad_node >= 0:
             _reference_says(reference.check_inner_node, _Nodes(tree), bad_node)
         self = cls.__new__(cls)
-        self._set(tree, tree_indices.copy(), columns, None)
+        self._set(tree, tree_indices, columns, None)
         return self
 
     @classmethod

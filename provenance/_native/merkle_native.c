@@ -466,6 +466,46 @@ static PyObject *first_bad_node(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(first == SIZE_MAX ? -1 : (Py_ssize_t)first);
 }
 
+PyDoc_STRVAR(check_leaves_doc,
+             "check_leaves(tree, leaf_hashes, tree_indices) -> (int, bool)\n\n"
+             "For a dump's values (leaf hashes and tree indices as int64, in value order): the first value\n"
+             "whose tree index is not a leaf position or whose node is not its hash (-1 if none), and\n"
+             "whether the tree indices cover every leaf position exactly once.");
+
+static PyObject *check_leaves(PyObject *self, PyObject *args) {
+    Py_buffer tree, hashes, indices;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &tree, &hashes, &indices)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = hashes.len / 32, n_nodes = tree.len / 32, bad = -1;
+    uint8_t *seen = NULL;
+    if (n < 1 || hashes.len != 32 * n || indices.len != 8 * n || tree.len != 32 * (2 * n - 1)) {
+        PyErr_SetString(PyExc_ValueError, "check_leaves: expected a tree, n leaf hashes and n tree indices");
+        goto done;
+    }
+    if (!(seen = PyMem_RawCalloc((size_t)n, 1))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t covered = 0;
+    const int64_t *t = indices.buf;
+    const uint8_t *nodes = tree.buf, *h = hashes.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (t[i] < n - 1 || t[i] >= n_nodes || memcmp(nodes + 32 * t[i], h + 32 * i, 32) != 0) {
+            bad = i;
+            break;
+        }
+        covered += !seen[t[i] - (n - 1)];
+        seen[t[i] - (n - 1)] = 1;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("(nO)", bad, bad < 0 && covered == n ? Py_True : Py_False);
+done:
+    PyMem_RawFree(seen);
+    PyBuffer_Release(&tree), PyBuffer_Release(&hashes), PyBuffer_Release(&indices);
+    return result;
+}
+
 PyDoc_STRVAR(equal_range_doc,
              "equal_range(tree, n_leaves, hash) -> (lo, hi)\n\n"
              "The sorted positions k in [lo, hi) whose leaf node (2n - 2 - k) equals `hash`, for a tree\n"
@@ -523,6 +563,29 @@ static PyObject *nodes_at(PyObject *self, PyObject *args) {
     }
     PyBuffer_Release(&tree);
     PyBuffer_Release(&indices);
+    return list;
+}
+
+PyDoc_STRVAR(proof_doc,
+             "proof(tree, tree_index) -> list[bytes]\n\n"
+             "OZ getProof: the siblings of the node at tree_index and of its ancestors, bottom up.");
+
+static PyObject *proof(PyObject *self, PyObject *args) {
+    Py_buffer tree;
+    Py_ssize_t t;
+    if (!PyArg_ParseTuple(args, "y*n", &tree, &t)) return NULL;
+    PyObject *list = PyList_New(0);
+    if (list && (t < 0 || t >= tree.len / 32)) {
+        PyErr_Format(PyExc_IndexError, "node %zd out of range: the tree has %zd nodes", t, tree.len / 32);
+        Py_CLEAR(list);
+    }
+    for (; list && t > 0; t = (t - 1) / 2) {
+        Py_ssize_t sibling = t % 2 ? t + 1 : t - 1;
+        PyObject *node = PyBytes_FromStringAndSize((const char *)tree.buf + 32 * sibling, 32);
+        if (!node || PyList_Append(list, node) < 0) Py_CLEAR(list);
+        Py_XDECREF(node);
+    }
+    PyBuffer_Release(&tree);
     return list;
 }
 
@@ -821,8 +884,10 @@ static PyMethodDef methods[] = {
     {"leaf_hashes", leaf_hashes, METH_VARARGS, leaf_hashes_doc},
     {"build_tree", build_tree, METH_VARARGS, build_tree_doc},
     {"first_bad_node", first_bad_node, METH_VARARGS, first_bad_node_doc},
+    {"check_leaves", check_leaves, METH_VARARGS, check_leaves_doc},
     {"equal_range", equal_range, METH_VARARGS, equal_range_doc},
     {"nodes_at", nodes_at, METH_VARARGS, nodes_at_doc},
+    {"proof", proof, METH_VARARGS, proof_doc},
     {"leaves_ascending", leaves_ascending, METH_VARARGS, leaves_ascending_doc},
     {"parse_nodes", parse_nodes, METH_O, parse_nodes_doc},
     {"parse_values", parse_values, METH_VARARGS, parse_values_doc},
