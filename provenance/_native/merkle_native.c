@@ -9,60 +9,66 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "keccak.h"
 
 #define MAX_BATCH_BLOCKS 8 /* leaf encodings up to 8 blocks (1,087 bytes) go through the wide backend */
+#define LEAF_GRAIN 4096    /* leaves per block of work a thread takes */
+#define NODE_GRAIN 8192    /* inner nodes per block of work a thread takes (a multiple of 8) */
 
 static const keccak_backend *BACKENDS[3];
 static int N_BACKENDS;
 static const keccak_backend *backend;        /* in use: the widest unless use_backend() said otherwise */
 static const keccak_backend *scalar_backend; /* for single long messages */
 
-/* ---- a parallel for over [begin, end) in contiguous chunks, one per thread ---- */
+/* ---- a parallel for over [begin, end): threads take blocks of `grain` items as they go, so a
+ * core that other processes keep busy does less of the work instead of holding up the rest ---- */
 
 typedef void (*range_fn)(void *ctx, size_t begin, size_t end, int thread);
 
 typedef struct {
     range_fn fn;
     void *ctx;
-    size_t begin, end;
-    int thread;
-} chunk;
+    size_t end, grain;
+    atomic_size_t next;
+} shared_range;
 
-static void *run_chunk(void *arg) {
-    chunk *c = arg;
-    if (c->begin < c->end) c->fn(c->ctx, c->begin, c->end, c->thread);
+typedef struct {
+    shared_range *shared;
+    int thread;
+} worker;
+
+static void *run_worker(void *arg) {
+    worker *w = arg;
+    shared_range *s = w->shared;
+    for (;;) {
+        size_t b = atomic_fetch_add(&s->next, s->grain);
+        if (b >= s->end) break;
+        s->fn(s->ctx, b, b + s->grain < s->end ? b + s->grain : s->end, w->thread);
+    }
     return NULL;
 }
 
-/* Runs fn over [begin, end) on up to `threads` threads (the caller's included); chunks start at
- * multiples of `align` and have at least `min_chunk` items. Call without the GIL. */
-static void parallel_for(int threads, size_t begin, size_t end, size_t align, size_t min_chunk, range_fn fn,
-                         void *ctx) {
-    size_t n = end > begin ? end - begin : 0;
+/* Runs fn over [begin, end) in blocks of `grain` on up to `threads` threads (the caller's
+ * included; at most MAX_THREADS). Call without the GIL. */
+#define MAX_THREADS 64
+static void parallel_for(int threads, size_t begin, size_t end, size_t grain, range_fn fn, void *ctx) {
+    size_t blocks = end > begin ? (end - begin + grain - 1) / grain : 0;
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if ((size_t)threads > blocks) threads = (int)blocks;
     if (threads < 1) threads = 1;
-    if (threads > 64) threads = 64;
-    while (threads > 1 && n / (size_t)threads < min_chunk) threads--;
-    size_t per = (n + threads - 1) / threads;
-    per = (per + align - 1) / align * align;
-    chunk chunks[64];
-    pthread_t ids[64];
-    int started[64] = {0};
-    for (int t = 0; t < threads; t++) {
-        size_t b = begin + per * (size_t)t, e = b + per;
-        chunks[t] = (chunk){fn, ctx, b < end ? b : end, e < end ? e : end, t};
-    }
-    for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, run_chunk, &chunks[t]) == 0;
-    run_chunk(&chunks[0]);
-    for (int t = 1; t < threads; t++) {
-        if (started[t])
-            pthread_join(ids[t], NULL);
-        else
-            run_chunk(&chunks[t]); /* no thread to be had: do it here */
-    }
+    shared_range shared = {fn, ctx, end, grain, begin};
+    worker workers[MAX_THREADS];
+    pthread_t ids[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int t = 0; t < threads; t++) workers[t] = (worker){&shared, t};
+    for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, run_worker, &workers[t]) == 0;
+    run_worker(&workers[0]); /* takes every block no thread could be started for */
+    for (int t = 1; t < threads; t++)
+        if (started[t]) pthread_join(ids[t], NULL);
 }
 
 /* ---- leaves: ABI encoding of (string kind, string name, bytes32 digest, uint256 size) ---- */
@@ -178,7 +184,7 @@ static void hash_leaves_range(void *ctx, size_t begin, size_t end, int thread) {
 typedef struct {
     uint8_t *tree;      /* (2n - 1) * 32 bytes; node i has children 2i + 1 and 2i + 2 */
     uint8_t *check;     /* NULL to build; else nodes are compared, not written */
-    size_t first_bad[64]; /* per thread, when checking */
+    size_t first_bad[MAX_THREADS]; /* per thread, when checking */
 } node_job;
 
 static void hash_nodes_range(void *ctx, size_t begin, size_t end, int thread) {
@@ -202,7 +208,7 @@ static void hash_nodes_range(void *ctx, size_t begin, size_t end, int thread) {
         if (job->check) {
             for (int k = 0; k < count; k++) {
                 if (memcmp(computed[k], job->tree + 32 * (i + k), 32) != 0) {
-                    job->first_bad[thread] = i + k;
+                    if (i + k < job->first_bad[thread]) job->first_bad[thread] = i + k;
                     return;
                 }
             }
@@ -218,7 +224,7 @@ static void hash_levels(node_job *job, size_t n_inner, int threads) {
     for (;;) {
         size_t lo = level_start - 1, hi = level_start * 2 - 1;
         if (hi > n_inner) hi = n_inner;
-        if (lo < hi) parallel_for(threads, lo, hi, 8, 4096, hash_nodes_range, job);
+        if (lo < hi) parallel_for(threads, lo, hi, NODE_GRAIN, hash_nodes_range, job);
         if (level_start == 1) break;
         level_start /= 2;
     }
@@ -390,7 +396,7 @@ static PyObject *leaf_hashes(PyObject *self, PyObject *args) {
     }
     if (!(result = PyBytes_FromStringAndSize(NULL, 32 * n))) goto done;
     leaf_job job = {leaves, (uint8_t *)PyBytes_AS_STRING(result)};
-    Py_BEGIN_ALLOW_THREADS parallel_for(threads, 0, (size_t)n, 64, 2048, hash_leaves_range, &job);
+    Py_BEGIN_ALLOW_THREADS parallel_for(threads, 0, (size_t)n, LEAF_GRAIN, hash_leaves_range, &job);
     Py_END_ALLOW_THREADS
 done:
     PyMem_RawFree(leaves);
@@ -454,14 +460,14 @@ static PyObject *first_bad_node(PyObject *self, PyObject *args) {
         return NULL;
     }
     node_job job = {tree.buf, (uint8_t *)tree.buf, {0}};
-    for (int t = 0; t < 64; t++) job.first_bad[t] = SIZE_MAX;
+    for (int t = 0; t < MAX_THREADS; t++) job.first_bad[t] = SIZE_MAX;
     Py_BEGIN_ALLOW_THREADS
     /* no dependencies between nodes when only checking: one pass over all inner nodes */
-    parallel_for(threads, 0, (size_t)n - 1, 8, 4096, hash_nodes_range, &job);
+    parallel_for(threads, 0, (size_t)n - 1, NODE_GRAIN, hash_nodes_range, &job);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&tree);
     size_t first = SIZE_MAX;
-    for (int t = 0; t < 64; t++)
+    for (int t = 0; t < MAX_THREADS; t++)
         if (job.first_bad[t] < first) first = job.first_bad[t];
     return PyLong_FromSsize_t(first == SIZE_MAX ? -1 : (Py_ssize_t)first);
 }
