@@ -285,6 +285,19 @@ def test_load_agrees_with_reference_on_edited_dump(edit):
         assert "\n" not in fast[1]
 
 
+def test_load_reports_the_first_bad_node_of_a_large_tree():
+    # 20,000 leaves: the nodes are checked in blocks on several threads; the error must still
+    # name the first bad node in index order, as the reference's loop would.
+    names, digests, sizes = simple_columns(20_000, seed=19)
+    data = MerkleTree.from_columns("data.sample", names, digests, sizes).dump()
+    for i in (17_000, 9_000):
+        data["tree"][i] = "0x" + "00" * 32
+    nodes = [bytes.fromhex(h[2:]) for h in data["tree"]]
+    first = next(i for i in range(19_999) if nodes[i] != ref.hash_pair(nodes[2 * i + 1], nodes[2 * i + 2]))
+    with pytest.raises(FormatError, match=f"node {first} is not the hash of its children"):
+        MerkleTree.load(data, threads=2)
+
+
 def test_tree_with_unsorted_leaves_loads_and_proves_like_reference():
     # A valid dump need not have its leaves sorted (OZ's sortLeaves: false): lookups must not
     # assume it.
