@@ -547,6 +547,23 @@ done:
     return result;
 }
 
+/* The nodes of a flat tree at `indices`, as a list of 32-byte bytes objects. */
+static PyObject *node_list(const Py_buffer *tree, const int64_t *indices, Py_ssize_t n) {
+    Py_ssize_t n_nodes = tree->len / 32;
+    PyObject *list = PyList_New(n);
+    for (Py_ssize_t k = 0; list && k < n; k++) {
+        int64_t i = indices[k];
+        PyObject *node = NULL;
+        if (i < 0 || i >= n_nodes)
+            PyErr_Format(PyExc_IndexError, "node %lld out of range: the tree has %zd nodes", (long long)i, n_nodes);
+        else
+            node = PyBytes_FromStringAndSize((const char *)tree->buf + 32 * i, 32);
+        if (!node) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, k, node);
+    }
+    return list;
+}
+
 PyDoc_STRVAR(nodes_at_doc,
              "nodes_at(tree, indices) -> list[bytes]\n\n"
              "The 32-byte nodes of the flat tree at `indices` (a buffer of int64), as bytes objects.");
@@ -554,19 +571,11 @@ PyDoc_STRVAR(nodes_at_doc,
 static PyObject *nodes_at(PyObject *self, PyObject *args) {
     Py_buffer tree, indices;
     if (!PyArg_ParseTuple(args, "y*y*", &tree, &indices)) return NULL;
-    Py_ssize_t n_nodes = tree.len / 32, n = indices.len / 8;
-    PyObject *list = indices.len % 8 ? NULL : PyList_New(n);
-    if (indices.len % 8) PyErr_SetString(PyExc_ValueError, "nodes_at: expected int64 indices");
-    for (Py_ssize_t k = 0; list && k < n; k++) {
-        int64_t i = ((const int64_t *)indices.buf)[k];
-        PyObject *node = NULL;
-        if (i < 0 || i >= n_nodes)
-            PyErr_Format(PyExc_IndexError, "node %lld out of range: the tree has %zd nodes", (long long)i, n_nodes);
-        else
-            node = PyBytes_FromStringAndSize((const char *)tree.buf + 32 * i, 32);
-        if (!node) Py_CLEAR(list);
-        else PyList_SET_ITEM(list, k, node);
-    }
+    PyObject *list = NULL;
+    if (indices.len % 8)
+        PyErr_SetString(PyExc_ValueError, "nodes_at: expected int64 indices");
+    else
+        list = node_list(&tree, indices.buf, indices.len / 8);
     PyBuffer_Release(&tree);
     PyBuffer_Release(&indices);
     return list;
@@ -580,17 +589,14 @@ static PyObject *proof(PyObject *self, PyObject *args) {
     Py_buffer tree;
     Py_ssize_t t;
     if (!PyArg_ParseTuple(args, "y*n", &tree, &t)) return NULL;
-    PyObject *list = PyList_New(0);
-    if (list && (t < 0 || t >= tree.len / 32)) {
+    int64_t siblings[64]; /* a tree of 2**63 nodes at most is 63 levels deep */
+    Py_ssize_t depth = 0;
+    for (Py_ssize_t i = t < tree.len / 32 ? t : 0; i > 0; i = (i - 1) / 2) siblings[depth++] = i % 2 ? i + 1 : i - 1;
+    PyObject *list = NULL;
+    if (t < 0 || t >= tree.len / 32)
         PyErr_Format(PyExc_IndexError, "node %zd out of range: the tree has %zd nodes", t, tree.len / 32);
-        Py_CLEAR(list);
-    }
-    for (; list && t > 0; t = (t - 1) / 2) {
-        Py_ssize_t sibling = t % 2 ? t + 1 : t - 1;
-        PyObject *node = PyBytes_FromStringAndSize((const char *)tree.buf + 32 * sibling, 32);
-        if (!node || PyList_Append(list, node) < 0) Py_CLEAR(list);
-        Py_XDECREF(node);
-    }
+    else
+        list = node_list(&tree, siblings, depth);
     PyBuffer_Release(&tree);
     return list;
 }
