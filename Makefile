@@ -3,7 +3,7 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup setup-bitcoin demo test bench bench-gas bench-hashing bench-training bench-bitcoin clean
+.PHONY: setup setup-bitcoin demo test bench bench-gas bench-hashing bench-merkle bench-training bench-bitcoin clean
 
 setup:
 	@bash tools/setup.sh
@@ -20,7 +20,7 @@ test: setup setup-bitcoin
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas bench-hashing bench-training bench-bitcoin
+bench: bench-gas bench-hashing bench-merkle bench-training bench-bitcoin
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
@@ -33,6 +33,9 @@ bench-training: setup
 
 bench-bitcoin: setup-bitcoin
 	$(VENV)/python bench/bitcoin.py
+
+bench-merkle: setup
+	$(VENV)/python bench/merkle.py
 
 clean:
 	$(VENV)/provenance chain stop || true
