@@ -102,7 +102,9 @@ class Anchors:
         snapshot = record.snapshot_bytes(stage_name)
         receipts = {}
         for network in self.networks:
-            entry = self.outbox.enqueue(record.run_id, run_dir, stage_name, network, stage.root, prev_root, snapshot)
+            entry = self.outbox.enqueue(
+                record.run_id, run_dir, stage_name, network, stage.root, prev_root, snapshot, self.target(network)
+            )
             if entry.state is AnchorState.CONFIRMED:
                 entry = self._recheck(entry)  # the same request made earlier: is it on *this* network?
             entry = self.outbox.renew(entry, snapshot, prev_root)
@@ -123,13 +125,29 @@ class Anchors:
         except (AnchorError, ConfigError):
             return entry
 
+    def target(self, network: str) -> str:
+        """Where `network` anchors go with this configuration (for the outbox; URLs without paths
+        or credentials, which may hold API keys)."""
+        from .anchors.ethereum import redact_url
+
+        section = self._sections.get(network, {})
+        where = section.get("network") or section.get("api_url") or section.get("rpc_url") or "local"
+        return f"{network}:{redact_url(where) if '://' in where else where}"
+
+    def _mine(self, entry: Entry) -> bool:
+        """Whether this process's configuration sends `entry` (its network, at its target)."""
+        return entry.network in self.networks and entry.target in ("", self.target(entry.network))
+
     def _batched(self, network: str) -> bool:
         return bool(self._sections.get(network, {}).get("batch"))
 
     def send_batch(self, network: str = "ethereum") -> list[Entry]:
         """Anchor every queued root on `network` (of all runs) with one transaction, and update
         their runs' records. Returns the members as they end up."""
-        waiting = [e for e in self.outbox.entries(states=(AnchorState.PENDING,)) if e.network == network and e.batch_id is None]
+        waiting = [
+            e for e in self.outbox.entries(states=(AnchorState.PENDING,))
+            if e.network == network and e.batch_id is None and self._mine(e)
+        ]
         if not waiting:
             return []
         batch = self.outbox.create_batch(network, waiting)
@@ -192,11 +210,12 @@ class Anchors:
         touched: list[Entry] = []
         if check_confirmed:
             for entry in self.outbox.entries(run_id=run_id, states=(AnchorState.CONFIRMED,)):
-                self._recheck(entry)
+                if self._mine(entry):
+                    self._recheck(entry)
         delivered_batches: set[int] = set()
         for entry in self.outbox.due(force=force):
-            if run_id is not None and entry.run_id != run_id:
-                continue
+            if (run_id is not None and entry.run_id != run_id) or not self._mine(entry):
+                continue  # another run, or queued for a network this configuration does not send to
             if entry.batch_id is not None and entry.state is AnchorState.PENDING:
                 if entry.batch_id not in delivered_batches:  # a batch goes out once, for all its members
                     delivered_batches.add(entry.batch_id)

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS entries (
     created REAL NOT NULL,
     updated REAL NOT NULL,
     batch_id INTEGER REFERENCES batches (id),
+    target TEXT NOT NULL DEFAULT '',
     UNIQUE (run_id, stage, network, root)
 );
 CREATE TABLE IF NOT EXISTS batches (
@@ -75,6 +76,7 @@ class Entry:
     last_error: str | None
     receipt: Receipt | None
     batch_id: int | None = None
+    target: str = ""
 
     @property
     def member_name(self) -> str:
@@ -88,7 +90,7 @@ class Entry:
             root=bytes.fromhex(row["root"]), prev_root=bytes.fromhex(row["prev_root"]), payload=bytes(row["payload"]),
             state=AnchorState(row["state"]), attempts=row["attempts"], next_attempt=row["next_attempt"],
             last_error=row["last_error"], receipt=Receipt.from_json(json.loads(row["receipt"])) if row["receipt"] else None,
-            batch_id=row["batch_id"],
+            batch_id=row["batch_id"], target=row["target"],
         )
 
     def current_receipt(self) -> Receipt:
@@ -110,6 +112,8 @@ class Outbox:
             columns = {row["name"] for row in db.execute("PRAGMA table_info(entries)")}
             if "batch_id" not in columns:  # an outbox made before batching existed
                 db.execute("ALTER TABLE entries ADD COLUMN batch_id INTEGER REFERENCES batches (id)")
+            if "target" not in columns:  # ... or before entries named their destination
+                db.execute("ALTER TABLE entries ADD COLUMN target TEXT NOT NULL DEFAULT ''")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -124,13 +128,19 @@ class Outbox:
             db.execute(sql, tuple(args))
             db.execute("COMMIT")
 
-    def enqueue(self, run_id: str, run_dir: Path | str, stage: str, network: str, root: bytes, prev_root: bytes, payload: bytes) -> Entry:
-        """Record an anchor request (idempotent: the same run, stage, network and root give one entry)."""
+    def enqueue(
+        self, run_id: str, run_dir: Path | str, stage: str, network: str, root: bytes, prev_root: bytes, payload: bytes,
+        target: str = "",
+    ) -> Entry:
+        """Record an anchor request (idempotent: the same run, stage, network and root give one
+        entry). `target` names the destination (e.g. `ethereum:http://host:port`); a request not
+        sent yet moves to the target of a new call."""
         now = time.time()
         self._write(
-            "INSERT INTO entries (run_id, run_dir, stage, network, root, prev_root, payload, state, created, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (run_id, stage, network, root) DO UPDATE SET run_dir=excluded.run_dir",
-            (run_id, str(run_dir), stage, network, root.hex(), prev_root.hex(), payload, now, now),
+            "INSERT INTO entries (run_id, run_dir, stage, network, root, prev_root, payload, state, created, updated, target) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (run_id, stage, network, root) DO UPDATE SET "
+            "run_dir=excluded.run_dir, target=CASE WHEN state='pending' THEN excluded.target ELSE target END",
+            (run_id, str(run_dir), stage, network, root.hex(), prev_root.hex(), payload, now, now, target),
         )
         entry = self.find(run_id, stage, network, root)
         assert entry is not None

@@ -21,7 +21,7 @@ from provenance import merkle
 from provenance import merkle_reference as ref
 from provenance.errors import FormatError, MerkleError
 from provenance.merkle import Leaf, LeafShard, MerkleTree, verify, verify_multiproof
-from support import oz
+from tests.support import oz
 
 BACKENDS = native.backends()
 # Powers of two and their neighbours, odd counts, and sizes where the C code changes its split:
