@@ -3,24 +3,32 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup demo test test-contracts-anvil bench bench-gas clean
+.PHONY: setup setup-ipfs demo test test-contracts-anvil bench bench-gas bench-ipfs clean
 
 setup:
 	@bash tools/setup.sh
 
+# The embedded IPFS node (js-ipfs) in its own folder; the tests start it, so `test` needs it.
+setup-ipfs:
+	@bash tools/ipfs-node/setup.sh
+
 demo: setup
 	$(VENV)/provenance demo
 
-test: setup
+test: setup setup-ipfs
 	$(APE) test -q
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas
+bench: bench-gas bench-ipfs
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
 
+bench-ipfs: setup setup-ipfs
+	$(VENV)/python bench/ipfs.py
+
 clean:
 	$(VENV)/provenance chain stop || true
+	$(VENV)/provenance ipfs node stop || true
 	rm -rf .build contracts/.cache
