@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # for tests/support
 from provenance import localchain  # noqa: E402
 from provenance.anchors.ethereum import EthereumAnchor  # noqa: E402
 from provenance.keys import KeySigner  # noqa: E402
+from support.ipfs_node import ipfs_node  # noqa: E402,F401 - the real js-ipfs node, per session
 
 
 def _free_port() -> int:

@@ -45,9 +45,11 @@ def main() -> None:
 
 def _register() -> None:
     from . import chain, demo
+    from .ipfs import ipfs
 
     main.add_command(chain.chain)
     main.add_command(demo.demo)
+    main.add_command(ipfs)
 
 
 _register()
