@@ -3,7 +3,7 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup setup-ipfs demo test test-contracts-anvil bench bench-gas bench-ipfs clean
+.PHONY: setup setup-ipfs demo test bench bench-gas bench-training bench-ipfs clean
 
 setup:
 	@bash tools/setup.sh
@@ -13,17 +13,21 @@ setup-ipfs:
 	@bash tools/ipfs-node/setup.sh
 
 demo: setup
-	$(VENV)/provenance demo
+	$(VENV)/provenance train --epochs 3
+	$(VENV)/provenance verify latest --brief
 
 test: setup setup-ipfs
 	$(APE) test -q
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas bench-ipfs
+bench: bench-gas bench-training bench-ipfs
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
+
+bench-training: setup
+	$(VENV)/python bench/training.py
 
 bench-ipfs: setup setup-ipfs
 	$(VENV)/python bench/ipfs.py

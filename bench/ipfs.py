@@ -7,14 +7,13 @@ measured in the same run on the same node.
 `IpfsAnchor.anchor` does more than the raw add: it computes the CID locally, writes the record
 to the local store (atomic write + fsync), sends `add` with pin=false, compares the CIDs, then
 `pin/add`. The raw add is one request with the same CID options and the node's default pin=true.
-`verify` is `cat` + re-hash + parse the record + find the root. Every iteration uses fresh bytes
+`verify` is `cat` + re-hash + parse the record (its 64 leaves included) + find the root. Every iteration uses fresh bytes
 so no measurement is served from blocks the node already holds.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import socket
 import statistics
 import tempfile
@@ -27,6 +26,8 @@ import httpx
 from provenance.anchors.base import AnchorState
 from provenance.anchors.ipfs import IpfsAnchor
 from provenance.ipfsnode import IpfsNode
+from provenance.merkle import Leaf
+from provenance.record import Record, Stage
 
 SIZE = 100 * 1024
 RUNS, WARMUP = 20, 2
@@ -34,14 +35,14 @@ RAW_PARAMS = {"cid-version": "1", "raw-leaves": "true", "hash": "sha2-256", "cid
 
 
 def record(label: str) -> tuple[bytes, bytes]:
-    """A canonical provenance record of exactly SIZE bytes holding a root derived from `label`."""
-    root = hashlib.sha256(label.encode()).digest()
-    obj = {"format": "provenance-record/v1", "trees": {"pre_training": {"root": "0x" + root.hex()}}, "padding": ""}
-    dump = lambda o: json.dumps(o, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()  # noqa: E731
-    obj["padding"] = "x" * (SIZE - len(dump(obj)))
-    data = dump(obj)
+    """A run's `pre` snapshot (what the tracker anchors) of exactly SIZE bytes, and its root."""
+    leaves = [Leaf("data.sample", f"train/{i:06d}", hashlib.sha256(f"{label} {i}".encode()).digest(), 64) for i in range(64)]
+    stage = Stage.build("pre", leaves, None, "2026-11-26T00:00:00+00:00")
+    run = Record(run_id=label, canonicalization="bench", config={"padding": ""}, stages=[stage])
+    run.config["padding"] = "x" * (SIZE - len(run.snapshot_bytes("pre")))
+    data = run.snapshot_bytes("pre")
     assert len(data) == SIZE
-    return root, data
+    return stage.root, data
 
 
 def timed(fn: Callable[[], object]) -> float:

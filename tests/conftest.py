@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
-from pathlib import Path
 
 import pytest
 from eth_account import Account
 
-sys.path.insert(0, str(Path(__file__).parent))  # for tests/support
-
-from provenance import localchain  # noqa: E402
-from provenance.anchors.ethereum import EthereumAnchor  # noqa: E402
-from provenance.keys import KeySigner  # noqa: E402
-from support.ipfs_node import ipfs_node  # noqa: E402,F401 - the real js-ipfs node, per session
+from provenance import localchain
+from provenance.anchors.ethereum import EthereumAnchor
+from provenance.keys import KeySigner
+from tests.support.ipfs_node import ipfs_node  # noqa: F401 - the real js-ipfs node, per session
 
 
 def _free_port() -> int:

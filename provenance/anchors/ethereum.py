@@ -8,7 +8,7 @@ connection (`EthereumAnchor(provider.web3, ...)`).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence, TypeVar
 from urllib.parse import urlsplit
 
@@ -28,10 +28,11 @@ from .. import deployments, localchain
 from ..contract import artifact
 from ..errors import AnchorError, ConfigError, FormatError
 from ..keys import NodeSigner, Signer, signer_from_environment
-from ..merkle import Leaf, MultiProof, leaf_hash
+from ..merkle import Leaf, MerkleTree, MultiProof, leaf_hash, parse_bytes32
 from .base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, Verdict
 
 T = TypeVar("T")
+BATCH_MEMBER = "batch.member"
 
 _CUSTOM_ERRORS = {
     "0x" + keccak(text="ZeroRoot()")[:4].hex(): "the contract rejects the zero root (ZeroRoot)",
@@ -134,11 +135,36 @@ class EthereumAnchor(AnchorBackend):
 
     def verify(self, receipt: Receipt, root: bytes) -> Verdict:
         """Check the receipt's transaction anchored `root` in this contract, in a block that is
-        still canonical, with enough confirmations."""
+        still canonical, with enough confirmations. For a batched receipt: that the batch root is
+        anchored so, and that the contract accepts the proof of `root`'s `batch.member` leaf."""
         try:
+            if "batch_root" in receipt.location:
+                return self._verify_batched(receipt, root)
             return self._verify(receipt, root)
-        except AnchorError as e:
+        except (AnchorError, FormatError) as e:
             return Verdict(self.name, False, f"cannot check: {e}")
+
+    def _verify_batched(self, receipt: Receipt, root: bytes) -> Verdict:
+        if receipt.root != root:
+            return Verdict(self.name, False, f"receipt is for root 0x{receipt.root.hex()}, expected 0x{root.hex()}")
+        batch_root = parse_bytes32(receipt.location["batch_root"], what="batch root")
+        leaf = Leaf.from_json(receipt.location.get("batch_leaf"))
+        proof = [parse_bytes32(p, what="batch proof node") for p in receipt.location.get("batch_proof", [])]
+        if leaf.kind != BATCH_MEMBER or leaf.digest != root:
+            return Verdict(self.name, False, f"batch leaf {leaf.label} does not hold root 0x{root.hex()}")
+        batch = self._verify(replace(receipt, root=batch_root), batch_root)
+        if not batch.ok:
+            return Verdict(self.name, False, f"batch 0x{batch_root.hex()}: {batch.detail}", batch.confirmations)
+        if not self.verify_leaf_inclusion(batch_root, proof, leaf):
+            return Verdict(self.name, False, f"the contract rejects the proof of {leaf.label} in batch 0x{batch_root.hex()}")
+        return Verdict(self.name, True, f"in batch 0x{batch_root.hex()} ({leaf.label}, proof checked on-chain); {batch.detail}", batch.confirmations)
+
+    def anchor_batch(self, members: Sequence[tuple[str, bytes]], manifest: bytes = b"") -> list[Receipt]:
+        """Anchor many roots with one transaction: the root of a tree of `batch.member` leaves
+        (name, root). Each member's receipt carries its proof to the batch root."""
+        tree = MerkleTree.of(batch_leaves(members))
+        batch = self.anchor(tree.root, manifest)
+        return [batch_member_receipt(batch, tree, name, root) for name, root in members]
 
     def _verify(self, receipt: Receipt, root: bytes) -> Verdict:
         loc = receipt.location
@@ -264,6 +290,22 @@ class EthereumAnchor(AnchorBackend):
             raise AnchorError(f"Ethereum RPC at {self.endpoint} failed: {_oneline(e)}") from None
 
 
+def batch_leaves(members: Sequence[tuple[str, bytes]]) -> list[Leaf]:
+    return [Leaf(BATCH_MEMBER, name, root, 0) for name, root in members]
+
+
+def batch_member_receipt(batch: Receipt, tree: MerkleTree, name: str, root: bytes) -> Receipt:
+    """A member's receipt: the batch transaction's, for `root`, with its proof to the batch root."""
+    leaf = Leaf(BATCH_MEMBER, name, root, 0)
+    location = dict(batch.location) | {
+        "batch_root": "0x" + tree.root.hex(),
+        "batch_leaf": leaf.to_json(),
+        "batch_proof": ["0x" + p.hex() for p in tree.proof(leaf)],
+        "batch_size": len(tree),
+    }
+    return replace(batch, root=root, location=location)
+
+
 def connect(
     network: str = "local",
     *,
@@ -276,7 +318,7 @@ def connect(
     """An `EthereumAnchor` for a network name: `local` (the embedded anvil, started if needed,
     contract deployed if absent) or an http(s):// JSON-RPC URL. The contract address comes from
     the argument, else the deployments file; the signer from the argument, else the environment
-    (`ETH_PRIVATE_KEY`, `PROVENANCE_ETH_ACCOUNT`), else on `local` the node's first account."""
+    (`ETH_PRIVATE_KEY`, `PROVENANCE_ETH_ACCOUNT`), else the node's first unlocked account."""
     if network == "local":
         url = localchain.ensure_running()
     elif network.startswith(("http://", "https://")):
@@ -288,8 +330,11 @@ def connect(
     signer = signer or signer_from_environment()
     try:
         chain_id = w3.eth.chain_id
-        if signer is None and network == "local":
-            signer = NodeSigner(w3.eth.accounts[0])
+        if signer is None:
+            # No key in the environment: use an account the node itself unlocks, if it has one
+            # (anvil, a dev node, your own node); public RPC endpoints have none.
+            accounts = w3.eth.accounts
+            signer = NodeSigner(accounts[0]) if accounts else None
     except (requests.RequestException, OSError) as e:
         raise AnchorError(f"cannot reach Ethereum RPC at {endpoint}: {_transport_reason(e)}") from None
     except Web3Exception as e:

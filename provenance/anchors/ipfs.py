@@ -32,11 +32,11 @@ from multiformats import CID, multihash
 from .. import ipfsnode
 from ..errors import AnchorError, ConfigError, FormatError, VerificationError
 from ..files import atomic_write_bytes, data_home
-from ..merkle import parse_bytes32
+from ..record import FORMAT as RECORD_FORMAT
+from ..record import Stage
 from .base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, Verdict
 from .ethereum import _check_root, redact_url
 
-RECORD_FORMAT = "provenance-record/v1"
 MAX_RECORD_BYTES = 1 << 20  # one block: Kubo's largest chunk size
 _ADD_PARAMS = {
     "cid-version": "1",
@@ -92,10 +92,11 @@ def parse_cid(text: Any) -> str:
 
 
 def record_roots(record: bytes) -> dict[bytes, str]:
-    """The tree roots a provenance record holds, each with its stage name.
+    """The tree roots a provenance record (or a stage's snapshot of one) holds, each with its
+    stage name.
 
     Checks what an anchor needs: at most `MAX_RECORD_BYTES`, UTF-8 JSON, an object with
-    `"format": "provenance-record/v1"` and `"trees": {stage: {"root": "0x<64 hex>", ...}}`."""
+    `"format": "provenance-record/v1"` and a non-empty `stages` list of valid stages."""
     if not isinstance(record, (bytes, bytearray)):
         raise FormatError(f"record: expected bytes (canonical JSON), found {type(record).__name__}")
     if len(record) > MAX_RECORD_BYTES:
@@ -113,14 +114,13 @@ def record_roots(record: bytes) -> dict[bytes, str]:
         raise FormatError(f"record: expected a JSON object, found {type(obj).__name__}")
     if obj.get("format") != RECORD_FORMAT:
         raise FormatError(f"record: expected format {RECORD_FORMAT!r}, found {_short(obj.get('format'))}")
-    trees = obj.get("trees")
-    if not isinstance(trees, dict) or not trees:
-        raise FormatError(f"record: expected 'trees' to be a non-empty object, found {_short(trees)}")
+    stages = obj.get("stages")
+    if not isinstance(stages, list) or not stages:
+        raise FormatError(f"record: expected 'stages' to be a non-empty list, found {_short(stages)}")
     roots: dict[bytes, str] = {}
-    for stage, tree in trees.items():
-        if not isinstance(tree, dict):
-            raise FormatError(f"record: expected trees[{stage!r}] to be an object, found {type(tree).__name__}")
-        roots.setdefault(parse_bytes32(tree.get("root"), what=f"record trees[{stage!r}].root"), stage)
+    for data in stages:
+        stage = Stage.from_json(data)
+        roots.setdefault(stage.root, stage.name)
     return roots
 
 
@@ -303,7 +303,7 @@ class IpfsAnchor(AnchorBackend):
         return Verdict(
             self.name, True,
             f"record {cid} fetched from the IPFS node at {self.endpoint} ({len(data):,} bytes, same CID "
-            f"when re-hashed) holds root 0x{root.hex()} as tree {stage!r}",
+            f"when re-hashed) holds root 0x{root.hex()} as stage {stage!r}",
             confirmations=1,
         )
 
@@ -416,7 +416,7 @@ def _require_root(roots: Mapping[bytes, str], root: bytes, what: str) -> str:
     stage = roots.get(root)
     if stage is None:
         held = ", ".join(f"{s}=0x{r.hex()[:12]}..." for r, s in roots.items())
-        raise FormatError(f"{what}: expected root 0x{root.hex()} among its tree roots, found {held}")
+        raise FormatError(f"{what}: expected root 0x{root.hex()} among its stages' roots, found {held}")
     return stage
 
 

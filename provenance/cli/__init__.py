@@ -44,12 +44,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import chain, demo
-    from .ipfs import ipfs
+    from . import chain, ipfs, proofs, runs, trees
 
-    main.add_command(chain.chain)
-    main.add_command(demo.demo)
-    main.add_command(ipfs)
+    for command in (runs.train, runs.verify, runs.anchor, runs.status, runs.report, proofs.prove_command,
+                    proofs.check_proof, trees.hash_command, trees.tree_command, chain.chain, ipfs.ipfs):
+        main.add_command(command)
 
 
 _register()

@@ -9,40 +9,39 @@ import json
 import os
 import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
-from support.fake_ipfs import WrongCidIpfsServer
-from support.ipfs_node import free_port
 
 from provenance.anchors import ipfs
 from provenance.anchors.base import AnchorState, Receipt
-from provenance.anchors.ipfs import IpfsAnchor, cid_from_sha256, cid_of, parse_cid, record_roots, sha256_of_cid
+from provenance.anchors.ipfs import IpfsAnchor, cid_from_sha256, cid_of, parse_cid, sha256_of_cid
 from provenance.errors import AnchorError, ConfigError, FormatError, VerificationError
 from provenance.ipfsnode import IpfsNode
+from provenance.merkle import Leaf
+from provenance.record import Record, Stage
+from tests.support.anvil import free_port
+from tests.support.cli import cli as run_cli
+from tests.support.fake_ipfs import WrongCidIpfsServer
 
-PROVENANCE = str(Path(sys.executable).with_name("provenance"))
 HELLO_CID = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq"  # js-ipfs's answer for b"hello"
-
-
-def canonical(obj: object) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def root_of(label: str) -> bytes:
     return hashlib.sha256(label.encode()).digest()
 
 
-def record_for(root: bytes, size: int | None = None, stage: str = "pre_training") -> bytes:
-    """A provenance record holding `root`, padded to exactly `size` bytes when given."""
-    obj = {"format": "provenance-record/v1", "trees": {stage: {"root": "0x" + root.hex(), "leaves": 3}}, "padding": ""}
+def run_record(label: str, size: int | None = None) -> tuple[bytes, bytes]:
+    """A run's record as anchored for its `pre` stage (the snapshot the tracker sends), and that
+    stage's root; padded (in the config) to exactly `size` bytes when given."""
+    leaves = [Leaf("data.sample", f"train/{i:06d}", root_of(f"{label} {i}"), 64) for i in range(3)]
+    stage = Stage.build("pre", leaves, None, "2026-11-26T00:00:00+00:00")
+    record = Record(run_id=label, canonicalization="test", config={"padding": ""}, stages=[stage])
     if size is not None:
-        obj["padding"] = "x" * (size - len(canonical(obj)))
-    data = canonical(obj)
+        record.config["padding"] = "x" * (size - len(record.snapshot_bytes("pre")))
+    data = record.snapshot_bytes("pre")
     assert size is None or len(data) == size
-    return data
+    return stage.root, data
 
 
 @pytest.fixture
@@ -50,10 +49,6 @@ def node_anchor(ipfs_node, tmp_path) -> IpfsAnchor:
     anchor = IpfsAnchor(ipfs_node.url, timeout=10, fetch_timeout=2, store=tmp_path / "store")
     yield anchor
     anchor.close()
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PROVENANCE, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
 def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -68,7 +63,7 @@ def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
 def test_cids_are_raw_sha256_base32_and_rebuild_from_the_digest_alone():
     assert cid_of(b"hello") == HELLO_CID
     for size in (1, 1000, 300_000):
-        record = record_for(root_of("r"), size=max(size, 200))
+        _, record = run_record("r", size=max(size, 600))
         digest = hashlib.sha256(record).digest()
         assert cid_from_sha256(digest) == cid_of(record)
         assert sha256_of_cid(cid_of(record)) == digest
@@ -106,9 +101,9 @@ def test_bad_record_digests_are_rejected():
         (b"{not json", "record: expected JSON, found invalid JSON"),
         (b"\xff\xfe{}", "record: expected UTF-8 JSON, found a non-UTF-8 byte at offset 0"),
         (b"[1, 2]", "record: expected a JSON object, found list"),
-        (b'{"format": "other/v9", "trees": {}}', "record: expected format 'provenance-record/v1', found 'other/v9'"),
-        (b'{"format": "provenance-record/v1", "trees": {}}', "expected 'trees' to be a non-empty object"),
-        (b'{"format": "provenance-record/v1", "trees": {"pre": {"root": "0x12"}}}', "trees['pre'].root: expected 64 hex"),
+        (b'{"format": "other/v9", "stages": []}', "record: expected format 'provenance-record/v1', found 'other/v9'"),
+        (b'{"format": "provenance-record/v1", "stages": []}', "record: expected 'stages' to be a non-empty list, found []"),
+        (b'{"format": "provenance-record/v1", "stages": [{"name": "pre", "leaves": []}]}', "record stage pre: expected a non-empty list of leaves"),
         (b"x" * (ipfs.MAX_RECORD_BYTES + 1), "record: expected at most 1,048,576 bytes (one IPFS block"),
     ],
 )
@@ -121,13 +116,13 @@ def test_bad_records_are_refused_before_anything_is_written(tmp_path, record, ex
 
 
 def test_a_record_must_hold_the_root_it_anchors(tmp_path):
-    with pytest.raises(FormatError, match="expected root 0x.* among its tree roots, found pre_training=0x"):
-        IpfsAnchor(None, store=tmp_path).anchor(root_of("a"), record_for(root_of("b")))
+    with pytest.raises(FormatError, match="expected root 0x.* among its stages' roots, found pre=0x"):
+        IpfsAnchor(None, store=tmp_path).anchor(root_of("a"), run_record("b")[1])
 
 
 def test_without_a_node_the_record_is_stored_locally_and_stays_pending(tmp_path):
     anchor = IpfsAnchor(None, store=tmp_path / "store")
-    root, record = root_of("local"), record_for(root_of("local"))
+    root, record = run_record("local")
     receipt = anchor.anchor(root, record)
     assert receipt.state is AnchorState.PENDING
     assert "no IPFS node configured" in receipt.reason
@@ -152,8 +147,7 @@ def test_bad_config_is_a_one_line_error(tmp_path):
 
 
 def test_add_pin_cat_round_trip(node_anchor, ipfs_node):
-    root = root_of("round trip")
-    record = record_for(root)
+    root, record = run_record("round trip")
     receipt = node_anchor.anchor(root, record)
     assert receipt.state is AnchorState.CONFIRMED
     assert receipt.location["cid"] == cid_of(record)
@@ -163,19 +157,18 @@ def test_add_pin_cat_round_trip(node_anchor, ipfs_node):
     assert pins.status_code == 200 and parse_cid(next(iter(pins.json()["Keys"]))) == receipt.location["cid"]
     verdict = node_anchor.verify(receipt, root)
     assert verdict.ok, verdict.detail
-    assert "holds root 0x" in verdict.detail and "'pre_training'" in verdict.detail
+    assert "holds root 0x" in verdict.detail and "as stage 'pre'" in verdict.detail
     other = root_of("another run")
     assert not node_anchor.verify(receipt, other).ok
     wrong_root = Receipt("ipfs", other, AnchorState.CONFIRMED, receipt.location)
-    assert "among its tree roots" in node_anchor.verify(wrong_root, other).detail
+    assert "among its stages' roots" in node_anchor.verify(wrong_root, other).detail
     status = node_anchor.status()
     assert status["reachable"] is True and status["version"] == "0.18.1" and status["peer_id"]
 
 
 @pytest.mark.parametrize("size", [200, 10_000, 100 * 1024, 256 * 1024, 256 * 1024 + 1, 300_000, ipfs.MAX_RECORD_BYTES])
 def test_local_cid_equals_node_cid(node_anchor, size):
-    root = root_of(f"size {size}")
-    record = record_for(root, size=size)
+    root, record = run_record(f"size {size}", size=size)
     receipt = node_anchor.anchor(root, record)  # raises CidMismatchError if the node disagreed
     assert receipt.state is AnchorState.CONFIRMED
     assert receipt.location["cid"] == cid_of(record) == cid_from_sha256(hashlib.sha256(record).digest())
@@ -185,22 +178,21 @@ def test_local_cid_equals_node_cid(node_anchor, size):
 def test_default_chunking_would_make_big_records_dag_pb_roots(ipfs_node):
     """Why records are sent with chunker=size-1048576: past 256 KiB the node's default chunker
     splits the bytes, and the CID becomes a dag-pb root that sha2-256(record) cannot rebuild."""
-    record = record_for(root_of("chunked"), size=300_000)
+    _, record = run_record("chunked", size=300_000)
     params = {"cid-version": "1", "raw-leaves": "true", "cid-base": "base32", "pin": "false"}
     answer = httpx.post(f"{ipfs_node.url}/api/v0/add", params=params, files={"f": ("r", record, "application/octet-stream")}, timeout=30)
     assert answer.json()["Hash"].startswith("bafybei") and answer.json()["Hash"] != cid_of(record)
 
 
 def test_records_above_the_limit_are_refused_and_not_sent(node_anchor):
-    record = record_for(root_of("huge"), size=ipfs.MAX_RECORD_BYTES + 1)
+    root, record = run_record("huge", size=ipfs.MAX_RECORD_BYTES + 1)
     with pytest.raises(FormatError, match=r"expected at most 1,048,576 bytes .* found 1,048,577"):
-        node_anchor.anchor(root_of("huge"), record)
+        node_anchor.anchor(root, record)
     assert not node_anchor.has(cid_of(record), timeout=1)
 
 
 def test_the_record_an_ethereum_anchor_names_is_found_from_the_chain_alone(eth_anchor, node_anchor):
-    root = root_of("anchored on both")
-    record = record_for(root)
+    root, record = run_record("anchored on both")
     eth_anchor.anchor(root, record)
     ipfs_receipt = node_anchor.anchor(root, record)
     digest = bytes.fromhex(eth_anchor.find_anchor(root).location["record_digest"][2:])  # from the RootAnchored event
@@ -211,8 +203,7 @@ def test_the_record_an_ethereum_anchor_names_is_found_from_the_chain_alone(eth_a
 
 
 def test_verification_from_a_fresh_process(node_anchor, ipfs_node, tmp_path):
-    root = root_of("fresh process")
-    record = record_for(root)
+    root, record = run_record("fresh process")
     cid = node_anchor.anchor(root, record).location["cid"]
     env = dict(os.environ, PROVENANCE_HOME=str(tmp_path / "elsewhere"))  # no local copy there
     env.pop("PROVENANCE_IPFS_URL", None)
@@ -230,8 +221,7 @@ def test_verification_from_a_fresh_process(node_anchor, ipfs_node, tmp_path):
 
 
 def test_tampered_local_copy_is_detected_and_never_pushed(node_anchor, ipfs_node, tmp_path):
-    root = root_of("tampered")
-    record = record_for(root)
+    root, record = run_record("tampered")
     receipt = IpfsAnchor(None, store=node_anchor.store.folder).anchor(root, record)
     path = node_anchor.store.path(receipt.location["cid"])
     path.write_bytes(record.replace(b'"leaves":3', b'"leaves":4'))
@@ -248,8 +238,7 @@ def test_tampered_local_copy_is_detected_and_never_pushed(node_anchor, ipfs_node
 
 
 def test_block_altered_inside_the_node_fails_verification(node_anchor, ipfs_node):
-    root = root_of("altered on the node")
-    record = record_for(root, size=5000)
+    root, record = run_record("altered on the node", size=5000)
     cid = node_anchor.anchor(root, record).location["cid"]
     blocks = [p for p in (ipfs_node.repo / "blocks").rglob("*.data") if p.read_bytes() == record]
     assert len(blocks) == 1
@@ -269,13 +258,13 @@ def test_node_stopped_mid_run_leaves_receipt_pending_and_a_later_push_confirms_i
     try:
         anchor = ipfs.connect(timeout=10, fetch_timeout=2)  # finds the embedded node
         assert anchor.endpoint is not None
-        first_root, second_root = root_of("epoch 1"), root_of("epoch 2")
-        first = anchor.anchor(first_root, record_for(first_root))
+        (first_root, first_record), (second_root, second_record) = run_record("epoch 1"), run_record("epoch 2")
+        first = anchor.anchor(first_root, first_record)
         assert first.state is AnchorState.CONFIRMED
         assert run_cli("ipfs", "node", "stop").stdout.strip() == "stopped"
-        second = anchor.anchor(second_root, record_for(second_root))
+        second = anchor.anchor(second_root, second_record)
         assert second.state is AnchorState.PENDING
-        assert "cannot reach IPFS node" in second.reason and second.location["cid"] == cid_of(record_for(second_root))
+        assert "cannot reach IPFS node" in second.reason and second.location["cid"] == cid_of(second_record)
         assert "cannot check record" in anchor.verify(second, second_root).detail
         with pytest.raises(AnchorError, match="cannot reach IPFS node"):
             anchor.push(second)
@@ -294,24 +283,24 @@ def test_node_stopped_mid_run_leaves_receipt_pending_and_a_later_push_confirms_i
 
 
 def test_node_that_times_out_leaves_the_receipt_pending(ipfs_node, tmp_path):
-    root = root_of("timeout")
+    root, record = run_record("timeout")
     anchor = IpfsAnchor(ipfs_node.url, timeout=1.5, fetch_timeout=1, store=tmp_path)
     os.kill(ipfs_node.pid(), signal.SIGSTOP)  # the real node, frozen: it accepts, never answers
     try:
-        receipt = anchor.anchor(root, record_for(root))
+        receipt = anchor.anchor(root, record)
         assert anchor.status()["reachable"] is False
     finally:
         os.kill(ipfs_node.pid(), signal.SIGCONT)
     assert receipt.state is AnchorState.PENDING
     assert receipt.reason.startswith(f"IPFS node at {ipfs_node.url} did not answer add within 1.5 s")
-    assert receipt.location["cid"] == cid_of(record_for(root))
+    assert receipt.location["cid"] == cid_of(record)
 
 
 def test_nothing_listening_leaves_the_receipt_pending_and_push_fails_with_exit_3(tmp_path):
     url = f"http://127.0.0.1:{free_port()}"
-    root = root_of("nobody home")
+    root, record = run_record("nobody home")
     anchor = IpfsAnchor(url, store=tmp_path / "home" / "ipfs-store")
-    receipt = anchor.anchor(root, record_for(root))
+    receipt = anchor.anchor(root, record)
     assert receipt.state is AnchorState.PENDING
     assert receipt.reason.startswith(f"cannot reach IPFS node at {url}: connection refused")
     done = run_cli("ipfs", "push", "--ipfs-url", url, env=dict(os.environ, PROVENANCE_HOME=str(tmp_path / "home")))
@@ -322,8 +311,7 @@ def test_nothing_listening_leaves_the_receipt_pending_and_push_fails_with_exit_3
 
 
 def test_node_answering_another_cid_is_never_accepted(tmp_path):
-    root = root_of("lying node")
-    record = record_for(root)
+    root, record = run_record("lying node")
     other = cid_of(b"some other bytes")
     with WrongCidIpfsServer(other) as fake:
         anchor = IpfsAnchor(fake.url, store=tmp_path / "home" / "ipfs-store")

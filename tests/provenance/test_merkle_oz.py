@@ -10,7 +10,7 @@ import pytest
 
 from provenance.errors import FormatError, MerkleError
 from provenance.merkle import FORMAT, Leaf, MerkleTree, MultiProof, verify, verify_multiproof
-from support import oz
+from tests.support import oz
 
 SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 33, 64, 100, 255, 256, 257, 1000, 2000]
 

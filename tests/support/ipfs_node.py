@@ -3,18 +3,12 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Iterator
 
 import pytest
 
 from provenance.ipfsnode import IpfsNode
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.anvil import free_port
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,5 @@
+"""`python -m provenance.cli` runs the `provenance` command."""
+
+from . import run
+
+run()

@@ -1,0 +1,68 @@
+"""`provenance prove | check-proof`: one sample's or tensor's membership, offline and on-chain."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..anchors import ethereum
+from ..config import load_config
+from ..errors import AnchorError
+from ..files import atomic_write_json
+from ..proofs import ProofBundle, check_offline, check_onchain, prove
+from ..record import Record
+from .common import RECORD_FILE, base_dir_option, config_option, emit, json_option, parse_leaf_ref, resolve_run
+
+
+@click.command("prove")
+@click.argument("run")
+@click.option("--leaf", "leaf_ref", required=True, help="KIND:NAME of the leaf, e.g. data.sample:train/000123 or model.param:fc1.weight.")
+@click.option("--stage", default=None, help="Tree holding the leaf (default: the first tree that has it).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Proof file to write (default: RUN/proofs/<kind>_<name>.json).")
+@base_dir_option
+def prove_command(run, leaf_ref, stage, output, base_dir) -> None:
+    """Write a proof that a leaf belongs to RUN, chained up to the run's final (anchored) root."""
+    kind, name = parse_leaf_ref(leaf_ref)
+    run_dir = resolve_run(run, base_dir)
+    bundle = prove(Record.load(run_dir / RECORD_FILE), kind, name, stage)
+    path = output or run_dir / "proofs" / f"{kind}_{name.replace('/', '_')}.json"
+    atomic_write_json(path, bundle.to_json())
+    click.echo(f"{path}: {kind}:{name} in tree {bundle.steps[0].stage}, chained through "
+               f"{' -> '.join(s.stage for s in bundle.steps)}")
+
+
+@click.command("check-proof")
+@click.argument("proof_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--offline", is_flag=True, help="Check the hashes only; do not ask the chain.")
+@click.option("--network", default=None, help="Ethereum network: 'local' or an RPC URL (default: from the config).")
+@config_option
+@json_option
+def check_proof(proof_file, offline, network, config_path, as_json) -> None:
+    """Check a proof file offline and with the MLProvenance contract (eth_call verifyLeafInclusion).
+
+    Exits 1 unless every check holds and the final root is anchored."""
+    bundle = ProofBundle.load(proof_file)
+    results = check_offline(bundle)
+    if not offline:
+        results += _onchain(bundle, network or load_config(config_path)["blockchain"]["ethereum"]["network"])
+    ok = all(r[1] for r in results)
+    data = {"ok": ok, "offline_only": offline, "checks": [{"name": n, "ok": o, "detail": d} for n, o, d in results]}
+    emit(as_json, data, lambda: "\n".join([f"{'ok    ' if o else 'FAILED'}  {n}: {d}" for n, o, d in results]
+                                         + [f"proof {'VALID' if ok else 'INVALID'}" + (" (offline only; on-chain not checked)" if offline else "")]))
+    if not ok:
+        sys.exit(1)
+
+
+def _onchain(bundle: ProofBundle, network: str) -> list[tuple[str, bool, str]]:
+    receipts = [r for _, r in bundle.anchors if r.network == "ethereum" and "contract" in r.location]
+    if not receipts:
+        return [("on-chain", False, "the proof file carries no Ethereum anchor to check against")]
+    contract = receipts[-1].location["contract"]
+    anchor = ethereum.connect(network, contract_address=contract)
+    expected_chain = receipts[-1].location.get("chain_id")
+    if expected_chain != anchor.chain_id:
+        raise AnchorError(f"the proof's anchors are on chain {expected_chain}, but {network} is chain {anchor.chain_id}")
+    return check_onchain(bundle, anchor.verify_leaf_inclusion, anchor.is_anchored)

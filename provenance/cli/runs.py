@@ -1,0 +1,165 @@
+"""`provenance train | verify | anchor | status | report`: whole runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..tracker import ProvenanceTracker
+from ..verify import verify_run
+from .common import base_dir_option, config_option, emit, json_option, resolve_run
+
+
+@click.command()
+@click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--mnist-dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Train on MNIST from the four IDX files in this folder (default: scikit-learn's bundled digits).")
+@click.option("--run-id", default=None, help="Name of the run folder (default: generated).")
+@base_dir_option
+@config_option
+@json_option
+def train(epochs, batch_size, learning_rate, seed, mnist_dir, run_id, base_dir, config_path, as_json) -> None:
+    """Train a small CNN with provenance: hash, anchor (before, per epoch, after) and verify."""
+    from ..training import TrainOptions, run_training
+
+    options = TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                           mnist_dir=mnist_dir, base_dir=str(base_dir), config=config_path, run_id=run_id)
+    result = run_training(options)
+    ok = bool(result.verification and result.verification["ok"])
+    summary = {
+        "run_dir": str(result.run_dir), "test_accuracy": result.accuracy, "roots": result.roots,
+        "anchors": {k: {"state": v["state"], **{x: v["location"][x] for x in ("tx_hash", "cid", "txid") if x in v["location"]}}
+                    for k, v in result.receipts.items()},
+        "verified": ok, "report": str(result.report_path), "phases_s": {k: round(v, 3) for k, v in result.phases.items()},
+    }
+
+    def text() -> str:
+        lines = [f"run {result.run_dir}: test accuracy {result.accuracy:.3f} after {epochs} epochs"]
+        lines += [f"  {stage:<9} root {root}" for stage, root in result.roots.items()]
+        lines += [f"  anchor {k:<20} {v['state']:<10} {v['location'].get('tx_hash') or v['location'].get('cid') or v['location'].get('txid') or v.get('reason') or ''}"
+                  for k, v in result.receipts.items()]
+        lines.append(f"verification: {'PASSED' if ok else 'FAILED'}; report {result.report_path} (and report.md)")
+        return "\n".join(lines)
+
+    emit(as_json, summary, text)
+    if not ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("run")
+@click.option("--brief", is_flag=True, help="Print only failed checks, changed leaves and the verdict.")
+@base_dir_option
+@config_option
+@json_option
+def verify(run, brief, base_dir, config_path, as_json) -> None:
+    """Verify RUN (a run folder, a run id under --base-dir, or `latest`) from its folder alone:
+    re-hash data and models, recompute roots, check the chain and every anchor.
+
+    Exits 1 if anything does not hold, naming each changed leaf and its tree."""
+    report = verify_run(resolve_run(run, base_dir), config=config_path)
+
+    def text() -> str:
+        shown = [c for c in report.checks if not (brief and c.ok)]
+        lines = [f"{'ok    ' if c.ok else 'FAILED'}  {c.name}: {c.detail}" for c in shown]
+        lines += [f"CHANGED {c.describe()}: recorded {c.recorded}, found {c.found}" for c in report.changes]
+        lines.append(f"run {report.run_id}: verification {'PASSED' if report.ok else 'FAILED'} "
+                     f"({len(report.checks)} checks, chain integrity {'ok' if report.chain_integrity else 'BROKEN'}, "
+                     f"{len(report.anchors)} anchors checked)")
+        return "\n".join(lines)
+
+    emit(as_json, report.to_json(), text)
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("run", required=False)
+@click.option("--retry", is_flag=True, help="Deliver every due outbox entry now (all runs unless RUN is given), "
+              "re-checking confirmed anchors for reorgs.")
+@click.option("--batch", is_flag=True, help="Anchor every queued Ethereum root (all runs) in one transaction; "
+              "each run's receipt carries its proof to the batch root.")
+@base_dir_option
+@config_option
+@json_option
+def anchor(run, retry, batch, base_dir, config_path, as_json) -> None:
+    """Anchor RUN's trees that have no confirmed anchor yet; with --retry, drive the outbox;
+    with --batch, send all queued roots as one batch.
+
+    Exits 3 if any anchor is still not confirmed (it stays queued for the next retry)."""
+    if run is None:
+        if not (retry or batch):
+            raise click.UsageError("give a RUN, or --retry / --batch to deliver what is queued in the outbox")
+        from ..anchoring import Anchors
+        from ..config import load_config
+
+        anchors = Anchors(load_config(config_path))
+        entries = (anchors.send_batch() if batch else []) + (anchors.retry() if retry else [])
+        receipts = {f"{e.run_id}/{e.stage}/{e.network}": e.current_receipt().to_json() for e in entries}
+    else:
+        tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
+        done = tracker.anchor_pending()
+        receipts = {f"{stage}/{net}": r.to_json() for stage, by_net in done.items() for net, r in by_net.items()}
+    emit(as_json, receipts, lambda: "\n".join(f"{k}: {v['state']} {v.get('reason') or ''}" for k, v in receipts.items()) or "nothing to anchor")
+    if any(v["state"] != "confirmed" for v in receipts.values()):
+        sys.exit(3)
+
+
+@click.command()
+@click.argument("run", required=False)
+@base_dir_option
+@config_option
+@json_option
+def status(run, base_dir, config_path, as_json) -> None:
+    """The configured anchor networks and, for RUN, every stored root with its anchors."""
+    if run is None:
+        from ..anchoring import Anchors
+        from ..config import load_config
+
+        config = load_config(config_path)
+        anchors = Anchors(config)
+        queued = [e for e in anchors.outbox.entries() if e.state.value != "confirmed"]
+        data = {
+            "blockchain_enabled": anchors.enabled,
+            "networks": anchors.status(),
+            "outbox": {"counts": anchors.outbox.counts(), "not_confirmed": [
+                {"run_id": e.run_id, "stage": e.stage, "network": e.network, "state": e.state.value,
+                 "attempts": e.attempts, "last_error": e.last_error} for e in queued]},
+        }
+
+        def text() -> str:
+            lines = [f"blockchain enabled: {anchors.enabled}"] + [f"{k}: {v}" for k, v in data["networks"].items()]
+            lines.append("outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(data["outbox"]["counts"].items())) or "empty"))
+            lines += [f"  {e['run_id']}/{e['stage']} on {e['network']}: {e['state']} after {e['attempts']} attempts ({e['last_error']})"
+                      for e in data["outbox"]["not_confirmed"]]
+            return "\n".join(lines)
+
+        emit(as_json, data, text)
+        return
+    tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
+    data = tracker.get_blockchain_status()
+
+    def text() -> str:
+        lines = [f"run {data['run_id']} (anchoring {'on' if data['blockchain_enabled'] else 'off'}: {', '.join(data['networks'])})"]
+        for entry in data["stored_hashes"]:
+            anchors_text = ", ".join(f"{n} {a['state']}" for n, a in entry["anchors"].items()) or "not anchored"
+            lines.append(f"  {entry['stage']:<9} {entry['root']}  {anchors_text}")
+        return "\n".join(lines)
+
+    emit(as_json, data, text)
+
+
+@click.command()
+@click.argument("run")
+@base_dir_option
+@config_option
+def report(run, base_dir, config_path) -> None:
+    """Verify RUN and write report.json and report.md into its folder."""
+    tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
+    path = tracker.save_blockchain_report()
+    click.echo(f"{path}\n{Path(path).with_suffix('.md')}")

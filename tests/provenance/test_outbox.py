@@ -1,0 +1,191 @@
+"""The durable outbox against a real anvil: node killed between submit and receipt, the process
+SIGKILLed while anchoring, a reorg dropping the anchoring block. In each case, after the fault
+and `provenance anchor --retry`, every anchor is confirmed exactly once and verification passes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from web3 import Web3
+
+from provenance.anchoring import Anchors
+from provenance.anchors import ethereum
+from provenance.anchors.base import AnchorState
+from provenance.config import load_config
+from provenance.keys import NodeSigner
+from provenance.outbox import Outbox, deliver
+from tests.support.anvil import AnvilNode
+from tests.support.cli import cli
+
+
+@pytest.fixture
+def anvil(tmp_path):
+    node = AnvilNode(tmp_path / "anvil").start()
+    w3 = Web3(Web3.HTTPProvider(node.url))
+    ethereum.deploy(w3, NodeSigner(w3.eth.accounts[0]), network="test anvil")
+    yield node
+    node.stop()
+
+
+def anchors_for(node: AnvilNode, outbox: Outbox, receipt_timeout: float = 60.0) -> Anchors:
+    config = load_config({"blockchain": {"ethereum": {"network": node.url, "receipt_timeout": receipt_timeout}}}, environ={})
+    return Anchors(config, outbox=outbox)
+
+
+def anchored_events(node: AnvilNode, root: bytes) -> int:
+    backend = ethereum.connect(node.url)
+    logs = backend.contract.events.RootAnchored().get_logs(from_block=0, argument_filters={"root": root})
+    return len(logs)
+
+
+def sent_transactions(node: AnvilNode) -> int:
+    return int(node.rpc("eth_getTransactionCount", Web3.to_checksum_address(node.rpc("eth_accounts")[0]), "latest"), 16)
+
+
+def test_already_anchored_root_is_confirmed_without_resending(anvil, tmp_path):
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    backend = ethereum.connect(anvil.url)
+    root = os.urandom(32)
+    first = backend.anchor(root)
+    entry = outbox.enqueue("r", tmp_path, "pre", "ethereum", root, bytes(32), b"{}")
+    before = sent_transactions(anvil)
+    done = deliver(outbox, entry, backend)
+    assert done.state is AnchorState.CONFIRMED
+    assert done.receipt.location["tx_hash"] == first.location["tx_hash"]
+    assert sent_transactions(anvil) == before
+
+
+def test_node_down_then_back(tmp_path):
+    """The node is down for the whole anchoring; the entry stays pending with backoff; once the
+    node is back, a retry confirms it once."""
+    node = AnvilNode(tmp_path / "anvil")
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    anchors = anchors_for(node, outbox)
+    root = os.urandom(32)
+    entry = outbox.enqueue("r", tmp_path, "pre", "ethereum", root, bytes(32), b"{}")
+    entry = anchors._deliver(entry)
+    assert entry.state is AnchorState.PENDING and entry.attempts == 1
+    assert "connection refused" in entry.last_error and entry.next_attempt > time.time()
+    assert outbox.due() == []  # backing off
+    node.start()
+    try:
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        ethereum.deploy(w3, NodeSigner(w3.eth.accounts[0]), network="test anvil")
+        [done] = anchors_for(node, outbox).retry(force=True)
+        assert done.state is AnchorState.CONFIRMED
+        assert anchored_events(node, root) == 1
+    finally:
+        node.stop()
+
+
+def test_node_killed_between_submit_and_receipt(anvil, tmp_path):
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    anvil.rpc("evm_setAutomine", False)  # the transaction waits in the mempool ...
+    root = os.urandom(32)
+    entry = outbox.enqueue("r", tmp_path, "pre", "ethereum", root, bytes(32), b"{}")
+    entry = anchors_for(anvil, outbox, receipt_timeout=1)._deliver(entry)
+    assert entry.state is AnchorState.SUBMITTED and entry.receipt.location["tx_hash"]
+    anvil.kill()  # ... and the node dies with it (SIGKILL: the mempool is lost)
+    anvil.start()
+    assert anvil.rpc("eth_getTransactionByHash", entry.receipt.location["tx_hash"]) is None
+    [done] = anchors_for(anvil, outbox).retry(force=True)
+    assert done.state is AnchorState.CONFIRMED
+    # re-sent (the same transaction again: same nonce, deterministic signature) and mined once
+    assert anvil.rpc("eth_getTransactionReceipt", done.receipt.location["tx_hash"])["status"] == "0x1"
+    assert anchored_events(anvil, root) == 1
+
+
+def test_reorg_dropping_the_anchor_is_detected_and_resent(anvil, tmp_path):
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    snapshot = anvil.rpc("evm_snapshot")
+    root = os.urandom(32)
+    entry = outbox.enqueue("r", tmp_path, "pre", "ethereum", root, bytes(32), b"{}")
+    anchors = anchors_for(anvil, outbox)
+    entry = anchors._deliver(entry)
+    assert entry.state is AnchorState.CONFIRMED
+    backend = ethereum.connect(anvil.url)
+    assert backend.verify(entry.receipt, root).ok
+    anvil.rpc("evm_revert", snapshot)  # the anchoring block is gone
+    anvil.rpc("evm_mine")
+    verdict = backend.verify(entry.receipt, root)
+    assert not verdict.ok and "not found" in verdict.detail
+    [done] = anchors.retry(force=True) or [outbox.get(entry.id)]
+    done = outbox.get(entry.id)
+    assert done.state is AnchorState.CONFIRMED
+    assert backend.verify(done.receipt, root).ok
+    assert anchored_events(anvil, root) == 1
+
+
+def test_confirmations_required(anvil, tmp_path):
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    config = load_config({"blockchain": {"ethereum": {"network": anvil.url, "confirmations": 3}}}, environ={})
+    anchors = Anchors(config, outbox=outbox)
+    root = os.urandom(32)
+    entry = anchors._deliver(outbox.enqueue("r", tmp_path, "pre", "ethereum", root, bytes(32), b"{}"))
+    assert entry.state is AnchorState.SUBMITTED and entry.receipt.confirmations == 1
+    assert not anchors.backend("ethereum").verify(entry.receipt, root).ok
+    anvil.rpc("anvil_mine", "0x2")
+    [done] = anchors.retry(force=True)
+    assert done.state is AnchorState.CONFIRMED and done.receipt.confirmations == 3
+
+
+SCRIPT = """
+import sys
+from provenance.anchoring import Anchors
+from provenance.config import load_config
+from provenance.outbox import Outbox
+outbox = Outbox(sys.argv[2])
+config = load_config({"blockchain": {"ethereum": {"network": sys.argv[1], "receipt_timeout": 120}}}, environ={})
+entry = outbox.enqueue("killed", sys.argv[3], "pre", "ethereum", bytes.fromhex(sys.argv[4]), bytes(32), b"{}")
+print("queued", flush=True)
+Anchors(config, outbox=outbox)._deliver(entry)
+"""
+
+
+def test_process_sigkilled_while_anchoring(anvil, tmp_path):
+    anvil.rpc("evm_setAutomine", False)  # the anchoring process will sit waiting for its receipt
+    root = os.urandom(32)
+    db = tmp_path / "outbox.sqlite"
+    process = subprocess.Popen([sys.executable, "-c", SCRIPT, anvil.url, str(db), str(tmp_path), root.hex()], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "queued"
+    deadline = time.monotonic() + 30
+    while not anvil.rpc("eth_getBlockByNumber", "pending", False)["transactions"]:
+        assert time.monotonic() < deadline, "the transaction never reached the node"
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    anvil.rpc("evm_setAutomine", True)
+    anvil.rpc("evm_mine")
+    outbox = Outbox(db)
+    [entry] = outbox.entries()
+    assert entry.state is AnchorState.PENDING  # killed before the receipt was stored
+    [done] = anchors_for(anvil, outbox).retry(force=True)
+    assert done.state is AnchorState.CONFIRMED
+    assert anchored_events(anvil, root) == 1
+    assert sent_transactions(anvil) == 2  # the deployment and the one anchor: nothing re-sent
+
+
+def test_cli_retry_updates_the_run_record(trained_run, tmp_path, anvil):
+    """A run anchored while its network was down is completed by `provenance anchor --retry`."""
+    import shutil
+
+    from provenance.training import TrainOptions, run_training
+
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"blockchain": {"ethereum": {"network": "http://127.0.0.1:9", "request_timeout": 1}}}))
+    result = run_training(TrainOptions(epochs=1, base_dir=str(tmp_path / "runs"), run_id="offline-run", config=str(config)))
+    assert not result.verification["ok"]
+    assert {r["state"] for r in result.receipts.values()} == {"pending"}
+    # the network is back (at a new address): point the config at it and retry
+    config.write_text(json.dumps({"blockchain": {"ethereum": {"network": anvil.url}}}))
+    done = cli("anchor", str(result.run_dir), "--retry", "--config", str(config), "--json")
+    assert done.returncode == 0, done.stderr
+    assert {v["state"] for v in json.loads(done.stdout).values()} == {"confirmed"}
+    verified = cli("verify", str(result.run_dir), "--config", str(config), "--json")
+    assert verified.returncode == 0, verified.stdout

@@ -1,0 +1,65 @@
+"""A real anvil the test controls: start, SIGKILL, restart from its kept state, mining on/off."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AnvilNode:
+    def __init__(self, folder: Path, port: int | None = None) -> None:
+        self.folder = folder
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> AnvilNode:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [shutil.which("anvil"), "--port", str(self.port), "--state", str(self.folder / "state.json"),
+             "--state-interval", "1", "--silent"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                self.rpc("eth_chainId")
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("anvil did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: no state dump on exit, like a crash."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def rpc(self, method: str, *params):
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+        request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            data = json.loads(response.read())
+        if "error" in data:
+            raise RuntimeError(data["error"])
+        return data["result"]
