@@ -3,7 +3,7 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup setup-ipfs demo test bench bench-gas bench-training bench-ipfs clean
+.PHONY: setup setup-ipfs setup-bitcoin demo test bench bench-gas bench-hashing bench-training bench-bitcoin bench-ipfs clean
 
 setup:
 	@bash tools/setup.sh
@@ -12,22 +12,31 @@ setup:
 setup-ipfs:
 	@bash tools/ipfs-node/setup.sh
 
+setup-bitcoin: setup
+	@bash tools/bitcoin-node/setup.sh
+
 demo: setup
 	$(VENV)/provenance train --epochs 3
 	$(VENV)/provenance verify latest --brief
 
-test: setup setup-ipfs
+test: setup setup-ipfs setup-bitcoin
 	$(APE) test -q
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas bench-training bench-ipfs
+bench: bench-gas bench-hashing bench-training bench-bitcoin bench-ipfs
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
 
+bench-hashing: setup
+	$(VENV)/python bench/hashing.py
+
 bench-training: setup
 	$(VENV)/python bench/training.py
+
+bench-bitcoin: setup-bitcoin
+	$(VENV)/python bench/bitcoin.py
 
 bench-ipfs: setup setup-ipfs
 	$(VENV)/python bench/ipfs.py
@@ -35,4 +44,5 @@ bench-ipfs: setup setup-ipfs
 clean:
 	$(VENV)/provenance chain stop || true
 	$(VENV)/provenance ipfs node stop || true
+	$(VENV)/provenance bitcoin node stop || true
 	rm -rf .build contracts/.cache

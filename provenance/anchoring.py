@@ -81,6 +81,9 @@ class Anchors:
         receipts = {}
         for network in self.networks:
             entry = self.outbox.enqueue(record.run_id, run_dir, stage_name, network, stage.root, prev_root, snapshot)
+            if entry.state is AnchorState.CONFIRMED:
+                entry = self._recheck(entry)  # the same request made earlier: is it on *this* network?
+            entry = self.outbox.renew(entry, snapshot, prev_root)
             if self._batched(network) and entry.state is AnchorState.PENDING:
                 entry = self.outbox.note(entry, "queued for the next batch (provenance anchor --batch)")
             elif entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED):
@@ -91,6 +94,12 @@ class Anchors:
             receipts[network] = entry.current_receipt()
             record.set_receipt(stage_name, receipts[network])
         return receipts
+
+    def _recheck(self, entry: Entry) -> Entry:
+        try:
+            return recheck(self.outbox, entry, self.backend(entry.network))
+        except (AnchorError, ConfigError):
+            return entry
 
     def _batched(self, network: str) -> bool:
         return bool(self._sections.get(network, {}).get("batch"))
@@ -161,11 +170,7 @@ class Anchors:
         touched: list[Entry] = []
         if check_confirmed:
             for entry in self.outbox.entries(run_id=run_id, states=(AnchorState.CONFIRMED,)):
-                try:
-                    backend = self.backend(entry.network)
-                except (AnchorError, ConfigError):
-                    continue
-                recheck(self.outbox, entry, backend)
+                self._recheck(entry)
         delivered_batches: set[int] = set()
         for entry in self.outbox.due(force=force):
             if run_id is not None and entry.run_id != run_id:
@@ -208,6 +213,6 @@ class Anchors:
         for network in self.networks:
             try:
                 out[network] = self.backend(network).status()
-            except (AnchorError, ConfigError) as e:
+            except AnchorError as e:  # unreachable is a status; a configuration mistake is an error
                 out[network] = {"network": network, "reachable": False, "error": str(e)}
         return out

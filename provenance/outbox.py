@@ -125,7 +125,7 @@ class Outbox:
         now = time.time()
         self._write(
             "INSERT INTO entries (run_id, run_dir, stage, network, root, prev_root, payload, state, created, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (run_id, stage, network, root) DO NOTHING",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (run_id, stage, network, root) DO UPDATE SET run_dir=excluded.run_dir",
             (run_id, str(run_dir), stage, network, root.hex(), prev_root.hex(), payload, now, now),
         )
         entry = self.find(run_id, stage, network, root)
@@ -177,6 +177,14 @@ class Outbox:
             "UPDATE entries SET attempts=attempts+1, next_attempt=?, last_error=?, updated=? WHERE id=?",
             (time.time() + delay, error, time.time(), entry.id),
         )
+        return self.get(entry.id)
+
+    def renew(self, entry: Entry, payload: bytes, prev_root: bytes) -> Entry:
+        """Take the latest record snapshot for a request that has not been sent yet (a rerun of
+        the same run and stage with the same root)."""
+        if entry.state is not AnchorState.PENDING:
+            return entry
+        self._write("UPDATE entries SET payload=?, prev_root=?, updated=? WHERE id=?", (payload, prev_root.hex(), time.time(), entry.id))
         return self.get(entry.id)
 
     def note(self, entry: Entry, reason: str) -> Entry:
@@ -267,18 +275,17 @@ def deliver(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
 
 
 def recheck(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
-    """Re-verify a confirmed entry against its network; reopen it if its anchor is gone (reorg)."""
+    """Re-verify a confirmed entry against its network; reopen it (to re-send) if the network does
+    not show it: dropped by a reorg, or made on another chain than the one configured now."""
     if entry.state is not AnchorState.CONFIRMED or entry.receipt is None:
         return entry
     try:
         verdict = backend.verify(entry.receipt, entry.root)
     except AnchorError:
         return entry  # cannot tell now; leave it as it is
-    if verdict.ok:
+    if verdict.ok or verdict.detail.startswith("cannot check"):
         return entry
-    if "not found" in verdict.detail or "no longer canonical" in verdict.detail:
-        return outbox.reopen(entry, verdict.detail)
-    return entry
+    return outbox.reopen(entry, verdict.detail)  # reorged out, or anchored on another chain/contract
 
 
 def iter_due(outbox: Outbox, force: bool = False) -> Iterator[Entry]:

@@ -66,6 +66,8 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines.append(f"| {a['stage']} | {a['network']} | {state} | {where or '—'} |")
     if v["changes"]:
         lines += ["", "## Changed leaves", ""] + [f"- {c['description']}: recorded {c['recorded']}, found {c['found']}" for c in v["changes"]]
+    if v.get("warnings"):
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in v["warnings"]]
     lines += ["", "## Checks", "", "| check | result | detail |", "|---|---|---|"]
     lines += [f"| {c['name']} | {'ok' if c['ok'] else 'FAILED'} | {c['detail']} |" for c in v["checks"]]
     lines += ["", "## Timings (seconds)", ""] + [f"- {k}: {val:.3f}" for k, val in data["timings"].items()]

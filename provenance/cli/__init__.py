@@ -7,6 +7,7 @@ Errors are one line on stderr, never a traceback (`PROVENANCE_DEBUG=1` shows one
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Any
@@ -34,21 +35,26 @@ class ProvenanceGroup(click.Group):
 
 @click.group(cls=ProvenanceGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ml-provenance")
-def main() -> None:
+@click.option("--log-level", envvar="PROVENANCE_LOG_LEVEL", default="WARNING", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Logging to stderr (also $PROVENANCE_LOG_LEVEL).")
+def main(log_level: str) -> None:
     """Verifiable provenance for ML training runs.
 
     Hashes data (per sample), models (per tensor), config, code and environment with blake3,
     builds OpenZeppelin-compatible Merkle trees, anchors their roots on Ethereum (IPFS and
     Bitcoin as secondary anchors) and verifies all of it later, from any machine.
     """
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 def _register() -> None:
-    from . import chain, ipfs, proofs, runs, trees
+    from . import bitcoin, chain, ipfs, proofs, runs, trees
 
     for command in (runs.train, runs.verify, runs.anchor, runs.status, runs.report, proofs.prove_command,
                     proofs.check_proof, trees.hash_command, trees.tree_command, chain.chain, ipfs.ipfs):
         main.add_command(command)
+    main.add_command(bitcoin.bitcoin)
 
 
 _register()

@@ -68,6 +68,7 @@ def verify(run, brief, base_dir, config_path, as_json) -> None:
         shown = [c for c in report.checks if not (brief and c.ok)]
         lines = [f"{'ok    ' if c.ok else 'FAILED'}  {c.name}: {c.detail}" for c in shown]
         lines += [f"CHANGED {c.describe()}: recorded {c.recorded}, found {c.found}" for c in report.changes]
+        lines += [f"warning: {w}" for w in report.warnings]
         lines.append(f"run {report.run_id}: verification {'PASSED' if report.ok else 'FAILED'} "
                      f"({len(report.checks)} checks, chain integrity {'ok' if report.chain_integrity else 'BROKEN'}, "
                      f"{len(report.anchors)} anchors checked)")
