@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import httpx
 
 from .errors import AnchorError, ConfigError
 from .files import atomic_write_json, data_home
-from .localchain import _alive
+from .processes import alive, terminate
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 5081  # clear of 5001, where a user's own Kubo listens
@@ -115,21 +114,9 @@ class IpfsNode:
         pid = self.pid()
         if pid is None:
             return False
-        if not _is_our_daemon(pid):
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.05)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        stopped = _is_our_daemon(pid) and terminate(pid, timeout, kill_after=True)
         self.pid_file.unlink(missing_ok=True)
-        return True
+        return stopped
 
     def pid(self) -> int | None:
         try:
@@ -140,7 +127,7 @@ class IpfsNode:
     def _stop_stale(self) -> None:
         """A daemon of ours that no longer answers (hung, or lost its port) still holds the repo lock."""
         pid = self.pid()
-        if pid is not None and _alive(pid):
+        if pid is not None and alive(pid):
             self.stop()
         self.pid_file.unlink(missing_ok=True)
 
@@ -164,7 +151,7 @@ def _is_our_daemon(pid: int) -> bool:
     """Whether `pid` is still the daemon we started (the PID file may outlive it, and the PID be
     reused by an unrelated process after a reboot). daemon.mjs sets its process title."""
     if not Path("/proc/self").exists():
-        return _alive(pid)  # no procfs (macOS): trust the PID file
+        return alive(pid)  # no procfs (macOS): trust the PID file
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
