@@ -57,7 +57,18 @@ def _open_bitcoin(section: Mapping[str, Any]) -> AnchorBackend:
     return backend
 
 
-OPENERS: dict[str, Callable[[Mapping[str, Any]], AnchorBackend]] = {"ethereum": _open_ethereum, "bitcoin": _open_bitcoin}
+def _open_ipfs(section: Mapping[str, Any]) -> AnchorBackend:
+    from .anchors import ipfs
+
+    # js-ipfs waits forever for an absent block unless told; keep its wait inside ours
+    return ipfs.connect(section["api_url"], timeout=section["timeout"], fetch_timeout=section["timeout"] * 2 / 3)
+
+
+OPENERS: dict[str, Callable[[Mapping[str, Any]], AnchorBackend]] = {
+    "ethereum": _open_ethereum,
+    "ipfs": _open_ipfs,
+    "bitcoin": _open_bitcoin,
+}
 
 
 class Anchors:

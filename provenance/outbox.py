@@ -98,7 +98,11 @@ class Entry:
         outbox keeps for re-broadcast), or a pending one saying why."""
         if self.receipt is not None and self.state is not AnchorState.PENDING:
             return replace(self.receipt, location={k: v for k, v in self.receipt.location.items() if k != RAW_TX})
-        return Receipt(self.network, self.root, self.state, {}, reason=self.last_error or "queued, not sent yet")
+        # A pending record held locally already has its CID (the one a node must give): show it.
+        # A signed but unsent transaction's id is not shown: nothing is on a network yet.
+        location = dict(self.receipt.location) if self.receipt is not None and RAW_TX not in self.receipt.location else {}
+        return Receipt(self.network, self.root, AnchorState.PENDING if self.state is AnchorState.PENDING else self.state,
+                       location, reason=self.last_error or "queued, not sent yet")
 
 
 class Outbox:

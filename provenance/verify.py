@@ -253,6 +253,7 @@ def _check_anchors(record: Record, anchors: Anchors, report: VerificationReport)
                 )
         if verdict.ok:
             verified_stages.add(stage)
+    _check_ipfs_matches_ethereum(record, report)
     last = record.last_stage
     if last is not None:
         anchored = [s.name for s in record.stages if s.name in verified_stages]
@@ -261,3 +262,22 @@ def _check_anchors(record: Record, anchors: Anchors, report: VerificationReport)
             f"tree {last.name!r} is anchored and commits to every earlier tree (anchored: {', '.join(anchored)})"
             if last.name in verified_stages else f"no verified anchor for the final tree {last.name!r} (root 0x{last.root.hex()})",
         )
+
+
+def _check_ipfs_matches_ethereum(record: Record, report: VerificationReport) -> None:
+    """The record stored on IPFS for a stage is the one whose digest was anchored on Ethereum:
+    the contract's `recordDigest` is the sha2-256 inside the CID, so the CID follows from the chain."""
+    from .anchors.ipfs import cid_from_sha256
+
+    for stage in record.stages:
+        receipts = record.receipts_for(stage.name)
+        eth, ipfs = receipts.get("ethereum"), receipts.get("ipfs")
+        if eth is None or ipfs is None or "cid" not in ipfs.location or "batch_root" in eth.location:
+            continue
+        digest = eth.location.get("record_digest")
+        if not digest:
+            continue
+        expected = cid_from_sha256(bytes.fromhex(str(digest)[2:]))
+        report.add(f"ipfs record of {stage.name} is the one anchored on Ethereum", expected == ipfs.location["cid"],
+                   f"CID {ipfs.location['cid']} follows from the anchored recordDigest" if expected == ipfs.location["cid"]
+                   else f"the anchored recordDigest gives CID {expected}, the IPFS receipt names {ipfs.location['cid']}")
