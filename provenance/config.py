@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -27,6 +28,8 @@ from typing import Any, Mapping
 from .errors import ConfigError
 
 NETWORKS = ("ethereum", "ipfs", "bitcoin")
+MAX_CONFIRMATIONS = 1000
+MAX_SECONDS = 86_400.0
 SECRET_WORDS = ("private_key", "privatekey", "secret", "mnemonic", "password", "passphrase")
 
 DEFAULTS: dict[str, Any] = {
@@ -93,10 +96,23 @@ def load_config(source: Mapping[str, Any] | str | Path | None = None, environ: M
         raise ConfigError(f"config: blockchain.networks: expected each network once, found {networks}")
     if environ.get("ETH_RPC_URL"):
         config["blockchain"]["ethereum"]["network"] = environ["ETH_RPC_URL"]
-    confirmations = config["blockchain"]["ethereum"]["confirmations"]
-    if confirmations < 1:
-        raise ConfigError(f"config: blockchain.ethereum.confirmations: expected at least 1, found {confirmations}")
+    for network in ("ethereum", "bitcoin"):
+        confirmations = config["blockchain"][network]["confirmations"]
+        if not 1 <= confirmations <= MAX_CONFIRMATIONS:
+            raise ConfigError(
+                f"config: blockchain.{network}.confirmations: expected 1..{MAX_CONFIRMATIONS}, found {confirmations}"
+            )
+    _check_numbers(config, "")
     return config
+
+
+def _check_numbers(value: Any, path: str) -> None:
+    """Timeouts and fee rates must be finite and positive (JSON allows `Infinity` and `1e400`)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_numbers(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, float) and not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        raise ConfigError(f"config: {path}: expected a positive finite number up to {MAX_SECONDS:g}, found {value!r}")
 
 
 def _read_json(path: Path) -> Any:

@@ -43,5 +43,5 @@ def emit(as_json: bool, data: Any, text: Callable[[], str]) -> None:
 def parse_leaf_ref(value: str) -> tuple[str, str]:
     kind, sep, name = value.partition(":")
     if not sep or not kind or not name:
-        raise click.BadParameter(f"expected KIND:NAME such as data.sample:train/000123, found {value!r}")
+        raise ConfigError(f"--leaf: expected KIND:NAME such as data.sample:train/000123, found {value!r}")
     return kind, name

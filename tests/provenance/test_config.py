@@ -34,7 +34,7 @@ def test_eth_rpc_url_from_environment():
         ({"blockchain": {"networks": ["ethereum", "ethereum"]}}, "expected each network once"),
         ({"blockchain": {"enabled": "yes"}}, "blockchain.enabled: expected bool, found str"),
         ({"blockchain": {"ethereum": {"confirmations": "1"}}}, "blockchain.ethereum.confirmations: expected int, found str"),
-        ({"blockchain": {"ethereum": {"confirmations": 0}}}, "expected at least 1, found 0"),
+        ({"blockchain": {"ethereum": {"confirmations": 0}}}, "expected 1..1000, found 0"),
         ({"blockchain": {"ethereum": {"contract_address": 5}}}, "contract_address: expected str or null, found int"),
         ({"blockchain": {"etherum": {}}}, "unknown key 'blockchain.etherum'"),
         ({"storage_options": {"store_epoch_checkpoints": 1}}, "store_epoch_checkpoints: expected bool, found int"),

@@ -1,0 +1,168 @@
+"""The bad-input corpus (tests/data/bad_inputs): malformed and hostile files and arguments, plus
+network-shaped faults that need a live peer. Each gives a one-line error naming the problem, a
+non-zero exit code, no traceback, and leaves no file half-written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from provenance.cli import main
+from tests.support.cli import cli
+
+CORPUS = Path(__file__).parents[1] / "data" / "bad_inputs"
+CASES = json.loads((CORPUS / "cases.json").read_text())["cases"]
+
+
+def run(args: list[str], env: dict[str, str] | None = None):
+    """The CLI in-process (fast), as click's standalone mode runs it for a user."""
+    return CliRunner(mix_stderr=False).invoke(main, args, env=env, catch_exceptions=True)
+
+
+def assert_clean_failure(result, exit_code: int, message: str | None, stdout: str | None = None) -> None:
+    assert result.exit_code == exit_code, (result.exit_code, result.stdout, result.stderr)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)  # no traceback
+    assert "Traceback" not in result.stderr + result.stdout
+    if message is not None:
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert message in lines[0], lines[0]
+    if stdout is not None:
+        assert stdout in result.stdout
+
+
+def no_partial_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.endswith(".tmp") or p.name.startswith(".") and ".tmp" in p.name]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["file"] or c["args"][0] + "-" + c["args"][-1] for c in CASES])
+def test_corpus_case(case, tmp_path, monkeypatch):
+    run_dir, out = tmp_path / "run", tmp_path / "out" / "result.json"
+    record = case.get("record") or (case["file"] if case["file"] and case["file"].startswith("record-") else None)
+    if record:
+        run_dir.mkdir()
+        shutil.copy(CORPUS / record, run_dir / "record.json")
+    if case.get("home_file"):
+        home = tmp_path / "home"
+        home.mkdir()
+        shutil.copy(CORPUS / case["file"], home / case["home_file"])
+        monkeypatch.setenv("PROVENANCE_HOME", str(home))
+    file = str(CORPUS / case["file"]) if case["file"] else ""
+    args = [a.replace("{RUN}", str(run_dir)).replace("{OUT}", str(out)).replace("{FILE}", file) for a in case["args"]]
+    before = sorted(p.name for p in CORPUS.rglob("*"))
+    result = run(args)
+    assert_clean_failure(result, case["exit"], case.get("message"), case.get("stdout"))
+    assert not out.exists(), "an output was written for bad input"
+    assert no_partial_files(tmp_path) == [] and sorted(p.name for p in CORPUS.rglob("*")) == before
+
+
+def test_corpus_has_at_least_30_cases():
+    assert len(CASES) >= 30
+
+
+# ---------------------------------------------------------------- faults that need a live peer
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server that accepts connections and never answers: an RPC URL that hangs."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+def test_rpc_url_that_hangs(tmp_path, silent_server):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"blockchain": {"ethereum": {"network": silent_server, "request_timeout": 1}}}))
+    result = run(["status", "--config", str(config), "--json"])
+    assert result.exit_code == 0  # status reports an unreachable network as such ...
+    assert json.loads(result.stdout)["networks"]["ethereum"]["error"].endswith("the request timed out")
+    proof = CORPUS / "record-valid.json"
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(proof, run_dir / "record.json")
+    result = run(["verify", str(run_dir), "--config", str(config), "--json"])
+    assert_clean_failure(result, 1, None)  # ... and verification cannot check, so it fails, saying why
+    assert any("the request timed out" in c["detail"] for c in json.loads(result.stdout)["checks"])
+
+
+def test_contract_absent_at_configured_address(tmp_path, trained_run):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"blockchain": {"ethereum": {"contract_address": "0x" + "42" * 20}}}))
+    result = run(["status", "--config", str(config)])
+    assert result.exit_code == 0 and "no contract code at 0x4242" in result.stdout
+    result = run(["verify", str(trained_run.run_dir), "--config", str(config), "--brief"])
+    assert_clean_failure(result, 1, None, stdout="no contract code at 0x4242424242424242424242424242424242424242")
+
+
+def test_wrong_chain_id(tmp_path, trained_run):
+    proof = tmp_path / "p.json"
+    assert run(["prove", str(trained_run.run_dir), "--leaf", "config:epochs", "-o", str(proof)]).exit_code == 0
+    bundle = json.loads(proof.read_text())
+    for anchor in bundle["anchors"]:
+        anchor["location"]["chain_id"] = 1
+    proof.write_text(json.dumps(bundle))
+    result = run(["check-proof", str(proof)])
+    assert_clean_failure(result, 3, "the proof's anchors are on chain 1, but local is chain 31337")
+
+
+def test_malformed_private_key_in_environment(tmp_path):
+    result = run(["status"], env={"ETH_PRIVATE_KEY": "0xnot-a-key"})
+    assert_clean_failure(result, 2, "$ETH_PRIVATE_KEY: expected 64 hex characters")
+    assert "not-a-key" not in result.stderr
+
+
+def test_ipfs_node_returning_a_wrong_cid(tmp_path, monkeypatch):
+    from provenance.anchors.ipfs import IpfsAnchor
+    from tests.support.fake_ipfs import WrongCidIpfsServer
+
+    record = json.loads((CORPUS / "record-valid.json").read_text())
+    from provenance.record import Record
+
+    data = Record.from_json(record).snapshot_bytes("post")
+    pending = IpfsAnchor(None).anchor(bytes.fromhex(record["stages"][1]["root"][2:]), data)
+    wrong = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+    with WrongCidIpfsServer(wrong) as fake:
+        result = run(["ipfs", "push", pending.location["cid"], "--ipfs-url", fake.url])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert wrong in result.stderr and pending.location["cid"] in result.stderr
+
+
+def test_bitcoin_payload_mismatch(tmp_path, btc_anchor, bitcoin_node, monkeypatch):
+    root, other = os.urandom(32), os.urandom(32)
+    receipt = btc_anchor.anchor(root)
+    bitcoin_node.mine(1)
+    path = tmp_path / "receipt.json"
+    path.write_text(json.dumps(receipt.to_json() | {"root": "0x" + other.hex()}))
+    monkeypatch.setenv("BITCOIN_RPC_COOKIE", str(bitcoin_node.cookie_file))
+    done = cli("bitcoin", "verify", str(path), "--url", bitcoin_node.url, env=os.environ.copy())
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"carries 0x{root.hex()}, expected 0x{other.hex()}" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
