@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 """
 BATCH_FORMAT = "provenance-batch/v1"
+# Every column but the payload (a record snapshot, often hundreds of KB): read only to send it.
+ENTRY_COLUMNS = (
+    "id, run_id, run_dir, stage, network, root, prev_root, state, attempts, next_attempt, last_error, receipt, batch_id, target"
+)
 BACKOFF_BASE_S = 2.0
 BACKOFF_MAX_S = 600.0
 
@@ -69,7 +73,6 @@ class Entry:
     network: str
     root: bytes
     prev_root: bytes
-    payload: bytes
     state: AnchorState
     attempts: int
     next_attempt: float
@@ -87,7 +90,7 @@ class Entry:
     def from_row(cls, row: sqlite3.Row) -> Entry:
         return cls(
             id=row["id"], run_id=row["run_id"], run_dir=row["run_dir"], stage=row["stage"], network=row["network"],
-            root=bytes.fromhex(row["root"]), prev_root=bytes.fromhex(row["prev_root"]), payload=bytes(row["payload"]),
+            root=bytes.fromhex(row["root"]), prev_root=bytes.fromhex(row["prev_root"]),
             state=AnchorState(row["state"]), attempts=row["attempts"], next_attempt=row["next_attempt"],
             last_error=row["last_error"], receipt=Receipt.from_json(json.loads(row["receipt"])) if row["receipt"] else None,
             batch_id=row["batch_id"], target=row["target"],
@@ -153,16 +156,21 @@ class Outbox:
     def find(self, run_id: str, stage: str, network: str, root: bytes) -> Entry | None:
         with self._connect() as db:
             row = db.execute(
-                "SELECT * FROM entries WHERE run_id=? AND stage=? AND network=? AND root=?", (run_id, stage, network, root.hex())
+                f"SELECT {ENTRY_COLUMNS} FROM entries WHERE run_id=? AND stage=? AND network=? AND root=?", (run_id, stage, network, root.hex())
             ).fetchone()
         return Entry.from_row(row) if row else None
 
     def get(self, entry_id: int) -> Entry:
         with self._connect() as db:
-            return Entry.from_row(db.execute("SELECT * FROM entries WHERE id=?", (entry_id,)).fetchone())
+            return Entry.from_row(db.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id=?", (entry_id,)).fetchone())
+
+    def payload(self, entry: Entry) -> bytes:
+        """The record snapshot to send with this entry."""
+        with self._connect() as db:
+            return bytes(db.execute("SELECT payload FROM entries WHERE id=?", (entry.id,)).fetchone()["payload"])
 
     def entries(self, run_id: str | None = None, states: Iterable[AnchorState] | None = None) -> list[Entry]:
-        sql, args = "SELECT * FROM entries WHERE 1=1", []
+        sql, args = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE 1=1", []
         if run_id is not None:
             sql, args = sql + " AND run_id=?", [run_id]
         if states is not None:
@@ -236,7 +244,7 @@ class Outbox:
     def batch(self, batch_id: int) -> Batch:
         with self._connect() as db:
             row = db.execute("SELECT * FROM batches WHERE id=?", (batch_id,)).fetchone()
-            members = [Entry.from_row(r) for r in db.execute("SELECT * FROM entries WHERE batch_id=? ORDER BY id", (batch_id,))]
+            members = [Entry.from_row(r) for r in db.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE batch_id=? ORDER BY id", (batch_id,))]
         return Batch(row["id"], row["network"], bytes.fromhex(row["root"]), bytes(row["manifest"]), members)
 
     def reopen(self, entry: Entry, reason: str) -> Entry:
@@ -293,7 +301,7 @@ def deliver(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
             entry = outbox.record(entry, prepared)
             raw_tx = prepared.location[RAW_TX]
             return outbox.record(entry, _keep_raw(backend.broadcast(entry.root, raw_tx), raw_tx))
-        receipt = backend.anchor(entry.root, entry.payload, entry.prev_root)
+        receipt = backend.anchor(entry.root, outbox.payload(entry), entry.prev_root)
         if receipt.state is AnchorState.PENDING:  # e.g. IPFS without a node: stored locally, not delivered
             return outbox.retry_later(outbox.record(entry, receipt), receipt.reason or "not delivered")
         return outbox.record(entry, receipt)

@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .anchors.base import Receipt
 from .errors import FormatError
-from .files import atomic_write_json
+from .files import atomic_write_bytes
 from .merkle import FORMAT as MERKLE_FORMAT
 from .merkle import Leaf, MerkleTree, parse_bytes32
 
@@ -61,6 +62,10 @@ class Stage:
         return next((leaf for leaf in self.leaves if leaf.kind == CHAIN_PREV), None)
 
     def to_json(self) -> dict[str, Any]:
+        return dict(self._json)  # a stage never changes: its (large) JSON is built once
+
+    @cached_property
+    def _json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "root": "0x" + self.root.hex(),
@@ -191,7 +196,9 @@ class Record:
         return hashlib.sha256(self.snapshot_bytes(stage)).digest()
 
     def save(self, path: Path) -> Path:
-        return atomic_write_json(path, self.to_json())
+        """Write the record atomically, as compact JSON: it is rewritten at every stage and holds
+        a leaf per sample; `report.md` is the view for people."""
+        return atomic_write_bytes(path, json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False).encode() + b"\n")
 
     @classmethod
     def from_json(cls, data: Any, source: str = "record") -> Record:
