@@ -132,3 +132,18 @@ def test_dp_refuses_bad_budgets_and_sharded_runs(tmp_path):
         run_training(TrainOptions(dp=True, gradient_shards=2, base_dir=str(tmp_path)))
     done = cli("train", "--target-epsilon", "1", "--base-dir", str(tmp_path))
     assert done.returncode == 2 and "expected together with --dp" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_training_curves_draw_the_epsilon_history(dp_run):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from provenance import plots
+
+    fig = plots.training_curves(dp_run.history, dp_run.privacy)
+    panel = fig.axes[2]
+    assert panel.get_title() == "privacy spent (epsilon)"
+    assert list(panel.lines[0].get_ydata()) == [p["epsilon"] for p in dp_run.privacy]
+    plt.close(fig)
