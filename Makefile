@@ -3,10 +3,14 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup setup-bitcoin demo test bench bench-gas bench-hashing bench-training bench-bitcoin clean
+.PHONY: setup setup-ipfs setup-bitcoin demo test bench bench-gas bench-hashing bench-merkle bench-training bench-bitcoin bench-ipfs clean
 
 setup:
 	@bash tools/setup.sh
+
+# The embedded IPFS node (js-ipfs) in its own folder; the tests start it, so `test` needs it.
+setup-ipfs:
+	@bash tools/ipfs-node/setup.sh
 
 setup-bitcoin: setup
 	@bash tools/bitcoin-node/setup.sh
@@ -15,13 +19,13 @@ demo: setup
 	$(VENV)/provenance train --epochs 3
 	$(VENV)/provenance verify latest --brief
 
-test: setup setup-bitcoin
+test: setup setup-ipfs setup-bitcoin
 	$(APE) test -q
 	$(VENV)/pytest -p no:ape_test --nbmake notebooks -q  # the walkthrough, executed (ape's plugin knows no notebook items)
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas bench-hashing bench-training bench-bitcoin
+bench: bench-gas bench-hashing bench-merkle bench-training bench-bitcoin bench-ipfs
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
@@ -35,7 +39,14 @@ bench-training: setup
 bench-bitcoin: setup-bitcoin
 	$(VENV)/python bench/bitcoin.py
 
+bench-merkle: setup
+	$(VENV)/python bench/merkle.py
+
+bench-ipfs: setup setup-ipfs
+	$(VENV)/python bench/ipfs.py
+
 clean:
 	$(VENV)/provenance chain stop || true
+	$(VENV)/provenance ipfs node stop || true
 	$(VENV)/provenance bitcoin node stop || true
 	rm -rf .build contracts/.cache

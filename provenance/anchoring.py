@@ -35,7 +35,29 @@ def _open_ethereum(section: Mapping[str, Any]) -> AnchorBackend:
     )
 
 
-OPENERS: dict[str, Callable[[Mapping[str, Any]], AnchorBackend]] = {"ethereum": _open_ethereum}
+def _open_bitcoin(section: Mapping[str, Any]) -> AnchorBackend:
+    from decimal import Decimal
+
+    from .anchors import bitcoin
+
+    config = bitcoin.BitcoinConfig(
+        url=section["rpc_url"] or bitcoin.LOCAL,
+        chain=section["chain"],
+        dialect=section["dialect"],
+        confirmations=section["confirmations"],
+        wallet=section["wallet"],
+        max_fee_rate=Decimal(str(section["max_fee_rate"])),
+        timeout=section["timeout"],
+    )
+    backend = bitcoin.connect(config)
+    if config.url == bitcoin.LOCAL and section["mine_local_blocks"]:
+        from .bitcoin_node import default_node
+
+        return bitcoin.MinedLocally(backend, default_node())
+    return backend
+
+
+OPENERS: dict[str, Callable[[Mapping[str, Any]], AnchorBackend]] = {"ethereum": _open_ethereum, "bitcoin": _open_bitcoin}
 
 
 class Anchors:
@@ -80,7 +102,9 @@ class Anchors:
         snapshot = record.snapshot_bytes(stage_name)
         receipts = {}
         for network in self.networks:
-            entry = self.outbox.enqueue(record.run_id, run_dir, stage_name, network, stage.root, prev_root, snapshot)
+            entry = self.outbox.enqueue(
+                record.run_id, run_dir, stage_name, network, stage.root, prev_root, snapshot, self.target(network)
+            )
             if entry.state is AnchorState.CONFIRMED:
                 entry = self._recheck(entry)  # the same request made earlier: is it on *this* network?
             entry = self.outbox.renew(entry, snapshot, prev_root)
@@ -101,13 +125,29 @@ class Anchors:
         except (AnchorError, ConfigError):
             return entry
 
+    def target(self, network: str) -> str:
+        """Where `network` anchors go with this configuration (for the outbox; URLs without paths
+        or credentials, which may hold API keys)."""
+        from .anchors.ethereum import redact_url
+
+        section = self._sections.get(network, {})
+        where = section.get("network") or section.get("api_url") or section.get("rpc_url") or "local"
+        return f"{network}:{redact_url(where) if '://' in where else where}"
+
+    def _mine(self, entry: Entry) -> bool:
+        """Whether this process's configuration sends `entry` (its network, at its target)."""
+        return entry.network in self.networks and entry.target in ("", self.target(entry.network))
+
     def _batched(self, network: str) -> bool:
         return bool(self._sections.get(network, {}).get("batch"))
 
     def send_batch(self, network: str = "ethereum") -> list[Entry]:
         """Anchor every queued root on `network` (of all runs) with one transaction, and update
         their runs' records. Returns the members as they end up."""
-        waiting = [e for e in self.outbox.entries(states=(AnchorState.PENDING,)) if e.network == network and e.batch_id is None]
+        waiting = [
+            e for e in self.outbox.entries(states=(AnchorState.PENDING,))
+            if e.network == network and e.batch_id is None and self._mine(e)
+        ]
         if not waiting:
             return []
         batch = self.outbox.create_batch(network, waiting)
@@ -170,11 +210,12 @@ class Anchors:
         touched: list[Entry] = []
         if check_confirmed:
             for entry in self.outbox.entries(run_id=run_id, states=(AnchorState.CONFIRMED,)):
-                self._recheck(entry)
+                if self._mine(entry):
+                    self._recheck(entry)
         delivered_batches: set[int] = set()
         for entry in self.outbox.due(force=force):
-            if run_id is not None and entry.run_id != run_id:
-                continue
+            if (run_id is not None and entry.run_id != run_id) or not self._mine(entry):
+                continue  # another run, or queued for a network this configuration does not send to
             if entry.batch_id is not None and entry.state is AnchorState.PENDING:
                 if entry.batch_id not in delivered_batches:  # a batch goes out once, for all its members
                     delivered_batches.add(entry.batch_id)

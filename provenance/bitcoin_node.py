@@ -23,7 +23,7 @@ from .anchors.bitcoin_dialects import Dialect, dialect_from_version
 from .anchors.bitcoin_rpc import BitcoinRpc, Credentials
 from .errors import AnchorError, ConfigError
 from .files import data_home
-from .localchain import _alive as pid_alive  # the same check the local chain uses
+from .processes import alive as pid_alive  # the same check the local chain uses
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 18443

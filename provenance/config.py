@@ -42,7 +42,16 @@ DEFAULTS: dict[str, Any] = {
             "batch": False,  # queue roots and anchor many at once with `provenance anchor --batch`
         },
         "ipfs": {"api_url": None, "timeout": 30.0},
-        "bitcoin": {"rpc_url": None, "dialect": "auto", "confirmations": 1, "wallet": None, "timeout": 30.0},
+        "bitcoin": {
+            "rpc_url": None,  # None: the embedded regtest node; else http(s)://host:port (credentials from the environment)
+            "chain": "regtest",
+            "dialect": "auto",  # core | sv | auto
+            "confirmations": 1,
+            "wallet": None,
+            "max_fee_rate": 0.001,  # BTC per kvB
+            "timeout": 30.0,
+            "mine_local_blocks": True,  # embedded regtest only: mine the blocks that confirm each anchor
+        },
     },
     "storage_options": {
         "store_before_training": True,

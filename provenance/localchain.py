@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from .errors import AnchorError, ConfigError
 from .files import data_home
+from .processes import terminate
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8547
@@ -84,26 +84,6 @@ def stop(timeout: float = 10.0) -> bool:
     pid_file = chain_dir() / "anvil.pid"
     if not pid_file.exists():
         return False
-    pid = int(pid_file.read_text())
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pid_file.unlink(missing_ok=True)
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.05)
+    stopped = terminate(int(pid_file.read_text()), timeout)
     pid_file.unlink(missing_ok=True)
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A child of ours that exited but was not reaped yet is a zombie: count it as gone.
-    try:
-        return os.waitpid(pid, os.WNOHANG) == (0, 0)
-    except ChildProcessError:
-        return True
+    return stopped

@@ -18,11 +18,11 @@ import json
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .anchors.base import AnchorBackend, AnchorState, Receipt
+from .anchors.base import AnchorBackend, AnchorState, Receipt, StaleTransactionError
 from .errors import AnchorError, ProvenanceError
 from .files import data_home
 
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS entries (
     created REAL NOT NULL,
     updated REAL NOT NULL,
     batch_id INTEGER REFERENCES batches (id),
+    target TEXT NOT NULL DEFAULT '',
     UNIQUE (run_id, stage, network, root)
 );
 CREATE TABLE IF NOT EXISTS batches (
@@ -75,6 +76,7 @@ class Entry:
     last_error: str | None
     receipt: Receipt | None
     batch_id: int | None = None
+    target: str = ""
 
     @property
     def member_name(self) -> str:
@@ -88,13 +90,14 @@ class Entry:
             root=bytes.fromhex(row["root"]), prev_root=bytes.fromhex(row["prev_root"]), payload=bytes(row["payload"]),
             state=AnchorState(row["state"]), attempts=row["attempts"], next_attempt=row["next_attempt"],
             last_error=row["last_error"], receipt=Receipt.from_json(json.loads(row["receipt"])) if row["receipt"] else None,
-            batch_id=row["batch_id"],
+            batch_id=row["batch_id"], target=row["target"],
         )
 
     def current_receipt(self) -> Receipt:
-        """The receipt to show for this entry: the network's, or a pending one saying why."""
+        """The receipt to show for this entry: the network's (without the signed transaction the
+        outbox keeps for re-broadcast), or a pending one saying why."""
         if self.receipt is not None and self.state is not AnchorState.PENDING:
-            return self.receipt
+            return replace(self.receipt, location={k: v for k, v in self.receipt.location.items() if k != RAW_TX})
         return Receipt(self.network, self.root, self.state, {}, reason=self.last_error or "queued, not sent yet")
 
 
@@ -106,6 +109,11 @@ class Outbox:
         self._lock = threading.Lock()
         with self._connect() as db:
             db.executescript(SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(entries)")}
+            if "batch_id" not in columns:  # an outbox made before batching existed
+                db.execute("ALTER TABLE entries ADD COLUMN batch_id INTEGER REFERENCES batches (id)")
+            if "target" not in columns:  # ... or before entries named their destination
+                db.execute("ALTER TABLE entries ADD COLUMN target TEXT NOT NULL DEFAULT ''")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -120,13 +128,19 @@ class Outbox:
             db.execute(sql, tuple(args))
             db.execute("COMMIT")
 
-    def enqueue(self, run_id: str, run_dir: Path | str, stage: str, network: str, root: bytes, prev_root: bytes, payload: bytes) -> Entry:
-        """Record an anchor request (idempotent: the same run, stage, network and root give one entry)."""
+    def enqueue(
+        self, run_id: str, run_dir: Path | str, stage: str, network: str, root: bytes, prev_root: bytes, payload: bytes,
+        target: str = "",
+    ) -> Entry:
+        """Record an anchor request (idempotent: the same run, stage, network and root give one
+        entry). `target` names the destination (e.g. `ethereum:http://host:port`); a request not
+        sent yet moves to the target of a new call."""
         now = time.time()
         self._write(
-            "INSERT INTO entries (run_id, run_dir, stage, network, root, prev_root, payload, state, created, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (run_id, stage, network, root) DO UPDATE SET run_dir=excluded.run_dir",
-            (run_id, str(run_dir), stage, network, root.hex(), prev_root.hex(), payload, now, now),
+            "INSERT INTO entries (run_id, run_dir, stage, network, root, prev_root, payload, state, created, updated, target) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (run_id, stage, network, root) DO UPDATE SET "
+            "run_dir=excluded.run_dir, target=CASE WHEN state='pending' THEN excluded.target ELSE target END",
+            (run_id, str(run_dir), stage, network, root.hex(), prev_root.hex(), payload, now, now, target),
         )
         entry = self.find(run_id, stage, network, root)
         assert entry is not None
@@ -256,22 +270,44 @@ def deliver_batch(outbox: Outbox, batch: Batch, backend: Any) -> list[Entry]:
 def deliver(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
     """Move one entry forward as far as its network allows (see the module docstring)."""
     try:
-        if entry.receipt is not None and entry.state is AnchorState.SUBMITTED and hasattr(backend, "refresh"):
-            refreshed = backend.refresh(entry.receipt)
+        if entry.receipt is not None and entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED) and _sent(entry.receipt):
+            refreshed = backend.refresh(entry.receipt)  # type: ignore[attr-defined]
             if refreshed.state is not AnchorState.PENDING:
                 return outbox.record(entry, refreshed)
-            entry = outbox.reopen(entry, refreshed.reason or "transaction vanished")
+            raw_tx = entry.receipt.location.get(RAW_TX)
+            try:
+                if raw_tx:  # signed earlier, not on the network now: send that same transaction again
+                    return outbox.record(entry, _keep_raw(backend.broadcast(entry.root, raw_tx), raw_tx))  # type: ignore[attr-defined]
+                entry = outbox.reopen(entry, refreshed.reason or "transaction vanished")
+            except StaleTransactionError as e:  # it can never be mined now: sign a new one below
+                entry = outbox.reopen(entry, str(e))
         existing = backend.find_anchor(entry.root) if hasattr(backend, "find_anchor") else None
         if existing is not None:
             return outbox.record(entry, existing)
+        if hasattr(backend, "prepare"):  # two phases: the txid is stored before anything is sent
+            prepared = backend.prepare(entry.root)
+            entry = outbox.record(entry, prepared)
+            raw_tx = prepared.location[RAW_TX]
+            return outbox.record(entry, _keep_raw(backend.broadcast(entry.root, raw_tx), raw_tx))
         receipt = backend.anchor(entry.root, entry.payload, entry.prev_root)
         if receipt.state is AnchorState.PENDING:  # e.g. IPFS without a node: stored locally, not delivered
-            return outbox.retry_later(entry, receipt.reason or "not delivered")
+            return outbox.retry_later(outbox.record(entry, receipt), receipt.reason or "not delivered")
         return outbox.record(entry, receipt)
     except AnchorError as e:
         return outbox.retry_later(entry, str(e))
     except ProvenanceError as e:
         return outbox.fail(entry, str(e))
+
+
+RAW_TX = "raw_tx"  # a signed transaction kept in the outbox until it is confirmed, for re-broadcast
+
+
+def _sent(receipt: Receipt) -> bool:
+    return bool(receipt.location.get("tx_hash") or receipt.location.get("txid"))
+
+
+def _keep_raw(receipt: Receipt, raw_tx: str) -> Receipt:
+    return receipt.with_state(receipt.state, location=dict(receipt.location) | {RAW_TX: raw_tx})
 
 
 def recheck(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:

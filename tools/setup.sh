@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent, offline-safe set-up of everything the project needs, inside the repository:
-#   .venv/                 Python packages pinned in requirements.lock, plus this package (editable)
+#   .venv/                 Python packages pinned in requirements.lock, plus this package (editable,
+#                          with its C extension built in place)
 #   node_modules/          solc (wasm), OpenZeppelin contracts, anvil, @openzeppelin/merkle-tree
 #   .provenance/solcx/     a `solc-vX.Y.Z` stand-in that py-solc-x / ape-solidity accept
 #   .provenance/ape/       Ape's data folder (APE_DATA_FOLDER)
@@ -26,6 +27,14 @@ if ! stamp_ok "requirements.lock pyproject.toml" .venv/.installed; then
   .venv/bin/python -m pip install --quiet -r requirements.lock
   .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
   stamp_write "requirements.lock pyproject.toml" .venv/.installed
+fi
+
+# The package's C extension (provenance/_native/: bulk keccak256 for Merkle trees), built in place
+# by the editable install with the machine's C compiler; rebuilt when its sources change.
+if ! stamp_ok "setup.py provenance/_native/*" .venv/.native || ! .venv/bin/python -c "import provenance._merkle_native" 2>/dev/null; then
+  echo "setup: building the C extension provenance._merkle_native"
+  .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+  stamp_write "setup.py provenance/_native/*" .venv/.native
 fi
 
 if ! stamp_ok "package-lock.json" node_modules/.installed; then

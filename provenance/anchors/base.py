@@ -13,10 +13,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from ..errors import FormatError
+from ..errors import AnchorError, FormatError
 from ..merkle import parse_bytes32
 
 ZERO_ROOT = bytes(32)
+
+
+class StaleTransactionError(AnchorError):
+    """A transaction signed earlier that the network will no longer take (its inputs are gone,
+    e.g. after a node crash lost them): it can never be mined as is, so a new one must be signed."""
 
 
 class AnchorState(str, enum.Enum):

@@ -20,10 +20,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
 from ..errors import AnchorError, ConfigError, FormatError
-from .base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, Verdict
+from .base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, StaleTransactionError, Verdict
 from .bitcoin_dialects import DIALECTS, Dialect, dialect_from_subversion, dialect_named, root_from_script
 from .bitcoin_rpc import (
     RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_VERIFY_ERROR,
     RPC_WALLET_ERROR,
     RPC_WALLET_INSUFFICIENT_FUNDS,
     RPC_WALLET_NOT_FOUND,
@@ -120,6 +121,14 @@ class BitcoinAnchor(AnchorBackend):
         """Fund, sign and send a transaction with `root` in an OP_RETURN output, using the node's
         wallet. Returns a `submitted` receipt with the real txid; raises `AnchorError` (nothing
         sent, or the node refused it) otherwise."""
+        prepared = self.prepare(root)
+        return self.broadcast(root, prepared.location["raw_tx"])
+
+    def prepare(self, root: bytes) -> Receipt:
+        """Fund and sign (nothing is sent): a `pending` receipt whose location already names the
+        txid and holds the signed transaction (`raw_tx`). The outbox stores it before
+        broadcasting, so a crash in between re-broadcasts this same transaction instead of
+        paying for a second one."""
         _check_root(root)
         node = self.node()
         wallet = self._wallet()
@@ -148,7 +157,8 @@ class BitcoinAnchor(AnchorBackend):
             raise AnchorError(
                 f"Bitcoin fee rate {fee_rate:.8f} BTC/kvB: expected at most {self.config.max_fee_rate} (max fee rate); nothing sent"
             )
-        return self._send(signed["hex"], tx["txid"], vout, root, node)
+        location = {"chain": node.chain, "txid": tx["txid"], "vout": vout, "raw_tx": signed["hex"]}
+        return Receipt(self.name, root, AnchorState.PENDING, location, reason="signed, not broadcast yet")
 
     def broadcast(self, root: bytes, raw_tx: str) -> Receipt:
         """Send a transaction signed elsewhere (see `bitcoin_offline`) that carries `root`."""
@@ -292,7 +302,12 @@ class BitcoinAnchor(AnchorBackend):
         return self.rpc.for_wallet(self.config.wallet)
 
     def _send(self, raw_tx: str, txid: str, vout: int, root: bytes, node: NodeInfo) -> Receipt:
-        sent = self.rpc.call("sendrawtransaction", raw_tx, node.dialect.send_guard(self.config.max_fee_rate))
+        try:
+            sent = self.rpc.call("sendrawtransaction", raw_tx, node.dialect.send_guard(self.config.max_fee_rate))
+        except RpcError as e:
+            if e.code == RPC_VERIFY_ERROR:
+                raise StaleTransactionError(f"transaction {txid} cannot be sent: {e.rpc_message}") from None
+            raise
         if sent != txid:
             raise AnchorError(f"the node answered txid {sent} for transaction {txid}")
         location = {"chain": node.chain, "txid": txid, "vout": vout}
@@ -316,6 +331,22 @@ class BitcoinAnchor(AnchorBackend):
             if root_from_script(script) == root:
                 return int(output["n"])
         return None
+
+
+class MinedLocally(BitcoinAnchor):
+    """The embedded regtest node, where nobody else mines: after each broadcast, mine the blocks
+    that confirm it (real blocks on a real regtest chain; nothing is assumed)."""
+
+    def __init__(self, backend: BitcoinAnchor, node: Any) -> None:
+        self.__dict__.update(backend.__dict__)
+        self._regtest = node
+
+    def broadcast(self, root: bytes, raw_tx: str) -> Receipt:
+        receipt = super().broadcast(root, raw_tx)
+        if self.node().chain != "regtest":
+            raise ConfigError("mining blocks to confirm anchors is for the embedded regtest node only")
+        self._regtest.mine(self.config.confirmations)
+        return self.refresh(receipt)
 
 
 def connect(config: BitcoinConfig | None = None, credentials: Credentials | None = None) -> BitcoinAnchor:

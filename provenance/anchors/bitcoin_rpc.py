@@ -28,6 +28,7 @@ RPC_INVALID_ADDRESS_OR_KEY = -5  # "No such mempool or blockchain transaction"
 RPC_WALLET_INSUFFICIENT_FUNDS = -6
 RPC_INVALID_PARAMETER = -8  # e.g. block height out of range
 RPC_WALLET_NOT_FOUND = -18
+RPC_VERIFY_ERROR = -25  # e.g. "Missing inputs"
 RPC_VERIFY_REJECTED = -26
 RPC_VERIFY_ALREADY_IN_CHAIN = -27
 RPC_IN_WARMUP = -28

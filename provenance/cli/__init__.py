@@ -52,10 +52,10 @@ def main(log_level: str) -> None:
 
 
 def _register() -> None:
-    from . import bitcoin, chain, proofs, runs, trees
+    from . import bitcoin, chain, ipfs, proofs, runs, trees
 
     for command in (runs.train, runs.verify, runs.anchor, runs.status, runs.report, proofs.prove_command,
-                    proofs.check_proof, trees.hash_command, trees.tree_command, chain.chain):
+                    proofs.check_proof, trees.hash_command, trees.tree_command, chain.chain, ipfs.ipfs):
         main.add_command(command)
     main.add_command(bitcoin.bitcoin)
 
