@@ -21,6 +21,7 @@ demo: setup
 
 test: setup setup-ipfs setup-bitcoin
 	$(APE) test -q
+	$(VENV)/pytest -p no:ape_test --nbmake notebooks -q  # the walkthrough, executed (ape's plugin knows no notebook items)
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 

@@ -208,27 +208,30 @@ def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.pa
     return [Leaf(kind, key, *results[i]) for i, (key, _) in enumerate(entries)]
 
 
-def dataset_leaves(dataset: Any, split: str, kind: str = "data.sample") -> list[Leaf]:
+def dataset_leaves(dataset: Any, split: str, kind: str = "data.sample", *, rows: tuple[int, int] | None = None) -> list[Leaf]:
     """One leaf per sample, named `f"{split}/{index:06d}"`, over the sample's features and label.
 
     `dataset` is a tuple `(features, labels)` of numpy arrays or torch tensors with one row per
     sample, a torch `TensorDataset` of two tensors or a `Subset` of one (all hashed in bulk),
     or any indexable dataset with a length whose items are `(x, y)` pairs (one by one).
+    `rows=(start, stop)` hashes only those samples (one shard of a distributed job), with the
+    names and leaves they have in the whole dataset's list.
     """
     if not isinstance(split, str) or not split:
         raise FormatError(f"dataset split: expected a non-empty name such as 'train', found {split!r}")
     pair = _as_pair(dataset)
     if pair is not None:
-        return _pair_leaves(*pair, split=split, kind=kind)
+        return _pair_leaves(*pair, split=split, kind=kind, shard=rows)
     if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
         raise FormatError(
             f"dataset {split!r}: expected (features, labels) arrays or tensors, or an indexable dataset "
             f"of (x, y) pairs, found {tensors.type_name(dataset)}"
         )
     n = len(dataset)
+    start, stop = _rows(rows, n, split)
     names = _sample_names(split, n)
     leaves = []
-    for i in tqdm(range(n), desc=split, unit="sample", disable=None, delay=1.0, file=sys.stderr, leave=False):
+    for i in tqdm(range(start, stop), desc=split, unit="sample", disable=None, delay=1.0, file=sys.stderr, leave=False):
         item = dataset[i]
         if not (isinstance(item, tuple | list) and len(item) == 2):
             raise FormatError(f"dataset sample {names[i]}: expected an (x, y) pair, found {tensors.type_name(item)}")
@@ -333,6 +336,15 @@ def _file_type(mode: int) -> str:
     return "a special file"
 
 
+def _rows(rows: tuple[int, int] | None, n: int, split: str) -> tuple[int, int]:
+    if rows is None:
+        return 0, n
+    start, stop = rows
+    if not 0 <= start <= stop <= n:
+        raise FormatError(f"dataset {split!r}: expected rows (start, stop) with 0 <= start <= stop <= {n}, found {rows!r}")
+    return start, stop
+
+
 def _sample_names(split: str, n: int) -> list[str]:
     width = max(6, len(str(n - 1)))
     return [f"{split}/{i:0{width}d}" for i in range(n)]
@@ -362,7 +374,7 @@ def _take(values: Any, indices: Any) -> Any:
     return values[sys.modules["torch"].as_tensor(indices, dtype=sys.modules["torch"].int64, device=values.device)]
 
 
-def _pair_leaves(features: Any, labels: Any, *, split: str, kind: str) -> list[Leaf]:
+def _pair_leaves(features: Any, labels: Any, *, split: str, kind: str, shard: tuple[int, int] | None = None) -> list[Leaf]:
     """The fast path: each chunk of samples is laid out as rows of canonical bytes
     (x data, x trailer, y data, y trailer) in one buffer, then each row is hashed."""
     for what, values in (("features", features), ("labels", labels)):
@@ -372,6 +384,9 @@ def _pair_leaves(features: Any, labels: Any, *, split: str, kind: str) -> list[L
     if len(labels) != n:
         raise FormatError(f"dataset {split!r}: expected as many labels as samples ({n}), found {len(labels)}")
     names = _sample_names(split, n)
+    if shard is not None:
+        first, last = _rows(shard, n, split)
+        names, features, labels, n = names[first:last], features[first:last], labels[first:last], last - first
     leaves: list[Leaf] = []
     if n == 0:
         return leaves

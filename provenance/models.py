@@ -19,8 +19,28 @@ PARAM_KIND = "model.param"
 FILE_KIND = "model.file"
 
 
+def unwrap(model: Any) -> Any:
+    """The module a training wrapper holds, so that tensor names stay the plain model's: Opacus's
+    `GradSampleModule` (`_module.`), DDP and DataParallel (`module.`), `torch.compile` (`_orig_mod.`)."""
+    for _ in range(8):  # wrappers nest (DDP around a GradSampleModule); a module is never this deep
+        inner = None
+        name = type(model).__name__
+        if name == "GradSampleModule" or name.endswith("GradSampleModule"):
+            inner = getattr(model, "_module", None)
+        elif name in ("DistributedDataParallel", "DataParallel"):
+            inner = getattr(model, "module", None)
+        elif name == "OptimizedModule":
+            inner = getattr(model, "_orig_mod", None)
+        if inner is None:
+            return model
+        model = inner
+    return model
+
+
 def state_dict_of(model: Any) -> dict[str, Any]:
-    """A detached CPU copy of the weights of a torch module, or a mapping of tensors/arrays."""
+    """A detached CPU copy of the weights of a torch module (unwrapped, see `unwrap`), or a
+    mapping of tensors/arrays."""
+    model = unwrap(model)
     if hasattr(model, "state_dict"):
         model = model.state_dict()
     if not isinstance(model, Mapping):

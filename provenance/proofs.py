@@ -129,3 +129,20 @@ def check_onchain(bundle: ProofBundle, check_leaf: Callable[[bytes, tuple[bytes,
     if not is_anchored(last.root):
         results.append((f"on-chain {last.stage}", False, f"final root 0x{last.root.hex()} is not anchored in this contract"))
     return results
+
+
+def check_on_network(bundle: ProofBundle, network: str = "local") -> list[tuple[str, bool, str]]:
+    """`check_onchain` against the MLProvenance contract the bundle's Ethereum anchors name, on
+    `network` ('local' or an RPC URL), which must be the chain those anchors are on."""
+    from .anchors import ethereum
+    from .errors import AnchorError
+
+    receipts = [r for _, r in bundle.anchors if r.network == "ethereum" and "contract" in r.location]
+    if not receipts:
+        return [("on-chain", False, "the proof file carries no Ethereum anchor to check against")]
+    contract = receipts[-1].location["contract"]
+    anchor = ethereum.connect(network, contract_address=contract)
+    expected_chain = receipts[-1].location.get("chain_id")
+    if expected_chain != anchor.chain_id:
+        raise AnchorError(f"the proof's anchors are on chain {expected_chain}, but {network} is chain {anchor.chain_id}")
+    return check_onchain(bundle, anchor.verify_leaf_inclusion, anchor.is_anchored)

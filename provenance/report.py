@@ -32,6 +32,7 @@ def report_json(record: Record, verification: VerificationReport) -> dict[str, A
         "code": record.code,
         "environment": {k: v for k, v in record.environment.items() if k != "packages"},
         "verification": verification.to_json(),
+        "privacy": {"target": record.config["dp"], "history": verification.privacy} if "dp" in record.config else None,
         "timings": record.timings,
     }
 
@@ -64,6 +65,13 @@ def render_markdown(data: dict[str, Any]) -> str:
         where = ", ".join(f"{k} `{val}`" for k, val in a["location"].items() if k in ("chain_id", "contract", "tx_hash", "block_number", "cid", "txid", "vout"))
         state = a["state"] + (f" ({a['reason']})" if a.get("reason") else "")
         lines.append(f"| {a['stage']} | {a['network']} | {state} | {where or '—'} |")
+    if data.get("privacy"):
+        target = data["privacy"]["target"]
+        lines += ["", f"## Differential privacy (target epsilon {target.get('target_epsilon')}, delta {target.get('delta')}, "
+                  f"max grad norm {target.get('max_grad_norm')})", "",
+                  "| tree | epsilon | delta | steps | noise multiplier | sample rate | accountant |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {h['stage']} | {h['epsilon']:.4f} | {h['delta']:g} | {h['steps']} | {h['noise_multiplier']:.4f} | "
+                  f"{h['sample_rate']:.5f} | {h['accountant']} |" for h in data["privacy"]["history"]]
     if v["changes"]:
         lines += ["", "## Changed leaves", ""] + [f"- {c['description']}: recorded {c['recorded']}, found {c['found']}" for c in v["changes"]]
     if v.get("warnings"):

@@ -22,7 +22,7 @@ import secrets
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from . import context, models
 from .anchoring import Anchors
@@ -32,6 +32,8 @@ from .errors import ProvenanceError
 from .files import atomic_write_json
 from .hashing import CANONICALIZATION, dataset_leaves
 from .merkle import Leaf
+from .privacy import METRICS_KEY as PRIVACY_KEY
+from .privacy import leaves as privacy_leaves
 from .record import Record, Stage
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,22 @@ RECORD_FILE = "record.json"
 CONFIG_FILE = "config.json"
 INIT_MODEL_FILE = "model_init.safetensors"
 FINAL_MODEL_FILE = "model.safetensors"
+
+
+def _with_privacy(values: dict[str, Any], privacy: Mapping[str, Any] | None) -> dict[str, Any]:
+    if privacy is None:
+        return values
+    if PRIVACY_KEY in values:
+        raise ProvenanceError(f"metrics: {PRIVACY_KEY!r} is where the DP accounting goes; expected no metric of that name")
+    return values | {PRIVACY_KEY: dict(privacy)}
+
+
+def _value_leaves(kind: str, values: Mapping[str, Any], privacy: Mapping[str, Any] | None) -> list[Leaf]:
+    """One leaf per metric or result; the DP accounting as its own `privacy` leaves."""
+    if privacy is None:
+        return context.mapping_leaves(kind, values)
+    rest = {k: v for k, v in values.items() if k != PRIVACY_KEY}
+    return context.mapping_leaves(kind, rest) + privacy_leaves(values[PRIVACY_KEY])
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -81,13 +99,19 @@ class ProvenanceTracker:
 
     # ------------------------------------------------------------------ tracking
 
-    def track_data(self, train_data: Any, test_data: Any = None, *, source: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def track_data(self, train_data: Any, test_data: Any = None, *, source: Mapping[str, Any] | None = None,
+                   leaves: Sequence[Leaf] | None = None) -> dict[str, Any]:
         """Hash every sample (one leaf each, `data.sample:train/000123`). `source` describes how a
-        fresh process re-loads the same data (see `provenance.datasets`); default `custom`."""
+        fresh process re-loads the same data (see `provenance.datasets`); default `custom`.
+        `leaves`: the samples' leaves already hashed elsewhere (by the ranks of a distributed
+        job, `provenance.sharding`); verification re-hashes the data all the same."""
         started = time.perf_counter()
-        leaves = dataset_leaves(train_data, "train")
-        if test_data is not None:
-            leaves += dataset_leaves(test_data, "test")
+        if leaves is not None:
+            leaves = list(leaves)
+        else:
+            leaves = dataset_leaves(train_data, "train")
+            if test_data is not None:
+                leaves += dataset_leaves(test_data, "test")
         self._data_leaves = leaves
         self._datasets = (train_data, test_data)
         self.record.artifacts["dataset"] = dict(source or {"source": "custom"})
@@ -97,14 +121,16 @@ class ProvenanceTracker:
         self.record.artifacts["dataset"] |= counts
         return counts
 
-    def track_model(self, model: Any) -> dict[str, Any]:
+    def track_model(self, model: Any, *, param_leaves: Sequence[Leaf] | None = None) -> dict[str, Any]:
         """Hash and save the initial weights (one leaf per tensor). The model object is kept, so
-        the epoch and post-training trees hash it again as it trains."""
+        the epoch and post-training trees hash it again as it trains. `param_leaves`: the
+        tensors' leaves already hashed elsewhere (as in `track_data`)."""
         started = time.perf_counter()
         self._model = model
         state = models.state_dict_of(model)
+        params = self._param_leaves(state, param_leaves)
         data = models.save_weights(state, self.run_dir / INIT_MODEL_FILE)
-        self._init_leaves = models.weight_leaves(state) + [models.file_leaf(INIT_MODEL_FILE, data)]
+        self._init_leaves = params + [models.file_leaf(INIT_MODEL_FILE, data)]
         self._stage_artifacts("pre")["model"] = INIT_MODEL_FILE
         self._timing("hash_model_s", started)
         return {"tensors": len(state), "parameters_bytes": sum(x.size for x in self._init_leaves if x.kind == models.PARAM_KIND)}
@@ -132,10 +158,14 @@ class ProvenanceTracker:
         self._timing("build_pre_tree_s", started)
         return self._anchor_if("pre", "store_before_training")
 
-    def track_epoch(self, epoch: int, model: Any = None, metrics: Mapping[str, Any] | None = None) -> bytes | None:
+    def track_epoch(self, epoch: int, model: Any = None, metrics: Mapping[str, Any] | None = None, *,
+                    privacy: Mapping[str, Any] | None = None, param_leaves: Sequence[Leaf] | None = None) -> bytes | None:
         """Record an epoch's metrics; with `store_epoch_checkpoints` on, save the checkpoint, build
-        the epoch tree (chained to the previous root) and anchor it. Returns the epoch root, if any."""
-        metrics = dict(metrics or {}) | {"epoch": epoch}
+        the epoch tree (chained to the previous root) and anchor it. Returns the epoch root, if any.
+
+        `privacy`: the DP budget spent so far (`provenance.privacy.Accounting.to_json()`), kept in
+        the stage's metrics under "privacy" and as one `privacy` leaf per value."""
+        metrics = _with_privacy(dict(metrics or {}) | {"epoch": epoch}, privacy)
         self._epoch_metrics.append(metrics)
         if not self.config["storage_options"]["store_epoch_checkpoints"]:
             return None
@@ -143,26 +173,30 @@ class ProvenanceTracker:
         name = f"epoch-{epoch}"
         state = models.state_dict_of(model if model is not None else self._require_model())
         file_name = checkpoint_file(epoch)
+        params = self._param_leaves(state, param_leaves)
         data = models.save_weights(state, self.run_dir / file_name)
-        leaves = models.weight_leaves(state) + [models.file_leaf(file_name, data)]
-        leaves += context.mapping_leaves("metrics", metrics)
+        leaves = params + [models.file_leaf(file_name, data)] + _value_leaves("metrics", metrics, privacy)
         self.record.add_stage(Stage.build(name, leaves, self._last_stage(), now_iso(), metrics))
         self._stage_artifacts(name)["model"] = file_name
         self._timing("epoch_trees_s", started, accumulate=True)
         self._anchor_if(name, "store_epoch_checkpoints", wait=False)
         return self.record.stage(name).root
 
-    def store_merkle_on_blockchain_after_training(self, results: Mapping[str, Any], model: Any = None) -> dict[str, Receipt]:
+    def store_merkle_on_blockchain_after_training(self, results: Mapping[str, Any], model: Any = None, *,
+                                                  privacy: Mapping[str, Any] | None = None,
+                                                  param_leaves: Sequence[Leaf] | None = None) -> dict[str, Receipt]:
         """Build the post-training tree (final weights, results, chained to the previous root),
-        save the final model and the record, and anchor if `store_after_training` is on."""
+        save the final model and the record, and anchor if `store_after_training` is on.
+        `privacy`: the DP budget spent by the whole run (as in `track_epoch`)."""
         started = time.perf_counter()
         results = dict(results)
         if self._epoch_metrics and "history" not in results:
             results["history"] = self._epoch_metrics
+        results = _with_privacy(results, privacy)
         state = models.state_dict_of(model if model is not None else self._require_model())
+        params = self._param_leaves(state, param_leaves)
         data = models.save_weights(state, self.run_dir / FINAL_MODEL_FILE)
-        leaves = models.weight_leaves(state) + [models.file_leaf(FINAL_MODEL_FILE, data)]
-        leaves += context.mapping_leaves("results", results)
+        leaves = params + [models.file_leaf(FINAL_MODEL_FILE, data)] + _value_leaves("results", results, privacy)
         self.record.add_stage(Stage.build("post", leaves, self._last_stage(), now_iso(), results))
         self._stage_artifacts("post")["model"] = FINAL_MODEL_FILE
         self._timing("build_post_tree_s", started)
@@ -257,6 +291,16 @@ class ProvenanceTracker:
         if option is None:
             option = "store_before_training" if stage == "pre" else "store_after_training" if stage == "post" else "store_epoch_checkpoints"
         return bool(self.config["storage_options"][option])
+
+    @staticmethod
+    def _param_leaves(state: Mapping[str, Any], given: Sequence[Leaf] | None) -> list[Leaf]:
+        if given is None:
+            return models.weight_leaves(state)
+        given = list(given)
+        if [leaf.name for leaf in given] != list(state):
+            raise ProvenanceError(f"param_leaves: expected one leaf per tensor of the model ({len(state)}), "
+                                  f"in state-dict order, found {len(given)} leaves")
+        return given
 
     def _stage_artifacts(self, stage: str) -> dict[str, Any]:
         return self.record.artifacts.setdefault("stages", {}).setdefault(stage, {})

@@ -5,7 +5,9 @@
 3. the artifacts are re-hashed (dataset samples, saved models, config file) and compared leaf by
    leaf with the record, naming each leaf that changed and the tree it belongs to;
 4. every anchor receipt is checked against its network, and the Ethereum `recordDigest` against
-   the stage's snapshot of the record.
+   the stage's snapshot of the record;
+5. for a DP run, the epsilon history: never decreasing, within the committed target, each value
+   recomputed from its mechanism's parameters (`provenance.privacy`).
 Anything that cannot be checked is a failed check that says why, never a pass.
 """
 
@@ -16,10 +18,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from . import context, datasets, models
+from . import context, datasets, models, privacy
 from .anchoring import Anchors
 from .config import load_config
-from .errors import ProvenanceError
+from .errors import FormatError, ProvenanceError
 from .hashing import dataset_leaves
 from .merkle import Leaf, MerkleTree
 from .record import CHAIN_PREV, Record, Stage
@@ -57,6 +59,7 @@ class VerificationReport:
     anchors: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     chain_integrity: bool = False
+    privacy: list[dict[str, Any]] = field(default_factory=list)  # the epsilon history of a DP run, by tree
 
     @property
     def ok(self) -> bool:
@@ -76,6 +79,7 @@ class VerificationReport:
             "changes": [asdict(c) | {"description": c.describe()} for c in self.changes],
             "anchors": self.anchors,
             "warnings": self.warnings,
+            "privacy": self.privacy,
         }
 
 
@@ -93,6 +97,7 @@ def verify_run(
     _check_roots(record, report)
     report.chain_integrity = _check_chain(record, report)
     _check_artifacts(record, run_dir, datasets, report)
+    _check_privacy(record, report)
     _check_anchors(record, anchors or Anchors(load_config(config)), report)
     return report
 
@@ -136,8 +141,9 @@ def _check_artifacts(record: Record, run_dir: Path, data: tuple[Any, Any] | None
         "config": lambda stage: _config_leaves(record, run_dir, report),
         "code.git": lambda stage: context.code_leaves(record.code),
         "env": lambda stage: context.environment_leaves(record.environment),
-        "metrics": lambda stage: context.mapping_leaves("metrics", stage.metrics),
-        "results": lambda stage: context.mapping_leaves("results", stage.metrics),
+        "metrics": lambda stage: context.mapping_leaves("metrics", _plain_metrics(stage)),
+        "results": lambda stage: context.mapping_leaves("results", _plain_metrics(stage)),
+        privacy.KIND: lambda stage: privacy.leaves(_accounting_json(stage)),
     }
     cache: dict[tuple[str, str], list[Leaf] | ProvenanceError] = {}
     for stage in record.stages:
@@ -203,6 +209,49 @@ def _model_leaves(record: Record, run_dir: Path, stage: Stage) -> tuple[list[Lea
     except ProvenanceError:
         params = []  # unreadable: every tensor leaf is reported missing, the file leaf as changed
     return params, file_leaves
+
+
+def _has_privacy(stage: Stage) -> bool:
+    return any(leaf.kind == privacy.KIND for leaf in stage.leaves)
+
+
+def _plain_metrics(stage: Stage) -> dict[str, Any]:
+    """A stage's metrics or results without the DP accounting, which has leaves of its own."""
+    return {k: v for k, v in stage.metrics.items() if not (_has_privacy(stage) and k == privacy.METRICS_KEY)}
+
+
+def _accounting_json(stage: Stage) -> dict[str, Any]:
+    value = stage.metrics.get(privacy.METRICS_KEY)
+    if not isinstance(value, dict):
+        raise FormatError(f"tree {stage.name!r} has privacy leaves but its metrics hold no accounting object under "
+                          f"{privacy.METRICS_KEY!r} (found {type(value).__name__})")
+    return value
+
+
+def _check_privacy(record: Record, report: VerificationReport) -> None:
+    """The epsilon history of a DP run, from the stages' metrics (whose leaves `_check_artifacts`
+    has re-hashed): present in every epoch tree, non-decreasing, within the committed target."""
+    target = record.config.get("dp")
+    stages = [s for s in record.stages if _has_privacy(s)]
+    if target is None and not stages:
+        return
+    if not isinstance(target, dict):
+        report.add("privacy target", False, "trees hold privacy leaves, but the run's config commits to no DP target")
+        return
+    missing = [s.name for s in record.stages if s.name.startswith("epoch-") and not _has_privacy(s)]
+    if missing:
+        report.add("privacy in every epoch", False, "no privacy leaves in " + ", ".join(missing))
+    history = []
+    for stage in stages:
+        try:
+            accounting = privacy.Accounting.from_json(_accounting_json(stage), where=f"tree {stage.name!r} privacy")
+        except FormatError as e:
+            report.add(f"{stage.name} privacy accounting", False, str(e))
+            return
+        history.append((stage.name, accounting))
+        report.privacy.append({"stage": stage.name} | accounting.to_json())
+    for name, ok, detail in privacy.check_history(history, target):
+        report.add(name, ok, detail)
 
 
 def _config_leaves(record: Record, run_dir: Path, report: VerificationReport) -> list[Leaf]:

@@ -29,8 +29,11 @@ class ProvenanceGroup(click.Group):
             if os.environ.get("PROVENANCE_DEBUG"):
                 raise
             click.echo(f"error: {e}", err=True)
-            code = EXIT_FAILED if isinstance(e, VerificationError) else EXIT_UNREACHABLE if isinstance(e, AnchorError) else EXIT_BAD_INPUT
-            ctx.exit(code)
+            ctx.exit(exit_code(e))
+
+
+def exit_code(e: ProvenanceError) -> int:
+    return EXIT_FAILED if isinstance(e, VerificationError) else EXIT_UNREACHABLE if isinstance(e, AnchorError) else EXIT_BAD_INPUT
 
 
 @click.group(cls=ProvenanceGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,11 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..anchors import ethereum
 from ..config import load_config
-from ..errors import AnchorError
 from ..files import atomic_write_json
-from ..proofs import ProofBundle, check_offline, check_onchain, prove
+from ..proofs import ProofBundle, check_offline, check_on_network, prove
 from ..record import Record
 from .common import RECORD_FILE, base_dir_option, config_option, emit, json_option, parse_leaf_ref, resolve_run
 
@@ -47,22 +45,10 @@ def check_proof(proof_file, offline, network, config_path, as_json) -> None:
     bundle = ProofBundle.load(proof_file)
     results = check_offline(bundle)
     if not offline:
-        results += _onchain(bundle, network or load_config(config_path)["blockchain"]["ethereum"]["network"])
+        results += check_on_network(bundle, network or load_config(config_path)["blockchain"]["ethereum"]["network"])
     ok = all(r[1] for r in results)
     data = {"ok": ok, "offline_only": offline, "checks": [{"name": n, "ok": o, "detail": d} for n, o, d in results]}
     emit(as_json, data, lambda: "\n".join([f"{'ok    ' if o else 'FAILED'}  {n}: {d}" for n, o, d in results]
                                          + [f"proof {'VALID' if ok else 'INVALID'}" + (" (offline only; on-chain not checked)" if offline else "")]))
     if not ok:
         sys.exit(1)
-
-
-def _onchain(bundle: ProofBundle, network: str) -> list[tuple[str, bool, str]]:
-    receipts = [r for _, r in bundle.anchors if r.network == "ethereum" and "contract" in r.location]
-    if not receipts:
-        return [("on-chain", False, "the proof file carries no Ethereum anchor to check against")]
-    contract = receipts[-1].location["contract"]
-    anchor = ethereum.connect(network, contract_address=contract)
-    expected_chain = receipts[-1].location.get("chain_id")
-    if expected_chain != anchor.chain_id:
-        raise AnchorError(f"the proof's anchors are on chain {expected_chain}, but {network} is chain {anchor.chain_id}")
-    return check_onchain(bundle, anchor.verify_leaf_inclusion, anchor.is_anchored)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import click
 
@@ -12,24 +13,50 @@ from ..verify import verify_run
 from .common import base_dir_option, config_option, emit, json_option, resolve_run
 
 
-@click.command()
-@click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--mnist-dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Train on MNIST from the four IDX files in this folder (default: scikit-learn's bundled digits).")
-@click.option("--run-id", default=None, help="Name of the run folder (default: generated).")
-@base_dir_option
-@config_option
-@json_option
-def train(epochs, batch_size, learning_rate, seed, mnist_dir, run_id, base_dir, config_path, as_json) -> None:
-    """Train a small CNN with provenance: hash, anchor (before, per epoch, after) and verify."""
-    from ..training import TrainOptions, run_training
+def training_options(f: Callable) -> Callable:
+    """The options of `provenance train`, shared with the distributed launcher."""
+    options = [
+        click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True),
+        click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True),
+        click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--mnist-dir", type=click.Path(exists=True, file_okay=False), default=None,
+                     help="Train on MNIST from the four IDX files in this folder (default: scikit-learn's bundled digits)."),
+        click.option("--run-id", default=None, help="Name of the run folder (default: generated)."),
+        click.option("--dp", is_flag=True, help="Train with differential privacy (DP-SGD, Opacus, Poisson sampling); "
+                     "the epsilon spent after each epoch goes into that epoch's tree."),
+        click.option("--target-epsilon", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="With --dp: the privacy budget for the whole run  [default: 3.0]"),
+        click.option("--delta", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=None,
+                     help="With --dp: the DP delta  [default: 1e-5]"),
+        click.option("--max-grad-norm", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="With --dp: per-sample gradient clipping norm  [default: 1.0]"),
+        click.option("--accountant", type=click.Choice(["prv", "rdp", "gdp"]), default=None,
+                     help="With --dp: Opacus's privacy accountant  [default: prv]"),
+        base_dir_option,
+        config_option,
+        json_option,
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
 
-    options = TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-                           mnist_dir=mnist_dir, base_dir=str(base_dir), config=config_path, run_id=run_id)
-    result = run_training(options)
+
+def options_from(params: dict[str, Any], **extra: Any) -> Any:
+    """TrainOptions from the parsed `training_options` (plus `extra` fields)."""
+    from ..training import TrainOptions
+
+    dp_values = {k: params[k] for k in ("target_epsilon", "delta", "max_grad_norm", "accountant") if params[k] is not None}
+    if dp_values and not params["dp"]:
+        names = ", ".join("--" + k.replace("_", "-") for k in dp_values)
+        raise click.UsageError(f"{names}: expected together with --dp, found without it")
+    return TrainOptions(epochs=params["epochs"], batch_size=params["batch_size"], learning_rate=params["learning_rate"],
+                        seed=params["seed"], mnist_dir=params["mnist_dir"], base_dir=str(params["base_dir"]),
+                        config=params["config_path"], run_id=params["run_id"], dp=params["dp"], **dp_values, **extra)
+
+
+def report_training(result: Any, epochs: int, as_json: bool) -> None:
+    """Print a training run's summary (roots, anchors, privacy, verdict); exit 1 unless verified."""
     ok = bool(result.verification and result.verification["ok"])
     summary = {
         "run_dir": str(result.run_dir), "test_accuracy": result.accuracy, "roots": result.roots,
@@ -37,18 +64,38 @@ def train(epochs, batch_size, learning_rate, seed, mnist_dir, run_id, base_dir, 
                     for k, v in result.receipts.items()},
         "verified": ok, "report": str(result.report_path), "phases_s": {k: round(v, 3) for k, v in result.phases.items()},
     }
+    if result.privacy:
+        summary["privacy"] = result.privacy
 
     def text() -> str:
         lines = [f"run {result.run_dir}: test accuracy {result.accuracy:.3f} after {epochs} epochs"]
         lines += [f"  {stage:<9} root {root}" for stage, root in result.roots.items()]
         lines += [f"  anchor {k:<20} {v['state']:<10} {v['location'].get('tx_hash') or v['location'].get('cid') or v['location'].get('txid') or v.get('reason') or ''}"
                   for k, v in result.receipts.items()]
+        if result.privacy:
+            lines.append("  privacy spent (epsilon by epoch, delta {delta:g}, {accountant}): ".format(**result.privacy[-1])
+                         + ", ".join(f"{p['epsilon']:.3f}" for p in result.privacy))
         lines.append(f"verification: {'PASSED' if ok else 'FAILED'}; report {result.report_path} (and report.md)")
         return "\n".join(lines)
 
     emit(as_json, summary, text)
     if not ok:
         sys.exit(1)
+
+
+@click.command()
+@training_options
+@click.option("--gradient-shards", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Split each batch into this many shards whose gradients are added in order: one process "
+                   "reproducing a distributed run of as many ranks (see provenance.training.distributed).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="torch intra-op threads (float results depend on it; torchrun gives each rank 1)  [default: torch's]")
+def train(gradient_shards, threads, **params) -> None:
+    """Train a small CNN with provenance: hash, anchor (before, per epoch, after) and verify."""
+    from ..training import run_training
+
+    options = options_from(params, gradient_shards=gradient_shards, threads=threads)
+    report_training(run_training(options), options.epochs, params["as_json"])
 
 
 @click.command()

@@ -1,19 +1,36 @@
-"""The training job with provenance before, per epoch and after; deterministic on CPU."""
+"""The training job with provenance before, per epoch and after; deterministic on CPU.
+
+Three opt-in variants of the same job:
+
+- DP (`dp=True`): DP-SGD with Opacus (`training/dp.py`); the privacy spent after each epoch goes
+  into that epoch's tree (`provenance.privacy`).
+- Gradient shards (`gradient_shards=W`): each global batch is split into W contiguous shards whose
+  gradients (of the summed loss over the shard, divided by the global batch size) are added in
+  shard order. That is what a W-rank DDP job with the ordered-sum hook of `training/distributed.py`
+  computes, so one process reproduces a distributed run bit for bit (same thread count).
+- Distributed (`cluster=...`, from `training/distributed.py` under torchrun): rank r trains on
+  shard r of each global batch, every rank hashes its shard of data and weights, rank 0 alone
+  builds the trees, anchors and writes the record.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from .. import datasets
+from .. import datasets, models
+from ..errors import ConfigError
 from ..tracker import ProvenanceTracker, new_run_id
 from .model import SmallCNN
+
+if TYPE_CHECKING:
+    from .distributed import Cluster
 
 
 @dataclass(frozen=True)
@@ -28,9 +45,21 @@ class TrainOptions:
     provenance: bool = True  # False: the same training without any tracking (for the overhead benchmark)
     run_id: str | None = None
     verify: bool = True
+    dp: bool = False  # DP-SGD with Opacus, to (target_epsilon, delta) over `epochs`
+    target_epsilon: float = 3.0
+    delta: float = 1e-5
+    max_grad_norm: float = 1.0
+    accountant: str = "prv"
+    gradient_shards: int = 1  # > 1: a global batch's gradient is the ordered sum of this many shard gradients
+    threads: int | None = None  # torch intra-op threads (results depend on it); None: torch's default
+
+    def dp_options(self):
+        from .dp import DPOptions
+
+        return DPOptions(self.target_epsilon, self.delta, self.max_grad_norm, self.accountant)
 
     def training_config(self, dataset: dict[str, Any]) -> dict[str, Any]:
-        return {
+        config = {
             "model": "SmallCNN",
             "optimizer": "Adam",
             "epochs": self.epochs,
@@ -39,70 +68,121 @@ class TrainOptions:
             "seed": self.seed,
             "dataset": dataset["source"],
         }
+        # Only what a variant changes, so a plain run's config (and its roots) stay as they were.
+        if self.dp:
+            config["dp"] = self.dp_options().config()
+        if self.gradient_shards > 1:
+            config["gradient_shards"] = self.gradient_shards
+        if self.threads is not None:
+            config["threads"] = self.threads
+        return config
 
 
 @dataclass
 class TrainResult:
     run_dir: Path | None
     accuracy: float
-    history: list[dict[str, float]]
+    history: list[dict[str, Any]]
     phases: dict[str, float] = field(default_factory=dict)
     roots: dict[str, str] = field(default_factory=dict)
     receipts: dict[str, dict[str, Any]] = field(default_factory=dict)
     verification: dict[str, Any] | None = None
     report_path: Path | None = None
+    privacy: list[dict[str, Any]] = field(default_factory=list)  # the accounting after each epoch (DP runs)
 
 
-def run_training(options: TrainOptions) -> TrainResult:
-    """Train SmallCNN with provenance (unless `options.provenance` is off) and verify the run."""
-    _check(options)
+def run_training(options: TrainOptions, cluster: Cluster | None = None) -> TrainResult:
+    """Train SmallCNN with provenance (unless `options.provenance` is off) and verify the run.
+
+    With `cluster`, every rank of a torch.distributed job calls this; only rank 0 tracks, anchors
+    and verifies, and only its result carries the run folder and roots."""
+    _check(options, cluster)
+    threads = torch.get_num_threads()
+    if options.threads is not None:
+        torch.set_num_threads(options.threads)
+    try:
+        return _train(options, cluster)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
     torch.manual_seed(options.seed)
     torch.use_deterministic_algorithms(True)
+    main = cluster is None or cluster.rank == 0
+    device = cluster.device if cluster else torch.device("cpu")
     descriptor = datasets.mnist_descriptor(options.mnist_dir) if options.mnist_dir else datasets.digits_descriptor(options.seed)
     (x_train, y_train), (x_test, y_test) = datasets.load(descriptor)
-    model = SmallCNN()
+    model = SmallCNN().to(device)
+    hasher = cluster.hasher if cluster and options.provenance else None
     phases: dict[str, float] = {}
     tracker = None
     if options.provenance:
         started = time.perf_counter()
-        tracker = ProvenanceTracker(options.base_dir, options.config, run_id=options.run_id or new_run_id("digits" if not options.mnist_dir else "mnist"))
-        tracker.track_data((x_train, y_train), (x_test, y_test), source=descriptor)
-        tracker.track_model(model)
-        tracker.store_merkle_on_blockchain_before_training(options.training_config(descriptor))
+        data_leaves = init_leaves = None
+        if hasher is not None:  # every rank hashes its shard; rank 0 gets all leaves
+            train_leaves = hasher.dataset_leaves((x_train, y_train), "train")
+            test_leaves = hasher.dataset_leaves((x_test, y_test), "test")
+            init_leaves = hasher.weight_leaves(model.state_dict())
+            data_leaves = train_leaves + test_leaves if main else None
+        if main:
+            tracker = ProvenanceTracker(options.base_dir, options.config, run_id=options.run_id or new_run_id("digits" if not options.mnist_dir else "mnist"))
+            if cluster is not None:
+                tracker.record.artifacts["distributed"] = cluster.describe()
+            tracker.track_data((x_train, y_train), (x_test, y_test), source=descriptor, leaves=data_leaves)
+            tracker.track_model(model, param_leaves=init_leaves)
+            tracker.store_merkle_on_blockchain_before_training(options.training_config(descriptor))
         phases["provenance_before_s"] = time.perf_counter() - started
+    epoch_trees = bool(tracker and tracker.config["storage_options"]["store_epoch_checkpoints"])
+    if hasher is not None:
+        epoch_trees = cluster.broadcast(epoch_trees)
 
+    features, labels = torch.from_numpy(x_train).to(device), torch.from_numpy(y_train).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
-    loss_fn = nn.CrossEntropyLoss()
+    private = None
+    if options.dp:
+        from .dp import PrivateTraining
+
+        private = PrivateTraining(model, optimizer, features, labels, batch_size=options.batch_size,
+                                  epochs=options.epochs, seed=options.seed, options=options.dp_options())
+    net = cluster.wrap(model) if cluster else model
     generator = torch.Generator().manual_seed(options.seed)
-    features, labels = torch.from_numpy(x_train), torch.from_numpy(y_train)
-    history = []
+    history: list[dict[str, Any]] = []
+    privacy_history: list[dict[str, Any]] = []
     phases["train_s"] = phases["provenance_epochs_s"] = 0.0
     for epoch in range(1, options.epochs + 1):
         started = time.perf_counter()
         model.train()
-        order = torch.randperm(len(labels), generator=generator)
-        total = 0.0
-        for i in range(0, len(order), options.batch_size):
-            batch = order[i : i + options.batch_size]
-            optimizer.zero_grad()
-            loss = loss_fn(model(features[batch]), labels[batch])
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(batch)
-        metrics = {"loss": round(total / len(labels), 6), "test_accuracy": round(_accuracy(model, x_test, y_test), 6)}
-        history.append({"epoch": epoch} | metrics)
+        if private is not None:
+            loss = _private_epoch(private)
+            spent = private.spent().to_json()
+            privacy_history.append({"epoch": epoch} | spent)
+        else:
+            sums = _epoch(net, optimizer, features, labels, generator, options.batch_size, options.gradient_shards, cluster)
+            per_rank = cluster.gather(sums) if cluster else [sums]  # a collective: every rank takes part
+            loss = _ordered_total(per_rank, cluster) / len(labels) if main else 0.0
+            spent = None
+        metrics = {}
+        if main:
+            metrics = {"loss": round(loss, 6), "test_accuracy": round(_accuracy(model, x_test, y_test, device), 6)}
+            history.append({"epoch": epoch} | metrics)
         phases["train_s"] += time.perf_counter() - started
-        if tracker is not None:
+        if options.provenance:
             started = time.perf_counter()
-            tracker.track_epoch(epoch, model, metrics)
+            leaves = hasher.weight_leaves(model.state_dict()) if hasher is not None and epoch_trees else None
+            if tracker is not None:
+                tracker.track_epoch(epoch, model, metrics, privacy=spent, param_leaves=leaves)
             phases["provenance_epochs_s"] += time.perf_counter() - started
 
-    accuracy = history[-1]["test_accuracy"] if history else _accuracy(model, x_test, y_test)
-    result = TrainResult(None, accuracy, history, phases)
+    accuracy = history[-1]["test_accuracy"] if history else (_accuracy(model, x_test, y_test, device) if main else 0.0)
+    result = TrainResult(None, accuracy, history, phases, privacy=privacy_history)
+    final_leaves = hasher.weight_leaves(model.state_dict()) if hasher is not None else None
     if tracker is None:
         return result
     started = time.perf_counter()
-    tracker.store_merkle_on_blockchain_after_training({"test_accuracy": accuracy, "epochs": options.epochs})
+    results = {"test_accuracy": accuracy, "epochs": options.epochs}
+    tracker.store_merkle_on_blockchain_after_training(results, param_leaves=final_leaves,
+                                                      privacy=private.spent().to_json() if private else None)
     phases["provenance_after_s"] = time.perf_counter() - started
     result.run_dir = tracker.run_dir
     result.roots = {s.name: "0x" + s.root.hex() for s in tracker.record.stages}
@@ -117,22 +197,77 @@ def run_training(options: TrainOptions) -> TrainResult:
     return result
 
 
-def _accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
+def _epoch(net: nn.Module, optimizer: torch.optim.Optimizer, features: torch.Tensor, labels: torch.Tensor,
+           generator: torch.Generator, batch_size: int, shards: int, cluster: Cluster | None) -> list[float]:
+    """One epoch over a fresh permutation; returns the loss sums in (batch, shard) order."""
+    order = torch.randperm(len(labels), generator=generator).to(features.device)
+    sums = []
+    summed = nn.CrossEntropyLoss(reduction="sum")
+    mean = nn.CrossEntropyLoss()
+    for i in range(0, len(order), batch_size):
+        batch = order[i : i + batch_size]
+        optimizer.zero_grad()
+        if shards == 1:
+            loss = mean(net(features[batch]), labels[batch])
+            loss.backward()
+            sums.append(loss.item() * len(batch))
+        else:
+            parts = torch.tensor_split(batch, shards)
+            for part in (parts[cluster.rank],) if cluster else parts:
+                total = summed(net(features[part]), labels[part])
+                (total / len(batch)).backward()  # summed over shards (in order) = the full batch's mean-loss gradient
+                sums.append(total.item())
+        optimizer.step()
+    return sums
+
+
+def _ordered_total(per_rank: list[list[float]] | None, cluster: Cluster | None) -> float:
+    """The epoch's loss sum, added in (batch, shard) order however the shards were spread."""
+    if per_rank is None:
+        return 0.0
+    values = per_rank[0] if cluster is None else [v for batch in zip(*per_rank) for v in batch]
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
+def _private_epoch(private: Any) -> float:
+    loss_fn = nn.CrossEntropyLoss()
+    total, seen = 0.0, 0
+    for xb, yb in private.batches():
+        private.optimizer.zero_grad()
+        loss = loss_fn(private.module(xb), yb)
+        loss.backward()
+        private.optimizer.step()  # a Poisson batch can be empty: Opacus still adds the noise and counts the step
+        if len(yb):
+            total += loss.item() * len(yb)
+            seen += len(yb)
+    return total / max(seen, 1)
+
+
+def _accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, device: torch.device | None = None) -> float:
     model.eval()
     with torch.no_grad():
-        predictions = model(torch.from_numpy(x)).argmax(dim=1).numpy()
+        predictions = model(torch.from_numpy(x).to(device or "cpu")).argmax(dim=1).cpu().numpy()
     return float((predictions == y).mean())
 
 
-def _check(options: TrainOptions) -> None:
-    from ..errors import ConfigError
-
-    for name in ("epochs", "batch_size"):
+def _check(options: TrainOptions, cluster: Cluster | None) -> None:
+    for name in ("epochs", "batch_size", "gradient_shards"):
         value = getattr(options, name)
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name}: expected a positive integer, found {value!r}")
     if not options.learning_rate > 0:
         raise ConfigError(f"learning_rate: expected a positive number, found {options.learning_rate!r}")
+    if options.threads is not None and (not isinstance(options.threads, int) or options.threads < 1):
+        raise ConfigError(f"threads: expected a positive integer, found {options.threads!r}")
+    if options.dp:
+        options.dp_options().check()
+        if options.gradient_shards > 1 or cluster is not None:
+            raise ConfigError("dp: expected a single-process run; DP with gradient shards or torch.distributed is not supported")
+    if cluster is not None and options.gradient_shards != cluster.world_size:
+        raise ConfigError(f"gradient_shards: expected the world size {cluster.world_size}, found {options.gradient_shards}")
 
 
 def options_dict(options: TrainOptions) -> dict[str, Any]:
