@@ -282,7 +282,10 @@ class ProvenanceTracker:
                 self.anchors.drain()
             receipts = self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=wait)
         self._timing("anchor_s", started, accumulate=True)
-        self.save()
+        if wait:
+            # Epoch stages are not written to record.json one by one (the outbox already holds
+            # each anchored snapshot durably); the post-training save writes them all.
+            self.save()
         return receipts
 
     def _should_anchor(self, stage: str, option: str | None = None) -> bool:
