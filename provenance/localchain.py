@@ -84,6 +84,7 @@ def stop(timeout: float = 10.0) -> bool:
     pid_file = chain_dir() / "anvil.pid"
     if not pid_file.exists():
         return False
-    stopped = terminate(int(pid_file.read_text()), timeout)
+    # the npm `anvil` shim runs the binary as its child: stop the whole group (started with its own session)
+    stopped = terminate(int(pid_file.read_text()), timeout, kill_after=True, group=True)
     pid_file.unlink(missing_ok=True)
     return stopped

@@ -319,6 +319,7 @@ def connect(
     contract deployed if absent) or an http(s):// JSON-RPC URL. The contract address comes from
     the argument, else the deployments file; the signer from the argument, else the environment
     (`ETH_PRIVATE_KEY`, `PROVENANCE_ETH_ACCOUNT`), else the node's first unlocked account."""
+    deployments.load_all()  # a damaged deployments file is an error before any node is started
     if network == "local":
         url = localchain.ensure_running()
     elif network.startswith(("http://", "https://")):
