@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 
 from . import context, models
 from .anchoring import Anchors
-from .anchors.base import AnchorBackend, AnchorState, Receipt, now_iso
+from .anchors.base import AnchorBackend, Receipt, now_iso
 from .config import load_config
 from .errors import ProvenanceError
 from .files import atomic_write_json

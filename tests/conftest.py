@@ -12,6 +12,7 @@ from eth_account import Account
 from provenance import localchain
 from provenance.anchors.ethereum import EthereumAnchor
 from provenance.keys import KeySigner
+from tests.support.anvil import anvil  # noqa: F401 - a real anvil of the test's own, contract deployed
 from tests.support.ipfs_node import ipfs_node  # noqa: F401 - the real js-ipfs node, per session
 from tests.support.bitcoin_node import bitcoin_node, btc_anchor, isolated_bitcoin, spare_bitcoin_node  # noqa: F401
 

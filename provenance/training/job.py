@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import datasets, models
+from .. import datasets
 from ..errors import ConfigError
 from ..tracker import ProvenanceTracker, new_run_id
 from .model import SmallCNN

@@ -5,27 +5,16 @@ from __future__ import annotations
 import json
 import os
 
-from web3 import Web3
 
 from provenance.anchoring import Anchors
 from provenance.anchors import ethereum
 from provenance.anchors.base import AnchorState
 from provenance.config import load_config
-from provenance.keys import NodeSigner
 from provenance.outbox import Outbox
 from tests.support.anvil import AnvilNode
 from tests.support.cli import cli
 
-import pytest
 
-
-@pytest.fixture
-def anvil(tmp_path):
-    node = AnvilNode(tmp_path / "anvil").start()
-    w3 = Web3(Web3.HTTPProvider(node.url))
-    ethereum.deploy(w3, NodeSigner(w3.eth.accounts[0]), network="test anvil")
-    yield node
-    node.stop()
 
 
 def batched_anchors(node: AnvilNode, outbox: Outbox) -> Anchors:

@@ -9,27 +9,16 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from web3 import Web3
 
 from provenance.anchors import ethereum
 from provenance.anchors.ipfs import sha256_of_cid
 from provenance.ipfsnode import IpfsNode
-from provenance.keys import NodeSigner
 from provenance.outbox import Outbox
 from provenance.training import TrainOptions, run_training
 from tests.provenance.test_outbox_bitcoin import transactions_carrying
-from tests.support.anvil import AnvilNode, free_port
+from tests.support.anvil import free_port
 from tests.support.cli import cli
 
-
-@pytest.fixture
-def anvil(tmp_path):
-    node = AnvilNode(tmp_path / "anvil").start()
-    w3 = Web3(Web3.HTTPProvider(node.url))
-    ethereum.deploy(w3, NodeSigner(w3.eth.accounts[0]), network="faults")
-    yield node
-    node.stop()
 
 
 def test_all_networks_survive_faults(tmp_path, anvil, spare_bitcoin_node, monkeypatch):

@@ -8,12 +8,9 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 from eth_account import Account
 from web3 import Web3
 
-from provenance.anchors import ethereum
-from provenance.keys import NodeSigner
 from tests.support.anvil import AnvilNode
 from tests.support.cli import cli
 
@@ -40,14 +37,6 @@ def assert_nowhere(key: str, texts: list[str], folders: list[Path]) -> None:
                 assert bytes.fromhex(key[2:]) not in data, f"the raw key bytes appear in {path}"
 
 
-@pytest.fixture
-def node(tmp_path):
-    anvil = AnvilNode(tmp_path / "anvil").start()
-    w3 = Web3(Web3.HTTPProvider(anvil.url))
-    ethereum.deploy(w3, NodeSigner(w3.eth.accounts[0]), network="hygiene")
-    yield anvil
-    anvil.stop()
-
 
 def run_flow(tmp_path: Path, node: AnvilNode, env: dict[str, str]) -> list[str]:
     config = tmp_path / "config.json"
@@ -68,28 +57,28 @@ def run_flow(tmp_path: Path, node: AnvilNode, env: dict[str, str]) -> list[str]:
     return outputs
 
 
-def test_key_from_environment_never_leaks(tmp_path, node):
-    outputs = run_flow(tmp_path, node, {"ETH_PRIVATE_KEY": KEY})
+def test_key_from_environment_never_leaks(tmp_path, anvil):
+    outputs = run_flow(tmp_path, anvil, {"ETH_PRIVATE_KEY": KEY})
     record = json.loads((tmp_path / "runs" / "hyg" / "record.json").read_text())
     assert record["receipts"][0]["location"]["tx_hash"]
     signer = Account.from_key(KEY).address
-    assert Web3(Web3.HTTPProvider(node.url)).eth.get_transaction(record["receipts"][0]["location"]["tx_hash"])["from"] == signer
+    assert Web3(Web3.HTTPProvider(anvil.url)).eth.get_transaction(record["receipts"][0]["location"]["tx_hash"])["from"] == signer
     assert_nowhere(KEY, outputs, [tmp_path / "runs", Path(os.environ["PROVENANCE_HOME"])])
 
 
-def test_ape_keystore_account_never_leaks(tmp_path, node):
+def test_ape_keystore_account_never_leaks(tmp_path, anvil):
     ape_folder = tmp_path / "ape"
     (ape_folder / "accounts").mkdir(parents=True)
     (ape_folder / "accounts" / "trainer.json").write_text(json.dumps(Account.encrypt(KEY, "correct horse")))
     env = {"PROVENANCE_ETH_ACCOUNT": "trainer", "APE_ACCOUNTS_trainer_PASSPHRASE": "correct horse", "APE_DATA_FOLDER": str(ape_folder), "ETH_PRIVATE_KEY": ""}
-    outputs = run_flow(tmp_path, node, env)
+    outputs = run_flow(tmp_path, anvil, env)
     assert_nowhere(KEY, outputs, [tmp_path / "runs", Path(os.environ["PROVENANCE_HOME"])])
 
 
-def test_errors_about_keys_never_quote_them(tmp_path, node):
+def test_errors_about_keys_never_quote_them(tmp_path, anvil):
     config = tmp_path / "config.json"
     bad = "0x" + "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007"  # one byte short
-    config.write_text(json.dumps({"blockchain": {"ethereum": {"network": node.url}}}))
+    config.write_text(json.dumps({"blockchain": {"ethereum": {"network": anvil.url}}}))
     done = cli("status", "--config", str(config), env=os.environ | {"ETH_PRIVATE_KEY": bad})
     assert done.returncode == 2
     assert "expected 64 hex characters" in done.stderr and bad[2:] not in done.stderr

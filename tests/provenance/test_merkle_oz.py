@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from provenance.errors import FormatError, MerkleError
+from provenance.errors import MerkleError
 from provenance.merkle import FORMAT, Leaf, MerkleTree, MultiProof, verify, verify_multiproof
 from tests.support import oz
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 from web3 import Web3
 
 from provenance.anchoring import Anchors
@@ -23,14 +22,6 @@ from provenance.outbox import Outbox, deliver
 from tests.support.anvil import AnvilNode
 from tests.support.cli import cli
 
-
-@pytest.fixture
-def anvil(tmp_path):
-    node = AnvilNode(tmp_path / "anvil").start()
-    w3 = Web3(Web3.HTTPProvider(node.url))
-    ethereum.deploy(w3, NodeSigner(w3.eth.accounts[0]), network="test anvil")
-    yield node
-    node.stop()
 
 
 def anchors_for(node: AnvilNode, outbox: Outbox, receipt_timeout: float = 60.0) -> Anchors:
@@ -173,7 +164,6 @@ def test_process_sigkilled_while_anchoring(anvil, tmp_path):
 
 def test_cli_retry_updates_the_run_record(trained_run, tmp_path, anvil):
     """A run anchored while its network was down is completed by `provenance anchor --retry`."""
-    import shutil
 
     from provenance.training import TrainOptions, run_training
 

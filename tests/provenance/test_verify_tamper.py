@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-from safetensors.numpy import load_file
 
 from provenance.tracker import FINAL_MODEL_FILE, INIT_MODEL_FILE
 

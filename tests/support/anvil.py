@@ -11,6 +11,9 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 
 def free_port() -> int:
@@ -63,3 +66,19 @@ class AnvilNode:
         if "error" in data:
             raise RuntimeError(data["error"])
         return data["result"]
+
+
+@pytest.fixture
+def anvil(tmp_path) -> Iterator[AnvilNode]:
+    """An anvil of the test's own (it may kill and restart it), MLProvenance deployed on it and
+    recorded in the session's deployments file."""
+    from web3 import Web3
+
+    from provenance.anchors import ethereum
+    from provenance.keys import NodeSigner
+
+    node = AnvilNode(tmp_path / "anvil").start()
+    w3 = Web3(Web3.HTTPProvider(node.url))
+    ethereum.deploy(w3, NodeSigner(w3.eth.accounts[0]), network="test anvil")
+    yield node
+    node.stop()
