@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .anchors.base import AnchorBackend, AnchorState, Receipt, Verdict
+from .anchors.base import AnchorBackend, AnchorState, Receipt, Verdict, redact_url
 from .errors import AnchorError, ConfigError
 from .outbox import Entry, Outbox, deliver, deliver_batch, recheck
 from .record import Record
@@ -139,8 +139,6 @@ class Anchors:
     def target(self, network: str) -> str:
         """Where `network` anchors go with this configuration (for the outbox; URLs without paths
         or credentials, which may hold API keys)."""
-        from .anchors.ethereum import redact_url
-
         section = self._sections.get(network, {})
         where = section.get("network") or section.get("api_url") or section.get("rpc_url") or "local"
         return f"{network}:{redact_url(where) if '://' in where else where}"

@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from ..errors import AnchorError, FormatError
 from ..merkle import parse_bytes32
@@ -125,3 +126,23 @@ class AnchorBackend(abc.ABC):
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def check_root(root: bytes) -> None:
+    """A root every backend accepts: 32 bytes, not zero (the contract rejects it, and it would
+    read as "absent")."""
+    if not isinstance(root, bytes) or len(root) != 32:
+        raise FormatError(f"root: expected 32 bytes, found {len(root) if isinstance(root, bytes) else type(root).__name__}")
+    if root == ZERO_ROOT:
+        raise FormatError("root: expected a non-zero root, found 0x00...00")
+
+
+def redact_url(url: str) -> str:
+    """scheme://host:port only: node URLs often carry credentials or an API key in the path or
+    query, which must stay out of messages, logs and records."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme or '?'}://{parts.hostname or '?'}{f':{port}' if port else ''}"

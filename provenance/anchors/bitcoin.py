@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
 from ..errors import AnchorError, ConfigError, FormatError
-from .base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, StaleTransactionError, Verdict
+from .base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, StaleTransactionError, Verdict, check_root
 from .bitcoin_dialects import DIALECTS, Dialect, dialect_from_subversion, dialect_named, root_from_script
 from .bitcoin_rpc import (
     RPC_INVALID_ADDRESS_OR_KEY,
@@ -129,7 +129,7 @@ class BitcoinAnchor(AnchorBackend):
         txid and holds the signed transaction (`raw_tx`). The outbox stores it before
         broadcasting, so a crash in between re-broadcasts this same transaction instead of
         paying for a second one."""
-        _check_root(root)
+        check_root(root)
         node = self.node()
         wallet = self._wallet()
         unfunded = wallet.call("createrawtransaction", [], {"data": root.hex()})
@@ -162,7 +162,7 @@ class BitcoinAnchor(AnchorBackend):
 
     def broadcast(self, root: bytes, raw_tx: str) -> Receipt:
         """Send a transaction signed elsewhere (see `bitcoin_offline`) that carries `root`."""
-        _check_root(root)
+        check_root(root)
         node = self.node()
         try:
             tx = self.rpc.call("decoderawtransaction", raw_tx)
@@ -365,12 +365,6 @@ def connect(config: BitcoinConfig | None = None, credentials: Credentials | None
         default_cookie = node.cookie_file
     return BitcoinAnchor(config, credentials or credentials_from_environment(default_cookie=default_cookie))
 
-
-def _check_root(root: bytes) -> None:
-    if not isinstance(root, bytes) or len(root) != 32:
-        raise FormatError(f"root: expected 32 bytes, found {len(root) if isinstance(root, bytes) else type(root).__name__}")
-    if root == ZERO_ROOT:
-        raise FormatError("root: expected a non-zero root, found 0x00...00")
 
 
 def _parse_int(value: Any, what: str) -> int:

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from urllib.parse import quote, urlsplit
 
 from ..errors import AnchorError, ConfigError, ProvenanceError
+from .base import redact_url
 
 USER_ENV, PASSWORD_ENV, COOKIE_ENV = "BITCOIN_RPC_USER", "BITCOIN_RPC_PASSWORD", "BITCOIN_RPC_COOKIE"
 
@@ -170,13 +171,3 @@ def require_extra(module: str) -> ModuleType:
 
 
 _PACKAGES = {"bitcoin": "python-bitcoinlib", "bitcoinrpc": "python-bitcoinrpc", "opentimestamps": "opentimestamps"}
-
-
-def redact_url(url: str) -> str:
-    """scheme://host:port only: credentials, paths and queries stay out of messages."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return f"{parts.scheme or '?'}://{parts.hostname or '?'}{f':{port}' if port else ''}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 from eth_utils import keccak
@@ -29,7 +28,7 @@ from ..contract import artifact
 from ..errors import AnchorError, ConfigError, FormatError
 from ..keys import NodeSigner, Signer, signer_from_environment
 from ..merkle import Leaf, MerkleTree, MultiProof, leaf_hash, parse_bytes32
-from .base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, Verdict
+from .base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, Verdict, check_root, redact_url
 
 T = TypeVar("T")
 BATCH_MEMBER = "batch.member"
@@ -86,7 +85,7 @@ class EthereumAnchor(AnchorBackend):
     def anchor(self, root: bytes, record: bytes = b"", prev_root: bytes = ZERO_ROOT) -> Receipt:
         """Anchor `root`; the record's sha2-256 digest goes into the event. Idempotent: a root that
         is already anchored returns the receipt of the transaction that anchored it."""
-        _check_root(root)
+        check_root(root)
         existing = self.find_anchor(root)
         if existing is not None:
             return existing
@@ -376,18 +375,6 @@ def deploy(w3: Web3, signer: Signer, network: str) -> deployments.Deployment:
     return deployment
 
 
-def redact_url(url: str) -> str:
-    """scheme://host:port only: RPC URLs often carry an API key in the path or query."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"
-
-
-def _check_root(root: bytes) -> None:
-    if not isinstance(root, bytes) or len(root) != 32:
-        raise FormatError(f"root: expected 32 bytes, found {len(root) if isinstance(root, bytes) else type(root).__name__}")
-    if root == ZERO_ROOT:
-        raise FormatError("root: expected a non-zero root, found 0x00...00")
 
 
 def _oneline(e: BaseException) -> str:

@@ -34,8 +34,7 @@ from ..errors import AnchorError, ConfigError, FormatError, VerificationError
 from ..files import atomic_write_bytes, data_home
 from ..record import FORMAT as RECORD_FORMAT
 from ..record import Stage
-from .base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, Verdict
-from .ethereum import _check_root, redact_url
+from .base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, Verdict, check_root, redact_url
 
 MAX_RECORD_BYTES = 1 << 20  # one block: Kubo's largest chunk size
 _ADD_PARAMS = {
@@ -212,7 +211,7 @@ class IpfsAnchor(AnchorBackend):
         always, then added and pinned on the node. `confirmed` only when the node returned the
         locally computed CID; `pending` (with the reason) when there is no node or it cannot be
         reached. Raises `CidMismatchError` when the node answers with another CID."""
-        _check_root(root)
+        check_root(root)
         _require_root(record_roots(record), root, "record")
         cid = self.store.put(record)
         location = {"cid": cid, "size": len(record)}
