@@ -110,8 +110,6 @@ def pytest_generate_tests(metafunc):
         return
     chosen = metafunc.config.getoption("--merkle-backend")
     names = ["native", "python"] if chosen == "both" else [chosen]
-    if chosen == "both" and metafunc.definition.get_closest_marker("merkle_heavy"):
-        names = ["native"]
     if "native" in names:
         keccaks = _keccak_backends()  # also says at collection, in one line, that the C is missing
         if metafunc.definition.get_closest_marker("every_keccak_backend"):
@@ -120,8 +118,8 @@ def pytest_generate_tests(metafunc):
 
 
 def pytest_collection_modifyitems(config, items):
-    """A parameter marked `merkle_heavy` (e.g. `pytest.param(2000, marks=...)`) is dropped from the
-    twin's runs by default, as a heavy test is (its marks are known only once items exist)."""
+    """By default the twin's runs of tests marked `merkle_heavy` (the test, or one of its
+    parameters as `pytest.param(2000, marks=...)`) are deselected: the C runs them."""
     if config.getoption("--merkle-backend") != "both":
         return
     dropped = [
@@ -133,7 +131,8 @@ def pytest_collection_modifyitems(config, items):
     ]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if item not in set(dropped)]
+        dropped_ids = {id(item) for item in dropped}
+        items[:] = [item for item in items if id(item) not in dropped_ids]
 
 
 @pytest.fixture
