@@ -15,7 +15,9 @@ For 10k, 100k and 1M leaves of `("data.sample", "train/NNNNNNN", random digest, 
 - load: `MerkleTree.load` of a dump (the JSON already parsed; every node and value checked),
   ours beside the reference (the reference at 10k and 100k only);
 - memory: peak traced by tracemalloc during our build (numpy and the C extension allocate through
-  it), the tree it keeps, and the reference's peak (10k, 100k); node's max RSS for OZ.
+  it), the tree it keeps, and the reference's peak (10k, 100k); node's max RSS for OZ;
+- the pure-Python twin (`provenance._merkle_python`, what runs without a C compiler): build from
+  columns and load, leaves/s at 10k leaves, beside the C (measured, not a target).
 Target: >= 1,000,000 leaves/s at 1M. Every build's root is checked against the others.
 """
 
@@ -33,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance import _merkle_native as native
+from provenance import _merkle_python, merkle
 from provenance import merkle_reference as reference
 from provenance.merkle import Leaf, MerkleTree, default_threads
 
@@ -43,6 +45,7 @@ KIND = "data.sample"
 OZ_MAX = 100_000
 REFERENCE_LOAD_MAX = 100_000
 REFERENCE_MEMORY_MAX = 100_000
+TWIN_N = 10_000
 
 
 def values_of(n: int, seed: int = 2026) -> tuple[list[str], bytes, list[int]]:
@@ -85,6 +88,27 @@ def oz_build(leaves: list[Leaf], proof_indices: list[int]) -> dict:
     return json.loads(done.stdout)
 
 
+def twin_rates(*cols) -> list[tuple[str, str, str]]:
+    """Build from columns and load, leaves/s: the twin (once) beside the backend in use (best of 3),
+    as rows of a table; the twin's tree checked against the other's."""
+    n = len(cols[1])
+    fast_build, tree = best_of(3, lambda: MerkleTree.from_columns(*cols))
+    dump = json.loads(json.dumps(tree.dump()))
+    fast_load, _ = best_of(3, lambda: MerkleTree.load(dump))
+    in_use, merkle.native = merkle.native, _merkle_python
+    try:
+        twin_build, twin_tree = best_of(1, lambda: MerkleTree.from_columns(*cols))
+        twin_load, twin_loaded = best_of(1, lambda: MerkleTree.load(dump))
+    finally:
+        merkle.native = in_use
+    assert twin_tree.root == twin_loaded.root == tree.root and twin_tree.dump() == dump
+    return [
+        ("pure-Python twin", rate(n, twin_build), rate(n, twin_load)),
+        (merkle.BACKEND, rate(n, fast_build), rate(n, fast_load)),
+        ("twin slower by", f"{twin_build / fast_build:,.0f}x", f"{twin_load / fast_load:,.0f}x"),
+    ]
+
+
 def rate(n: int, seconds: float | None) -> str:
     return "-" if seconds is None else f"{n / seconds:,.0f}"
 
@@ -94,7 +118,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated leaf counts")
     sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
     threads = default_threads()
-    print(f"cores used: {threads}; keccak backend: {native.backends()[0]} (of {', '.join(native.backends())}); "
+    backends = merkle.native.backends()
+    print(f"cores used: {threads}; Merkle backend: {merkle.BACKEND}; keccak backend: {backends[0]} (of {', '.join(backends)}); "
           f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     names, digests, sizes_all = values_of(max(sizes))
     rows = []
@@ -162,6 +187,11 @@ def main() -> None:
     for r in rows:
         oz_rss = f"{r['oz']['max_rss_mb']:,.0f} MB" if r["oz"] else "-"
         print(f"  {r['n']:>9,}  {mb(r['peak']):>10}  {mb(r['held']):>10}  {mb(r['ref_peak']):>14}  {oz_rss:>15}")
+    n = min(TWIN_N, max(sizes))
+    print(f"\npure-Python twin (without a C compiler, or PROVENANCE_MERKLE_BACKEND=python), {n:,} leaves, leaves/s")
+    print(f"  {'':>16}  {'build':>10}  {'load':>10}")
+    for row in twin_rates(KIND, names[:n], digests[: 32 * n], sizes_all[:n]):
+        print("  {:>16}  {:>10}  {:>10}".format(*row))
     last = rows[-1]
     speed = last["n"] / last["cols_s"]
     print(f"\ntarget >= 1,000,000 leaves/s at {last['n']:,} leaves: {speed:,.0f} -> {'met' if speed >= 1e6 else 'MISSED'}")

@@ -1,4 +1,5 @@
-"""Bad input to the Merkle module: each a one-line FormatError/MerkleError naming the problem."""
+"""Bad input to the Merkle module: each a one-line FormatError/MerkleError naming the problem, on
+the C extension and on its pure-Python twin (`merkle_backend`, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 
 from provenance.errors import FormatError, MerkleError
 from provenance.merkle import Leaf, MerkleTree, load_dump_file, process_multiproof, process_proof, verify
+
+pytestmark = pytest.mark.usefixtures("merkle_backend")
 
 GOOD = MerkleTree.of([Leaf("data.sample", f"train/{i}", bytes([i]) * 32, i) for i in range(1, 6)]).dump()
 

@@ -1,7 +1,9 @@
 """The fast Merkle path (provenance.merkle, C under provenance/_native) against the readable
 reference (provenance.merkle_reference) and the real @openzeppelin/merkle-tree: same roots,
 nodes, proofs, multiproofs, dumps and errors, for every keccak backend this CPU runs, one and two
-threads, awkward values (unicode, long names, huge sizes, duplicates) and sharded builds."""
+threads, awkward values (unicode, long names, huge sizes, duplicates) and sharded builds. Every
+test runs on the C and on its pure-Python twin (`merkle_backend`, tests/conftest.py); those marked
+`merkle_heavy` on the twin only with --merkle-backend=python."""
 
 from __future__ import annotations
 
@@ -16,14 +18,13 @@ import numpy as np
 import pytest
 from eth_hash.auto import keccak
 
-from provenance import _merkle_native as native
 from provenance import merkle
 from provenance import merkle_reference as ref
 from provenance.errors import FormatError, MerkleError
 from provenance.merkle import Leaf, LeafShard, MerkleTree, verify, verify_multiproof
 from tests.support import oz
 
-BACKENDS = native.backends()
+pytestmark = pytest.mark.usefixtures("merkle_backend")
 # Powers of two and their neighbours, odd counts, and sizes where the C code changes its split:
 # several threads per level from 8,192 nodes, batches of 8 and 4 leaves.
 SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1000, 1023, 1024, 1025]
@@ -62,13 +63,6 @@ def reference_tree(n: int, seed: int) -> ref.MerkleTree:
     return ref.MerkleTree.of(awkward_leaves(n, seed))
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    previous = native.use_backend(request.param)
-    yield request.param
-    native.use_backend(previous)
-
-
 def assert_same_tree(fast: MerkleTree, slow: ref.MerkleTree, multiproof_sets=()) -> None:
     assert fast.root == slow.root
     assert fast.nodes == slow.nodes
@@ -80,23 +74,27 @@ def assert_same_tree(fast: MerkleTree, slow: ref.MerkleTree, multiproof_sets=())
         assert fast.multiproof(indices) == slow.multiproof(indices)
 
 
-def test_keccak256_matches_eth_hash_on_every_length_near_block_edges():
+@pytest.mark.every_keccak_backend
+def test_keccak256_matches_eth_hash_on_every_length_near_block_edges(merkle_backend):
     rng = random.Random(0)
     for length in [*range(0, 300), 407, 408, 409, 1087, 1088, 1089, 5000]:
         data = rng.randbytes(length)
-        assert native.keccak256(data) == keccak(data), length
+        assert merkle_backend.keccak256(data) == keccak(data), length
 
 
+@pytest.mark.every_keccak_backend
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("n", SIZES)
-def test_same_tree_as_reference(backend, threads, n):
+def test_same_tree_as_reference(threads, n):
     values = awkward_leaves(n, seed=n)
     rng = random.Random(n)
     sets = [rng.sample(range(n), k) for k in {1, min(n, 3), n // 2, n} if k]
     assert_same_tree(MerkleTree.of(values, threads=threads), reference_tree(n, n), sets)
 
 
-def test_large_tree_split_over_threads_matches_reference(backend):
+@pytest.mark.every_keccak_backend
+@pytest.mark.merkle_heavy
+def test_large_tree_split_over_threads_matches_reference():
     # 20,000 leaves: leaf hashing and the deepest levels are split between threads.
     values = awkward_leaves(20_000, seed=11)
     fast, slow = MerkleTree.of(values, threads=2), reference_tree(20_000, 11)
@@ -121,6 +119,7 @@ def test_awkward_values_match_openzeppelin():
         assert [v.to_json() for v in mp.leaves] == expected["leaves"]
 
 
+@pytest.mark.merkle_heavy
 def test_10k_leaves_from_columns_match_openzeppelin():
     names, digests, sizes = simple_columns(10_000, seed=3)
     ours = MerkleTree.from_columns("data.sample", names, digests, sizes)
@@ -285,6 +284,7 @@ def test_load_agrees_with_reference_on_edited_dump(edit):
         assert "\n" not in fast[1]
 
 
+@pytest.mark.merkle_heavy
 def test_load_reports_the_first_bad_node_of_a_large_tree():
     # 20,000 leaves: the nodes are checked in blocks on several threads; the error must still
     # name the first bad node in index order, as the reference's loop would.
@@ -380,6 +380,7 @@ def test_shard_dump_roundtrip_and_tampering():
 # ---- on-chain: the real compiled contract checks fast-path proofs ----
 
 
+@pytest.mark.merkle_heavy
 def test_fast_proofs_verify_on_chain(eth_anchor):
     values = awkward_leaves(2_049, seed=17)
     tree = MerkleTree.of(values)
@@ -395,6 +396,7 @@ def test_fast_proofs_verify_on_chain(eth_anchor):
     assert not eth_anchor.verify_inclusion(tree.root, tree.proof(0), values[1] if values[1] != values[0] else values[2])
 
 
+@pytest.mark.merkle_heavy
 def test_tree_from_shards_verifies_on_chain(eth_anchor):
     names, digests, sizes = simple_columns(3_000, seed=18)
     shards = [LeafShard.from_columns("data.sample", names[a:b], digests[32 * a : 32 * b], sizes[a:b], a) for a, b in [(0, 1_234), (1_234, 3_000)]]

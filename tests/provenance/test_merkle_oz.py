@@ -1,5 +1,7 @@
 """provenance-merkle/v1 against the real @openzeppelin/merkle-tree: same roots, proofs and
-multiproofs, and each side verifies the other's proofs."""
+multiproofs, and each side verifies the other's proofs; on the C extension and on its pure-Python
+twin (`merkle_backend`, tests/conftest.py; the twin builds the largest trees only with
+--merkle-backend=python)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ from provenance.errors import MerkleError
 from provenance.merkle import FORMAT, Leaf, MerkleTree, MultiProof, verify, verify_multiproof
 from tests.support import oz
 
-SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 33, 64, 100, 255, 256, 257, 1000, 2000]
+pytestmark = pytest.mark.usefixtures("merkle_backend")
+
+HEAVY = pytest.mark.merkle_heavy
+SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 33, 64, 100, 255, 256, 257, pytest.param(1000, marks=HEAVY), pytest.param(2000, marks=HEAVY)]
 
 
 def random_leaves(n: int, seed: int) -> list[Leaf]:
@@ -47,7 +52,7 @@ def test_same_tree_proofs_and_multiproofs_as_openzeppelin(n):
         assert [v.to_json() for v in mp.leaves] == expected["leaves"]
 
 
-@pytest.mark.parametrize("n", [1, 2, 13, 256, 1000])
+@pytest.mark.parametrize("n", [1, 2, 13, 256, pytest.param(1000, marks=HEAVY)])
 def test_each_side_verifies_the_others_proofs(n):
     values = random_leaves(n, seed=1000 + n)
     ours = MerkleTree.of(values)
