@@ -372,10 +372,18 @@ class EthereumAnchor(AnchorBackend):
         """The MLProvenance contract at `address` on this chain (code checked once)."""
         address = Web3.to_checksum_address(address)
         if address not in self._contracts:
-            if not self._rpc(lambda: self.w3.eth.get_code(address)):
+            code = bytes(self._rpc(lambda: self.w3.eth.get_code(address)))
+            if not code:
                 raise AnchorError(
                     f"no contract code at {address} on chain {self.chain_id}: expected MLProvenance "
                     "(deploy it with `ape run deploy --network ...` or pass the right address)"
+                )
+            # A receipt (or config) may name any address; only the code this package ships is
+            # trusted to mean what MLProvenance's events and views say.
+            if code != bytes.fromhex(artifact()["deployedBytecode"].removeprefix("0x")):
+                raise AnchorError(
+                    f"the contract at {address} on chain {self.chain_id} is not this version of MLProvenance: "
+                    "expected its code to equal the packaged runtime bytecode, found other code"
                 )
             self._contracts[address] = self.w3.eth.contract(address=address, abi=artifact()["abi"])
         return self._contracts[address]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from web3 import Web3
 
 from provenance.anchors.base import AnchorState, Receipt
 from provenance.anchors import ethereum
@@ -325,3 +326,19 @@ def test_proof_file_through_a_batched_final_anchor(anvil):
     bundle = proofs.ProofBundle("run-y", (step,), (("post", receipts[0]),), ours.signer_address)
     results = proofs.check_on_network(bundle, anvil.url)
     assert [ok for _, ok, _ in results] == [True] and "in batch" in results[0][2], results
+
+
+def test_receipt_naming_a_contract_that_is_not_mlprovenance_cannot_verify(anvil):
+    """An adversary controlling the run folder may name any contract, e.g. one of its own whose
+    events and views say whatever it likes: only the packaged MLProvenance code is trusted."""
+    backend = anvil_backend(anvil, 0)
+    receipt = backend.anchor(tree_of(3, seed=303).root)
+    impostor = "0x" + "42" * 20
+    code = backend.w3.eth.get_code(backend.address).hex()
+    anvil.rpc("anvil_setCode", impostor, "0x" + code.removeprefix("0x")[:-2] + "00")  # one byte changed
+    forged = receipt.with_state(receipt.state, location=dict(receipt.location, contract=impostor))
+    verdict = backend.verify(forged, receipt.root)
+    assert not verdict.ok
+    assert verdict.detail.startswith(f"cannot check: the contract at {Web3.to_checksum_address(impostor)} on chain 31337 is not this version of MLProvenance")
+    with pytest.raises(AnchorError, match="is not this version of MLProvenance"):
+        ethereum.connect(anvil.url, contract_address=impostor)
