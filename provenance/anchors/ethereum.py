@@ -127,6 +127,11 @@ class EthereumAnchor(AnchorBackend):
         signer = self._require_signer()
         existing = self.find_anchor(root)
         if existing is not None:
+            if self.anchor_info(root, signer.address).revoked:
+                raise RefusedError(
+                    f"root 0x{root.hex()} was anchored by {signer.address} and revoked: expected a root that can be "
+                    "anchored, found a revoked one (a revoked anchor is never renewed; anchor a new run)"
+                )
             return existing
         record_digest = hashlib.sha256(record).digest() if record else ZERO_ROOT
         tx_hash = self._send(self.contract.functions.anchor(root, prev_root, record_digest))

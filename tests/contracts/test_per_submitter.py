@@ -34,8 +34,10 @@ def tree() -> MerkleTree:
 def test_identical_roots_from_different_accounts_coexist(registry, trainer, stranger, tree):
     first = registry.anchor(tree.root, ZERO, b"\x01" * 32, sender=trainer)
     second = registry.anchor(tree.root, ZERO, b"\x02" * 32, sender=stranger)
-    assert registry.anchorOf(trainer, tree.root)[:3] == (True, registry.anchorOf(trainer, tree.root)[1], first.block_number)
-    assert registry.anchorOf(stranger, tree.root)[2] == second.block_number
+    mine, theirs = registry.anchorOf(trainer, tree.root), registry.anchorOf(stranger, tree.root)
+    assert (mine[0], mine[2], mine[3]) == (True, first.block_number, False)
+    assert (theirs[0], theirs[2], theirs[3]) == (True, second.block_number, False)
+    assert first.decode_logs(registry.RootAnchored)[0].recordDigest == b"\x01" * 32
     assert second.decode_logs(registry.RootAnchored)[0].submitter == stranger.address
     assert second.decode_logs(registry.RootAnchored)[0].recordDigest == b"\x02" * 32
 

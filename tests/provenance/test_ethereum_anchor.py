@@ -192,6 +192,8 @@ def test_revoked_anchor_is_a_failed_verdict_naming_the_revoker(anvil):
     assert not backend.is_anchored(root)
     with pytest.raises(ethereum.RefusedError, match="already revoked"):
         backend.revoke(root, "again")
+    with pytest.raises(ethereum.RefusedError, match="and revoked: expected a root that can be anchored"):
+        backend.anchor(root, b"record")
 
 
 def test_revoke_of_someone_elses_or_no_anchor_is_refused(anvil):
