@@ -337,7 +337,7 @@ def _check_type(where: str, default: Any, value: Any) -> Any:
         if value is None or (isinstance(value, expected) and not isinstance(value, bool)):
             return float(value) if float in expected and value is not None else value
         names = " or ".join("number" if t is float else t.__name__ for t in expected if not (t is int and float in expected))
-        raise ConfigError(f"config: {where}: expected {names} or null, found {_describe(value)}")
+        raise ConfigError(f"config: {where}: expected {names} or null, found {type(value).__name__} ({_describe(value)})")
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, float):
