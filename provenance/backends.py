@@ -12,9 +12,10 @@ verification). It passes every setting of the section where it belongs:
   node only when not `read_only`.
 - `retry_attempts` (every network): how many tries one delivery makes before the outbox entry is
   left pending. Implemented here, as a small wrapper: opening the backend and each `anchor` call
-  are tried that many times while they fail with `AnchorError` (a network that cannot be
-  reached), with a short pause between tries; a `ConfigError` is never retried. With the default
-  of 1 the backend is returned as is.
+  are tried that many times while they raise `AnchorError` or return a `pending` receipt (a
+  network that cannot be reached), with a short pause between tries; a `ConfigError`, a
+  `submitted` or `failed` receipt is never retried (a sent transaction is not sent twice). With
+  the default of 1, or IPFS without a node (nowhere to send), the backend is returned as is.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import time
 from decimal import Decimal
 from typing import Any, Callable, Mapping, TypeVar
 
-from .anchors.base import AnchorBackend
+from .anchors.base import AnchorBackend, AnchorState, Receipt
 from .errors import AnchorError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ def open_backend(network: str, config: Mapping[str, Any], *, read_only: bool = F
     section = sections[network]
     attempts = int(section.get("retry_attempts", 1))
     backend = _tried(attempts, f"opening {network}", lambda: opener(section, read_only))
+    if network == "ipfs" and getattr(backend, "url", None) is None:
+        attempts = 1  # the local store only: nothing to retry
     if attempts > 1:
         # An instance attribute shadows the method, so the backend keeps its own type (callers
         # check isinstance) and `anchor_batch`, which calls `self.anchor`, is retried too.
@@ -60,13 +63,18 @@ def _tried(attempts: int, what: str, call: Callable[[], T]) -> T:
     pause = RETRY_PAUSE_S
     for attempt in range(1, attempts + 1):
         try:
-            return call()
+            result = call()
         except AnchorError as e:
             if attempt == attempts:
                 raise
-            log.info("%s failed (try %d of %d), trying again in %.1f s: %s", what, attempt, attempts, pause, e)
-            time.sleep(pause)
-            pause = min(pause * 2, MAX_RETRY_PAUSE_S)
+            reason: Any = e
+        else:
+            if not (isinstance(result, Receipt) and result.state is AnchorState.PENDING) or attempt == attempts:
+                return result
+            reason = result.reason
+        log.info("%s: try %d of %d failed, trying again in %.1f s: %s", what, attempt, attempts, pause, reason)
+        time.sleep(pause)
+        pause = min(pause * 2, MAX_RETRY_PAUSE_S)
     raise AssertionError("unreachable")  # attempts >= 1 is checked by the config
 
 

@@ -456,8 +456,8 @@ def _signer(keys: list[tuple[str, Any]], from_file: bool, environ: Mapping[str, 
     if reference:
         name = reference.group(1) or reference.group(2)
         text = environ.get(name, "")
-        if not text:
-            log.warning("config: %s names $%s, which is not set: no key taken from the config", where, name)
+        if not text:  # the usual case: no key in the environment, so none from the config either
+            log.debug("config: %s names $%s, which is not set: no key taken from the config", where, name)
             return None
         source = f"${name}"
     elif from_file:
