@@ -280,7 +280,7 @@ def _flatten(source: Mapping[str, Any], from_file: bool) -> tuple[dict[tuple[str
                 default = default[part]
             if isinstance(default, dict):
                 if not isinstance(value, Mapping):
-                    raise ConfigError(f"config: {where}: expected an object, found {_describe(value)}")
+                    raise ConfigError(f"config: {where}: expected an object, found {type(value).__name__} ({_describe(value)})")
                 walk(value, written + (key,), path)
                 continue
             refuse_secrets(value, f"config: {where}")
@@ -445,6 +445,9 @@ def _signer(keys: list[tuple[str, Any]], from_file: bool, environ: Mapping[str, 
     where, value = keys[0]
     if value is None:
         return None
+    if _key_in_environment(environ):  # the environment wins; connect() reads and checks it
+        log.debug("config: %s is overridden by the environment (%s / %s)", where, KEY_ENV, ACCOUNT_ENV)
+        return None
     if not isinstance(value, str):
         raise ConfigError(f"config: {where}: expected a hex private key string or null, found {type(value).__name__}")
     text = value.strip()
@@ -462,16 +465,12 @@ def _signer(keys: list[tuple[str, Any]], from_file: bool, environ: Mapping[str, 
         source = f"${name}"
     elif from_file:
         raise ConfigError(
-            f"config: {where}: expected no private key in a config file, found one (not shown); keys belong in "
-            f"{KEY_ENV} or an Ape keystore account ({ACCOUNT_ENV}), or \"${{{KEY_ENV}}}\" here"
+            f"config: {where}: expected no private key in a config file, found one (not shown): it looks like a secret; "
+            f"keys belong in {KEY_ENV} or an Ape keystore account ({ACCOUNT_ENV}), or write \"${{{KEY_ENV}}}\" here"
         )
     else:
         source = "the config dict"
-    signer = KeySigner.from_hex(text, f"config: {where}", source)
-    if _key_in_environment(environ):
-        log.debug("config: %s is overridden by the environment (%s / %s)", where, KEY_ENV, ACCOUNT_ENV)
-        return None
-    return signer
+    return KeySigner.from_hex(text, f"config: {where}" + (f" (from {source})" if source.startswith("$") else ""), source)
 
 
 def _debug_logging() -> None:
