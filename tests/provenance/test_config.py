@@ -107,7 +107,8 @@ def test_the_repo_example_is_the_embedded_default():
     assert config["blockchain"]["networks"] == ["ethereum"]
     assert config["blockchain"]["ethereum"].signer is None  # "${ETH_PRIVATE_KEY}" unset: no key
     expected = copy.deepcopy(DEFAULTS)
-    expected["blockchain"]["ipfs"]["retry_attempts"] = 3
+    expected["blockchain"]["ipfs"]["retry_attempts"] = 3  # the guide's values, where they change nothing else
+    expected["blockchain"]["ethereum"]["gas_limit"] = 300000  # above any anchor's gas (deploys are not limited)
     assert config == expected
 
 
