@@ -21,7 +21,6 @@ verification). It passes every setting of the section where it belongs:
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import time
 from decimal import Decimal
@@ -92,11 +91,6 @@ def _open_ethereum(section: Mapping[str, Any], read_only: bool) -> AnchorBackend
         "allow_start": not read_only,
         "allow_deploy": not read_only,
     }
-    # MERGE(contract): `ethereum.connect` gains gas_limit, gas_price, allow_start and allow_deploy
-    # on the `contract` branch; until it is merged, pass only what it accepts. Delete these two
-    # lines after the merge.
-    accepted = inspect.signature(ethereum.connect).parameters
-    options = {k: v for k, v in options.items() if k in accepted}
     return ethereum.connect(section["network"], **options)
 
 
