@@ -7,7 +7,7 @@ training loop.
 
 from .errors import AnchorError, ConfigError, FormatError, MerkleError, ProvenanceError, VerificationError
 from .merkle import Leaf, MerkleTree
-from .tracker import ProvenanceTracker
+from .training.tracker import ProvenanceTracker
 
 __all__ = [
     "AnchorError",

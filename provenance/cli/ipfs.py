@@ -8,8 +8,8 @@ from typing import Any, Callable
 
 import click
 
-from .. import ipfsnode
-from ..anchors import ipfs as ipfs_anchor
+from ..anchors.ipfs import node as ipfsnode
+from ..anchors.ipfs import backend as ipfs_anchor
 from ..errors import ProvenanceError
 from ..merkle import parse_bytes32
 from . import EXIT_FAILED

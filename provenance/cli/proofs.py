@@ -9,7 +9,7 @@ import click
 
 from ..config import load_config
 from ..files import atomic_write_json
-from ..proofs import ProofBundle, check_offline, check_on_network, prove
+from ..verification.proofs import ProofBundle, check_offline, check_on_network, prove
 from ..record import Record
 from .common import RECORD_FILE, base_dir_option, config_option, emit, json_option, parse_leaf_ref, resolve_run
 

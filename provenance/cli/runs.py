@@ -8,8 +8,8 @@ from typing import Any, Callable
 
 import click
 
-from ..tracker import ProvenanceTracker
-from ..verify import verify_run
+from ..training.tracker import ProvenanceTracker
+from ..verification.verify import verify_run
 from .common import base_dir_option, config_option, emit, json_option, resolve_run
 
 

@@ -9,7 +9,7 @@ all-reduce, whose summation order belongs to the backend. With it, a W-rank run 
 what `provenance train --gradient-shards W --threads T` computes in one process (T: each rank's
 thread count, 1 under torchrun), so the two runs have the same roots: pre, every epoch, post.
 
-Hashing is sharded (`provenance.sharding`): every rank hashes its rows of the data and its share
+Hashing is sharded (`provenance.digests.sharding`): every rank hashes its rows of the data and its share
 of the state dict; rank 0 gathers the leaves, builds the trees, anchors and writes the record,
 with the world size and sharding scheme in the record's `artifacts.distributed`. A rank that fails
 while hashing fails every rank with the same one-line error, before any tree is built.
@@ -31,7 +31,7 @@ from torch import nn
 
 from ..cli.runs import options_from, report_training, training_options
 from ..errors import ConfigError, ProvenanceError
-from ..sharding import ShardedHasher
+from ..digests.sharding import ShardedHasher
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Three opt-in variants of the same job:
 
 - DP (`dp=True`): DP-SGD with Opacus (`training/dp.py`); the privacy spent after each epoch goes
-  into that epoch's tree (`provenance.privacy`).
+  into that epoch's tree (`provenance.digests.privacy`).
 - Gradient shards (`gradient_shards=W`): each global batch is split into W contiguous shards whose
   gradients (of the summed loss over the shard, divided by the global batch size) are added in
   shard order. That is what a W-rank DDP job with the ordered-sum hook of `training/distributed.py`
@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import datasets
+from ..digests import datasets
 from ..errors import ConfigError
-from ..tracker import ProvenanceTracker, new_run_id
+from .tracker import ProvenanceTracker, new_run_id
 from .model import SmallCNN
 
 if TYPE_CHECKING:

@@ -139,7 +139,7 @@ def test_malformed_private_key_in_environment(tmp_path):
 
 
 def test_ipfs_node_returning_a_wrong_cid(tmp_path, monkeypatch):
-    from provenance.anchors.ipfs import IpfsAnchor
+    from provenance.anchors.ipfs.backend import IpfsAnchor
     from tests.support.fake_ipfs import WrongCidIpfsServer
 
     record = json.loads((CORPUS / "record-valid.json").read_text())

@@ -7,10 +7,10 @@ import os
 
 
 from provenance.anchoring import Anchors
-from provenance.anchors import ethereum
+from provenance.anchors.ethereum import backend as ethereum
 from provenance.anchors.base import AnchorState
 from provenance.config import load_config
-from provenance.outbox import Outbox
+from provenance.anchoring.outbox import Outbox
 from tests.support.anvil import AnvilNode
 from tests.support.cli import cli
 

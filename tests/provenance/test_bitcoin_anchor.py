@@ -11,10 +11,10 @@ from dataclasses import replace
 import pytest
 
 from provenance.anchors.base import AnchorState, Receipt
-from provenance.anchors.bitcoin import BitcoinAnchor, BitcoinConfig
-from provenance.anchors.bitcoin_dialects import SV
-from provenance.anchors.bitcoin_offline import Utxo, build_anchor_tx, key_from_wif
-from provenance.anchors.bitcoin_rpc import Credentials, RpcError
+from provenance.anchors.bitcoin.backend import BitcoinAnchor, BitcoinConfig
+from provenance.anchors.bitcoin.dialects import SV
+from provenance.anchors.bitcoin.offline import Utxo, build_anchor_tx, key_from_wif
+from provenance.anchors.bitcoin.rpc import Credentials, RpcError
 from provenance.errors import AnchorError, ConfigError, FormatError
 from tests.support.bitcoin_node import free_port
 

@@ -10,7 +10,7 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from provenance.anchors.ots import proof_from_anchor
+from provenance.anchors.bitcoin.ots import proof_from_anchor
 from provenance.cli import main
 from tests.support.bitcoin_node import free_port
 

@@ -15,8 +15,8 @@ from bitcoin.core.scripteval import SCRIPT_VERIFY_P2SH, EvalScriptError, VerifyS
 from bitcoin.wallet import CKey
 from eth_keys.backends.native.ecdsa import decompress_public_key, ecdsa_raw_verify
 
-from provenance.anchors.bitcoin_dialects import CORE, SV
-from provenance.anchors.bitcoin_offline import (
+from provenance.anchors.bitcoin.dialects import CORE, SV
+from provenance.anchors.bitcoin.offline import (
     Utxo,
     build_anchor_tx,
     key_from_wif,

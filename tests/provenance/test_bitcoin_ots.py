@@ -13,7 +13,7 @@ from opentimestamps.core.op import OpSHA256
 from opentimestamps.core.serialize import BytesSerializationContext
 from opentimestamps.core.timestamp import DetachedTimestampFile, Timestamp
 
-from provenance.anchors.ots import load_proof, proof_from_anchor, verify_ots
+from provenance.anchors.bitcoin.ots import load_proof, proof_from_anchor, verify_ots
 from provenance.errors import AnchorError, FormatError
 
 

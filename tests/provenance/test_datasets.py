@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from provenance import datasets
+from provenance.digests import datasets
 from provenance.errors import ConfigError, FormatError
 
 

@@ -15,8 +15,8 @@ import torch
 
 from provenance.anchoring import Anchors
 from provenance.config import load_config
-from provenance.hashing import dataset_leaves, state_dict_leaves
-from provenance.sharding import INJECT_ENV, shard_rows, tensor_owners
+from provenance.digests.hashing import dataset_leaves, state_dict_leaves
+from provenance.digests.sharding import INJECT_ENV, shard_rows, tensor_owners
 from provenance.training import TrainOptions, run_training
 from provenance.training.model import SmallCNN
 from tests.support.cli import ROOT

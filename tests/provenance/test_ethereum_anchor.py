@@ -13,7 +13,7 @@ import pytest
 from web3 import Web3
 
 from provenance.anchors.base import AnchorState, Receipt
-from provenance.anchors import ethereum
+from provenance.anchors.ethereum import backend as ethereum
 from provenance.errors import AnchorError, ConfigError, FormatError
 from provenance.merkle import Leaf, MerkleTree
 
@@ -147,7 +147,7 @@ def anvil_backend(anvil, account: int = 0, **kwargs) -> ethereum.EthereumAnchor:
     """The package's backend on the test's anvil, signing with the node's account `account`."""
     from web3 import Web3
 
-    from provenance.keys import NodeSigner
+    from provenance.anchors.ethereum.keys import NodeSigner
 
     w3 = Web3(Web3.HTTPProvider(anvil.url))
     return ethereum.connect(anvil.url, signer=NodeSigner(w3.eth.accounts[account]), **kwargs)
@@ -208,7 +208,7 @@ def test_revoke_of_someone_elses_or_no_anchor_is_refused(anvil):
 def test_receipt_naming_another_deployment_verifies_against_its_own_contract(anvil):
     from web3 import Web3
 
-    from provenance.keys import NodeSigner
+    from provenance.anchors.ethereum.keys import NodeSigner
 
     first = anvil_backend(anvil, 0)
     root = tree_of(6, seed=66).root
@@ -290,7 +290,7 @@ def test_no_deploy_and_no_start_when_not_allowed(tmp_path, monkeypatch):
 def test_proof_files_check_on_chain_against_their_submitter_only(anvil):
     from dataclasses import replace as _replace
 
-    from provenance import proofs
+    from provenance.verification import proofs
 
     ours, attacker = anvil_backend(anvil, 0), anvil_backend(anvil, 6)
     tree = tree_of(11, seed=111)
@@ -319,7 +319,7 @@ def test_proof_files_check_on_chain_against_their_submitter_only(anvil):
 
 
 def test_proof_file_through_a_batched_final_anchor(anvil):
-    from provenance import proofs
+    from provenance.verification import proofs
 
     ours = anvil_backend(anvil, 0)
     tree = tree_of(6, seed=222)

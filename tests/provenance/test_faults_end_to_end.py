@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 
 
-from provenance.anchors import ethereum
-from provenance.anchors.ipfs import sha256_of_cid
-from provenance.ipfsnode import IpfsNode
-from provenance.outbox import Outbox
+from provenance.anchors.ethereum import backend as ethereum
+from provenance.anchors.ipfs.backend import sha256_of_cid
+from provenance.anchors.ipfs.node import IpfsNode
+from provenance.anchoring.outbox import Outbox
 from provenance.training import TrainOptions, run_training
 from tests.provenance.test_outbox_bitcoin import transactions_carrying
 from tests.support.anvil import free_port

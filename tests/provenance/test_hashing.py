@@ -20,10 +20,10 @@ import torch
 from blake3 import blake3
 from torch.utils.data import Subset, TensorDataset
 
-from provenance import hashing
+from provenance.digests import hashing
 from provenance.errors import FormatError, ProvenanceError
 from provenance.merkle import Leaf
-from provenance.hashing import (
+from provenance.digests.hashing import (
     CANONICALIZATION,
     dataset_leaves,
     file_leaves,
@@ -33,8 +33,8 @@ from provenance.hashing import (
     hash_tensor,
     state_dict_leaves,
 )
-from provenance import staging
-from provenance.staging import Stager, ThreadCopier
+from provenance.digests import staging
+from provenance.digests.staging import Stager, ThreadCopier
 
 
 def canonical_bytes(dtype: str, shape: tuple[int, ...], data: bytes) -> bytes:

@@ -13,11 +13,11 @@ import subprocess
 import httpx
 import pytest
 
-from provenance.anchors import ipfs
+from provenance.anchors.ipfs import backend as ipfs
 from provenance.anchors.base import AnchorState, Receipt
-from provenance.anchors.ipfs import IpfsAnchor, cid_from_sha256, cid_of, parse_cid, sha256_of_cid
+from provenance.anchors.ipfs.backend import IpfsAnchor, cid_from_sha256, cid_of, parse_cid, sha256_of_cid
 from provenance.errors import AnchorError, ConfigError, FormatError, VerificationError
-from provenance.ipfsnode import IpfsNode
+from provenance.anchors.ipfs.node import IpfsNode
 from provenance.merkle import Leaf
 from provenance.record import Record, Stage
 from tests.support.anvil import free_port

@@ -1,5 +1,5 @@
-"""The fast Merkle path (provenance.merkle, C under provenance/_native) against the readable
-reference (provenance.merkle_reference) and the real @openzeppelin/merkle-tree: same roots,
+"""The fast Merkle path (provenance.merkle, C under provenance/merkle/_native) against the readable
+reference (provenance.merkle.reference) and the real @openzeppelin/merkle-tree: same roots,
 nodes, proofs, multiproofs, dumps and errors, for every keccak backend this CPU runs, one and two
 threads, awkward values (unicode, long names, huge sizes, duplicates) and sharded builds. Every
 test runs on the C and on its pure-Python twin (`merkle_backend`, tests/conftest.py); those marked
@@ -19,7 +19,7 @@ import pytest
 from eth_hash.auto import keccak
 
 from provenance import merkle
-from provenance import merkle_reference as ref
+from provenance.merkle import reference as ref
 from provenance.errors import FormatError, MerkleError
 from provenance.merkle import Leaf, LeafShard, MerkleTree, verify, verify_multiproof
 from tests.support import oz

@@ -1,4 +1,4 @@
-"""The pure-Python twin (provenance._merkle_python) against the C extension it stands in for: each
+"""The pure-Python twin (provenance.merkle.pure) against the C extension it stands in for: each
 function gives the same result, or raises the same exception with the same message, on valid and
 malformed input; and `provenance` imports and builds the same trees (the C's, @openzeppelin/
 merkle-tree's) where the C extension cannot be imported. The rest of the Merkle suite runs on both
@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from provenance import _merkle_python as twin
+from provenance.merkle import pure as twin
 from provenance import merkle
-from provenance import merkle_reference as ref
+from provenance.merkle import reference as ref
 from provenance.merkle import Leaf
 from tests.provenance.test_merkle_fast import awkward_leaves
 from tests.support import oz
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def c():
-    import provenance._merkle_native as native  # the C this test holds the twin to
+    import provenance.merkle._merkle_native as native  # the C this test holds the twin to
 
     return native
 
@@ -239,7 +239,7 @@ BLOCKER = textwrap.dedent(
     class NoCompiledMerkle(importlib.abc.MetaPathFinder):
         # as on a machine without a C compiler: the extension was never built
         def find_spec(self, name, path=None, target=None):
-            if name == "provenance._merkle_native":
+            if name == "provenance.merkle._merkle_native":
                 raise ModuleNotFoundError(f"No module named {name!r}", name=name)
             return None
 
@@ -263,7 +263,7 @@ def test_provenance_without_the_c_extension_builds_the_same_tree_as_c_and_openze
         import provenance
         from provenance import merkle
         from provenance.merkle import Leaf, MerkleTree
-        assert "provenance._merkle_native" not in sys.modules
+        assert "provenance.merkle._merkle_native" not in sys.modules
         values = [Leaf.from_json(v) for v in json.loads(sys.stdin.read())]
         tree = MerkleTree.of(values)
         print(json.dumps({"backend": merkle.BACKEND, "module": merkle.native.__name__, "dump": tree.dump(),
@@ -276,9 +276,9 @@ def test_provenance_without_the_c_extension_builds_the_same_tree_as_c_and_openze
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout)
-    assert (got["backend"], got["module"]) == ("python", "provenance._merkle_python")
+    assert (got["backend"], got["module"]) == ("python", "provenance.merkle.pure")
     debug = [line for line in done.stderr.splitlines() if line.startswith("DEBUG provenance.merkle ")]
-    assert len(debug) == 1 and "provenance._merkle_native not importable" in debug[0] and "pure-Python" in debug[0]
+    assert len(debug) == 1 and "provenance.merkle._merkle_native not importable" in debug[0] and "pure-Python" in debug[0]
 
     monkeypatch.setattr(merkle, "native", c)  # this process: the C
     native = merkle.MerkleTree.of(values)
@@ -291,14 +291,14 @@ def test_provenance_without_the_c_extension_builds_the_same_tree_as_c_and_openze
 
 def test_backend_variable_forces_or_requires_a_backend():
     show = "from provenance import merkle; print(merkle.BACKEND, merkle.native.__name__)"
-    assert run_python(show).stdout.split() == ["native", "provenance._merkle_native"]
-    assert run_python(show, {"PROVENANCE_MERKLE_BACKEND": "python"}).stdout.split() == ["python", "provenance._merkle_python"]
-    assert run_python(BLOCKER + show).stdout.split() == ["python", "provenance._merkle_python"]
+    assert run_python(show).stdout.split() == ["native", "provenance.merkle._merkle_native"]
+    assert run_python(show, {"PROVENANCE_MERKLE_BACKEND": "python"}).stdout.split() == ["python", "provenance.merkle.pure"]
+    assert run_python(BLOCKER + show).stdout.split() == ["python", "provenance.merkle.pure"]
 
     required = run_python(BLOCKER + show, {"PROVENANCE_MERKLE_BACKEND": "native"})
     assert required.returncode != 0
     last = required.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: PROVENANCE_MERKLE_BACKEND=native: expected the C extension provenance._merkle_native, found none")
+    assert last.startswith("ImportError: PROVENANCE_MERKLE_BACKEND=native: expected the C extension provenance.merkle._merkle_native, found none")
     assert "pip install -e ." in last
 
     wrong = run_python(show, {"PROVENANCE_MERKLE_BACKEND": "fast"})

@@ -14,11 +14,11 @@ import time
 from web3 import Web3
 
 from provenance.anchoring import Anchors
-from provenance.anchors import ethereum
+from provenance.anchors.ethereum import backend as ethereum
 from provenance.anchors.base import AnchorState
 from provenance.config import load_config
-from provenance.keys import NodeSigner
-from provenance.outbox import Outbox, deliver
+from provenance.anchors.ethereum.keys import NodeSigner
+from provenance.anchoring.outbox import Outbox, deliver
 from tests.support.anvil import AnvilNode
 from tests.support.cli import cli
 
@@ -130,7 +130,7 @@ SCRIPT = """
 import sys
 from provenance.anchoring import Anchors
 from provenance.config import load_config
-from provenance.outbox import Outbox
+from provenance.anchoring.outbox import Outbox
 outbox = Outbox(sys.argv[2])
 config = load_config({"blockchain": {"ethereum": {"network": sys.argv[1], "receipt_timeout": 120}}}, environ={})
 entry = outbox.enqueue("killed", sys.argv[3], "pre", "ethereum", bytes.fromhex(sys.argv[4]), bytes(32), b"{}")

@@ -8,8 +8,8 @@ import os
 import signal
 
 from provenance.anchors.base import AnchorState
-from provenance.anchors.bitcoin import BitcoinAnchor, BitcoinConfig
-from provenance.outbox import RAW_TX, Outbox, deliver
+from provenance.anchors.bitcoin.backend import BitcoinAnchor, BitcoinConfig
+from provenance.anchoring.outbox import RAW_TX, Outbox, deliver
 
 
 def backend_for(node) -> BitcoinAnchor:

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from provenance import privacy
-from provenance.context import value_leaf
+from provenance.digests import privacy
+from provenance.digests.context import value_leaf
 from provenance.errors import ConfigError
 from provenance.training import TrainOptions, run_training
 from tests.support.cli import cli
@@ -140,7 +140,7 @@ def test_training_curves_draw_the_epsilon_history(dp_run):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from provenance import plots
+    from provenance.verification import plots
 
     fig = plots.training_curves(dp_run.history, dp_run.privacy)
     panel = fig.axes[2]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 
-from provenance.tracker import FINAL_MODEL_FILE, INIT_MODEL_FILE
+from provenance.training.tracker import FINAL_MODEL_FILE, INIT_MODEL_FILE
 
 from tests.support.cli import cli
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from provenance.anchors.base import AnchorState, Receipt
 from provenance.merkle import Leaf
-from provenance.proofs import prove
+from provenance.verification.proofs import prove
 from provenance.record import Record, Stage
 
 HERE = Path(__file__).parent

@@ -1,0 +1,340 @@
+"""The durable anchor outbox: every anchor request is written to SQLite before it is attempted.
+
+States: `pending -> submitted -> confirmed`, or `failed` (a permanent error, with its reason).
+Network errors keep an entry pending with exponential backoff; nothing is lost if the process is
+killed at any point, because the next `deliver` starts from what the database says:
+
+1. an entry with a known transaction is *refreshed* from its network (mined? dropped by a reorg?);
+2. otherwise the network is asked whether the root is already anchored (idempotency: a root found
+   on chain is confirmed, not re-sent);
+3. only then is it sent.
+Each step's outcome is committed before the next network call, so a crash repeats at most a
+read, never a second anchor.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from ..anchors.base import AnchorBackend, AnchorState, Receipt, StaleTransactionError
+from ..errors import AnchorError, ProvenanceError
+from ..files import data_home
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    run_dir TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    network TEXT NOT NULL,
+    root TEXT NOT NULL,
+    prev_root TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    receipt TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    batch_id INTEGER REFERENCES batches (id),
+    target TEXT NOT NULL DEFAULT '',
+    UNIQUE (run_id, stage, network, root)
+);
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,
+    network TEXT NOT NULL,
+    root TEXT NOT NULL,
+    manifest BLOB NOT NULL,
+    created REAL NOT NULL
+);
+"""
+BATCH_FORMAT = "provenance-batch/v1"
+# Every column but the payload (a record snapshot, often hundreds of KB): read only to send it.
+ENTRY_COLUMNS = (
+    "id, run_id, run_dir, stage, network, root, prev_root, state, attempts, next_attempt, last_error, receipt, batch_id, target"
+)
+BACKOFF_BASE_S = 2.0
+BACKOFF_MAX_S = 600.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    run_id: str
+    run_dir: str
+    stage: str
+    network: str
+    root: bytes
+    prev_root: bytes
+    state: AnchorState
+    attempts: int
+    next_attempt: float
+    last_error: str | None
+    receipt: Receipt | None
+    batch_id: int | None = None
+    target: str = ""
+
+    @property
+    def member_name(self) -> str:
+        """This entry's leaf name in a batch tree."""
+        return f"{self.run_id}/{self.stage}"
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Entry:
+        return cls(
+            id=row["id"], run_id=row["run_id"], run_dir=row["run_dir"], stage=row["stage"], network=row["network"],
+            root=bytes.fromhex(row["root"]), prev_root=bytes.fromhex(row["prev_root"]),
+            state=AnchorState(row["state"]), attempts=row["attempts"], next_attempt=row["next_attempt"],
+            last_error=row["last_error"], receipt=Receipt.from_json(json.loads(row["receipt"])) if row["receipt"] else None,
+            batch_id=row["batch_id"], target=row["target"],
+        )
+
+    def current_receipt(self) -> Receipt:
+        """The receipt to show for this entry: the network's (without the signed transaction the
+        outbox keeps for re-broadcast), or a pending one saying why."""
+        if self.receipt is not None and self.state is not AnchorState.PENDING:
+            return replace(self.receipt, location={k: v for k, v in self.receipt.location.items() if k != RAW_TX})
+        # A pending record held locally already has its CID (the one a node must give): show it.
+        # A signed but unsent transaction's id is not shown: nothing is on a network yet.
+        location = dict(self.receipt.location) if self.receipt is not None and RAW_TX not in self.receipt.location else {}
+        return Receipt(self.network, self.root, AnchorState.PENDING if self.state is AnchorState.PENDING else self.state,
+                       location, reason=self.last_error or "queued, not sent yet")
+
+
+class Outbox:
+    """SQLite-backed queue of anchor requests, safe to share between threads and processes."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path else data_home() / "outbox.sqlite"
+        self._lock = threading.Lock()
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(entries)")}
+            if "batch_id" not in columns:  # an outbox made before batching existed
+                db.execute("ALTER TABLE entries ADD COLUMN batch_id INTEGER REFERENCES batches (id)")
+            if "target" not in columns:  # ... or before entries named their destination
+                db.execute("ALTER TABLE entries ADD COLUMN target TEXT NOT NULL DEFAULT ''")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    def _write(self, sql: str, args: Iterable[Any]) -> None:
+        with self._lock, self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(sql, tuple(args))
+            db.execute("COMMIT")
+
+    def enqueue(
+        self, run_id: str, run_dir: Path | str, stage: str, network: str, root: bytes, prev_root: bytes, payload: bytes,
+        target: str = "",
+    ) -> Entry:
+        """Record an anchor request (idempotent: the same run, stage, network and root give one
+        entry). `target` names the destination (e.g. `ethereum:http://host:port`); a request not
+        sent yet moves to the target of a new call."""
+        now = time.time()
+        self._write(
+            "INSERT INTO entries (run_id, run_dir, stage, network, root, prev_root, payload, state, created, updated, target) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (run_id, stage, network, root) DO UPDATE SET "
+            "run_dir=excluded.run_dir, target=CASE WHEN state='pending' THEN excluded.target ELSE target END",
+            (run_id, str(run_dir), stage, network, root.hex(), prev_root.hex(), payload, now, now, target),
+        )
+        entry = self.find(run_id, stage, network, root)
+        assert entry is not None
+        return entry
+
+    def find(self, run_id: str, stage: str, network: str, root: bytes) -> Entry | None:
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT {ENTRY_COLUMNS} FROM entries WHERE run_id=? AND stage=? AND network=? AND root=?", (run_id, stage, network, root.hex())
+            ).fetchone()
+        return Entry.from_row(row) if row else None
+
+    def get(self, entry_id: int) -> Entry:
+        with self._connect() as db:
+            return Entry.from_row(db.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id=?", (entry_id,)).fetchone())
+
+    def payload(self, entry: Entry) -> bytes:
+        """The record snapshot to send with this entry."""
+        with self._connect() as db:
+            return bytes(db.execute("SELECT payload FROM entries WHERE id=?", (entry.id,)).fetchone()["payload"])
+
+    def entries(self, run_id: str | None = None, states: Iterable[AnchorState] | None = None) -> list[Entry]:
+        sql, args = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE 1=1", []
+        if run_id is not None:
+            sql, args = sql + " AND run_id=?", [run_id]
+        if states is not None:
+            wanted = [s.value for s in states]
+            sql += f" AND state IN ({','.join('?' * len(wanted))})"
+            args += wanted
+        with self._connect() as db:
+            return [Entry.from_row(r) for r in db.execute(sql + " ORDER BY id", args)]
+
+    def due(self, now: float | None = None, force: bool = False) -> list[Entry]:
+        """Entries to work on: pending or submitted, past their backoff (all of them with `force`)."""
+        now = time.time() if now is None else now
+        return [e for e in self.entries(states=(AnchorState.PENDING, AnchorState.SUBMITTED)) if force or e.next_attempt <= now]
+
+    def counts(self) -> dict[str, int]:
+        with self._connect() as db:
+            return {row["state"]: row["n"] for row in db.execute("SELECT state, COUNT(*) AS n FROM entries GROUP BY state")}
+
+    def record(self, entry: Entry, receipt: Receipt) -> Entry:
+        """Store what the network said: submitted or confirmed (or pending again after a reorg)."""
+        self._write(
+            "UPDATE entries SET state=?, receipt=?, last_error=?, updated=? WHERE id=?",
+            (receipt.state.value, json.dumps(receipt.to_json()), receipt.reason, time.time(), entry.id),
+        )
+        return self.get(entry.id)
+
+    def retry_later(self, entry: Entry, error: str) -> Entry:
+        delay = min(BACKOFF_BASE_S * 2**entry.attempts, BACKOFF_MAX_S)
+        self._write(
+            "UPDATE entries SET attempts=attempts+1, next_attempt=?, last_error=?, updated=? WHERE id=?",
+            (time.time() + delay, error, time.time(), entry.id),
+        )
+        return self.get(entry.id)
+
+    def renew(self, entry: Entry, payload: bytes, prev_root: bytes) -> Entry:
+        """Take the latest record snapshot for a request that has not been sent yet (a rerun of
+        the same run and stage with the same root)."""
+        if entry.state is not AnchorState.PENDING:
+            return entry
+        self._write("UPDATE entries SET payload=?, prev_root=?, updated=? WHERE id=?", (payload, prev_root.hex(), time.time(), entry.id))
+        return self.get(entry.id)
+
+    def note(self, entry: Entry, reason: str) -> Entry:
+        """Say why an entry waits, without counting an attempt."""
+        self._write("UPDATE entries SET last_error=?, updated=? WHERE id=?", (reason, time.time(), entry.id))
+        return self.get(entry.id)
+
+    def fail(self, entry: Entry, reason: str) -> Entry:
+        self._write("UPDATE entries SET state='failed', last_error=?, updated=? WHERE id=?", (reason, time.time(), entry.id))
+        return self.get(entry.id)
+
+    def create_batch(self, network: str, entries: list[Entry]) -> Batch:
+        """Group pending entries into one batch (in one transaction), so that a crash before or
+        after sending never anchors the same members twice: a retry re-delivers the batch."""
+        from ..anchors.ethereum.backend import batch_leaves
+        from ..merkle import MerkleTree
+        from ..record import canonical_json
+
+        members = [(e.member_name, e.root) for e in entries]
+        root = MerkleTree.of(batch_leaves(members)).root
+        manifest = canonical_json({"format": BATCH_FORMAT, "members": [[n, "0x" + r.hex()] for n, r in members]})
+        with self._lock, self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            batch_id = db.execute(
+                "INSERT INTO batches (network, root, manifest, created) VALUES (?, ?, ?, ?)", (network, root.hex(), manifest, time.time())
+            ).lastrowid
+            db.executemany("UPDATE entries SET batch_id=? WHERE id=? AND batch_id IS NULL", [(batch_id, e.id) for e in entries])
+            db.execute("COMMIT")
+        return self.batch(batch_id)
+
+    def batch(self, batch_id: int) -> Batch:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM batches WHERE id=?", (batch_id,)).fetchone()
+            members = [Entry.from_row(r) for r in db.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE batch_id=? ORDER BY id", (batch_id,))]
+        return Batch(row["id"], row["network"], bytes.fromhex(row["root"]), bytes(row["manifest"]), members)
+
+    def reopen(self, entry: Entry, reason: str) -> Entry:
+        """A confirmed anchor that the network no longer has (reorg): back to pending, to re-send."""
+        self._write(
+            "UPDATE entries SET state='pending', receipt=NULL, next_attempt=0, last_error=?, updated=? WHERE id=?",
+            (reason, time.time(), entry.id),
+        )
+        return self.get(entry.id)
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    network: str
+    root: bytes
+    manifest: bytes
+    members: list[Entry]
+
+
+def deliver_batch(outbox: Outbox, batch: Batch, backend: Any) -> list[Entry]:
+    """Anchor a batch root once (or find it already anchored) and give every member its receipt."""
+    from ..anchors.ethereum.backend import batch_leaves, batch_member_receipt
+    from ..merkle import MerkleTree
+
+    members = [(e.member_name, e.root) for e in batch.members]
+    tree = MerkleTree.of(batch_leaves(members))
+    try:
+        receipt = backend.find_anchor(batch.root) or backend.anchor(batch.root, batch.manifest)
+    except AnchorError as e:
+        return [outbox.retry_later(entry, str(e)) for entry in batch.members]
+    return [outbox.record(e, batch_member_receipt(receipt, tree, e.member_name, e.root)) for e in batch.members]
+
+
+def deliver(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
+    """Move one entry forward as far as its network allows (see the module docstring)."""
+    try:
+        if entry.receipt is not None and entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED) and _sent(entry.receipt):
+            refreshed = backend.refresh(entry.receipt)  # type: ignore[attr-defined]
+            if refreshed.state is not AnchorState.PENDING:
+                return outbox.record(entry, refreshed)
+            raw_tx = entry.receipt.location.get(RAW_TX)
+            try:
+                if raw_tx:  # signed earlier, not on the network now: send that same transaction again
+                    return outbox.record(entry, _keep_raw(backend.broadcast(entry.root, raw_tx), raw_tx))  # type: ignore[attr-defined]
+                entry = outbox.reopen(entry, refreshed.reason or "transaction vanished")
+            except StaleTransactionError as e:  # it can never be mined now: sign a new one below
+                entry = outbox.reopen(entry, str(e))
+        existing = backend.find_anchor(entry.root) if hasattr(backend, "find_anchor") else None
+        if existing is not None:
+            return outbox.record(entry, existing)
+        if hasattr(backend, "prepare"):  # two phases: the txid is stored before anything is sent
+            prepared = backend.prepare(entry.root)
+            entry = outbox.record(entry, prepared)
+            raw_tx = prepared.location[RAW_TX]
+            return outbox.record(entry, _keep_raw(backend.broadcast(entry.root, raw_tx), raw_tx))
+        receipt = backend.anchor(entry.root, outbox.payload(entry), entry.prev_root)
+        if receipt.state is AnchorState.PENDING:  # e.g. IPFS without a node: stored locally, not delivered
+            return outbox.retry_later(outbox.record(entry, receipt), receipt.reason or "not delivered")
+        return outbox.record(entry, receipt)
+    except AnchorError as e:
+        return outbox.retry_later(entry, str(e))
+    except ProvenanceError as e:
+        return outbox.fail(entry, str(e))
+
+
+RAW_TX = "raw_tx"  # a signed transaction kept in the outbox until it is confirmed, for re-broadcast
+
+
+def _sent(receipt: Receipt) -> bool:
+    return bool(receipt.location.get("tx_hash") or receipt.location.get("txid"))
+
+
+def _keep_raw(receipt: Receipt, raw_tx: str) -> Receipt:
+    return receipt.with_state(receipt.state, location=dict(receipt.location) | {RAW_TX: raw_tx})
+
+
+def recheck(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
+    """Re-verify a confirmed entry against its network; reopen it (to re-send) if the network does
+    not show it: dropped by a reorg, or made on another chain than the one configured now."""
+    if entry.state is not AnchorState.CONFIRMED or entry.receipt is None:
+        return entry
+    try:
+        verdict = backend.verify(entry.receipt, entry.root)
+    except AnchorError:
+        return entry  # cannot tell now; leave it as it is
+    if verdict.ok or verdict.detail.startswith("cannot check"):
+        return entry
+    return outbox.reopen(entry, verdict.detail)  # reorged out, or anchored on another chain/contract
+
+
+def iter_due(outbox: Outbox, force: bool = False) -> Iterator[Entry]:
+    yield from outbox.due(force=force)

@@ -1,0 +1,107 @@
+"""Datasets a run can name so that a fresh process re-loads exactly the same samples.
+
+A run records a *descriptor* of its data (`{"source": "sklearn-digits", ...}`); verification
+calls `load(descriptor)` to get the same train/test arrays back and re-hash them sample by
+sample. Sources:
+
+- `sklearn-digits`: scikit-learn's bundled 8x8 digits (1,797 samples), no download; split by a
+  seeded permutation (numpy PCG64, stable across versions) into train and test.
+- `mnist-idx`: MNIST (or any dataset in that format) from the four IDX files in a folder, the
+  official train/test split, nothing downloaded.
+- `custom`: data handed to the tracker in memory; a verifier must be given it again.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import ConfigError, FormatError
+
+Split = tuple[np.ndarray, np.ndarray]
+
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def digits_descriptor(seed: int = 0, test_fraction: float = 0.2) -> dict[str, Any]:
+    return {"source": "sklearn-digits", "seed": seed, "test_fraction": test_fraction}
+
+
+def mnist_descriptor(folder: Path | str) -> dict[str, Any]:
+    return {"source": "mnist-idx", "path": str(Path(folder).resolve())}
+
+
+def load(descriptor: Mapping[str, Any]) -> tuple[Split, Split]:
+    """(train, test) as (features, labels) arrays for a descriptor written by this module."""
+    source = descriptor.get("source")
+    if source == "sklearn-digits":
+        return _load_digits(int(descriptor.get("seed", 0)), float(descriptor.get("test_fraction", 0.2)))
+    if source == "mnist-idx":
+        folder = Path(str(descriptor.get("path")))
+        return load_idx_split(folder, "train"), load_idx_split(folder, "test")
+    if source == "custom":
+        raise ConfigError("dataset: the run used in-memory data; pass the same train/test data to verify it")
+    raise FormatError(f"dataset: unknown source {source!r}, expected sklearn-digits, mnist-idx or custom")
+
+
+def _load_digits(seed: int, test_fraction: float) -> tuple[Split, Split]:
+    from sklearn.datasets import load_digits
+
+    if not 0.0 < test_fraction < 1.0:
+        raise ConfigError(f"dataset: test_fraction: expected a number in (0, 1), found {test_fraction}")
+    digits = load_digits()
+    images = (digits.images / 16.0).astype(np.float32)[:, None, :, :]  # N x 1 x 8 x 8 in [0, 1]
+    labels = digits.target.astype(np.int64)
+    order = np.random.Generator(np.random.PCG64(seed)).permutation(len(labels))
+    n_test = int(round(len(labels) * test_fraction))
+    test, train = order[:n_test], order[n_test:]
+    return (images[train], labels[train]), (images[test], labels[test])
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """One IDX file (optionally gzipped) as a numpy array, with its header checked."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise FormatError(f"{path}: IDX file not found") from None
+    except OSError as e:
+        raise FormatError(f"{path}: cannot read the IDX file ({e})") from None
+    if len(data) < 4 or data[0:2] != b"\0\0" or data[2] not in _IDX_DTYPES:
+        raise FormatError(f"{path}: expected an IDX header (0x0000, type code, ndim), found {data[:4].hex() or 'an empty file'}")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise FormatError(f"{path}: IDX header announces {ndim} dimensions but the file ends at byte {len(data)}")
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(data) - header != expected:
+        raise FormatError(f"{path}: expected {expected} data bytes for shape {shape}, found {len(data) - header}")
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def load_idx_split(folder: Path, split: str) -> Split:
+    """Images (N x 1 x H x W float32 in [0, 1]) and labels (int64) of one MNIST split."""
+    images_name, labels_name = MNIST_FILES[split]
+    images = read_idx(_find(folder, images_name))
+    labels = read_idx(_find(folder, labels_name))
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise FormatError(f"{folder}: {split} images {images.shape} and labels {labels.shape} do not match")
+    return (images.astype(np.float32) / 255.0)[:, None, :, :], labels.astype(np.int64)
+
+
+def _find(folder: Path, name: str) -> Path:
+    for candidate in (folder / name, folder / f"{name}.gz", folder / name.replace("-idx", ".idx")):
+        if candidate.is_file():
+            return candidate
+    raise FormatError(f"{folder}: expected MNIST file {name} (or {name}.gz), found none")
