@@ -23,7 +23,7 @@ from typing import Callable
 
 import httpx
 
-from provenance.anchors.base import AnchorState
+from provenance.record.receipts import AnchorState
 from provenance.anchors.ipfs.backend import IpfsAnchor
 from provenance.anchors.ipfs.node import IpfsNode
 from provenance.merkle import Leaf

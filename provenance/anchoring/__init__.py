@@ -14,7 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..anchors.base import AnchorBackend, AnchorState, Receipt, Verdict, redact_url
+from ..anchors.base import AnchorBackend, redact_url
+from ..record.receipts import AnchorState, Receipt, Verdict
 from ..anchors.open import open_backend
 from ..errors import AnchorError, ConfigError
 from .outbox import Entry, Outbox, deliver, deliver_batch, recheck

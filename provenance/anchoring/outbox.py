@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..anchors.base import AnchorBackend, AnchorState, Receipt, StaleTransactionError
+from ..anchors.base import AnchorBackend, StaleTransactionError
+from ..record.receipts import AnchorState, Receipt
 from ..errors import AnchorError, ProvenanceError
 from ..files import data_home
 
@@ -227,7 +228,7 @@ class Outbox:
         after sending never anchors the same members twice: a retry re-delivers the batch."""
         from ..anchors.ethereum.backend import batch_leaves
         from ..merkle import MerkleTree
-        from ..record import canonical_json
+        from ..digests.canonical import canonical_json
 
         members = [(e.member_name, e.root) for e in entries]
         root = MerkleTree.of(batch_leaves(members)).root

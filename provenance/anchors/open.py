@@ -26,7 +26,8 @@ import time
 from decimal import Decimal
 from typing import Any, Callable, Mapping, TypeVar
 
-from .base import AnchorBackend, AnchorState, Receipt
+from .base import AnchorBackend
+from ..record.receipts import AnchorState, Receipt
 from ..errors import AnchorError, ConfigError
 
 log = logging.getLogger(__name__)

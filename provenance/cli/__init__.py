@@ -1,39 +1,18 @@
 """`provenance`: hash, prove, anchor, verify and report ML training runs.
 
-Exit codes: 0 success; 1 a verification ran and something did not hold; 2 bad input, usage or
-configuration; 3 a network or node could not be reached (nothing was faked: retry later).
+Exit codes (`exits.py`): 0 success; 1 a verification ran and something did not hold; 2 bad input,
+usage or configuration; 3 a network or node could not be reached (nothing was faked: retry later).
 Errors are one line on stderr, never a traceback (`PROVENANCE_DEBUG=1` shows one).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
-from typing import Any
 
 import click
 
-from ..errors import AnchorError, ProvenanceError, VerificationError
-
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
-
-
-class ProvenanceGroup(click.Group):
-    """A click group that turns the package's errors into one line and an exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ProvenanceError as e:
-            if os.environ.get("PROVENANCE_DEBUG"):
-                raise
-            click.echo(f"error: {e}", err=True)
-            ctx.exit(exit_code(e))
-
-
-def exit_code(e: ProvenanceError) -> int:
-    return EXIT_FAILED if isinstance(e, VerificationError) else EXIT_UNREACHABLE if isinstance(e, AnchorError) else EXIT_BAD_INPUT
+from .exits import ProvenanceGroup
 
 
 @click.group(cls=ProvenanceGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -19,14 +19,14 @@ from typing import Any, Callable
 import click
 
 from ..anchors.bitcoin import node as bitcoin_node
-from ..anchors.base import Receipt, Verdict
+from ..record.receipts import Receipt, Verdict
 from ..anchors.bitcoin.backend import ENV, URL_ENV, BitcoinAnchor, BitcoinConfig, connect
 from ..anchors.bitcoin.dialects import DIALECTS, dialect_named
 from ..anchors.bitcoin.rpc import require_extra
 from ..errors import ConfigError, FormatError
 from ..files import atomic_write_json
 from ..merkle import parse_bytes32
-from . import EXIT_FAILED
+from .exits import EXIT_FAILED
 from .common import json_option
 
 KEY_ENV = "BITCOIN_PRIVATE_KEY"

@@ -12,7 +12,7 @@ from ..anchors.ipfs import node as ipfsnode
 from ..anchors.ipfs import backend as ipfs_anchor
 from ..errors import ProvenanceError
 from ..merkle import parse_bytes32
-from . import EXIT_FAILED
+from .exits import EXIT_FAILED
 
 
 def ipfs_url_option(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from ..errors import ConfigError
 from .hashing import hash_bytes
 from ..merkle import Leaf
-from ..record import canonical_json
+from .canonical import canonical_json
 
 
 def value_leaf(kind: str, name: str, value: Any) -> Leaf:

@@ -66,6 +66,7 @@ from blake3 import blake3
 from tqdm import tqdm
 
 from . import tensors
+from .hasher import PARALLEL_MIN, new_hasher
 from ..errors import FormatError, ProvenanceError
 from ..merkle import Leaf
 
@@ -73,18 +74,11 @@ if TYPE_CHECKING:
     import torch
 
 CANONICALIZATION = "provenance-canonical/v1"
-DIGEST = "blake3"
 
 Progress = Callable[[int], object]
 
-PARALLEL_MIN = 1 << 20  # below this many bytes, more threads cost more than they save
 STEP = 256 << 20  # bytes per update call on large inputs, so a progress bar can move
 _ROWS_BYTES = 32 << 20  # canonical sample bytes assembled at a time on the dataset fast path
-
-
-def new_hasher(nbytes: int) -> blake3:
-    """A blake3 hasher for about `nbytes` of input: all cores when that is big enough to gain."""
-    return blake3(max_threads=blake3.AUTO if nbytes >= PARALLEL_MIN else 1)
 
 
 def hash_bytes(data: bytes | bytearray | memoryview) -> bytes:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from . import tensors
-from .hashing import new_hasher
+from .hasher import new_hasher
 
 DEFAULT_CHUNK_BYTES = 64 << 20
 DEFAULT_DEPTH = 3  # buffers in the ring: one being hashed, up to two copies queued behind it

@@ -19,7 +19,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from ..anchors.base import Receipt
+from .receipts import Receipt
+from ..digests.canonical import canonical_json
 from ..errors import FormatError
 from ..files import atomic_write_bytes
 from ..merkle import FORMAT as MERKLE_FORMAT
@@ -28,11 +29,6 @@ from ..merkle import Leaf, MerkleTree, parse_bytes32
 FORMAT = "provenance-record/v1"
 CHAIN_PREV = "chain.prev"
 _SNAPSHOT_EXCLUDED = ("receipts", "timings")
-
-
-def canonical_json(value: Any) -> bytes:
-    """The one byte encoding of JSON values that digests and CIDs are computed over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 @dataclass(frozen=True)

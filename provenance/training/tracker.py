@@ -26,7 +26,8 @@ from typing import Any, Mapping, Sequence
 
 from ..digests import context, models
 from ..anchoring import Anchors
-from ..anchors.base import AnchorBackend, Receipt, now_iso
+from ..anchors.base import AnchorBackend
+from ..record.receipts import Receipt, now_iso
 from ..config import load_config, refuse_secrets
 from ..errors import ProvenanceError
 from ..files import atomic_write_json

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..anchors.base import Receipt
+from ..record.receipts import Receipt
 from ..errors import FormatError
 from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, parse_bytes32, verify

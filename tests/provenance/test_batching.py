@@ -8,7 +8,7 @@ import os
 
 from provenance.anchoring import Anchors
 from provenance.anchors.ethereum import backend as ethereum
-from provenance.anchors.base import AnchorState
+from provenance.record.receipts import AnchorState
 from provenance.config import load_config
 from provenance.anchoring.outbox import Outbox
 from tests.support.anvil import AnvilNode

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from provenance.anchors.base import AnchorState, Receipt
+from provenance.record.receipts import AnchorState, Receipt
 from provenance.anchors.bitcoin.backend import BitcoinAnchor, BitcoinConfig
 from provenance.anchors.bitcoin.dialects import SV
 from provenance.anchors.bitcoin.offline import Utxo, build_anchor_tx, key_from_wif

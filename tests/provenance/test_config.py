@@ -16,7 +16,7 @@ import base58
 import pytest
 from eth_account import Account
 
-from provenance.anchors.base import AnchorState
+from provenance.record.receipts import AnchorState
 from provenance.anchors.open import open_backend
 from provenance.config import DEFAULTS, EthereumSection, load_config, refuse_secrets
 from provenance.errors import AnchorError, ConfigError

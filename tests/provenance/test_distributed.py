@@ -30,7 +30,7 @@ def _free_port() -> int:
 
 def torchrun(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-               "--master-port", str(_free_port()), "-m", "provenance.training.distributed", *args]
+               "--master-port", str(_free_port()), "-m", "provenance.cli.torchrun", *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=os.environ | (env or {}), timeout=300)
 
 

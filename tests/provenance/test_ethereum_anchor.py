@@ -12,7 +12,7 @@ import sys
 import pytest
 from web3 import Web3
 
-from provenance.anchors.base import AnchorState, Receipt
+from provenance.record.receipts import AnchorState, Receipt
 from provenance.anchors.ethereum import backend as ethereum
 from provenance.errors import AnchorError, ConfigError, FormatError
 from provenance.merkle import Leaf, MerkleTree

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from provenance.anchors.ipfs import backend as ipfs
-from provenance.anchors.base import AnchorState, Receipt
+from provenance.record.receipts import AnchorState, Receipt
 from provenance.anchors.ipfs.backend import IpfsAnchor, cid_from_sha256, cid_of, parse_cid, sha256_of_cid
 from provenance.errors import AnchorError, ConfigError, FormatError, VerificationError
 from provenance.anchors.ipfs.node import IpfsNode

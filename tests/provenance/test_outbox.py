@@ -15,7 +15,7 @@ from web3 import Web3
 
 from provenance.anchoring import Anchors
 from provenance.anchors.ethereum import backend as ethereum
-from provenance.anchors.base import AnchorState
+from provenance.record.receipts import AnchorState
 from provenance.config import load_config
 from provenance.anchors.ethereum.keys import NodeSigner
 from provenance.anchoring.outbox import Outbox, deliver

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import signal
 
-from provenance.anchors.base import AnchorState
+from provenance.record.receipts import AnchorState
 from provenance.anchors.bitcoin.backend import BitcoinAnchor, BitcoinConfig
 from provenance.anchoring.outbox import RAW_TX, Outbox, deliver
 

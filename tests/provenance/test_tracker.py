@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from provenance import ProvenanceTracker
-from provenance.anchors.base import AnchorState
+from provenance.record.receipts import AnchorState
 from provenance.errors import ConfigError, ProvenanceError
 
 CONFIG = {"storage_options": {"store_epoch_checkpoints": True}}

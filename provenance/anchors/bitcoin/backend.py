@@ -20,7 +20,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
 from ...errors import AnchorError, ConfigError, FormatError
-from ..base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, StaleTransactionError, Verdict, check_root
+from ..base import ZERO_ROOT, AnchorBackend, StaleTransactionError, check_root
+from ...record.receipts import AnchorState, Receipt, Verdict
 from .dialects import DIALECTS, Dialect, dialect_from_subversion, dialect_named, root_from_script
 from .rpc import (
     RPC_INVALID_ADDRESS_OR_KEY,

@@ -29,7 +29,7 @@ from opentimestamps.core.serialize import (
 from opentimestamps.core.timestamp import DetachedTimestampFile
 
 from ...errors import AnchorError, FormatError
-from ..base import Verdict
+from ...record.receipts import Verdict
 from .backend import BitcoinAnchor
 from .rpc import RPC_INVALID_PARAMETER, RpcError
 

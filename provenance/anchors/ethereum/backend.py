@@ -34,7 +34,8 @@ from .contract import artifact
 from ...errors import AnchorError, ConfigError, FormatError
 from .keys import NodeSigner, Signer, signer_from_environment
 from ...merkle import Leaf, MerkleTree, MultiProof, leaf_hash, parse_bytes32
-from ..base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, Verdict, check_root, redact_url
+from ..base import ZERO_ROOT, AnchorBackend, check_root, redact_url
+from ...record.receipts import AnchorState, Receipt, Verdict
 
 T = TypeVar("T")
 BATCH_MEMBER = "batch.member"

@@ -34,7 +34,8 @@ from ...errors import AnchorError, ConfigError, FormatError, VerificationError
 from ...files import atomic_write_bytes, data_home
 from ...record import FORMAT as RECORD_FORMAT
 from ...record import Stage
-from ..base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, Verdict, check_root, redact_url
+from ..base import ZERO_ROOT, AnchorBackend, check_root, redact_url
+from ...record.receipts import AnchorState, Receipt, Verdict
 
 MAX_RECORD_BYTES = 1 << 20  # one block: Kubo's largest chunk size
 _ADD_PARAMS = {

@@ -14,7 +14,7 @@ import json
 import struct
 from pathlib import Path
 
-from provenance.anchors.base import AnchorState, Receipt
+from provenance.record.receipts import AnchorState, Receipt
 from provenance.merkle import Leaf
 from provenance.verification.proofs import prove
 from provenance.record import Record, Stage
