@@ -28,12 +28,13 @@ def check_folder(path: Path | str, what: str) -> Path:
     """`path` if it is a folder or can be made one (nothing on the way to it is a file); else a
     one-line ConfigError naming `what`. Creates nothing."""
     path = Path(path)
-    for part in (path, *path.parents):
+    absolute = Path(os.path.abspath(path))  # `..` resolved by name, as mkdir would walk it
+    for part in (absolute, *absolute.parents):
         if part.is_dir():
             return path
         if part.exists() or part.is_symlink():
             kind = "a broken or looping symlink" if part.is_symlink() and not part.exists() else "a file"
-            where = "" if part == path else f" ({part} on the way to it)"
+            where = "" if part == absolute else f" ({part} on the way to it)"
             raise ConfigError(f"{what}: expected a folder, found {kind} at {path}{where}")
     return path
 
