@@ -30,6 +30,20 @@ class ProvenanceGroup(click.Group):
                 raise
             click.echo(f"error: {e}", err=True)
             ctx.exit(exit_code(e))
+        except (OSError, EOFError) as e:
+            # A path or stream no module turned into a ProvenanceError: still one line, and never
+            # exit 1 (click turns EOFError into "Aborted!" and 1, the code of a failed verification).
+            if os.environ.get("PROVENANCE_DEBUG"):
+                raise
+            click.echo(f"error: {_describe_os_error(e)}", err=True)
+            ctx.exit(EXIT_UNREACHABLE if isinstance(e, (ConnectionError, TimeoutError)) else EXIT_BAD_INPUT)
+
+
+def _describe_os_error(e: OSError | EOFError) -> str:
+    if isinstance(e, EOFError):
+        return f"expected more input, found its end ({e or 'end of file'})"
+    where = f"{e.filename}: " if e.filename else ""
+    return f"{where}{e.strerror or type(e).__name__}"
 
 
 def exit_code(e: ProvenanceError) -> int:
