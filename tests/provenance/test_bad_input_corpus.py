@@ -42,25 +42,46 @@ def no_partial_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.name.endswith(".tmp") or p.name.startswith(".") and ".tmp" in p.name]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["file"] or c["args"][0] + "-" + c["args"][-1] for c in CASES])
-def test_corpus_case(case, tmp_path, monkeypatch):
+def case_id(case: dict) -> str:
+    return case.get("id") or case["file"] or case["args"][0] + "-" + case["args"][-1]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_corpus_case(case, tmp_path, monkeypatch, isolated_home):
     run_dir, out = tmp_path / "run", tmp_path / "out" / "result.json"
     record = case.get("record") or (case["file"] if case["file"] and case["file"].startswith("record-") else None)
     if record:
         run_dir.mkdir()
         shutil.copy(CORPUS / record, run_dir / "record.json")
+    for name, kind in case.get("make", {}).items():  # what the record names a file, made something else
+        if kind == "folder":
+            (run_dir / name).mkdir()
+        else:
+            (run_dir / name).symlink_to(name)  # a link to itself: a loop
     if case.get("home_file"):
         home = tmp_path / "home"
         home.mkdir()
         shutil.copy(CORPUS / case["file"], home / case["home_file"])
         monkeypatch.setenv("PROVENANCE_HOME", str(home))
     file = str(CORPUS / case["file"]) if case["file"] else ""
+    for name, value in case.get("env", {}).items():
+        monkeypatch.setenv(name, value.replace("{FILE}", file))
     args = [a.replace("{RUN}", str(run_dir)).replace("{OUT}", str(out)).replace("{FILE}", file) for a in case["args"]]
     before = sorted(p.name for p in CORPUS.rglob("*"))
+    anchored_before = outbox_entries(isolated_home)
     result = run(args)
     assert_clean_failure(result, case["exit"], case.get("message"), case.get("stdout"))
     assert not out.exists(), "an output was written for bad input"
     assert no_partial_files(tmp_path) == [] and sorted(p.name for p in CORPUS.rglob("*")) == before
+    assert outbox_entries(isolated_home) == anchored_before, "bad input reached the outbox"
+
+
+def outbox_entries(home: Path) -> int:
+    """How many anchor requests the session's outbox holds (a bad input must add none)."""
+    from provenance.outbox import Outbox
+
+    path = home / "outbox.sqlite"
+    return len(Outbox(path).entries()) if path.exists() else 0
 
 
 def test_corpus_has_at_least_30_cases():
