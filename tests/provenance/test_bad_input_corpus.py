@@ -4,6 +4,8 @@ non-zero exit code, no traceback, and leaves no file half-written."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
 import shutil
@@ -187,3 +189,63 @@ def test_bitcoin_payload_mismatch(tmp_path, btc_anchor, bitcoin_node, monkeypatc
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"carries 0x{root.hex()}, expected 0x{other.hex()}" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+class _FakeMisbehavingRpc(http.server.BaseHTTPRequestHandler):
+    """Answers every JSON-RPC request with HTTP 200 and what `server.answer(method)` gives."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.server.answer(request)  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def fake_rpc(answer):
+    """A local HTTP server posing as an Ethereum node that misbehaves in one way (a fault no real
+    node shows on demand), for as long as the block runs; yields its URL."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), _FakeMisbehavingRpc)
+    server.answer = answer  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _result(request: dict, result) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "result": result}).encode()
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (lambda request: b"\xff\xfe\x80 not utf-8 \xc3", "expected a JSON-RPC answer, found bytes that are not UTF-8"),
+        (lambda request: b"<html>502 Bad Gateway</html>", "expected a JSON-RPC answer, found text that is not JSON"),
+        (lambda request: _result(request, "0x" + "9" * 200 if request["method"] == "eth_chainId" else []),
+         "expected a chain id in 1..9223372036854775771 (EIP-2294), found a number of 241 digits"),
+    ],
+    ids=["non-utf8-bytes", "html-page", "200-digit-chain-id"],
+)
+def test_rpc_that_answers_garbage(tmp_path, answer, message):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(CORPUS / "record-valid.json", run_dir / "record.json")
+    proof = tmp_path / "proof.json"
+    assert run(["prove", str(run_dir), "--leaf", "data.sample:train/000001", "-o", str(proof)]).exit_code == 0
+    with fake_rpc(answer) as url:
+        result = run(["check-proof", str(proof), "--network", url])
+        assert_clean_failure(result, 3, f"Ethereum RPC at {url}: {message}")
+        config = tmp_path / "c.json"
+        config.write_text(json.dumps({"blockchain": {"ethereum": {"network": url}}}))
+        status = run(["status", "--config", str(config), "--json"])
+    assert status.exit_code == 0 and json.loads(status.stdout)["networks"]["ethereum"]["error"].endswith(message)
