@@ -123,3 +123,28 @@ def test_a_pinned_port_wins_and_is_not_recorded(home, monkeypatch):
     monkeypatch.setenv("PROVENANCE_LOCAL_CHAIN_PORT", str(pinned))
     assert localchain.ensure_running() == f"http://127.0.0.1:{pinned}"
     assert not (home / "anvil" / "port").exists()
+
+
+def test_read_only_commands_never_start_the_chain(home, tmp_path):
+    """status, verify, check-proof, tree, report and prove on a home whose chain is not running:
+    each runs (or fails saying the chain is not running) and no node is started."""
+    import shutil
+
+    corpus = Path(__file__).parents[1] / "data" / "bad_inputs"
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(corpus / "record-valid.json", run_dir / "record.json")
+    proof = tmp_path / "proof.json"
+    commands = [
+        ["prove", str(run_dir), "--leaf", "data.sample:train/000001", "-o", str(proof)],
+        ["status"], ["status", str(run_dir)], ["tree", str(run_dir)], ["report", str(run_dir)],
+        ["verify", str(run_dir)], ["check-proof", str(proof)],
+    ]
+    for args in commands:
+        result = run(args)
+        assert "Traceback" not in result.stdout + result.stderr and result.exit_code in (0, 1, 3), (args, result.stderr)
+        assert localchain.state() == "absent" and not (home / "anvil" / "anvil.pid").exists(), args
+    verify, check = run(["verify", str(run_dir)]), run(["check-proof", str(proof)])
+    assert verify.exit_code == 1 and "is not running; start it with `provenance chain start`" in verify.stdout
+    assert check.exit_code == 3 and "is not running; start it with `provenance chain start`" in check.stderr
+    assert not (home / "deployments.json").exists()
