@@ -123,7 +123,7 @@ class Outbox:
                 if "target" not in columns:  # ... or before entries named their destination
                     db.execute("ALTER TABLE entries ADD COLUMN target TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as e:  # a damaged or foreign file: one line, nothing changed
-            raise FormatError(f"outbox {self.path}: expected an SQLite outbox database, found one that fails to open ({e})") from None
+            raise FormatError(f"outbox {self.path}: expected a provenance outbox (SQLite), found a file SQLite cannot use ({e})") from None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
