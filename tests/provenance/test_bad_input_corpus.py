@@ -248,3 +248,14 @@ def test_rpc_that_answers_garbage(tmp_path, answer, message):
     # the root is not sent anywhere: it stays queued, and the command says why (exit 3)
     assert_clean_failure(anchored, 3, None, stdout=f"pending Ethereum RPC at {url}: {message}")
     assert status.exit_code == 0 and json.loads(status.stdout)["networks"]["ethereum"]["error"].endswith(message)
+
+
+def test_diverging_training_stops_in_one_line(tmp_path):
+    """A learning rate that sends the loss to NaN: found after the first epoch (the pre tree is
+    anchored by then, as for any run that stops), one line and exit 2, no NaN written anywhere."""
+    base = tmp_path / "runs"
+    result = run(["train", "--epochs", "2", "--learning-rate", "1e30", "--run-id", "nan", "--base-dir", str(base)])
+    assert_clean_failure(result, 2, "epoch 1: expected a finite training loss, found nan (the training diverged")
+    record = json.loads((base / "nan" / "record.json").read_text())
+    assert [s["name"] for s in record["stages"]] == ["pre"]
+    assert not any(b"NaN" in p.read_bytes() for p in (base / "nan").rglob("*.json"))
