@@ -37,7 +37,7 @@ from typing import Any, Iterator
 
 from .errors import AnchorError, ConfigError
 from .files import atomic_write_bytes, data_home, make_folder
-from .processes import terminate
+from .processes import alive, terminate
 
 HOST = "127.0.0.1"
 CHAIN_ID = 31337
@@ -136,6 +136,12 @@ def _start(start_timeout: float) -> str:
         raise ConfigError("anvil not found on PATH: expected it in node_modules/.bin (run `make setup`)")
     folder = chain_dir()
     endpoint = url()
+    running = _recorded_anvil()
+    if running is not None:  # two nodes must never share one state file
+        raise AnchorError(
+            f"the local chain of {data_home()} runs as process {running} but does not answer on {endpoint}; "
+            "stop it with `provenance chain stop`"
+        )
     with open(folder / "anvil.log", "ab") as log:
         process = subprocess.Popen(
             [
@@ -148,7 +154,8 @@ def _start(start_timeout: float) -> str:
     deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AnchorError(f"local chain: anvil exited with code {process.returncode} (see {folder / 'anvil.log'})")
+            raise AnchorError(f"local chain: anvil exited with code {process.returncode} on port {port()}: "
+                              f"{_last_line(folder / 'anvil.log')} (see {folder / 'anvil.log'})")
         if is_running(endpoint):
             # Our process is alive and the port answers, so the node there is the one we started
             # (a port held by another would have made anvil exit): mark it as this home's.
@@ -161,21 +168,46 @@ def _start(start_timeout: float) -> str:
 
 def stop(timeout: float = 10.0) -> bool:
     """Stop the anvil this module started (SIGTERM, so it dumps its state). True if one was stopped."""
-    pid_file = chain_dir() / "anvil.pid"
-    if not pid_file.exists():
-        return False
-    try:
-        pid = int(pid_file.read_text())
-    except ValueError:
-        pid_file.unlink(missing_ok=True)
-        return False
-    # the npm `anvil` shim runs the binary as its child: stop the whole group (started with its own session)
-    stopped = terminate(pid, timeout, kill_after=True, group=True)
-    pid_file.unlink(missing_ok=True)
+    pid = _recorded_pid()
+    stopped = False
+    if pid is not None and not (alive(pid) and not _runs_anvil(pid)):  # a reused PID is not ours to signal
+        # the npm `anvil` shim runs the binary as its child: stop the whole group (started with its own session)
+        stopped = terminate(pid, timeout, kill_after=True, group=True)
+    (chain_dir() / "anvil.pid").unlink(missing_ok=True)
     return stopped
 
 
 # ---------------------------------------------------------------------- internals
+
+def _recorded_pid() -> int | None:
+    try:
+        return int((chain_dir() / "anvil.pid").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _recorded_anvil() -> int | None:
+    """The PID in `anvil/anvil.pid` if that process still runs, and runs anvil."""
+    pid = _recorded_pid()
+    return pid if pid is not None and alive(pid) and _runs_anvil(pid) else None
+
+
+def _runs_anvil(pid: int) -> bool:
+    """Whether `pid` runs anvil (or the npm shim for it); True where /proc cannot tell."""
+    if not Path("/proc/self").exists():
+        return True
+    try:
+        return b"anvil" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _last_line(log: Path) -> str:
+    with open(log, "rb") as f:
+        f.seek(max(0, f.seek(0, os.SEEK_END) - 2000))
+        lines = [line.strip() for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    return " ".join(lines[-1].split())[:200] if lines else "no output"
+
 
 def _write_marker(endpoint: str) -> None:
     value = marker()

@@ -147,3 +147,28 @@ def test_read_only_commands_never_start_the_chain(home, tmp_path):
     verify = run(["verify", str(run_dir)])
     assert verify.exit_code == 1 and "is not running; start it with `provenance chain start`" in verify.stdout
     assert not (home / "deployments.json").exists()
+
+
+def test_one_node_per_state_file(home, monkeypatch):
+    """The home's anvil runs, and the port is pinned elsewhere: no second node is started on the
+    same state file; the error says which process holds it."""
+    from tests.support.anvil import free_port
+
+    localchain.ensure_running()
+    pid = int((home / "anvil" / "anvil.pid").read_text())
+    monkeypatch.setenv("PROVENANCE_LOCAL_CHAIN_PORT", str(free_port()))
+    with pytest.raises(AnchorError, match=f"runs as process {pid} but does not answer on"):
+        localchain.ensure_running()
+    assert int((home / "anvil" / "anvil.pid").read_text()) == pid
+
+
+def test_a_silent_server_on_the_port_is_named(home, tmp_path):
+    """Something holds the port but does not speak JSON-RPC: anvil cannot bind, and the error says so."""
+    import socket
+
+    port = localchain.port(choose=True)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen(1)
+        with pytest.raises(AnchorError, match=f"anvil exited with code .* on port {port}: .*"):
+            localchain.ensure_running(start_timeout=10)
