@@ -43,12 +43,18 @@ class ProvenanceGroup(click.Group):
             if os.environ.get("PROVENANCE_DEBUG"):
                 raise
             click.echo(f"error: {_describe_os_error(e)}", err=True)
-            ctx.exit(EXIT_UNREACHABLE if isinstance(e, (ConnectionError, TimeoutError)) else EXIT_BAD_INPUT)
+            ctx.exit(EXIT_UNREACHABLE if _is_network(e) else EXIT_BAD_INPUT)
+
+
+def _is_network(e: BaseException) -> bool:
+    import requests
+
+    return isinstance(e, (ConnectionError, TimeoutError, requests.RequestException))
 
 
 def _describe_os_error(e: OSError | EOFError) -> str:
     if isinstance(e, EOFError):
-        return f"expected more input, found its end ({e or 'end of file'})"
+        return f"expected more input, found its end ({str(e) or 'end of file'})"
     where = f"{e.filename}: " if e.filename else ""
     return f"{where}{e.strerror or type(e).__name__}"
 
