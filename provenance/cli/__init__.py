@@ -56,7 +56,7 @@ def _describe_os_error(e: OSError | EOFError) -> str:
     if isinstance(e, EOFError):
         return f"expected more input, found its end ({str(e) or 'end of file'})"
     where = f"{e.filename}: " if e.filename else ""
-    return f"{where}{e.strerror or type(e).__name__}"
+    return f"{where}expected a usable file or folder, found: {(e.strerror or type(e).__name__).lower()}"
 
 
 def exit_code(e: ProvenanceError) -> int:

@@ -55,6 +55,7 @@ def test_corpus_case(case, tmp_path, monkeypatch, isolated_home):
     if record:
         run_dir.mkdir()
         shutil.copy(CORPUS / record, run_dir / "record.json")
+    run_dir.mkdir(exist_ok=True)
     for name, kind in case.get("make", {}).items():  # what the record names a file, made something else
         if kind == "folder":
             (run_dir / name).mkdir()
