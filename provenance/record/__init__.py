@@ -1,4 +1,4 @@
-"""`provenance-record/v1`: everything about one training run, as versioned JSON.
+"""`provenance-record/v2`: everything about one training run, as versioned JSON.
 
 A record holds the run's trees in order (pre-training, one per epoch checkpoint, post-training)
 with their leaf values, the training config, code and environment descriptions, per-stage
@@ -8,6 +8,10 @@ What gets anchored for a stage is its *snapshot*: the record restricted to the t
 including that stage, without receipts and timings (which change after anchoring). A snapshot
 is a pure function of the final record, so a verifier recomputes each stage's snapshot bytes and
 checks their sha2-256 against the `recordDigest` anchored on-chain for that stage.
+
+The two formats differ only in the bytes of a snapshot: v2 (new records) encodes it by RFC 8785,
+which any language reproduces; v1 (records made before) by Python's sorted `json.dumps`, and
+still verifies with it (`provenance.digests.canonical`).
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .receipts import Receipt
-from ..digests.canonical import canonical_json
+from ..digests.canonical import canonical_json, jcs
 from ..errors import FormatError
 from ..files import atomic_write_bytes
 from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, MerkleTree, parse_bytes32
 
-FORMAT = "provenance-record/v1"
+FORMAT = "provenance-record/v2"
+FORMAT_V1 = "provenance-record/v1"
+SNAPSHOT_ENCODINGS = {FORMAT: jcs, FORMAT_V1: canonical_json}  # format -> bytes of a snapshot
 CHAIN_PREV = "chain.prev"
 _SNAPSHOT_EXCLUDED = ("receipts", "timings")
 
@@ -129,6 +135,7 @@ class Record:
     stages: list[Stage] = field(default_factory=list)
     receipts: list[StageReceipt] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    format: str = FORMAT  # a loaded v1 record keeps v1, so its anchored digests still match
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:
@@ -156,7 +163,7 @@ class Record:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format": FORMAT,
+            "format": self.format,
             "merkle": MERKLE_FORMAT,
             "canonicalization": self.canonicalization,
             "run_id": self.run_id,
@@ -186,7 +193,8 @@ class Record:
         return data
 
     def snapshot_bytes(self, stage: str) -> bytes:
-        return canonical_json(self.snapshot(stage))
+        """The snapshot's canonical bytes: RFC 8785 for v2, Python's sorted JSON for v1."""
+        return SNAPSHOT_ENCODINGS[self.format](self.snapshot(stage))
 
     def snapshot_digest(self, stage: str) -> bytes:
         """sha2-256 of the stage's snapshot: the `recordDigest` anchored on Ethereum."""
@@ -201,8 +209,8 @@ class Record:
     def from_json(cls, data: Any, source: str = "record") -> Record:
         if not isinstance(data, dict):
             raise FormatError(f"{source}: expected a JSON object, found {type(data).__name__}")
-        if data.get("format") != FORMAT:
-            raise FormatError(f"{source}: expected format {FORMAT!r}, found {data.get('format')!r}")
+        if data.get("format") not in SNAPSHOT_ENCODINGS:
+            raise FormatError(f"{source}: expected format {FORMAT!r} or {FORMAT_V1!r}, found {data.get('format')!r}")
         if data.get("merkle") != MERKLE_FORMAT:
             raise FormatError(f"{source}: expected merkle {MERKLE_FORMAT!r}, found {data.get('merkle')!r}")
         for key, kind in (("run_id", str), ("canonicalization", str), ("config", dict), ("code", dict),
@@ -219,6 +227,7 @@ class Record:
             stages=[Stage.from_json(s) for s in data["stages"]],
             receipts=[StageReceipt.from_json(r) for r in data["receipts"]],
             timings=data["timings"],
+            format=data["format"],
         )
 
     @classmethod

@@ -99,4 +99,4 @@ def test_invalid_record_file(tmp_path):
     (run / "record.json").write_text('{"format": "provenance-record/v0"}')
     done = cli("verify", str(run))
     assert done.returncode == 2
-    assert "expected format 'provenance-record/v1', found 'provenance-record/v0'" in done.stderr
+    assert "expected format 'provenance-record/v2' or 'provenance-record/v1', found 'provenance-record/v0'" in done.stderr

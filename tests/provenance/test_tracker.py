@@ -60,7 +60,7 @@ def test_seed_api_end_to_end(tracker, tmp_path):
     assert json.loads(path.read_text())["verification"]["ok"]
     assert "PASSED" in path.with_suffix(".md").read_text()
     saved = json.loads(tracker.save().read_text())
-    assert saved["format"] == "provenance-record/v1" and len(saved["receipts"]) == 4
+    assert saved["format"] == "provenance-record/v2" and len(saved["receipts"]) == 4
 
 
 def test_tampered_in_memory_sample_is_named(tracker):

@@ -33,6 +33,7 @@ from . import node as ipfsnode
 from ...errors import AnchorError, ConfigError, FormatError, VerificationError
 from ...files import atomic_write_bytes, data_home
 from ...record import FORMAT as RECORD_FORMAT
+from ...record import FORMAT_V1 as RECORD_FORMAT_V1
 from ...record import Stage
 from ..base import ZERO_ROOT, AnchorBackend, check_root, redact_url
 from ...record.receipts import AnchorState, Receipt, Verdict
@@ -96,7 +97,7 @@ def record_roots(record: bytes) -> dict[bytes, str]:
     stage name.
 
     Checks what an anchor needs: at most `MAX_RECORD_BYTES`, UTF-8 JSON, an object with
-    `"format": "provenance-record/v1"` and a non-empty `stages` list of valid stages."""
+    `"format": "provenance-record/v2"` (or v1) and a non-empty `stages` list of valid stages."""
     if not isinstance(record, (bytes, bytearray)):
         raise FormatError(f"record: expected bytes (canonical JSON), found {type(record).__name__}")
     if len(record) > MAX_RECORD_BYTES:
@@ -112,8 +113,8 @@ def record_roots(record: bytes) -> dict[bytes, str]:
         raise FormatError(f"record: expected JSON, found invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
     if not isinstance(obj, dict):
         raise FormatError(f"record: expected a JSON object, found {type(obj).__name__}")
-    if obj.get("format") != RECORD_FORMAT:
-        raise FormatError(f"record: expected format {RECORD_FORMAT!r}, found {_short(obj.get('format'))}")
+    if obj.get("format") not in (RECORD_FORMAT, RECORD_FORMAT_V1):
+        raise FormatError(f"record: expected format {RECORD_FORMAT!r} or {RECORD_FORMAT_V1!r}, found {_short(obj.get('format'))}")
     stages = obj.get("stages")
     if not isinstance(stages, list) or not stages:
         raise FormatError(f"record: expected 'stages' to be a non-empty list, found {_short(stages)}")

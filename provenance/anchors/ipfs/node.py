@@ -33,7 +33,7 @@ PROCESS_TITLE = "provenance-ipfs-node"  # set by tools/ipfs-node/daemon.mjs
 def install_dir() -> Path:
     """Where js-ipfs is installed: `$PROVENANCE_IPFS_NODE_DIR`, else the repository's `tools/ipfs-node`."""
     configured = os.environ.get("PROVENANCE_IPFS_NODE_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parents[1] / "tools" / "ipfs-node"
+    return Path(configured) if configured else Path(__file__).resolve().parents[3] / "tools" / "ipfs-node"
 
 
 def port() -> int:
