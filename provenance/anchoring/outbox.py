@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from ..anchors.base import AnchorBackend, StaleTransactionError
 from ..record.receipts import AnchorState, Receipt
@@ -338,7 +338,3 @@ def recheck(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
     if verdict.ok or verdict.detail.startswith("cannot check"):
         return entry
     return outbox.reopen(entry, verdict.detail)  # reorged out, or anchored on another chain/contract
-
-
-def iter_due(outbox: Outbox, force: bool = False) -> Iterator[Entry]:
-    yield from outbox.due(force=force)

@@ -51,7 +51,7 @@ def open_backend(network: str, config: Mapping[str, Any], *, read_only: bool = F
         attempts = 1  # the local store only: nothing to retry
     if attempts > 1:
         # An instance attribute shadows the method, so the backend keeps its own type (callers
-        # check isinstance) and `anchor_batch`, which calls `self.anchor`, is retried too.
+        # check isinstance) and whatever calls `self.anchor` inside the backend is retried too.
         anchor = backend.anchor
         backend.anchor = functools.wraps(anchor)(  # type: ignore[method-assign]
             lambda *args, **kwargs: _tried(attempts, f"anchoring on {network}", lambda: anchor(*args, **kwargs))

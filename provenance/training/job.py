@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -288,7 +288,3 @@ def _check_writable(options: TrainOptions) -> None:
         check_folder(Path(options.base_dir) / options.run_id, "run folder")
     data_home()
     Outbox()
-
-
-def options_dict(options: TrainOptions) -> dict[str, Any]:
-    return asdict(options)

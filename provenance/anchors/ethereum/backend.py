@@ -195,13 +195,6 @@ class EthereumAnchor(AnchorBackend):
             location["submitter"] = Web3.to_checksum_address(tx_receipt["from"])
         return self._with_confirmations(receipt.with_state(receipt.state, location=location))
 
-    def anchor_batch(self, members: Sequence[tuple[str, bytes]], manifest: bytes = b"") -> list[Receipt]:
-        """Anchor many roots with one transaction: the root of a tree of `batch.member` leaves
-        (name, root). Each member's receipt carries its proof to the batch root."""
-        tree = MerkleTree.of(batch_leaves(members))
-        batch = self.anchor(tree.root, manifest)
-        return [batch_member_receipt(batch, tree, name, root) for name, root in members]
-
     # ------------------------------------------------------------------ verification
 
     def verify(self, receipt: Receipt, root: bytes) -> Verdict:
