@@ -21,10 +21,10 @@ from provenance.merkle import pure as twin
 from provenance import merkle
 from provenance.merkle import reference as ref
 from provenance.merkle import Leaf
-from tests.provenance.test_merkle_fast import awkward_leaves
+from tests.provenance.merkle.test_merkle_fast import awkward_leaves
 from tests.support import oz
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

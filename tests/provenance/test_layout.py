@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "provenance"
+PACKAGE = Path(__file__).resolve().parents[2] / "provenance"
 
 LAYERS = [
     ("errors", "files"),  # the foundation: error hierarchy, atomic writes, the data home

@@ -462,7 +462,7 @@ def test_bad_input_is_one_line(tmp_path, call, error, message):
 # -- the GPU checkpoint benchmark stays runnable ------------------------------------------------
 
 def run_gpu_bench(*args: str) -> subprocess.CompletedProcess:
-    root = Path(__file__).parents[2]
+    root = Path(__file__).parents[3]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(root)}
     return subprocess.run([sys.executable, str(root / "bench/gpu_checkpoint.py"), *args], cwd=root, env=env,
                           capture_output=True, text=True, timeout=120)

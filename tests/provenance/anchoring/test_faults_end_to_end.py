@@ -15,7 +15,7 @@ from provenance.anchors.ipfs.backend import sha256_of_cid
 from provenance.anchors.ipfs.node import IpfsNode
 from provenance.anchoring.outbox import Outbox
 from provenance.training import TrainOptions, run_training
-from tests.provenance.test_outbox_bitcoin import transactions_carrying
+from tests.provenance.anchoring.test_outbox_bitcoin import transactions_carrying
 from tests.support.anvil import free_port
 from tests.support.cli import cli
 

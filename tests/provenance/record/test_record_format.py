@@ -19,7 +19,7 @@ from provenance.errors import FormatError
 from provenance.merkle import Leaf
 from provenance.record import FORMAT, FORMAT_V1, Record, Stage
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # npm `canonicalize` (erdtman), an RFC 8785 implementation independent of PyPI `rfc8785`.
 NODE_DIGEST = """
 const canonicalize = require("canonicalize");

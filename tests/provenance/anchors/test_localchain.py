@@ -130,7 +130,7 @@ def test_read_only_commands_never_start_the_chain(home, tmp_path):
     each runs (or fails saying the chain is not running) and no node is started."""
     import shutil
 
-    corpus = Path(__file__).parents[1] / "data" / "bad_inputs"
+    corpus = Path(__file__).parents[2] / "data" / "bad_inputs"
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     shutil.copy(corpus / "record-valid.json", run_dir / "record.json")

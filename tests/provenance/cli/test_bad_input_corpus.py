@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from provenance.cli import main
 from tests.support.cli import cli
 
-CORPUS = Path(__file__).parents[1] / "data" / "bad_inputs"
+CORPUS = Path(__file__).parents[2] / "data" / "bad_inputs"
 CASES = json.loads((CORPUS / "cases.json").read_text())["cases"]
 
 
