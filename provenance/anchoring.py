@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 
 from .anchors.base import AnchorBackend, AnchorState, Receipt, Verdict, redact_url
 from .errors import AnchorError, ConfigError
-from .outbox import Entry, Outbox, deliver, deliver_batch, recheck
+from .outbox import Entry, Outbox, deliver, deliver_batch, destination_of, recheck
 from .record import Record
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,19 @@ OPENERS: dict[str, Callable[[Mapping[str, Any]], AnchorBackend]] = {
 }
 
 
+class AnchorResult(dict):
+    """{network: receipt} for one stage, as the tracker returns it. True only if some anchor reached
+    its network (submitted or confirmed), so the guide's `if transactions:` means what it says;
+    each receipt's `state` says confirmed, submitted, pending or failed."""
+
+    def __bool__(self) -> bool:
+        return any(r.state in (AnchorState.SUBMITTED, AnchorState.CONFIRMED) for r in self.values())
+
+    @property
+    def states(self) -> dict[str, str]:
+        return {network: receipt.state.value for network, receipt in self.items()}
+
+
 class Anchors:
     """The configured anchor networks of one process, opened on first use, fed by the outbox."""
 
@@ -79,14 +92,20 @@ class Anchors:
         config: Mapping[str, Any],
         backends: Mapping[str, AnchorBackend] | None = None,
         outbox: Outbox | None = None,
+        read_only: bool = False,
     ) -> None:
         self.enabled: bool = config["blockchain"]["enabled"]
+        self.read_only = read_only  # verification and other read-only commands: never start or deploy
         self.networks: list[str] = list(config["blockchain"]["networks"]) if self.enabled else []
         self._sections = config["blockchain"]
         self._backends: dict[str, AnchorBackend] = dict(backends or {})
         self._outbox = outbox
         self._queue: queue.Queue[int] = queue.Queue()
         self._worker: threading.Thread | None = None
+
+    def section(self, network: str) -> Mapping[str, Any]:
+        """The configuration of `network` (empty if it has none)."""
+        return self._sections.get(network, {})
 
     @property
     def outbox(self) -> Outbox:

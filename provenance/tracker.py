@@ -13,11 +13,19 @@
 
 Each run lives in `base_dir/<run_id>/`: `record.json` (provenance-record/v1), `config.json`,
 `model_init.safetensors`, `checkpoints/epoch-NNN.safetensors`, `model.safetensors` and reports.
+
+A tracker holds `run_dir/.lock` (an fcntl lock) for its whole life, so a second training with the
+same run id is refused while the first runs; a run id whose folder already holds a record, or
+whose stages already reached a network, is refused too: an anchored run is never overwritten.
+The `pre` tree commits to the run's anchoring identity and a random nonce (see the README's threat
+model).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import secrets
 import time
 from datetime import datetime, timezone
@@ -25,16 +33,16 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from . import context, models
-from .anchoring import Anchors
-from .anchors.base import AnchorBackend, Receipt, now_iso
+from .anchoring import AnchorResult, Anchors
+from .anchors.base import AnchorBackend, AnchorState, Receipt, now_iso
 from .config import load_config
-from .errors import ProvenanceError
+from .errors import AnchorError, ConfigError, ProvenanceError
 from .files import atomic_write_json
 from .hashing import CANONICALIZATION, dataset_leaves
 from .merkle import Leaf
 from .privacy import METRICS_KEY as PRIVACY_KEY
 from .privacy import leaves as privacy_leaves
-from .record import Record, Stage
+from .record import Record, Stage, check_run_id, ethereum_identity_leaf, nonce_leaf
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,7 @@ RECORD_FILE = "record.json"
 CONFIG_FILE = "config.json"
 INIT_MODEL_FILE = "model_init.safetensors"
 FINAL_MODEL_FILE = "model.safetensors"
+LOCK_FILE = ".lock"
 
 
 def _with_privacy(values: dict[str, Any], privacy: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -58,6 +67,16 @@ def _value_leaves(kind: str, values: Mapping[str, Any], privacy: Mapping[str, An
         return context.mapping_leaves(kind, values)
     rest = {k: v for k, v in values.items() if k != PRIVACY_KEY}
     return context.mapping_leaves(kind, rest) + privacy_leaves(values[PRIVACY_KEY])
+
+
+def _refuse_secrets(config: Mapping[str, Any]) -> None:
+    """A private key pasted into the training config is refused before anything is written (the
+    config goes into the record, config.json and the outbox). The screen is `config`'s."""
+    from . import config as config_module
+
+    refuse = getattr(config_module, "refuse_secrets", None)
+    if refuse is not None:
+        refuse(config, "training config")
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -81,9 +100,10 @@ class ProvenanceTracker:
         backends: Mapping[str, AnchorBackend] | None = None,
         code_path: str | Path = ".",
         lockfile: str | Path | None = "requirements.lock",
+        _attach: bool = False,
     ) -> None:
         self.config = load_config(config)
-        self.run_id = run_id or new_run_id()
+        self.run_id = check_run_id(run_id) if run_id is not None else new_run_id()
         self.run_dir = Path(base_dir) / self.run_id
         self.record = Record(self.run_id, CANONICALIZATION)
         self.anchors = Anchors(self.config, backends)
@@ -96,6 +116,50 @@ class ProvenanceTracker:
         self._epoch_metrics: list[dict[str, Any]] = []
         self._loaded = False
         self._last_report: Any = None
+        self._lock_fd: int | None = None
+        if not _attach:
+            self._claim_run_dir()
+
+    def close(self) -> None:
+        """Release the run folder's lock (also done when the tracker is garbage-collected)."""
+        fd = getattr(self, "_lock_fd", None)  # None also when __init__ stopped early
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    def _claim_run_dir(self) -> None:
+        """Take the run folder for this tracker's life, before anything is written into it:
+        refused (exit 2) if another tracker holds it, or if it already is a run."""
+        where = self.run_dir
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            fd = os.open(where / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise ConfigError(f"run folder {where}: expected a folder this process can write, found {e.strerror or e}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(f"run id {self.run_id!r}: expected a run id not in use, found {where} held by another "
+                              "training (its .lock is taken); choose another --run-id") from None
+        self._lock_fd = fd
+        existing = "a record (record.json)" if (where / RECORD_FILE).exists() else self._anchored_elsewhere()
+        if existing:
+            self.close()
+            raise ConfigError(f"run id {self.run_id!r}: expected a new run id, found {where} already holding {existing}; "
+                              "an existing run is never overwritten: choose another --run-id")
+
+    def _anchored_elsewhere(self) -> str:
+        """What the outbox already sent for this run folder (a crash before record.json was saved)."""
+        if not self.anchors.enabled:
+            return ""
+        folder = str(self.run_dir.resolve())
+        sent = [e for e in self.anchors.outbox.entries(run_id=self.run_id)
+                if e.run_dir == folder and (e.state is not AnchorState.PENDING or e.receipt is not None)]
+        return f"anchors in the outbox ({', '.join(sorted({e.stage for e in sent}))}; see `provenance recover`)" if sent else ""
 
     # ------------------------------------------------------------------ tracking
 
@@ -135,13 +199,22 @@ class ProvenanceTracker:
         self._timing("hash_model_s", started)
         return {"tensors": len(state), "parameters_bytes": sum(x.size for x in self._init_leaves if x.kind == models.PARAM_KIND)}
 
-    def store_merkle_on_blockchain_before_training(self, training_config: Mapping[str, Any]) -> dict[str, Receipt]:
-        """Build the pre-training tree (data, initial model, config, code, environment), save the
-        record, and anchor the root if `store_before_training` is on."""
+    def store_merkle_on_blockchain_before_training(self, training_config: Mapping[str, Any]) -> AnchorResult:
+        """Build the pre-training tree (data, initial model, config, code, environment, the run's
+        anchoring identity and a random nonce), save the record, and anchor the root if
+        `store_before_training` is on. Refused, with nothing written, if called twice.
+
+        Returns {network: receipt}, true only if some anchor reached its network."""
+        pre = next((s for s in self.record.stages if s.name == "pre"), None)
+        if pre is not None:
+            raise ProvenanceError(f"before training: expected one call per run, found the pre-training tree already built "
+                                  f"(root 0x{pre.root.hex()}); nothing was written")
         if not self._data_leaves:
             raise ProvenanceError("before training: expected track_data() to be called first, found no data")
         started = time.perf_counter()
         config = dict(training_config)
+        _refuse_secrets(config)
+        identity = self._identity_leaves()  # may need the node: asked before anything is written
         self.record.config = config
         atomic_write_json(self.run_dir / CONFIG_FILE, config)
         self.record.artifacts["config"] = CONFIG_FILE
@@ -153,10 +226,38 @@ class ProvenanceTracker:
             + context.config_leaves(config)
             + context.code_leaves(self.record.code)
             + context.environment_leaves(self.record.environment)
+            + identity
         )
         self.record.add_stage(Stage.build("pre", leaves, None, now_iso()))
         self._timing("build_pre_tree_s", started)
         return self._anchor_if("pre", "store_before_training")
+
+    def _identity_leaves(self) -> list[Leaf]:
+        """A random nonce, and the Ethereum account that will anchor every stage (when Ethereum is
+        one of the networks): verification checks each anchor was made by it."""
+        leaves = [nonce_leaf(secrets.token_bytes(32))]
+        if self.anchors.enabled and "ethereum" in self.anchors.networks:
+            leaves.append(ethereum_identity_leaf(self._ethereum_identity()))
+        return leaves
+
+    def _ethereum_identity(self) -> str:
+        try:
+            backend = self.anchors.backend("ethereum")
+        except AnchorError as e:
+            from .keys import signer_from_environment  # the node is down: a key in the environment still names us
+
+            signer = signer_from_environment()
+            if signer is None:
+                raise AnchorError(f"cannot tell which Ethereum account will anchor this run ({e}); the pre-training tree "
+                                  "commits to it: start the node or set ETH_PRIVATE_KEY / PROVENANCE_ETH_ACCOUNT") from None
+            return signer.address
+        address = getattr(backend, "signer_address", None)
+        if address is None and getattr(backend, "signer", None) is not None:
+            address = backend.signer.address
+        if address is None:
+            raise ConfigError("Ethereum: expected a signer (ETH_PRIVATE_KEY, PROVENANCE_ETH_ACCOUNT or a node account), "
+                              "found none; the pre-training tree commits to the account that anchors the run")
+        return address
 
     def track_epoch(self, epoch: int, model: Any = None, metrics: Mapping[str, Any] | None = None, *,
                     privacy: Mapping[str, Any] | None = None, param_leaves: Sequence[Leaf] | None = None) -> bytes | None:
@@ -184,7 +285,7 @@ class ProvenanceTracker:
 
     def store_merkle_on_blockchain_after_training(self, results: Mapping[str, Any], model: Any = None, *,
                                                   privacy: Mapping[str, Any] | None = None,
-                                                  param_leaves: Sequence[Leaf] | None = None) -> dict[str, Receipt]:
+                                                  param_leaves: Sequence[Leaf] | None = None) -> AnchorResult:
         """Build the post-training tree (final weights, results, chained to the previous root),
         save the final model and the record, and anchor if `store_after_training` is on.
         `privacy`: the DP budget spent by the whole run (as in `track_epoch`)."""
@@ -264,7 +365,7 @@ class ProvenanceTracker:
         """A tracker for an existing run folder (to anchor, verify or report on it later)."""
         run_dir = Path(run_dir)
         record = Record.load(run_dir / RECORD_FILE)
-        tracker = cls(run_dir.parent, config, run_id=record.run_id, **kwargs)
+        tracker = cls(run_dir.parent, config, run_id=record.run_id, _attach=True, **kwargs)
         tracker.run_dir = run_dir
         tracker.record = record
         tracker._loaded = True
@@ -272,15 +373,15 @@ class ProvenanceTracker:
 
     # ------------------------------------------------------------------ internals
 
-    def _anchor_if(self, stage: str, option: str, wait: bool = True) -> dict[str, Receipt]:
+    def _anchor_if(self, stage: str, option: str, wait: bool = True) -> AnchorResult:
         """Anchor `stage` if `option` is on. Epoch roots go out in the background (`wait=False`)
         so training does not wait for the network; the post-training anchor waits for them."""
         started = time.perf_counter()
-        receipts = {}
+        receipts = AnchorResult()
         if self._should_anchor(stage, option):
             if wait:
                 self.anchors.drain()
-            receipts = self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=wait)
+            receipts = AnchorResult(self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=wait))
         self._timing("anchor_s", started, accumulate=True)
         if wait:
             # Epoch stages are not written to record.json one by one (the outbox already holds
