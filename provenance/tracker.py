@@ -23,16 +23,14 @@ model).
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import secrets
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from . import context, models
+from . import context, models, runlock
 from .anchoring import AnchorResult, Anchors
 from .anchors.base import AnchorBackend, AnchorState, Receipt, now_iso
 from .config import load_config
@@ -50,7 +48,6 @@ RECORD_FILE = "record.json"
 CONFIG_FILE = "config.json"
 INIT_MODEL_FILE = "model_init.safetensors"
 FINAL_MODEL_FILE = "model.safetensors"
-LOCK_FILE = ".lock"
 
 
 def _with_privacy(values: dict[str, Any], privacy: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -122,10 +119,8 @@ class ProvenanceTracker:
 
     def close(self) -> None:
         """Release the run folder's lock (also done when the tracker is garbage-collected)."""
-        fd = getattr(self, "_lock_fd", None)  # None also when __init__ stopped early
-        if fd is not None:
-            os.close(fd)  # closing the descriptor releases the flock
-            self._lock_fd = None
+        runlock.release(getattr(self, "_lock_fd", None))  # None also when __init__ stopped early
+        self._lock_fd = None
 
     def __del__(self) -> None:
         self.close()
@@ -134,18 +129,7 @@ class ProvenanceTracker:
         """Take the run folder for this tracker's life, before anything is written into it:
         refused (exit 2) if another tracker holds it, or if it already is a run."""
         where = self.run_dir
-        try:
-            where.mkdir(parents=True, exist_ok=True)
-            fd = os.open(where / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise ConfigError(f"run folder {where}: expected a folder this process can write, found {e.strerror or e}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise ConfigError(f"run id {self.run_id!r}: expected a run id not in use, found {where} held by another "
-                              "training (its .lock is taken); choose another --run-id") from None
-        self._lock_fd = fd
+        self._lock_fd = runlock.hold(where, self.run_id)
         existing = "a record (record.json)" if (where / RECORD_FILE).exists() else self._anchored_elsewhere()
         if existing:
             self.close()

@@ -200,14 +200,23 @@ def status(run, base_dir, config_path, as_json) -> None:
 
         emit(as_json, data, text)
         return
-    tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
+    from ..outbox import Outbox
+    from ..recovery import news
+
+    run_dir = resolve_run(run, base_dir)
+    tracker = ProvenanceTracker.load(run_dir, config_path)
     data = tracker.get_blockchain_status()
+    known = news(tracker.record, run_dir, Outbox())
+    if known:
+        data["recover"] = f"the outbox knows more than record.json ({', '.join(known)}): run `provenance recover {run_dir}`"
 
     def text() -> str:
         lines = [f"run {data['run_id']} (anchoring {'on' if data['blockchain_enabled'] else 'off'}: {', '.join(data['networks'])})"]
         for entry in data["stored_hashes"]:
             anchors_text = ", ".join(f"{n} {a['state']}" for n, a in entry["anchors"].items()) or "not anchored"
             lines.append(f"  {entry['stage']:<9} {entry['root']}  {anchors_text}")
+        if known:
+            lines.append(data["recover"])
         return "\n".join(lines)
 
     emit(as_json, data, text)
