@@ -162,10 +162,16 @@ def test_process_sigkilled_while_anchoring(anvil, tmp_path):
     assert sent_transactions(anvil) == 2  # the deployment and the one anchor: nothing re-sent
 
 
-def test_cli_retry_updates_the_run_record(trained_run, tmp_path, anvil):
-    """A run anchored while its network was down is completed by `provenance anchor --retry`."""
+ANVIL_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # anvil's first dev account
+
+
+def test_cli_retry_updates_the_run_record(trained_run, tmp_path, anvil, monkeypatch):
+    """A run anchored while its network was down is completed by `provenance anchor --retry`.
+    With the node down, the key in the environment names the account the pre tree commits to."""
 
     from provenance.training import TrainOptions, run_training
+
+    monkeypatch.setenv("ETH_PRIVATE_KEY", ANVIL_KEY_0)  # inherited by the CLI processes below
 
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"blockchain": {"ethereum": {"network": "http://127.0.0.1:9", "request_timeout": 1}}}))
