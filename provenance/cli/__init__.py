@@ -58,7 +58,8 @@ def _register() -> None:
                     proofs.check_proof, trees.hash_command, trees.tree_command, chain.chain, ipfs.ipfs):
         main.add_command(command)
     main.add_command(bitcoin.bitcoin)
-    from .recover import recover; main.add_command(recover)  # noqa: E702 - one line, one hunk to merge
+    main.add_command(__import__("provenance.cli.revoke", fromlist=["revoke"]).revoke)
+    main.add_command(__import__("provenance.cli.recover", fromlist=["recover"]).recover)
 
 
 _register()
