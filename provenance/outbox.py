@@ -400,8 +400,6 @@ def destination_of(backend: Any) -> str:
     destination = getattr(backend, "destination", None)
     if isinstance(destination, str) and destination:
         return destination
-    if getattr(backend, "name", None) == "ethereum" and hasattr(backend, "chain_id") and hasattr(backend, "address"):
-        return f"ethereum:{backend.chain_id}:{backend.address}"  # EthereumAnchor before it had `destination`
     raise ConfigError(f"anchor backend {getattr(backend, 'name', backend)!r}: expected a destination, found none")
 
 

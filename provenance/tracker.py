@@ -235,9 +235,7 @@ class ProvenanceTracker:
                 raise AnchorError(f"cannot tell which Ethereum account will anchor this run ({e}); the pre-training tree "
                                   "commits to it: start the node or set ETH_PRIVATE_KEY / PROVENANCE_ETH_ACCOUNT") from None
             return signer.address
-        address = getattr(backend, "signer_address", None)
-        if address is None and getattr(backend, "signer", None) is not None:
-            address = backend.signer.address
+        address = getattr(backend, "signer_address", None)  # an Ethereum backend given by the caller may be any object
         if address is None:
             raise ConfigError("Ethereum: expected a signer (ETH_PRIVATE_KEY, PROVENANCE_ETH_ACCOUNT or a node account), "
                               "found none; the pre-training tree commits to the account that anchors the run")

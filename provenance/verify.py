@@ -29,7 +29,7 @@ from .anchoring import Anchors
 from .config import load_config
 from .errors import FormatError, ProvenanceError
 from .hashing import dataset_leaves
-from .anchors.base import AnchorState, Receipt, Verdict
+from .anchors.base import AnchorState, Receipt
 from .merkle import Leaf, MerkleTree
 from .record import CHAIN_PREV, IDENTITY_ETHEREUM, RUN_NONCE, Record, Stage, ethereum_identity_leaf, nonce_leaf
 
@@ -350,8 +350,8 @@ def _check_anchors(record: Record, anchors: Anchors, report: VerificationReport)
             report.add(name, False, f"receipt is for 0x{receipt.root.hex()}, the tree root is 0x{root.hex()}")
             continue
         verdict = anchors.verify(receipt)
-        facts = _facts(verdict, anchors, receipt)
-        report.anchors.append({"stage": stage} | verdict.to_json() | {"facts": dict(facts), "location": dict(receipt.location)})
+        facts = verdict.facts  # read from the chain by the backend, never copied from the receipt
+        report.anchors.append({"stage": stage} | verdict.to_json() | {"location": dict(receipt.location)})
         if not verdict.ok:
             # a receipt that never claimed to be confirmed is a missing anchor; a confirmed one the network denies is wrong
             report.add(name, False, verdict.detail, incomplete=receipt.state is not AnchorState.CONFIRMED)
@@ -415,40 +415,6 @@ def _check_ethereum_facts(record: Record, stage: str, receipt: Receipt, facts: M
     if anchored_prev is not None and str(anchored_prev).lower() != expected_prev:
         return report.add(f"prev root {stage} ethereum", False, f"anchored prevRoot {anchored_prev}, expected {expected_prev}")
     return True
-
-
-def _facts(verdict: Verdict, anchors: Anchors, receipt: Receipt) -> Mapping[str, Any]:
-    """What the chain says about an anchor (submitter, block, digest)."""
-    facts = getattr(verdict, "facts", None)
-    if facts is not None:
-        return facts
-    if not verdict.ok or receipt.network != "ethereum":
-        return {}
-    return _chain_facts(anchors, receipt)  # a Verdict without facts: read them here
-
-
-def _chain_facts(anchors: Anchors, receipt: Receipt) -> Mapping[str, Any]:
-    try:
-        return _read_chain_facts(anchors, receipt)
-    except Exception as e:  # noqa: BLE001 - any failure to read them is "cannot tell", a failed check
-        return {"error": str(e)}
-
-
-def _read_chain_facts(anchors: Anchors, receipt: Receipt) -> Mapping[str, Any]:
-    backend = anchors.backend("ethereum")
-    w3 = backend.w3
-    tx_hash = receipt.location["tx_hash"]
-    tx = w3.eth.get_transaction(tx_hash)
-    from web3.logs import DISCARD
-
-    events = backend.contract.events.RootAnchored().process_receipt(w3.eth.get_transaction_receipt(tx_hash), errors=DISCARD)
-    root = bytes.fromhex(str(receipt.location.get("batch_root", "0x" + receipt.root.hex()))[2:])
-    event = next((e for e in events if e["args"]["root"] == root), None)
-    facts: dict[str, Any] = {"submitter": tx["from"], "block_number": tx["blockNumber"], "chain_id": backend.chain_id,
-                             "contract": backend.address}
-    if event is not None:
-        facts |= {"record_digest": "0x" + bytes(event["args"]["recordDigest"]).hex(), "prev_root": "0x" + bytes(event["args"]["prevRoot"]).hex()}
-    return facts
 
 
 def _check_order(record: Record, verified: Mapping[str, Mapping[str, Mapping[str, Any]]], report: VerificationReport) -> None:
