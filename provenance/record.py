@@ -93,6 +93,11 @@ class Stage:
     def chain_leaf(self) -> Leaf | None:
         return next((leaf for leaf in self.leaves if leaf.kind == CHAIN_PREV), None)
 
+    def content(self) -> tuple[Leaf, ...]:
+        """The leaves of what was trained (data, weights, config, metrics...): without the
+        run-specific ones, which differ between two runs of the same job by design."""
+        return tuple(leaf for leaf in self.leaves if leaf.kind not in RUN_SPECIFIC_KINDS)
+
     def identities(self, kind: str = IDENTITY_ETHEREUM) -> list[str]:
         """The names of this tree's identity leaves of `kind` (one in a well-formed `pre` tree)."""
         return [leaf.name for leaf in self.leaves if leaf.kind == kind]

@@ -289,14 +289,19 @@ class ProvenanceTracker:
 
     def anchor_pending(self) -> dict[str, dict[str, Receipt]]:
         """Queue every stage that should be anchored and is not confirmed yet, deliver what is due
-        in the outbox, and return this run's receipts by stage."""
-        for stage in self.record.stages:
-            if self._should_anchor(stage.name) or self.record.receipts_for(stage.name):
-                self.anchors.anchor_stage(self.record, self.run_dir, stage.name, wait=False)
-        self.anchors.drain()
-        self.anchors.retry(run_id=self.run_id)
-        self.anchors.sync_receipts(self.record)
-        self.save()
+        in the outbox, and return this run's receipts by stage. A loaded run is locked meanwhile
+        (refused while a training still writes it)."""
+        fd = runlock.hold(self.run_dir, self.run_id) if self._loaded and self._lock_fd is None else None
+        try:
+            for stage in self.record.stages:
+                if self._should_anchor(stage.name) or self.record.receipts_for(stage.name):
+                    self.anchors.anchor_stage(self.record, self.run_dir, stage.name, wait=False)
+            self.anchors.drain()
+            self.anchors.retry(run_id=self.run_id)
+            self.anchors.sync_receipts(self.record)
+            self.save()
+        finally:
+            runlock.release(fd)
         return {s.name: self.record.receipts_for(s.name) for s in self.record.stages if self.record.receipts_for(s.name)}
 
     def verify_blockchain_provenance(self) -> dict[str, Any]:
