@@ -122,8 +122,17 @@ class ProvenanceTracker:
         runlock.release(getattr(self, "_lock_fd", None))  # None also when __init__ stopped early
         self._lock_fd = None
 
-    def __del__(self) -> None:
+    def __enter__(self) -> ProvenanceTracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit modules may be gone; the OS drops the lock anyway
+            pass
 
     def _claim_run_dir(self) -> None:
         """Take the run folder for this tracker's life, before anything is written into it:
