@@ -161,7 +161,10 @@ def _check_roots(record: Record, report: VerificationReport) -> None:
 
 
 def _check_chain(record: Record, report: VerificationReport) -> bool:
-    ok = True
+    names = [s.name for s in record.stages]
+    ok = names[:1] == ["pre"] and len(set(names)) == len(names) and "post" not in names[:-1]
+    if not ok:
+        report.add("tree names", False, f"expected pre first, each name once and post last, found {', '.join(names) or 'no trees'}")
     for i, stage in enumerate(record.stages):
         links = [leaf for leaf in stage.leaves if leaf.kind == CHAIN_PREV]
         if i == 0:
@@ -371,14 +374,13 @@ def _identity(record: Record, report: VerificationReport) -> str | None:
     the run as soon as it has an Ethereum anchor)."""
     pre = record.stages[0] if record.stages and record.stages[0].name == "pre" else None
     names = pre.identities() if pre is not None else []
-    uses_ethereum = any(r.receipt.network == "ethereum" for r in record.receipts)
     if len(names) > 1:
         report.add("identity", False, f"the pre tree commits to {len(names)} Ethereum identities, expected one")
         return None
     if not names:
-        if uses_ethereum:
-            report.add("identity", False, "the pre tree commits to no Ethereum identity (no identity.ethereum leaf): "
-                       "who was to anchor the run is unknown")
+        # IPFS shows a record exists and Bitcoin when a root existed; neither says who anchored it
+        report.add("identity", False, "the pre tree commits to no Ethereum identity (no identity.ethereum leaf): who was "
+                   "to anchor the run is unknown (a run verifies only with Ethereum among its networks)")
         return None
     report.add("identity", True, f"the pre tree commits to Ethereum account {names[0]}")
     return names[0]
