@@ -64,7 +64,10 @@ def nonce_leaf(nonce: bytes) -> Leaf:
 
 def canonical_json(value: Any) -> bytes:
     """The one byte encoding of JSON values that digests and CIDs are computed over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except ValueError as e:  # NaN or Infinity: JSON has no canonical form for them
+        raise FormatError(f"record: expected JSON values with finite numbers, found {e}") from None
 
 
 @dataclass(frozen=True)

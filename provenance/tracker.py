@@ -149,9 +149,10 @@ class ProvenanceTracker:
         """What the outbox already sent for this run folder (a crash before record.json was saved)."""
         if not self.anchors.enabled:
             return ""
-        folder = str(self.run_dir.resolve())
-        sent = [e for e in self.anchors.outbox.entries(run_id=self.run_id)
-                if e.run_dir == folder and (e.state is not AnchorState.PENDING or e.receipt is not None)]
+        from .recovery import entries_for
+
+        sent = [e for e in entries_for(self.run_dir, self.run_id, self.anchors.outbox)
+                if e.state is not AnchorState.PENDING or e.receipt is not None]
         return f"anchors in the outbox ({', '.join(sorted({e.stage for e in sent}))}; see `provenance recover`)" if sent else ""
 
     # ------------------------------------------------------------------ tracking

@@ -370,8 +370,8 @@ def _check_anchors(record: Record, anchors: Anchors, report: VerificationReport)
 
 
 def _identity(record: Record, report: VerificationReport) -> str | None:
-    """The Ethereum identity the pre tree commits to (None if it commits to none, which fails
-    the run as soon as it has an Ethereum anchor)."""
+    """The Ethereum identity the pre tree commits to (None, and a failed check, if it commits to
+    none or to several)."""
     pre = record.stages[0] if record.stages and record.stages[0].name == "pre" else None
     names = pre.identities() if pre is not None else []
     if len(names) > 1:
@@ -405,14 +405,17 @@ def _check_ethereum_facts(record: Record, stage: str, receipt: Receipt, facts: M
                               f"expected {expected!r} (the run id is covered by the member's name)")
         return True
     digest = facts.get("record_digest")
-    expected = "0x" + record.snapshot_digest(stage).hex()
+    try:
+        expected = "0x" + record.snapshot_digest(stage).hex()
+        prev = record.stage(stage).prev
+        expected_prev = "0x" + (record.stage(prev).root if prev else bytes(32)).hex()
+    except ProvenanceError as e:
+        return report.add(f"record digest {stage} ethereum", False, f"cannot compute the stage's snapshot: {e}")
     if not isinstance(digest, str) or digest.lower() != expected:
         return report.add(f"record digest {stage} ethereum", False,
                           f"anchored recordDigest {digest} is not this record's snapshot {expected}: the record was edited "
                           "(run id, created_at, config, ...) or is another record")
     report.add(f"record digest {stage} ethereum", True, "anchored recordDigest equals the record's snapshot")
-    prev = record.stage(stage).prev
-    expected_prev = "0x" + (record.stage(prev).root if prev else bytes(32)).hex()
     anchored_prev = facts.get("prev_root")
     if anchored_prev is not None and str(anchored_prev).lower() != expected_prev:
         return report.add(f"prev root {stage} ethereum", False, f"anchored prevRoot {anchored_prev}, expected {expected_prev}")
@@ -449,16 +452,20 @@ def _check_complete(record: Record, verified: Mapping[str, Mapping[str, Any]], i
     if last is not None and last.name != "post":
         report.add("complete", False, f"no post-training tree: the run stops at {last.name!r} (crashed or cut short?)", incomplete=True)
     needed = "ethereum" if identity is not None else None
-    unanchored = [s for s in record.stages[:-1] if not (needed in verified.get(s.name, {}) if needed else verified.get(s.name))]
+
+    def anchored(name: str) -> bool:  # the run's identity lives on Ethereum: another network's anchor is not enough
+        return needed in verified.get(name, {}) if needed else bool(verified.get(name))
+
+    unanchored = [s for s in record.stages[:-1] if not anchored(s.name)]
     for stage in unanchored:
         report.add(f"anchored {stage.name}", False, f"no confirmed and verified {needed or 'anchor'} anchor for tree "
                    f"{stage.name!r} (root 0x{stage.root.hex()})", incomplete=True)
     if last is not None:
-        anchored = [n for n in names if n in verified]
+        done = [n for n in names if anchored(n)]
         report.add(
-            "final root anchored", last.name in verified,
-            f"tree {last.name!r} is anchored and commits to every earlier tree (anchored: {', '.join(anchored)})"
-            if last.name in verified else f"no verified anchor for the final tree {last.name!r} (root 0x{last.root.hex()})",
+            "final root anchored", anchored(last.name),
+            f"tree {last.name!r} is anchored and commits to every earlier tree (anchored: {', '.join(done)})"
+            if anchored(last.name) else f"no verified anchor for the final tree {last.name!r} (root 0x{last.root.hex()})",
             incomplete=True,
         )
 
