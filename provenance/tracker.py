@@ -97,13 +97,14 @@ class ProvenanceTracker:
         backends: Mapping[str, AnchorBackend] | None = None,
         code_path: str | Path = ".",
         lockfile: str | Path | None = "requirements.lock",
+        read_only: bool = False,
         _attach: bool = False,
     ) -> None:
         self.config = load_config(config)
         self.run_id = check_run_id(run_id) if run_id is not None else new_run_id()
         self.run_dir = Path(base_dir) / self.run_id
         self.record = Record(self.run_id, CANONICALIZATION)
-        self.anchors = Anchors(self.config, backends)
+        self.anchors = Anchors(self.config, backends, read_only=read_only)  # read-only: never starts a node or deploys
         self._code_path = Path(code_path)
         self._lockfile = Path(lockfile) if lockfile else None
         self._data_leaves: list[Leaf] = []

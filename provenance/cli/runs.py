@@ -181,7 +181,7 @@ def status(run, base_dir, config_path, as_json) -> None:
         from ..config import load_config
 
         config = load_config(config_path)
-        anchors = Anchors(config)
+        anchors = Anchors(config, read_only=True)
         queued = [e for e in anchors.outbox.entries() if e.state.value != "confirmed"]
         data = {
             "blockchain_enabled": anchors.enabled,
@@ -204,7 +204,7 @@ def status(run, base_dir, config_path, as_json) -> None:
     from ..recovery import news
 
     run_dir = resolve_run(run, base_dir)
-    tracker = ProvenanceTracker.load(run_dir, config_path)
+    tracker = ProvenanceTracker.load(run_dir, config_path, read_only=True)
     data = tracker.get_blockchain_status()
     known = news(tracker.record, run_dir, Outbox())
     if known:
@@ -228,6 +228,6 @@ def status(run, base_dir, config_path, as_json) -> None:
 @config_option
 def report(run, base_dir, config_path) -> None:
     """Verify RUN and write report.json and report.md into its folder."""
-    tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
+    tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path, read_only=True)
     path = tracker.save_blockchain_report()
     click.echo(f"{path}\n{Path(path).with_suffix('.md')}")
