@@ -23,7 +23,10 @@ from ..errors import FormatError
 
 def canonical_json(value: Any) -> bytes:
     """The v1 encoding: sorted keys, compact separators, UTF-8, no NaN or infinity."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except ValueError as e:  # NaN or Infinity: JSON has no canonical form for them
+        raise FormatError(f"record: expected JSON values with finite numbers, found {e}") from None
 
 
 def jcs(value: Any) -> bytes:
