@@ -18,7 +18,8 @@ from ..anchors.base import AnchorBackend, redact_url
 from ..record.receipts import AnchorState, Receipt, Verdict
 from ..anchors.open import open_backend
 from ..errors import AnchorError, ConfigError
-from .outbox import Entry, Outbox, deliver, deliver_batch, destination_of, recheck
+from .delivery import deliver, deliver_batch, destination_of, recheck
+from .outbox import Entry, Outbox
 from ..record import Record
 
 log = logging.getLogger(__name__)
@@ -225,7 +226,7 @@ class Anchors:
         try:
             backend = self.backend(receipt.network)
         except (AnchorError, ConfigError) as e:
-            return Verdict(receipt.network, False, f"cannot check: {e}")
+            return Verdict.cannot_check(receipt.network, f"cannot check: {e}")
         return backend.verify(receipt, receipt.root)
 
     def status(self) -> dict[str, Any]:

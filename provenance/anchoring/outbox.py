@@ -1,15 +1,9 @@
-"""The durable anchor outbox: every anchor request is written to SQLite before it is attempted.
+"""The durable anchor outbox, a store: every anchor request is written to SQLite before it is
+attempted, and every outcome as it happens (`delivery.py` decides what to attempt).
 
 States: `pending -> submitted -> confirmed`, or `failed` (a permanent error, with its reason).
 Network errors keep an entry pending with exponential backoff; nothing is lost if the process is
-killed at any point, because the next `deliver` starts from what the database says:
-
-1. an entry with a known transaction is *refreshed* from its network (mined? dropped by a reorg?);
-2. otherwise the network is asked whether the root is already anchored (idempotency: a root found
-   on chain is confirmed, not re-sent);
-3. only then is it sent.
-Each step's outcome is committed before the next network call, so a crash repeats at most a
-read, never a second anchor.
+killed at any point, because delivery starts again from what the database says.
 
 Every entry names its full destination (`ethereum:<chain id>:<contract>`, `ipfs:<node>`,
 `bitcoin:<chain>:<node>`), bound before its first send: from then on it is only ever sent to,
@@ -31,9 +25,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..anchors.base import AnchorBackend, StaleTransactionError
+from ..errors import ConfigError, FormatError
 from ..record.receipts import AnchorState, Receipt
-from ..errors import AnchorError, ConfigError, FormatError, ProvenanceError
 from ..files import data_home
 
 SCHEMA_VERSION = 1  # 0: an outbox made before versioning (migrated on open)
@@ -75,6 +68,7 @@ ENTRY_COLUMNS = (
     "id, run_id, run_dir, stage, network, root, prev_root, state, attempts, next_attempt, last_error, receipt, batch_id, target, "
     "destination"
 )
+RAW_TX = "raw_tx"  # a signed transaction kept in the outbox until it is confirmed, for re-broadcast
 BACKOFF_BASE_S = 2.0
 BACKOFF_MAX_S = 600.0
 
@@ -309,99 +303,6 @@ class Batch:
     root: bytes
     manifest: bytes
     members: list[Entry]
-
-
-def deliver_batch(outbox: Outbox, batch: Batch, backend: Any) -> list[Entry]:
-    """Anchor a batch root once (or find it already anchored) and give every member its receipt."""
-    from ..anchors.ethereum.backend import batch_leaves, batch_member_receipt
-    from ..merkle import MerkleTree
-
-    members = [(e.member_name, e.root) for e in batch.members]
-    tree = MerkleTree.of(batch_leaves(members))
-    destination = destination_of(backend)
-    elsewhere = [e for e in batch.members if e.destination not in ("", destination)]
-    if elsewhere:
-        reason = f"batch {batch.id} is bound to {elsewhere[0].destination}; this configuration sends to {destination}: not sent"
-        return [outbox.note(entry, reason) for entry in batch.members]
-    batch_members = [outbox.bind(e, destination) for e in batch.members]
-    try:
-        receipt = backend.find_anchor(batch.root) or backend.anchor(batch.root, batch.manifest)
-    except AnchorError as e:
-        return [outbox.retry_later(entry, str(e)) for entry in batch_members]
-    return [outbox.record(e, batch_member_receipt(receipt, tree, e.member_name, e.root)) for e in batch_members]
-
-
-def deliver(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
-    """Move one entry forward as far as its network allows (see the module docstring), only
-    through a backend with the entry's destination."""
-    destination = destination_of(backend)
-    if entry.destination and entry.destination != destination:
-        return outbox.note(entry, f"queued for {entry.destination}; this configuration sends to {destination}: not sent")
-    if not entry.destination and destination != LOCAL_ONLY:
-        entry = outbox.bind(entry, destination)
-    try:
-        if entry.receipt is not None and entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED) and _sent(entry.receipt):
-            refreshed = backend.refresh(entry.receipt)  # type: ignore[attr-defined]
-            if refreshed.state is not AnchorState.PENDING:
-                return outbox.record(entry, refreshed)
-            raw_tx = entry.receipt.location.get(RAW_TX)
-            try:
-                if raw_tx:  # signed earlier, not on the network now: send that same transaction again
-                    return outbox.record(entry, _keep_raw(backend.broadcast(entry.root, raw_tx), raw_tx))  # type: ignore[attr-defined]
-                entry = outbox.reopen(entry, refreshed.reason or "transaction vanished")
-            except StaleTransactionError as e:  # it can never be mined now: sign a new one below
-                entry = outbox.reopen(entry, str(e))
-        existing = backend.find_anchor(entry.root) if hasattr(backend, "find_anchor") else None
-        if existing is not None:
-            return outbox.record(entry, existing)
-        if hasattr(backend, "prepare"):  # two phases: the txid is stored before anything is sent
-            prepared = backend.prepare(entry.root)
-            entry = outbox.record(entry, prepared)
-            raw_tx = prepared.location[RAW_TX]
-            return outbox.record(entry, _keep_raw(backend.broadcast(entry.root, raw_tx), raw_tx))
-        receipt = backend.anchor(entry.root, outbox.payload(entry), entry.prev_root)
-        if receipt.state is AnchorState.PENDING:  # e.g. IPFS without a node: stored locally, not delivered
-            return outbox.retry_later(outbox.record(entry, receipt), receipt.reason or "not delivered")
-        return outbox.record(entry, receipt)
-    except AnchorError as e:
-        return outbox.retry_later(entry, str(e))
-    except ProvenanceError as e:
-        return outbox.fail(entry, str(e))
-
-
-RAW_TX = "raw_tx"  # a signed transaction kept in the outbox until it is confirmed, for re-broadcast
-
-
-def _sent(receipt: Receipt) -> bool:
-    return bool(receipt.location.get("tx_hash") or receipt.location.get("txid"))
-
-
-def _keep_raw(receipt: Receipt, raw_tx: str) -> Receipt:
-    return receipt.with_state(receipt.state, location=dict(receipt.location) | {RAW_TX: raw_tx})
-
-
-def recheck(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
-    """Re-verify a confirmed entry against its network; reopen it (to re-send) if the network does
-    not show it: dropped by a reorg, or made on another chain than the one configured now."""
-    if entry.state is not AnchorState.CONFIRMED or entry.receipt is None:
-        return entry
-    if entry.destination != destination_of(backend):
-        return entry  # anchored elsewhere (or before entries named it): not this backend's to judge
-    try:
-        verdict = backend.verify(entry.receipt, entry.root)
-    except AnchorError:
-        return entry  # cannot tell now; leave it as it is
-    if verdict.ok or verdict.detail.startswith("cannot check"):
-        return entry
-    return outbox.reopen(entry, verdict.detail)  # reorged out, or anchored on another chain/contract
-
-
-def destination_of(backend: Any) -> str:
-    """Where `backend` sends anchors (its `destination`)."""
-    destination = getattr(backend, "destination", None)
-    if isinstance(destination, str) and destination:
-        return destination
-    raise ConfigError(f"anchor backend {getattr(backend, 'name', backend)!r}: expected a destination, found none")
 
 
 def _destination_from_receipt(network: str, receipt: Any) -> str:

@@ -9,7 +9,7 @@ reached it raises `AnchorError`, and the caller records a `pending` receipt to r
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from ..errors import AnchorError, FormatError
@@ -41,6 +41,34 @@ class AnchorBackend(abc.ABC):
     @abc.abstractmethod
     def status(self) -> dict[str, Any]:
         """What this backend is connected to (for `provenance status`)."""
+
+
+# Optional abilities, each a typed protocol that delivery checks with isinstance (a backend that
+# lacks one is delivered without it, explicitly).
+
+
+@runtime_checkable
+class Refreshes(Protocol):
+    """Anchors are transactions: re-read one from the network (mined? dropped by a reorg?)."""
+
+    def refresh(self, receipt: Receipt) -> Receipt: ...
+
+
+@runtime_checkable
+class FindsAnchors(Protocol):
+    """Finds an anchor of `root` already on the network (so a root is never sent twice)."""
+
+    def find_anchor(self, root: bytes) -> Receipt | None: ...
+
+
+@runtime_checkable
+class TwoPhase(Protocol):
+    """Signs first (`prepare`: the receipt holds the txid and raw transaction, stored before
+    anything is sent), then sends that same transaction (`broadcast`, again after a crash)."""
+
+    def prepare(self, root: bytes) -> Receipt: ...
+
+    def broadcast(self, root: bytes, raw_tx: str) -> Receipt: ...
 
 
 def check_root(root: bytes) -> None:

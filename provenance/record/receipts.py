@@ -78,9 +78,19 @@ class Receipt:
         )
 
 
+class Status(str, enum.Enum):
+    """What a check of a receipt found. Only `ok` is a pass; `cannot check` (the network could not
+    be asked, or is not the receipt's) is not a pass either, but says nothing against the anchor."""
+
+    OK = "ok"
+    FAILED = "failed"  # the network was asked and does not show the anchor as the receipt says
+    CANNOT_CHECK = "cannot check"
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """The result of checking one receipt against its network: `ok` only if everything held.
+    """The result of checking one receipt against its network: `ok` only if everything held, and
+    `status` saying which of ok / failed / cannot check it is.
 
     `facts` are what the check read from the network itself, never copied from the receipt (for
     Ethereum: submitter, chain id, contract, block, timestamp, record digest, prev root, revoked).
@@ -91,11 +101,24 @@ class Verdict:
     detail: str
     confirmations: int = 0
     facts: Mapping[str, Any] = field(default_factory=dict)
+    status: Status = None  # type: ignore[assignment]  # from `ok` unless given (`cannot_check`)
+
+    def __post_init__(self) -> None:
+        status = self.status or (Status.OK if self.ok else Status.FAILED)
+        if (status is Status.OK) != self.ok:
+            raise ValueError(f"verdict: expected status ok exactly when ok is true, found {status.value!r} with ok={self.ok}")
+        object.__setattr__(self, "status", status)
+
+    @classmethod
+    def cannot_check(cls, network: str, detail: str) -> Verdict:
+        """A check that could not be made: not a pass, and no evidence against the anchor."""
+        return cls(network, False, detail, status=Status.CANNOT_CHECK)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "network": self.network,
             "ok": self.ok,
+            "status": self.status.value,
             "detail": self.detail,
             "confirmations": self.confirmations,
             "facts": dict(self.facts),

@@ -209,7 +209,7 @@ class BitcoinAnchor(AnchorBackend):
         try:
             return self._verify(receipt, root)
         except AnchorError as e:
-            return Verdict(self.name, False, f"cannot check: {e}")
+            return Verdict.cannot_check(self.name, f"cannot check: {e}")
 
     def _verify(self, receipt: Receipt, root: bytes) -> Verdict:
         loc = receipt.location

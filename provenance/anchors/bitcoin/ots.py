@@ -72,7 +72,7 @@ def verify_ots(anchor: BitcoinAnchor, proof: bytes, file: Path | str) -> Verdict
     try:
         return _check_attestations(anchor, sorted(bitcoin))
     except AnchorError as e:
-        return Verdict(NETWORK, False, f"cannot check: {e}")
+        return Verdict.cannot_check(NETWORK, f"cannot check: {e}")
 
 
 def _check_attestations(anchor: BitcoinAnchor, attestations: list[tuple[int, bytes]]) -> Verdict:

@@ -208,7 +208,7 @@ class EthereumAnchor(AnchorBackend):
                 return self._verify_batched(receipt, root)
             return self._verify(receipt, root)
         except (AnchorError, FormatError) as e:
-            return Verdict(self.name, False, f"cannot check: {e}")
+            return Verdict.cannot_check(self.name, f"cannot check: {e}")
 
     def _verify_batched(self, receipt: Receipt, root: bytes) -> Verdict:
         if receipt.root != root:
@@ -239,7 +239,7 @@ class EthereumAnchor(AnchorBackend):
         if receipt.root != root:
             return Verdict(self.name, False, f"receipt is for root 0x{receipt.root.hex()}, expected 0x{root.hex()}")
         if loc.get("chain_id") != self.chain_id:
-            return Verdict(self.name, False, f"cannot check: receipt is for chain {loc.get('chain_id')}, connected to chain {self.chain_id}")
+            return Verdict.cannot_check(self.name, f"cannot check: receipt is for chain {loc.get('chain_id')}, connected to chain {self.chain_id}")
         if "tx_hash" not in loc:
             return Verdict(self.name, False, f"receipt is {receipt.state.value} with no transaction to check")
         contract = self._contract_at(_address(loc.get("contract"), "receipt contract"))

@@ -288,14 +288,14 @@ class IpfsAnchor(AnchorBackend):
         cid = parse_cid(cid)
         local = " (it is only in the local store: run `provenance ipfs push`)" if self.store.has(cid) else ""
         if self._client is None:
-            return Verdict(self.name, False, f"cannot check record {cid}: no IPFS node configured{local}")
+            return Verdict.cannot_check(self.name, f"cannot check record {cid}: no IPFS node configured{local}")
         try:
             data = self.fetch(cid)
         except _NotOnNode as e:
             prefix = f"record {cid} is not on IPFS yet" if local else f"record {cid} not found on IPFS"
             return Verdict(self.name, False, f"{prefix}: {e}{local}")
         except AnchorError as e:
-            return Verdict(self.name, False, f"cannot check record {cid}: {e}")
+            return Verdict.cannot_check(self.name, f"cannot check record {cid}: {e}")
         except VerificationError as e:
             return Verdict(self.name, False, str(e))
         try:

@@ -20,7 +20,8 @@ from provenance.anchors.ethereum import backend as ethereum
 from provenance.record.receipts import AnchorState
 from provenance.config import load_config
 from provenance.anchors.ethereum.keys import NodeSigner
-from provenance.anchoring.outbox import Outbox, deliver
+from provenance.anchoring.delivery import deliver
+from provenance.anchoring.outbox import Outbox
 from tests.support.anvil import AnvilNode
 from tests.support.cli import cli
 

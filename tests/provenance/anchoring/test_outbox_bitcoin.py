@@ -9,7 +9,8 @@ import signal
 
 from provenance.record.receipts import AnchorState
 from provenance.anchors.bitcoin.backend import BitcoinAnchor, BitcoinConfig
-from provenance.anchoring.outbox import RAW_TX, Outbox, deliver
+from provenance.anchoring.delivery import deliver
+from provenance.anchoring.outbox import RAW_TX, Outbox
 
 
 def backend_for(node) -> BitcoinAnchor:

@@ -104,7 +104,7 @@ def test_node_down_is_an_error_or_a_failed_verdict_never_a_txid():
     assert str(info.value) == f"cannot reach Bitcoin RPC at http://127.0.0.1:{port}: connection refused"
     receipt = Receipt("bitcoin", os.urandom(32), AnchorState.SUBMITTED, {"chain": "regtest", "txid": "cd" * 32, "vout": 0})
     verdict = anchor.verify(receipt, receipt.root)
-    assert not verdict.ok and verdict.detail.startswith("cannot check: cannot reach Bitcoin RPC")
+    assert verdict.status.value == "cannot check" and verdict.detail.startswith("cannot check: cannot reach Bitcoin RPC")
     with pytest.raises(AnchorError):
         anchor.refresh(receipt)
 

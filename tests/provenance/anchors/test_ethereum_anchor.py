@@ -12,7 +12,7 @@ import sys
 import pytest
 from web3 import Web3
 
-from provenance.record.receipts import AnchorState, Receipt
+from provenance.record.receipts import AnchorState, Receipt, Status
 from provenance.anchors.ethereum import backend as ethereum
 from provenance.errors import AnchorError, ConfigError, FormatError
 from provenance.merkle import Leaf, MerkleTree
@@ -65,7 +65,8 @@ def test_forged_receipts_fail_verification(eth_anchor, registry):
     no_tx = receipt.with_state(receipt.state, location=dict(receipt.location, tx_hash="0x" + "ab" * 32))
     assert "not found" in eth_anchor.verify(no_tx, tree.root).detail
     wrong_chain = receipt.with_state(receipt.state, location=dict(receipt.location, chain_id=1))
-    assert eth_anchor.verify(wrong_chain, tree.root).detail.startswith("cannot check: receipt is for chain 1")
+    verdict = eth_anchor.verify(wrong_chain, tree.root)
+    assert verdict.status is Status.CANNOT_CHECK and verdict.detail.startswith("cannot check: receipt is for chain 1")
     other_submitter = receipt.with_state(receipt.state, location=dict(receipt.location, submitter="0x" + "11" * 20))
     assert "the receipt names 0x1111" in eth_anchor.verify(other_submitter, tree.root).detail
     no_contract = receipt.with_state(receipt.state, location=dict(receipt.location, contract="0x" + "22" * 20))
