@@ -24,6 +24,9 @@ from ..record import Record
 
 log = logging.getLogger(__name__)
 RECORD_FILE = "record.json"
+# Outbox entries of bare roots (`BlockchainManager.store_merkle_root`): no run folder to update.
+# Not a valid run id (`record.check_run_id`), so it never collides with a training run.
+ROOTS_RUN_ID = "#roots"
 
 
 class AnchorResult(dict):
@@ -81,15 +84,24 @@ class Anchors:
         background with `wait=False`). Returns the receipts as they stand."""
         stage = record.stage(stage_name)
         prev_root = record.stage(stage.prev).root if stage.prev else bytes(32)
-        snapshot = record.snapshot_bytes(stage_name)
-        receipts = {}
+        receipts = self.anchor_root(
+            record.run_id, run_dir, stage_name, stage.root, prev_root, record.snapshot_bytes(stage_name), wait=wait
+        )
+        for receipt in receipts.values():
+            record.set_receipt(stage_name, receipt)
+        return receipts
+
+    def anchor_root(
+        self, run_id: str, run_dir: Path, name: str, root: bytes, prev_root: bytes, payload: bytes, wait: bool = True
+    ) -> AnchorResult:
+        """Queue `root` (with `payload`, the bytes whose sha2-256 is anchored beside it) for every
+        configured network under (run_id, name), and deliver it now or in the background."""
+        receipts = AnchorResult()
         for network in self.networks:
-            entry = self.outbox.enqueue(
-                record.run_id, run_dir, stage_name, network, stage.root, prev_root, snapshot, self.target(network)
-            )
+            entry = self.outbox.enqueue(run_id, run_dir, name, network, root, prev_root, payload, self.target(network))
             if entry.state is AnchorState.CONFIRMED:
                 entry = self._recheck(entry)  # the same request made earlier: is it on *this* network?
-            entry = self.outbox.renew(entry, snapshot, prev_root)
+            entry = self.outbox.renew(entry, payload, prev_root)
             if self._batched(network) and entry.state is AnchorState.PENDING:
                 entry = self.outbox.note(entry, "queued for the next batch (provenance anchor --batch)")
             elif entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED):
@@ -98,7 +110,6 @@ class Anchors:
                 else:
                     self._submit_background(entry.id)
             receipts[network] = entry.current_receipt()
-            record.set_receipt(stage_name, receipts[network])
         return receipts
 
     def _recheck(self, entry: Entry) -> Entry:
@@ -132,7 +143,7 @@ class Anchors:
             return []
         batch = self.outbox.create_batch(network, waiting)
         done = deliver_batch(self.outbox, batch, self.backend(network))
-        for run_dir in {e.run_dir for e in done}:
+        for run_dir in {e.run_dir for e in done if e.run_id != ROOTS_RUN_ID}:
             self._update_record_file(Path(run_dir))
         return done
 
@@ -204,7 +215,7 @@ class Anchors:
             if self._batched(entry.network) and entry.state is AnchorState.PENDING:
                 continue  # waits for `send_batch`
             touched.append(self._deliver(entry))
-        for run_dir in {e.run_dir for e in touched}:
+        for run_dir in {e.run_dir for e in touched if e.run_id != ROOTS_RUN_ID}:
             self._update_record_file(Path(run_dir))
         return touched
 

@@ -128,7 +128,7 @@ def verify(run, brief, submitters, base_dir, config_path, as_json) -> None:
         if report.verdict == "INCOMPLETE":
             lines.append("INCOMPLETE: " + "; ".join(report.missing))
         lines.append(f"run {report.run_id}: verification {report.verdict} "
-                     f"({len(report.checks)} checks, chain integrity {'ok' if report.chain_integrity else 'BROKEN'}, "
+                     f"({len(report.checks)} checks, tree links {'ok' if report.chain_integrity else 'BROKEN'}, "
                      f"{len(report.anchors)} anchors checked)")
         return "\n".join(lines)
 

@@ -50,7 +50,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines = [
         f"# Provenance report: {data['run_id']}",
         "",
-        f"**Verification: {v.get('verdict', 'PASSED' if v['ok'] else 'FAILED')}** — chain integrity: {'yes' if v['chain_integrity'] else 'NO'}",
+        f"**Verification: {v.get('verdict', 'PASSED' if v['ok'] else 'FAILED')}** — tree links: {'yes' if v.get('tree_links', v['chain_integrity']) else 'NO'}",
         "",
         f"Identity (committed in the pre tree): `{v.get('identity') or 'none'}`",
         "",

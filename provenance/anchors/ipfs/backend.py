@@ -34,11 +34,14 @@ from ...errors import AnchorError, ConfigError, FormatError, VerificationError
 from ...files import atomic_write_bytes, data_home
 from ...record import FORMAT as RECORD_FORMAT
 from ...record import FORMAT_V1 as RECORD_FORMAT_V1
+from ...merkle import parse_bytes32
 from ...record import Stage
 from ..base import ZERO_ROOT, AnchorBackend, check_root, redact_url
 from ...record.receipts import AnchorState, Receipt, Verdict
 
 MAX_RECORD_BYTES = 1 << 20  # one block: Kubo's largest chunk size
+# A bare root with its metadata, as `BlockchainManager.store_merkle_root` stores it (no trees).
+ROOT_FORMAT = "provenance-root/v1"
 _ADD_PARAMS = {
     "cid-version": "1",
     "raw-leaves": "true",
@@ -97,7 +100,8 @@ def record_roots(record: bytes) -> dict[bytes, str]:
     stage name.
 
     Checks what an anchor needs: at most `MAX_RECORD_BYTES`, UTF-8 JSON, an object with
-    `"format": "provenance-record/v2"` (or v1) and a non-empty `stages` list of valid stages."""
+    `"format": "provenance-record/v2"` (or v1) and a non-empty `stages` list of valid stages, or a
+    `provenance-root/v1` document naming one bare root (`BlockchainManager`)."""
     if not isinstance(record, (bytes, bytearray)):
         raise FormatError(f"record: expected bytes (canonical JSON), found {type(record).__name__}")
     if len(record) > MAX_RECORD_BYTES:
@@ -113,8 +117,11 @@ def record_roots(record: bytes) -> dict[bytes, str]:
         raise FormatError(f"record: expected JSON, found invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
     if not isinstance(obj, dict):
         raise FormatError(f"record: expected a JSON object, found {type(obj).__name__}")
+    if obj.get("format") == ROOT_FORMAT:
+        return {parse_bytes32(obj.get("root"), what="root document's root"): "root"}
     if obj.get("format") not in (RECORD_FORMAT, RECORD_FORMAT_V1):
-        raise FormatError(f"record: expected format {RECORD_FORMAT!r} or {RECORD_FORMAT_V1!r}, found {_short(obj.get('format'))}")
+        raise FormatError(f"record: expected format {RECORD_FORMAT!r}, {RECORD_FORMAT_V1!r} or {ROOT_FORMAT!r}, "
+                          f"found {_short(obj.get('format'))}")
     stages = obj.get("stages")
     if not isinstance(stages, list) or not stages:
         raise FormatError(f"record: expected 'stages' to be a non-empty list, found {_short(stages)}")

@@ -126,8 +126,8 @@ def test_local_chain_anchor_verifies_from_a_fresh_process():
     assert receipt.state is AnchorState.CONFIRMED
     script = (
         "import json, sys\n"
-        "from provenance.anchors import ethereum\n"
-        "from provenance.anchors.base import Receipt\n"
+        "from provenance.anchors.ethereum import backend as ethereum\n"
+        "from provenance.record.receipts import Receipt\n"
         "r = Receipt.from_json(json.loads(sys.argv[1]))\n"
         "v = ethereum.connect('local').verify(r, r.root)\n"
         "print(json.dumps(v.to_json()))\n"
