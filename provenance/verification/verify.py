@@ -19,7 +19,6 @@ these checks answer is the README's.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -28,7 +27,7 @@ from ..digests import context, datasets, models, privacy
 from ..anchoring import Anchors
 from ..config import load_config
 from ..errors import FormatError, ProvenanceError
-from ..files import read_file
+from ..files import read_file, read_json
 from ..digests.hashing import dataset_leaves
 from ..record.receipts import AnchorState, Receipt
 from ..merkle import Leaf, MerkleTree
@@ -324,12 +323,7 @@ def _check_privacy(record: Record, report: VerificationReport) -> None:
 
 def _config_leaves(record: Record, run_dir: Path, report: VerificationReport) -> list[Leaf]:
     path = run_dir / record.artifacts.get("config", "config.json")
-    try:
-        config = json.loads(read_file(path, "config file").decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ProvenanceError(f"config file {path}: expected UTF-8 JSON, found other bytes") from None
-    except json.JSONDecodeError as e:
-        raise ProvenanceError(f"config file {path} is not valid JSON ({e.msg} at line {e.lineno})") from None
+    config = read_json(path, "config file")
     if not isinstance(config, dict):
         raise ProvenanceError(f"config file {path}: expected a JSON object, found {type(config).__name__}")
     differing = sorted(k for k in config.keys() | record.config.keys() if config.get(k) != record.config.get(k))

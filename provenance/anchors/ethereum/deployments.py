@@ -6,12 +6,11 @@ names a network and the tool finds the contract.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ...errors import FormatError
-from ...files import atomic_write_json, data_home, read_file
+from ...files import atomic_write_json, data_home, read_json
 
 FORMAT = "provenance-deployments/v1"
 
@@ -33,12 +32,7 @@ def load_all(path: Path | None = None) -> dict[int, Deployment]:
     path = path or deployments_path()
     if not path.exists():
         return {}
-    try:
-        data = json.loads(read_file(path, "deployments file").decode("utf-8"))
-    except UnicodeDecodeError:
-        raise FormatError(f"{path}: expected JSON, found bytes that are not UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise FormatError(f"{path}: expected JSON, found invalid JSON ({e.msg} at line {e.lineno})") from None
+    data = read_json(path, "deployments file")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise FormatError(f"{path}: expected format {FORMAT!r}, found {found!r}")
