@@ -58,6 +58,7 @@ def _register() -> None:
                     proofs.check_proof, trees.hash_command, trees.tree_command, chain.chain, ipfs.ipfs):
         main.add_command(command)
     main.add_command(bitcoin.bitcoin)
+    main.add_command(__import__("provenance.cli.revoke", fromlist=["revoke"]).revoke)
 
 
 _register()
