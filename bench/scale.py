@@ -1,0 +1,97 @@
+"""Sharded hashing throughput: the in-process engine beside Dask with 1 and 2 worker processes.
+
+    .venv/bin/python bench/scale.py               (or: make bench-scale)
+    .venv/bin/python bench/scale.py --samples 50000 --shards 5   (a quicker run)
+
+The set: N MNIST-sized samples (1 x 28 x 28 uint8 image, int64 label; canonical bytes 784 + 34 +
+8 + 14 per sample, leaf size 784) in S equal shards, written as webdataset-style `.tar` shards
+(one `.bin` member per sample, the image bytes) to a temporary folder, so workers read from
+disk as they would from storage, and also hashed as in-memory `arrays` shards. For each source:
+wall time of `engines.hash_dataset` (every shard's samples hashed and its tree built, then the
+run tree of one `data.shard` leaf per shard), samples/s and bytes/s, for `local` (this process),
+`dask` with 1 worker process and with 2 (a `LocalCluster`, one thread per worker; cluster start-up
+not counted, one warm-up shard first). Every engine's root is checked equal to the local one.
+The coordinator's peak traced memory (tracemalloc, this process only) is printed per run: it holds
+one result per shard. Figures depend on the machine; the README quotes one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import tarfile
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from provenance.engines import DaskEngine, LocalEngine, hash_dataset
+from provenance.shards import array_shards, discover
+
+
+def write_tars(folder: Path, images: np.ndarray, shards: int) -> None:
+    per = len(images) // shards
+    for s in range(shards):
+        with tarfile.open(folder / f"{s:06d}.tar", "w") as tar:
+            for i in range(s * per, (s + 1) * per):
+                data = images[i].tobytes()
+                info = tarfile.TarInfo(f"{i:09d}.bin")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+
+
+def measure(name: str, refs, engine) -> dict:
+    hash_dataset(refs[:1], engine)  # warm-up: imports and first task on every engine
+    tracemalloc.start()
+    started = time.perf_counter()
+    result = hash_dataset(refs, engine)
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"engine": name, "root": "0x" + result.root.hex(), "shards": len(result.shards), "samples": result.samples,
+            "bytes": result.nbytes, "seconds": round(seconds, 2), "samples_per_s": round(result.samples / seconds),
+            "mb_per_s": round(result.nbytes / seconds / 1e6, 1), "coordinator_peak_mib": round(peak / 2**20, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--samples", type=int, default=200_000)
+    parser.add_argument("--shards", type=int, default=20)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(args.samples, 1, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=args.samples, dtype=np.int64)
+    from distributed import Client, LocalCluster
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        t = time.perf_counter()
+        write_tars(folder, images, args.shards)
+        print(f"# wrote {args.shards} tar shards of {args.samples // args.shards} samples in {time.perf_counter() - t:.1f} s "
+              f"({os.cpu_count()} cores)", flush=True)
+        sources = {"tar": discover(folder)[1], "arrays": array_shards(images, labels, "train", args.samples // args.shards)}
+        for source, refs in sources.items():
+            local = measure("local", refs, LocalEngine())
+            runs = [local]
+            for workers in (1, 2):
+                with LocalCluster(n_workers=workers, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
+                        Client(cluster) as client:
+                    runs.append(measure(f"dask x{workers}", refs, DaskEngine(client=client)))
+            for r in runs:
+                assert r["root"] == local["root"], (source, r)
+                r["source"] = source
+                rows.append(r)
+                print(json.dumps(r) if args.json else
+                      f"{source:7} {r['engine']:8} {r['shards']:4} shards {r['samples']:>9,} samples {r['seconds']:7.2f} s "
+                      f"{r['samples_per_s']:>9,} samples/s {r['mb_per_s']:7.1f} MB/s  coordinator peak {r['coordinator_peak_mib']} MiB",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
