@@ -118,8 +118,9 @@ def verify_shards(refs: Sequence[ShardRef], recorded: Sequence[Leaf], engine: An
         elif got is not None and (got.root != leaf.digest or got.count != leaf.size):
             changed.append(shard_id)
     stored = None if leaves_dir is None else str(leaves_dir)
-    diffs = {} if not changed else dict(zip(changed, engine.map(
-        _diff_task, [(by_id[s], expected[s].digest, stored) for s in changed])))
+    # results come back in completion order on a cluster: each names its shard
+    diffs = {} if not changed else {shard_id: (named, why) for shard_id, named, why in engine.map(
+        _diff_task, [(by_id[s], expected[s].digest, stored) for s in changed])}
     for shard_id in changed:
         leaf, got = expected[shard_id], found[shard_id]
         detail = f"anchored root 0x{leaf.digest.hex()} of {leaf.size} samples, found 0x{got.root.hex()} of {got.count}"
@@ -157,7 +158,7 @@ def spot_check(refs: Sequence[ShardRef], tree: MerkleTree, k: int, seed: int | N
                 results[(shard_id, i)] = (False, "shard missing from the source")
     present = [s for s in picks if s in by_id]
     leaf_of = {v.name: v for v in shard_leaves}
-    for shard_id, answer in zip(present, engine_or_local(engine).map(_sample_task, [(by_id[s], sorted(set(picks[s]))) for s in present])):
+    for shard_id, answer in engine_or_local(engine).map(_sample_task, [(by_id[s], sorted(set(picks[s]))) for s in present]):
         shard_leaf = leaf_of[shard_id]
         shard_proof = tree.proof(shard_leaf)
         if isinstance(answer, ShardFailure):
@@ -178,36 +179,36 @@ def engine_or_local(engine: Any) -> Any:
     return engine or LocalEngine()
 
 
-def _sample_task(job: tuple[ShardRef, list[int]]) -> list[tuple[int, Leaf | None, tuple[bytes, ...]]] | ShardFailure:
+def _sample_task(job: tuple[ShardRef, list[int]]) -> tuple[str, list[tuple[int, Leaf | None, tuple[bytes, ...]]] | ShardFailure]:
     """Worker side of the spot check: the drawn samples' re-hashed leaves and proofs only."""
     ref, indices = job
     try:
         tree = shard_tree(ref)
     except ShardError as e:
-        return ShardFailure(ref.id, str(e))
+        return ref.id, ShardFailure(ref.id, str(e))
     values = tree.values
-    return [(i, values[i], tuple(tree.proof(i))) if i < len(values) else (i, None, ()) for i in indices]
+    return ref.id, [(i, values[i], tuple(tree.proof(i))) if i < len(values) else (i, None, ()) for i in indices]
 
 
-def _diff_task(job: tuple[ShardRef, bytes, str | None]) -> tuple[list[str], str]:
+def _diff_task(job: tuple[ShardRef, bytes, str | None]) -> tuple[str, list[str], str]:
     """Worker side of naming changed samples: re-hash the shard and compare, position by
     position, with its kept tree (trusted only if its root is the anchored one)."""
     from .merkle import load_dump_file
 
     ref, anchored_root, stored = job
     if stored is None:
-        return [], "no kept shard trees (--leaves-dir) to name the changed sample"
+        return ref.id, [], "no kept shard trees (--leaves-dir) to name the changed sample"
     path = Path(stored) / tree_file_name(ref.id)
     try:
         kept = load_dump_file(str(path))
     except Exception as e:  # noqa: BLE001 - a missing or damaged dump only costs the sample's name
-        return [], f"kept tree {path.name} unusable: {' '.join(str(e).split())[:120]}"
+        return ref.id, [], f"kept tree {path.name} unusable: {' '.join(str(e).split())[:120]}"
     if kept.root != anchored_root:
-        return [], f"kept tree {path.name} does not hash to the anchored root, so it is not used"
+        return ref.id, [], f"kept tree {path.name} does not hash to the anchored root, so it is not used"
     try:
         now = shard_tree(ref).values
     except ShardError as e:
-        return [], str(e)
+        return ref.id, [], str(e)
     before = kept.values
     named = []
     for i in range(max(len(before), len(now))):
@@ -223,4 +224,4 @@ def _diff_task(job: tuple[ShardRef, bytes, str | None]) -> tuple[list[str], str]
             named.append(f"{i} {a.name}: now {b.name}")
         else:
             named.append(f"{i} {a.name}: digest 0x{a.digest.hex()[:16]}.. -> 0x{b.digest.hex()[:16]}..")
-    return named, ""
+    return ref.id, named, ""
