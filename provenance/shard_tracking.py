@@ -45,12 +45,13 @@ def refs_for(train_data: Any, test_data: Any, source: Mapping[str, Any] | None,
 
 
 def shard_leaves_of(train_data: Any, test_data: Any, source: Mapping[str, Any] | None, *, engine: Any = None,
-                    shard_size: int | None = None) -> tuple[list[Leaf], dict[str, Any]]:
-    """The `data.shard` leaves of a run's data, hashed on `engine`, and its descriptor."""
+                    shard_size: int | None = None, run_dir: Path | None = None) -> tuple[list[Leaf], dict[str, Any]]:
+    """The `data.shard` leaves of a run's data, hashed on `engine`, and its descriptor. With
+    `run_dir`, the workers keep each shard's tree in `run_dir/shards/` (to name changed samples)."""
     descriptor, refs = refs_for(train_data, test_data, source, shard_size)
     runner, opened = engine_of(engine)
     try:
-        result = hash_dataset(refs, runner)
+        result = hash_dataset(refs, runner, leaves_dir=None if run_dir is None else Path(run_dir) / SHARD_TREES_DIR)
     finally:
         if opened:
             runner.close()
@@ -61,11 +62,12 @@ def counts(leaves: list[Leaf]) -> dict[str, int]:
     """Sample counts of a run's data leaves, per-sample or per-shard."""
     train = test = 0
     for leaf in leaves:
-        n = leaf.size if leaf.kind == SHARD_KIND else 1
-        if leaf.name.startswith(("train/", "train-")):
-            train += n
+        if leaf.kind == SHARD_KIND:  # in-memory test slices are `test-000000`; shards on disk are training data
+            test, train = (test + leaf.size, train) if leaf.name.startswith("test-") else (test, train + leaf.size)
+        elif leaf.name.startswith("train/"):
+            train += 1
         else:
-            test += n
+            test += 1
     return {"train_samples": train, "test_samples": test}
 
 
@@ -88,3 +90,38 @@ def rehash_shard_leaves(descriptor: Mapping[str, Any], data: tuple[Any, Any] | N
     finally:
         if opened:
             runner.close()
+
+
+SHARD_TREES_DIR = "shards"  # in a run folder: each shard's tree, kept by the workers that hashed it
+
+
+def check_run_shards(record: Any, run_dir: Path, data: tuple[Any, Any] | None = None, *, engine: Any = None,
+                     spot_check: int | None = None, seed: int | None = None) -> list[tuple[str, bool, str]]:
+    """The verifier's checks of a sharded run's data, as (name, ok, detail): every shard
+    re-hashed on `engine` (changed shards named, and their changed samples where the run folder
+    keeps the shard trees), or, with `spot_check=K`, K seeded random samples with their nested
+    proofs against the tree that holds the `data.shard` leaves."""
+    from .shard_verify import spot_check as draw, verify_shards
+
+    holders = [s for s in record.stages if any(leaf.kind == SHARD_KIND for leaf in s.leaves)]
+    if not holders:
+        return []
+    stage = holders[0]
+    recorded = [leaf for leaf in stage.leaves if leaf.kind == SHARD_KIND]
+    runner, opened = engine_of(engine)
+    try:
+        refs = refs_of_record(record.artifacts.get("dataset", {}), data)
+        if spot_check is not None:
+            check = draw(refs, stage.tree(), spot_check, seed, runner)
+            bad = [f"{s}/{i}: {d}" for s, i, ok, d in check.drawn if not ok]
+            return [(f"{stage.name} data.shard spot check", check.ok,
+                     check.statement() + ("" if check.ok else "; FAILED: " + "; ".join(bad[:5])))]
+        result = verify_shards(refs, recorded, runner, leaves_dir=Path(run_dir) / SHARD_TREES_DIR)
+    finally:
+        if opened:
+            runner.close()
+    if result.ok:
+        return [(f"{stage.name} data.shard", True, f"{result.shards} shards ({result.samples} samples) re-hashed on engine "
+                 f"{runner.name}, all equal")]
+    return [(f"{stage.name} data.shard", False, f"{len(result.changes)} of {len(recorded)} shards differ: "
+             + "; ".join(c.describe() for c in result.changes[:5]) + (" ..." if len(result.changes) > 5 else ""))]

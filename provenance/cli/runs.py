@@ -11,6 +11,7 @@ import click
 from ..tracker import ProvenanceTracker
 from ..verify import verify_run
 from .common import base_dir_option, config_option, emit, json_option, resolve_run
+from .shards import open_engine, shard_options
 
 
 def training_options(f: Callable) -> Callable:
@@ -101,15 +102,17 @@ def train(gradient_shards, threads, **params) -> None:
 @click.command()
 @click.argument("run")
 @click.option("--brief", is_flag=True, help="Print only failed checks, changed leaves and the verdict.")
+@shard_options
 @base_dir_option
 @config_option
 @json_option
-def verify(run, brief, base_dir, config_path, as_json) -> None:
+def verify(run, brief, engine, scheduler, workers, spot_check, seed, base_dir, config_path, as_json) -> None:
     """Verify RUN (a run folder, a run id under --base-dir, or `latest`) from its folder alone:
     re-hash data and models, recompute roots, check the chain and every anchor.
 
     Exits 1 if anything does not hold, naming each changed leaf and its tree."""
-    report = verify_run(resolve_run(run, base_dir), config=config_path)
+    with open_engine(engine, scheduler=scheduler, workers=workers) as runner:
+        report = verify_run(resolve_run(run, base_dir), config=config_path, engine=runner, spot_check=spot_check, seed=seed)
 
     def text() -> str:
         shown = [c for c in report.checks if not (brief and c.ok)]

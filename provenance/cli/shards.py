@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..engines import ENGINES, hash_dataset, open_engine
+from ..engines import ENGINES, hash_dataset, open_engine  # noqa: F401 - open_engine is shared with verify
 from ..files import atomic_write_json
 from ..shards import DEFAULT_SHARD_SIZE, FORMATS, discover
 from .common import emit, json_option
@@ -17,6 +17,19 @@ scheduler_option = click.option("--scheduler", default=None, metavar="tcp://HOST
                                 help="Dask scheduler to use (--engine dask); default: a local cluster of --workers processes.")
 workers_option = click.option("--workers", type=click.IntRange(min=1), default=None,
                               help="Worker processes of the local Dask cluster started for this command (default 2).")
+
+
+
+def shard_options(command):
+    """`provenance verify`'s options for sharded data: the engine and the spot check."""
+    for option in reversed([
+        engine_option, scheduler_option, workers_option,
+        click.option("--spot-check", type=click.IntRange(min=1), default=None, metavar="K",
+                     help="Re-hash only K random samples of sharded data, each with its nested proof (the seed is printed)."),
+        click.option("--seed", type=int, default=None, help="Seed of the --spot-check draw (default: random, printed)."),
+    ]):
+        command = option(command)
+    return command
 
 
 @click.command("hash-dataset")
