@@ -12,7 +12,8 @@ run tree of one `data.shard` leaf per shard), samples/s and bytes/s, for `local`
 `dask` with 1 worker process and with 2 (a `LocalCluster`, one thread per worker; cluster start-up
 not counted, one warm-up shard first). Every engine's root is checked equal to the local one.
 The coordinator's peak traced memory (tracemalloc, this process only) is printed per run: it holds
-one result per shard. Figures depend on the machine; the README quotes one run.
+one result per shard; and, first, its memory for 585,000 shard results and their run tree
+(LAION-5B's 5.85B samples in shards of 10,000), built from random roots. Figures depend on the machine; the README quotes one run.
 """
 
 from __future__ import annotations
@@ -57,17 +58,43 @@ def measure(name: str, refs, engine) -> dict:
             "mb_per_s": round(result.nbytes / seconds / 1e6, 1), "coordinator_peak_mib": round(peak / 2**20, 2)}
 
 
+def coordinator_memory(shards: int) -> dict:
+    """What the coordinator holds for `shards` shards: one `ShardResult` each (random roots, ids
+    like a webdataset's) and the run tree of their `data.shard` leaves, peak traced memory."""
+    from provenance.merkle import MerkleTree
+    from provenance.shards import ShardResult
+
+    rng = np.random.default_rng(1)
+    roots = rng.integers(0, 256, size=(shards, 32), dtype=np.uint8)
+    tracemalloc.start()
+    started = time.perf_counter()
+    results = [ShardResult(f"{k:06d}.tar", roots[k].tobytes(), 10_000, 400_000_000) for k in range(shards)]
+    held, _ = tracemalloc.get_traced_memory()
+    tree = MerkleTree.of([r.leaf for r in results])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"shards": shards, "results_mib": round(held / 2**20, 1), "peak_with_tree_mib": round(peak / 2**20, 1),
+            "seconds": round(time.perf_counter() - started, 2), "root": "0x" + tree.root.hex()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=int, default=200_000)
     parser.add_argument("--shards", type=int, default=20)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--coordinator-shards", type=int, default=585_000,
+                        help="Also measure the coordinator's memory for this many shards (LAION-5B in 10k-sample shards).")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(args.samples, 1, 28, 28), dtype=np.uint8)
     labels = rng.integers(0, 10, size=args.samples, dtype=np.int64)
     from distributed import Client, LocalCluster
 
+    if args.coordinator_shards:
+        memory = coordinator_memory(args.coordinator_shards)
+        print(json.dumps(memory) if args.json else
+              f"coordinator for {memory['shards']:,} shards: results {memory['results_mib']} MiB, peak with the run tree "
+              f"{memory['peak_with_tree_mib']} MiB, {memory['seconds']} s", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
