@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -127,7 +128,9 @@ class DaskEngine:
         pending = iter(items)
 
         def submit(item: Any) -> Any:
-            return self.client.submit(fn, item, *args, retries=self.retries, pure=True)
+            # A fresh key per submission (pure=False): a re-hash must never be answered from a
+            # result the cluster still holds for the same shard, hashed before its data changed.
+            return self.client.submit(fn, item, *args, retries=self.retries, pure=False)
 
         batch = [submit(item) for _, item in zip(range(self.window), pending)]
         running = as_completed(batch)
@@ -184,16 +187,38 @@ def hash_dataset(refs: Iterable[ShardRef], engine: LocalEngine | DaskEngine | No
     started = time.perf_counter()
     results: dict[str, ShardResult] = {}
     directory = None if leaves_dir is None else os.fspath(leaves_dir)
-    for result in engine.map(hash_shard, refs, directory):
-        if isinstance(result, ShardFailure):
-            raise ShardError(result.message)
-        results[result.id] = result
+    with run_tasks(engine, hash_shard, refs, directory) as answers:
+        for result in answers:
+            if isinstance(result, ShardFailure):
+                raise ShardError(result.message)
+            results[result.id] = result
     missing = set(ids) - set(results)
     if missing:  # cannot happen with a working engine; never build a root without every shard
         raise ProvenanceError(f"engine {engine.name}: expected a result for every shard, found none for {sorted(missing)[0]}")
     shards = tuple(results[i] for i in sorted(results))
     tree = MerkleTree.of([s.leaf for s in shards])
     return DatasetHash(shards, tree, time.perf_counter() - started)
+
+
+@contextmanager
+def run_tasks(engine: Any, fn: Callable[..., Any], items: Sequence[Any], *args: Any) -> Iterator[Iterator[Any]]:
+    """`engine.map(fn, items, *args)`, closed on exit (cancelling what is still in flight), with
+    a task that failed past its retries (or killed its workers too often) as one-line error."""
+    answers = engine.map(fn, items, *args)
+    try:
+        yield _one_line_failures(engine, answers)
+    finally:
+        answers.close()
+
+
+def _one_line_failures(engine: Any, answers: Iterator[Any]) -> Iterator[Any]:
+    try:
+        yield from answers
+    except ProvenanceError:
+        raise
+    except Exception as e:  # noqa: BLE001 - e.g. distributed's KilledWorker, or a task's own crash
+        raise ProvenanceError(f"engine {engine.name}: a shard task failed after its retries "
+                              f"({type(e).__name__}: {' '.join(str(e).split())[:200]}); no root was built") from None
 
 
 def maybe_inject_fault(ref: ShardRef) -> None:

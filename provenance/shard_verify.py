@@ -25,7 +25,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, Sequence
 
-from .engines import LocalEngine
+from .engines import LocalEngine, run_tasks
 from .errors import ConfigError
 from .merkle import Leaf, MerkleTree
 from .merkle_reference import verify_nested
@@ -103,11 +103,12 @@ def verify_shards(refs: Sequence[ShardRef], recorded: Sequence[Leaf], engine: An
     by_id = {r.id: r for r in refs}
     changes: list[ShardChange] = []
     found: dict[str, ShardResult] = {}
-    for result in engine.map(hash_shard, list(refs), None):
-        if isinstance(result, ShardFailure):
-            changes.append(ShardChange(result.id, "unreadable", result.message))
-        else:
-            found[result.id] = result
+    with run_tasks(engine, hash_shard, list(refs), None) as answers:
+        for result in answers:
+            if isinstance(result, ShardFailure):
+                changes.append(ShardChange(result.id, "unreadable", result.message))
+            else:
+                found[result.id] = result
     changed = []
     for shard_id in sorted(set(expected) | set(by_id)):
         leaf, got = expected.get(shard_id), found.get(shard_id)
@@ -119,8 +120,10 @@ def verify_shards(refs: Sequence[ShardRef], recorded: Sequence[Leaf], engine: An
             changed.append(shard_id)
     stored = None if leaves_dir is None else str(leaves_dir)
     # results come back in completion order on a cluster: each names its shard
-    diffs = {} if not changed else {shard_id: (named, why) for shard_id, named, why in engine.map(
-        _diff_task, [(by_id[s], expected[s].digest, stored) for s in changed])}
+    diffs = {}
+    if changed:
+        with run_tasks(engine, _diff_task, [(by_id[s], expected[s].digest, stored) for s in changed]) as answers:
+            diffs = {shard_id: (named, why) for shard_id, named, why in answers}
     for shard_id in changed:
         leaf, got = expected[shard_id], found[shard_id]
         detail = f"anchored root 0x{leaf.digest.hex()} of {leaf.size} samples, found 0x{got.root.hex()} of {got.count}"
@@ -158,7 +161,9 @@ def spot_check(refs: Sequence[ShardRef], tree: MerkleTree, k: int, seed: int | N
                 results[(shard_id, i)] = (False, "shard missing from the source")
     present = [s for s in picks if s in by_id]
     leaf_of = {v.name: v for v in shard_leaves}
-    for shard_id, answer in engine_or_local(engine).map(_sample_task, [(by_id[s], sorted(set(picks[s]))) for s in present]):
+    with run_tasks(engine or LocalEngine(), _sample_task, [(by_id[s], sorted(set(picks[s]))) for s in present]) as answers:
+        answered = dict(answers)
+    for shard_id, answer in answered.items():
         shard_leaf = leaf_of[shard_id]
         shard_proof = tree.proof(shard_leaf)
         if isinstance(answer, ShardFailure):
@@ -173,10 +178,6 @@ def spot_check(refs: Sequence[ShardRef], tree: MerkleTree, k: int, seed: int | N
             results[(shard_id, index)] = (ok, f"{sample.label}: nested proof {'holds' if ok else 'does NOT hold'}")
     drawn = tuple((s, i, *results[(s, i)]) for s, i in draws)
     return SpotCheck(seed, drawn, ends[-1], time.perf_counter() - started)
-
-
-def engine_or_local(engine: Any) -> Any:
-    return engine or LocalEngine()
 
 
 def _sample_task(job: tuple[ShardRef, list[int]]) -> tuple[str, list[tuple[int, Leaf | None, tuple[bytes, ...]]] | ShardFailure]:
