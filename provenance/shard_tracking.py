@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .engines import DaskEngine, LocalEngine, hash_dataset, open_engine
-from .errors import ConfigError
+from .errors import ConfigError, ProvenanceError
 from .merkle import Leaf
 from .shards import DEFAULT_SHARD_SIZE, SHARD_KIND, SOURCE, ShardRef, array_shards, discover, from_descriptor
 
@@ -110,7 +110,10 @@ def check_run_shards(record: Any, run_dir: Path, data: tuple[Any, Any] | None = 
     recorded = [leaf for leaf in stage.leaves if leaf.kind == SHARD_KIND]
     runner, opened = engine_of(engine)
     try:
-        refs = refs_of_record(record.artifacts.get("dataset", {}), data)
+        try:
+            refs = refs_of_record(record.artifacts.get("dataset", {}), data)
+        except ProvenanceError as e:  # e.g. in-memory data not given again: a failed check, not a crash
+            return [(f"{stage.name} data.shard", False, f"cannot re-hash {len(recorded)} shards: {e}")]
         if spot_check is not None:
             check = draw(refs, stage.tree(), spot_check, seed, runner)
             bad = [f"{s}/{i}: {d}" for s, i, ok, d in check.drawn if not ok]

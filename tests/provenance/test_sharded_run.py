@@ -82,3 +82,23 @@ def test_verify_names_the_changed_shard_and_sample_and_spot_checks(sharded_run):
     assert "changed sample(s): 5 001002.txt: digest" in failed[0].detail
     full = cli("verify", str(run_dir), "--engine", "dask", "--workers", "1")
     assert full.returncode == 1 and "001002.txt" in full.stdout
+
+
+def test_in_memory_arrays_in_shards(tmp_path):
+    rng = np.random.default_rng(0)
+    train = rng.random((40, 1, 8, 8), dtype=np.float32), rng.integers(0, 10, 40)
+    test = rng.random((10, 1, 8, 8), dtype=np.float32), rng.integers(0, 10, 10)
+    tracker = ProvenanceTracker(tmp_path / "artifacts", CONFIG, run_id="arrays")
+    assert tracker.track_data(train, test, shard_size=16) == {"train_samples": 40, "test_samples": 10}
+    tracker.track_model(torch.nn.Linear(4, 2))
+    tracker.store_merkle_on_blockchain_before_training({"lr": 0.1})
+    tracker.store_merkle_on_blockchain_after_training({"accuracy": 0.1})
+    pre = tracker.record.stage("pre")
+    assert [(v.name, v.size) for v in pre.leaves if v.kind == "data.shard"] == [  # sorted by shard id
+        ("test-000000", 10), ("train-000000", 16), ("train-000001", 16), ("train-000002", 8)]
+    assert verify_run(tracker.run_dir, datasets=(train, test)).ok
+    missing = verify_run(tracker.run_dir)  # in-memory data not given again: a failed check, not a crash
+    assert [c.name for c in missing.checks if not c.ok] == ["pre data.shard"]
+    train[0][33, 0, 1, 1] += 1.0
+    changed = [c for c in verify_run(tracker.run_dir, datasets=(train, test)).checks if not c.ok]
+    assert len(changed) == 1 and "shard train-000002 changed" in changed[0].detail and "1 train/000033" in changed[0].detail
