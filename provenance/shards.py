@@ -251,6 +251,55 @@ def _files_leaves(ref: ShardRef) -> list[Leaf]:
 
 
 def _tar_leaves(ref: ShardRef) -> list[Leaf]:
+    fast = _plain_tar_leaves(ref.path)
+    return fast if fast is not None else _tarfile_leaves(ref)
+
+
+_BLOCK = 512
+_ZERO_BLOCK = bytes(_BLOCK)
+
+
+def _plain_tar_leaves(path: str) -> list[Leaf] | None:
+    """The leaves of an archive of plain ustar headers (regular files and directories, checksums
+    right, nothing truncated), parsed here about ten times faster than `tarfile` does; None for
+    anything else (pax or GNU headers, links, a bad checksum), which `_tarfile_leaves` then
+    reads (and, where it must, refuses). Both give the same leaves for the archives both read."""
+    with open(path, "rb") as f:
+        data = f.read()
+    view = memoryview(data)
+    leaves: list[Leaf] = []
+    offset = 0
+    while offset + _BLOCK <= len(data):
+        block = data[offset : offset + _BLOCK]
+        if block == _ZERO_BLOCK:
+            return leaves
+        kind, magic = block[156:157], block[257:263]
+        if kind not in (b"0", b"\0", b"5") or magic not in (b"ustar\x00", b"ustar ") or block[124] & 0x80:
+            return None
+        try:
+            size = int(block[124:136].split(b"\0", 1)[0].strip() or b"0", 8)
+            checksum = int(block[148:156].split(b"\0", 1)[0].strip(), 8)
+            name = block[0:100].split(b"\0", 1)[0].decode("utf-8")
+            prefix = block[345:500].split(b"\0", 1)[0].decode("utf-8")
+        except ValueError:  # UnicodeDecodeError included
+            return None
+        if checksum != sum(block[:148]) + 256 + sum(block[156:]):
+            return None
+        is_dir = kind == b"5" or (kind == b"\0" and name.endswith("/"))  # tarfile's reading of old V7 dirs
+        name = f"{prefix}/{name}" if prefix else name  # as tarfile: the prefix field whatever the magic
+        start, stop = offset + _BLOCK, offset + _BLOCK + size
+        if stop > len(data):
+            return None
+        if is_dir:
+            if size:
+                return None
+        else:
+            leaves.append(Leaf(SAMPLE_KIND, name, blake3(view[start:stop]).digest(), size))
+        offset = start + -(-size // _BLOCK) * _BLOCK
+    return None  # no end-of-archive block: let tarfile judge
+
+
+def _tarfile_leaves(ref: ShardRef) -> list[Leaf]:
     leaves = []
     with tarfile.open(ref.path, mode="r:") as archive:
         for member in archive:

@@ -137,3 +137,34 @@ def test_cli_hash_dataset_json_matches_the_api(tmp_path):
     assert data["root"] == "0x" + expected.root.hex() and data["shards"] == 4 and data["samples"] == 20
     saved = json.loads((tmp_path / "tree.json").read_text())
     assert MerkleTree.load(saved["tree"]).root == expected.root and saved["dataset"]["format"] == "files"
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_plain_tar_fast_path_gives_tarfiles_leaves(tmp_path, fmt):
+    import io
+
+    from provenance.shards import ShardRef, _plain_tar_leaves, _tarfile_leaves
+
+    path = tmp_path / "x.tar"
+    names = ["a.bin", "dir/", "dir/b.txt", "deep/" + "n" * 90 + "/" + "m" * 60 + ".jpg", "empty.txt", "big.bin"]
+    with tarfile.open(path, "w", format=fmt) as tar:
+        for name in names:
+            info = tarfile.TarInfo(name.rstrip("/"))
+            data = b"" if name.endswith("/") or name == "empty.txt" else (name.encode() * 700 if name == "big.bin" else name.encode())
+            if name.endswith("/"):
+                info.type = tarfile.DIRTYPE
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    reference = _tarfile_leaves(ShardRef("x.tar", "tar", str(path)))
+    assert [v.name for v in reference] == [n for n in names if not n.endswith("/")]
+    fast = _plain_tar_leaves(str(path))
+    assert fast == reference or fast is None
+    if fmt == tarfile.USTAR_FORMAT:  # the long name goes into ustar's prefix field: still the fast path
+        assert fast == reference
+    # a non-UTF-8 or pax-extended name is left to tarfile, which reads it
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("café-" + "é" * 80 + ".txt")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"abc"))
+    assert _plain_tar_leaves(str(path)) is None
+    assert shard_leaves(ShardRef("x.tar", "tar", str(path)))[0].digest == blake3(b"abc").digest()
