@@ -15,7 +15,6 @@ import pytest
 import torch
 
 from provenance import ProvenanceTracker
-from provenance.merkle import Leaf, parse_bytes32
 from provenance.nested import NestedProof
 from provenance.verify import verify_run
 from tests.support import oz
