@@ -13,6 +13,7 @@ connection (`EthereumAnchor(provider.web3, ...)`).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -100,7 +101,7 @@ class EthereumAnchor(AnchorBackend):
         self.receipt_timeout = receipt_timeout
         self.gas_limit = gas_limit
         self.gas_price = None if gas_price == "auto" else gas_price
-        self.chain_id = self._rpc(lambda: w3.eth.chain_id)
+        self.chain_id = _check_chain_id(self._rpc(lambda: w3.eth.chain_id), endpoint)
         self.address = Web3.to_checksum_address(contract_address)
         self._contracts: dict[str, Contract] = {}
         self.contract = self._contract_at(self.address)
@@ -451,6 +452,8 @@ class EthereumAnchor(AnchorBackend):
             raise AnchorError(f"cannot reach Ethereum RPC at {self.endpoint}: {_transport_reason(e)}") from None
         except TransactionNotFound:
             raise
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise AnchorError(f"Ethereum RPC at {self.endpoint}: expected a JSON-RPC answer, found {_not_json(e)}") from None
         except Web3Exception as e:
             raise AnchorError(f"Ethereum RPC at {self.endpoint} failed: {_oneline(e)}") from None
 
@@ -491,7 +494,7 @@ def connect(
     first unlocked account. `gas_price`: "auto"/None for the node's suggestion, an int for wei."""
     deployments.load_all()  # a damaged deployments file is an error before any node is started
     if network == "local":
-        url = localchain.ensure_running() if allow_start else localchain.url()
+        url = localchain.ensure_running(start=allow_start)
     elif network.startswith(("http://", "https://")):
         url = network
     else:
@@ -500,7 +503,7 @@ def connect(
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": request_timeout}))
     signer = signer or signer_from_environment()
     try:
-        chain_id = w3.eth.chain_id
+        chain_id = _check_chain_id(w3.eth.chain_id, endpoint)
         if signer is None:
             # No key in the environment: use an account the node itself unlocks, if it has one
             # (anvil, a dev node, your own node); public RPC endpoints have none.
@@ -513,6 +516,8 @@ def connect(
                 address = known.address
     except (requests.RequestException, OSError) as e:
         raise AnchorError(f"cannot reach Ethereum RPC at {endpoint}: {_transport_reason(e)}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AnchorError(f"Ethereum RPC at {endpoint}: expected a JSON-RPC answer, found {_not_json(e)}") from None
     except Web3Exception as e:
         raise AnchorError(f"Ethereum RPC at {endpoint} failed: {_oneline(e)}") from None
     if address is None and network == "local" and allow_deploy:
@@ -559,6 +564,20 @@ def _address(value: Any, what: str) -> str:
 def _oneline(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _not_json(e: ValueError) -> str:
+    return "bytes that are not UTF-8" if isinstance(e, UnicodeDecodeError) else "text that is not JSON"
+
+
+MAX_CHAIN_ID = 2**63 - 37  # EIP-2294: the largest chain id a signed transaction can carry
+
+
+def _check_chain_id(chain_id: int, endpoint: str) -> int:
+    if not 1 <= chain_id <= MAX_CHAIN_ID:
+        found = chain_id if len(str(chain_id)) <= 20 else f"a number of {len(str(chain_id))} digits"
+        raise AnchorError(f"Ethereum RPC at {endpoint}: expected a chain id in 1..{MAX_CHAIN_ID} (EIP-2294), found {found}")
+    return chain_id
 
 
 def _transport_reason(e: BaseException) -> str:

@@ -268,23 +268,23 @@ def test_signer_address_and_read_only_backend(anvil, monkeypatch):
 
 
 def test_no_deploy_and_no_start_when_not_allowed(tmp_path, monkeypatch):
-    """A read-only open of the local chain: a running chain without a deployment is an error (no
-    contract deployed); a chain that is not running is not started."""
-    from tests.support.anvil import AnvilNode, free_port
+    """A read-only open of the local chain: the home's own running chain without a deployment is
+    an error (no contract deployed); a chain that is not running is not started."""
+    from provenance import localchain
+    from tests.support.anvil import free_port
 
     monkeypatch.setenv("PROVENANCE_HOME", str(tmp_path / "home"))  # no deployments file yet
-    node = AnvilNode(tmp_path / "bare").start()
+    monkeypatch.setenv("PROVENANCE_LOCAL_CHAIN_PORT", str(free_port()))
+    localchain.ensure_running()
     try:
-        monkeypatch.setenv("PROVENANCE_LOCAL_CHAIN_PORT", str(node.port))
         with pytest.raises(ConfigError, match="no MLProvenance deployment known for chain 31337"):
             ethereum.connect("local", allow_deploy=False)
-        assert node.rpc("eth_getCode", "0x5FbDB2315678afecb367f032d93F642f64180aa3", "latest") == "0x"
+        assert not (tmp_path / "home" / "deployments.json").exists()
     finally:
-        node.stop()
-    monkeypatch.setenv("PROVENANCE_LOCAL_CHAIN_PORT", str(free_port()))
-    with pytest.raises(AnchorError):
+        localchain.stop()
+    with pytest.raises(AnchorError, match="is not running"):
         ethereum.connect("local", allow_start=False, request_timeout=2)
-    assert not (tmp_path / "home" / "anvil" / "anvil.pid").exists()
+    assert localchain.state() == "absent"
 
 
 def test_proof_files_check_on_chain_against_their_submitter_only(anvil):
