@@ -115,10 +115,12 @@ def check_run_shards(record: Any, run_dir: Path, data: tuple[Any, Any] | None = 
         except ProvenanceError as e:  # e.g. in-memory data not given again: a failed check, not a crash
             return [(f"{stage.name} data.shard", False, f"cannot re-hash {len(recorded)} shards: {e}")]
         if spot_check is not None:
-            check = draw(refs, stage.tree(), spot_check, seed, runner)
+            check = draw(refs, stage.tree(), spot_check, seed, runner, leaves_dir=Path(run_dir) / SHARD_TREES_DIR)
             bad = [f"{s}/{i}: {d}" for s, i, ok, d in check.drawn if not ok]
+            alone = sum(1 for *_, d in check.drawn if "(sample re-hashed)" in d)
+            how = f"; {alone} of {len(check.drawn)} draws read alone through the kept shard trees, the rest by re-hashing their shard"
             return [(f"{stage.name} data.shard spot check", check.ok,
-                     check.statement() + ("" if check.ok else "; FAILED: " + "; ".join(bad[:5])))]
+                     check.statement() + how + ("" if check.ok else "; FAILED: " + "; ".join(bad[:5])))]
         result = verify_shards(refs, recorded, runner, leaves_dir=Path(run_dir) / SHARD_TREES_DIR)
     finally:
         if opened:

@@ -29,7 +29,7 @@ from .engines import LocalEngine, run_tasks
 from .errors import ConfigError
 from .merkle import Leaf, MerkleTree
 from .merkle_reference import verify_nested
-from .shards import SHARD_KIND, ShardError, ShardFailure, ShardRef, ShardResult, hash_shard, shard_tree, tree_file_name
+from .shards import SHARD_KIND, ShardError, ShardFailure, ShardRef, ShardResult, hash_shard, sample_leaf, shard_tree, tree_file_name
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,11 @@ def verify_shards(refs: Sequence[ShardRef], recorded: Sequence[Leaf], engine: An
     return DatasetCheck(len(refs), sum(r.count for r in found.values()), tuple(changes), time.perf_counter() - started)
 
 
-def spot_check(refs: Sequence[ShardRef], tree: MerkleTree, k: int, seed: int | None = None, engine: Any = None) -> SpotCheck:
+def spot_check(refs: Sequence[ShardRef], tree: MerkleTree, k: int, seed: int | None = None, engine: Any = None,
+               *, leaves_dir: str | Path | None = None) -> SpotCheck:
     """Draw `k` samples uniformly from the shards `tree` (the anchored tree holding the
-    `data.shard` leaves) commits to, re-hash them on `engine` and check their nested proofs."""
+    `data.shard` leaves) commits to, re-hash them on `engine` and check their nested proofs.
+    With the shards' kept trees (`leaves_dir`), only the drawn samples are read."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"spot check: expected a number of samples >= 1, found {k!r}")
     started = time.perf_counter()
@@ -154,14 +156,16 @@ def spot_check(refs: Sequence[ShardRef], tree: MerkleTree, k: int, seed: int | N
         draws.append((shard_leaves[s].name, index))
         picks.setdefault(shard_leaves[s].name, []).append(index)
     by_id = {r.id: r for r in refs}
+    leaf_of = {v.name: v for v in shard_leaves}
     results: dict[tuple[str, int], tuple[bool, str]] = {}
     for shard_id in picks:
         if shard_id not in by_id:
             for i in picks[shard_id]:
                 results[(shard_id, i)] = (False, "shard missing from the source")
     present = [s for s in picks if s in by_id]
-    leaf_of = {v.name: v for v in shard_leaves}
-    with run_tasks(engine or LocalEngine(), _sample_task, [(by_id[s], sorted(set(picks[s]))) for s in present]) as answers:
+    stored = None if leaves_dir is None else str(leaves_dir)
+    jobs = [(by_id[s], sorted(set(picks[s])), stored, leaf_of[s].digest) for s in present]
+    with run_tasks(engine or LocalEngine(), _sample_task, jobs) as answers:
         answered = dict(answers)
     for shard_id, answer in answered.items():
         shard_leaf = leaf_of[shard_id]
@@ -170,42 +174,60 @@ def spot_check(refs: Sequence[ShardRef], tree: MerkleTree, k: int, seed: int | N
             for i in picks[shard_id]:
                 results[(shard_id, i)] = (False, answer.message)
             continue
-        for index, sample, proof in answer:
+        for index, sample, proof, how in answer:
             if sample is None:
                 results[(shard_id, index)] = (False, f"index {index} is past the shard's end")
                 continue
             ok = verify_nested(tree.root, shard_leaf, shard_proof, sample, proof)
-            results[(shard_id, index)] = (ok, f"{sample.label}: nested proof {'holds' if ok else 'does NOT hold'}")
+            results[(shard_id, index)] = (ok, f"{sample.label} ({how}): nested proof {'holds' if ok else 'does NOT hold'}")
     drawn = tuple((s, i, *results[(s, i)]) for s, i in draws)
     return SpotCheck(seed, drawn, ends[-1], time.perf_counter() - started)
 
 
-def _sample_task(job: tuple[ShardRef, list[int]]) -> tuple[str, list[tuple[int, Leaf | None, tuple[bytes, ...]]] | ShardFailure]:
-    """Worker side of the spot check: the drawn samples' re-hashed leaves and proofs only."""
-    ref, indices = job
+def _sample_task(job: tuple[ShardRef, list[int], str | None, bytes]) -> tuple[str, Any]:
+    """Worker side of the spot check: the drawn samples' re-hashed leaves and their proofs to
+    the shard root. With the shard's kept tree (trusted only if it hashes to the anchored root)
+    only the drawn samples are read and hashed; without it the whole shard is re-hashed."""
+    ref, indices, stored, anchored_root = job
+    kept, _ = _kept_tree(ref, stored, anchored_root)
     try:
+        if kept is not None:
+            n = len(kept)
+            return ref.id, [(i, sample_leaf(ref, i), tuple(kept.proof(i)), "sample re-hashed") if i < n else (i, None, (), "")
+                            for i in indices]
         tree = shard_tree(ref)
     except ShardError as e:
         return ref.id, ShardFailure(ref.id, str(e))
     values = tree.values
-    return ref.id, [(i, values[i], tuple(tree.proof(i))) if i < len(values) else (i, None, ()) for i in indices]
+    return ref.id, [(i, values[i], tuple(tree.proof(i)), "shard re-hashed") if i < len(values) else (i, None, (), "")
+                    for i in indices]
+
+
+def _kept_tree(ref: ShardRef, stored: str | None, anchored_root: bytes) -> tuple[MerkleTree | None, str]:
+    """The shard's tree as kept at hashing time, if there is one that hashes to the anchored root."""
+    from .merkle import load_dump_file
+
+    if stored is None:
+        return None, "no kept shard trees (--leaves-dir) to name the changed sample"
+    path = Path(stored) / tree_file_name(ref.id)
+    if not path.is_file():
+        return None, f"no kept tree {path.name}"
+    try:
+        kept = load_dump_file(str(path))
+    except Exception as e:  # noqa: BLE001 - a damaged dump only costs the shortcut or the sample's name
+        return None, f"kept tree {path.name} unusable: {' '.join(str(e).split())[:120]}"
+    if kept.root != anchored_root:
+        return None, f"kept tree {path.name} does not hash to the anchored root, so it is not used"
+    return kept, ""
 
 
 def _diff_task(job: tuple[ShardRef, bytes, str | None]) -> tuple[str, list[str], str]:
     """Worker side of naming changed samples: re-hash the shard and compare, position by
     position, with its kept tree (trusted only if its root is the anchored one)."""
-    from .merkle import load_dump_file
-
     ref, anchored_root, stored = job
-    if stored is None:
-        return ref.id, [], "no kept shard trees (--leaves-dir) to name the changed sample"
-    path = Path(stored) / tree_file_name(ref.id)
-    try:
-        kept = load_dump_file(str(path))
-    except Exception as e:  # noqa: BLE001 - a missing or damaged dump only costs the sample's name
-        return ref.id, [], f"kept tree {path.name} unusable: {' '.join(str(e).split())[:120]}"
-    if kept.root != anchored_root:
-        return ref.id, [], f"kept tree {path.name} does not hash to the anchored root, so it is not used"
+    kept, why = _kept_tree(ref, stored, anchored_root)
+    if kept is None:
+        return ref.id, [], why
     try:
         now = shard_tree(ref).values
     except ShardError as e:

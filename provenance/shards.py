@@ -196,6 +196,79 @@ def hash_shard(ref: ShardRef, leaves_dir: str | None = None) -> ShardResult | Sh
     return ShardResult(ref.id, tree.root, len(tree), sum(v.size for v in tree.values))
 
 
+def sample_leaf(ref: ShardRef, index: int) -> Leaf:
+    """The leaf of sample `index` of a shard, reading and hashing that sample only (headers and
+    listings of the others are read, not their bytes hashed); the same leaf `shard_leaves`
+    gives at that position."""
+    try:
+        return _sample_leaf(ref, index)
+    except ShardError:
+        raise
+    except IndexError:
+        raise ShardError(f"shard {ref.id}: expected a sample index below the shard's size, found {index}") from None
+    except (ProvenanceError, OSError, tarfile.TarError, ValueError, ImportError) as e:
+        raise ShardError(f"shard {ref.id}: {' '.join(str(e).split()) or type(e).__name__}") from None
+
+
+def _sample_leaf(ref: ShardRef, index: int) -> Leaf:
+    if index < 0:
+        raise IndexError(index)
+    if ref.format == "arrays":
+        features, labels, n = ref.payload
+        sliced = ShardRef(ref.id, ref.format, ref.path, rows=(ref.rows[0] + index, ref.rows[0] + index + 1),
+                          payload=(features[index : index + 1], labels[index : index + 1], n))
+        if len(sliced.payload[0]) != 1:
+            raise IndexError(index)
+        return _array_leaves(sliced)[0]
+    if ref.format == "files":
+        if ref.files:
+            name = ref.files[index]
+            return Leaf(SAMPLE_KIND, name, *hash_file(Path(ref.path) / name))
+        from .hashing import _walk
+
+        name, path, _ = sorted(_walk(Path(ref.path), Path(ref.path), ""))[index]
+        return Leaf(SAMPLE_KIND, f"{ref.id}/{name}", *hash_file(path))
+    if ref.format == "tar":
+        with tarfile.open(ref.path, mode="r:") as archive:
+            members = [m for m in archive if not m.isdir()]
+            member = members[index]
+            if not member.isfile():
+                raise ShardError(f"shard {ref.id}: member {member.name}: expected a regular file, found a link or special entry")
+            f = archive.extractfile(member)
+            assert f is not None
+            data = f.read()
+        return Leaf(SAMPLE_KIND, member.name, blake3(data).digest(), len(data))
+    # parquet and hf rows: the row's batch is decoded, only the row encoded and hashed
+    return _row_leaf(ref, index)
+
+
+def _row_leaf(ref: ShardRef, index: int) -> Leaf:
+    if ref.format == "parquet":
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(ref.path)
+        n = parquet.metadata.num_rows
+        if index >= n:
+            raise IndexError(index)
+        first = 0
+        for group in range(parquet.num_row_groups):
+            rows = parquet.metadata.row_group(group).num_rows
+            if index < first + rows:
+                batch = parquet.read_row_group(group).slice(index - first, 1)
+                break
+            first += rows
+        row_number = index
+    else:
+        table = _load_hf(Path(ref.path)).data.table
+        n = table.num_rows
+        row_number = ref.rows[0] + index
+        if row_number >= ref.rows[1]:
+            raise IndexError(index)
+        batch = table.slice(row_number, 1)
+    width = max(6, len(str(max(0, n - 1))))
+    return _row_leaves(iter(batch.to_batches()), row_number, width)[0]
+
+
 def tree_file_name(shard_id: str) -> str:
     """The file a shard's tree dump is kept in: the id with `/` spelled `%2F` (and `%` `%25`)."""
     return shard_id.replace("%", "%25").replace("/", "%2F") + ".json"

@@ -66,6 +66,7 @@ def test_verify_names_the_changed_shard_and_sample_and_spot_checks(sharded_run):
     assert spot.returncode == 0, spot.stdout + spot.stderr
     check = next(c for c in json.loads(spot.stdout)["checks"] if "spot check" in c["name"])
     assert check["ok"] and "seed 42" in check["detail"] and "(1-p)^8" in check["detail"]
+    assert "8 of 8 draws read alone through the kept shard trees" in check["detail"]
     # rewrite shard 1 with one member changed
     with tarfile.open(folder / "shard-000001.tar") as tar:
         members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
@@ -81,6 +82,16 @@ def test_verify_names_the_changed_shard_and_sample_and_spot_checks(sharded_run):
     assert "changed sample(s): 5 001002.txt: digest" in failed[0].detail
     full = cli("verify", str(run_dir), "--engine", "dask", "--workers", "1")
     assert full.returncode == 1 and "001002.txt" in full.stdout
+    # every sample of shard 1 drawn: the changed one fails its nested proof, read alone
+    from provenance.record import Record
+    from provenance.shard_verify import spot_check
+    from provenance.shards import discover
+
+    record = Record.load(run_dir / "record.json")
+    refs = [r for r in discover(folder)[1] if r.id == "shard-000001.tar"]
+    check = spot_check(refs, record.stage("pre").tree(), 60, seed=1, leaves_dir=run_dir / "shards")
+    failed = {d for s, i, ok, d in check.drawn if s == "shard-000001.tar" and not ok}
+    assert failed == {"data.sample:001002.txt (sample re-hashed): nested proof does NOT hold"}
 
 
 def test_in_memory_arrays_in_shards(tmp_path):

@@ -168,3 +168,17 @@ def test_plain_tar_fast_path_gives_tarfiles_leaves(tmp_path, fmt):
         tar.addfile(info, io.BytesIO(b"abc"))
     assert _plain_tar_leaves(str(path)) is None
     assert shard_leaves(ShardRef("x.tar", "tar", str(path)))[0].digest == blake3(b"abc").digest()
+
+
+def test_one_sample_read_alone_gives_its_leaf_in_the_shard(tmp_path):
+    from provenance.shards import sample_leaf
+
+    sources = [discover(src.write_files_subfolders(tmp_path / "f", shards=2))[1], discover(src.write_files_flat(tmp_path / "fl"), shard_size=6)[1],
+               discover(src.write_tars(tmp_path / "t", shards=2))[1], discover(src.write_parquet(tmp_path / "p", shards=2))[1],
+               array_shards(*src.arrays(70), "train", 30)]
+    for refs in sources:
+        for ref in refs:
+            leaves = shard_leaves(ref)
+            assert [sample_leaf(ref, i) for i in range(len(leaves))] == leaves, ref.id
+            with pytest.raises(ShardError, match=f"shard {ref.id}: expected a sample index below"):
+                sample_leaf(ref, len(leaves))
