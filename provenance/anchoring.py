@@ -17,11 +17,24 @@ from typing import Any, Mapping
 from .anchors.base import AnchorBackend, AnchorState, Receipt, Verdict, redact_url
 from .backends import open_backend
 from .errors import AnchorError, ConfigError
-from .outbox import Entry, Outbox, deliver, deliver_batch, recheck
+from .outbox import Entry, Outbox, deliver, deliver_batch, destination_of, recheck
 from .record import Record
 
 log = logging.getLogger(__name__)
 RECORD_FILE = "record.json"
+
+
+class AnchorResult(dict):
+    """{network: receipt} for one stage, as the tracker returns it. True only if some anchor reached
+    its network (submitted or confirmed), so the guide's `if transactions:` means what it says;
+    each receipt's `state` says confirmed, submitted, pending or failed."""
+
+    def __bool__(self) -> bool:
+        return any(r.state in (AnchorState.SUBMITTED, AnchorState.CONFIRMED) for r in self.values())
+
+    @property
+    def states(self) -> dict[str, str]:
+        return {network: receipt.state.value for network, receipt in self.items()}
 
 
 class Anchors:
@@ -32,14 +45,20 @@ class Anchors:
         config: Mapping[str, Any],
         backends: Mapping[str, AnchorBackend] | None = None,
         outbox: Outbox | None = None,
+        read_only: bool = False,
     ) -> None:
         self.enabled: bool = config["blockchain"]["enabled"]
+        self.read_only = read_only  # verification and other read-only commands: never start or deploy
         self.networks: list[str] = list(config["blockchain"]["networks"]) if self.enabled else []
         self._sections = config["blockchain"]
         self._backends: dict[str, AnchorBackend] = dict(backends or {})
         self._outbox = outbox
         self._queue: queue.Queue[int] = queue.Queue()
         self._worker: threading.Thread | None = None
+
+    def section(self, network: str) -> Mapping[str, Any]:
+        """The configuration of `network` (empty if it has none)."""
+        return self._sections.get(network, {})
 
     @property
     def outbox(self) -> Outbox:
@@ -50,8 +69,7 @@ class Anchors:
     def backend(self, network: str) -> AnchorBackend:
         """The open backend for `network`; AnchorError if it cannot be reached."""
         if network not in self._backends:
-            # `read_only` is set by `Anchors.__init__` on the `verify` branch; absent, it means False
-            self._backends[network] = open_backend(network, self._sections, read_only=getattr(self, "read_only", False))
+            self._backends[network] = open_backend(network, self._sections, read_only=self.read_only)
         return self._backends[network]
 
     # ------------------------------------------------------------------ sending

@@ -200,6 +200,11 @@ class IpfsAnchor(AnchorBackend):
         self.store = LocalStore(store or data_home() / "ipfs-store")
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=connect_timeout)) if url else None
 
+    @property
+    def destination(self) -> str:
+        """Where records go, for the outbox: the node (redacted URL), or the local store alone."""
+        return f"ipfs:{self.endpoint}" if self.endpoint else "ipfs:local-store"
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
