@@ -33,6 +33,7 @@ def sharded_run(tmp_path):
     tracker.track_model(torch.nn.Linear(4, 2))
     tracker.store_merkle_on_blockchain_before_training({"lr": 0.1})
     tracker.store_merkle_on_blockchain_after_training({"accuracy": 0.1})
+    tracker.close()
     return tracker.run_dir, folder
 
 
@@ -103,6 +104,7 @@ def test_in_memory_arrays_in_shards(tmp_path):
     tracker.track_model(torch.nn.Linear(4, 2))
     tracker.store_merkle_on_blockchain_before_training({"lr": 0.1})
     tracker.store_merkle_on_blockchain_after_training({"accuracy": 0.1})
+    tracker.close()
     pre = tracker.record.stage("pre")
     assert [(v.name, v.size) for v in pre.leaves if v.kind == "data.shard"] == [  # sorted by shard id
         ("test-000000", 10), ("train-000000", 16), ("train-000001", 16), ("train-000002", 8)]
