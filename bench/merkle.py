@@ -7,7 +7,7 @@ on the same random values, in one run.
 For 10k, 100k and 1M leaves of `("data.sample", "train/NNNNNNN", random digest, random size)`:
 - build, leaves/s: ours from columns (`MerkleTree.from_columns`, no `Leaf` objects), ours from
   `Leaf` objects (`MerkleTree.of`, the objects made beforehand), ours on one thread, our reference
-  (`merkle_reference.MerkleTree.of`, the readable specification), and @openzeppelin/merkle-tree
+  (`merkle.reference.MerkleTree.of`, the readable specification), and @openzeppelin/merkle-tree
   through node, at 10k and 100k only (about 8k leaves/s: minutes at 1M); ours best of 3, the
   others once;
 - proof of one leaf (by index; ours also by `Leaf`, hash and lookup included), multiproof of

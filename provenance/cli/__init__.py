@@ -31,10 +31,11 @@ def main(log_level: str) -> None:
 
 
 def _register() -> None:
-    from . import bitcoin, chain, ipfs, proofs, runs, trees
+    from . import bitcoin, chain, ipfs, proofs, runs, shards, trees
 
     for command in (runs.train, runs.verify, runs.anchor, runs.status, runs.report, proofs.prove_command,
-                    proofs.check_proof, trees.hash_command, trees.tree_command, chain.chain, ipfs.ipfs):
+                    proofs.check_proof, trees.hash_command, trees.tree_command, shards.hash_dataset_command,
+                    chain.chain, ipfs.ipfs):
         main.add_command(command)
     main.add_command(bitcoin.bitcoin)
     main.add_command(__import__("provenance.cli.revoke", fromlist=["revoke"]).revoke)

@@ -9,7 +9,14 @@ import click
 
 from ..config import load_config
 from ..files import atomic_write_json
-from ..verification.proofs import ProofBundle, check_offline, check_on_network, prove
+from ..verification.nested import (
+    NestedProof,
+    check_nested_offline,
+    check_nested_on_network,
+    load_proof_file,
+    maybe_prove,
+)
+from ..verification.proofs import check_offline, check_on_network, prove
 from ..record import Record
 from .common import RECORD_FILE, base_dir_option, config_option, emit, json_option, parse_leaf_ref, resolve_run
 
@@ -25,8 +32,14 @@ def prove_command(run, leaf_ref, stage, output, base_dir) -> None:
     """Write a proof that a leaf belongs to RUN, chained up to the run's final (anchored) root."""
     kind, name = parse_leaf_ref(leaf_ref)
     run_dir = resolve_run(run, base_dir)
-    bundle = prove(Record.load(run_dir / RECORD_FILE), kind, name, stage)
+    record = Record.load(run_dir / RECORD_FILE)
     path = output or run_dir / "proofs" / f"{kind}_{name.replace('/', '_')}.json"
+    if (nested := maybe_prove(record, kind, name, stage)) is not None:  # a sharded run: sample -> shard -> root
+        atomic_write_json(path, nested.to_json())
+        click.echo(f"{path}: {nested.sample.label} (sample {nested.index} of shard {nested.shard}) in tree "
+                   f"{nested.run.steps[0].stage}, chained through {' -> '.join(s.stage for s in nested.run.steps)}")
+        return
+    bundle = prove(record, kind, name, stage)
     atomic_write_json(path, bundle.to_json())
     click.echo(f"{path}: {kind}:{name} in tree {bundle.steps[0].stage}, chained through "
                f"{' -> '.join(s.stage for s in bundle.steps)}"
@@ -44,10 +57,16 @@ def check_proof(proof_file, offline, network, config_path, as_json) -> None:
     scoped to the submitter the file names, in the contract its receipts name).
 
     Exits 1 unless every check holds and the final root is anchored by that submitter."""
-    bundle = ProofBundle.load(proof_file)
-    results = check_offline(bundle)
-    if not offline:
-        results += check_on_network(bundle, network or load_config(config_path)["blockchain"]["ethereum"]["network"])
+    bundle = load_proof_file(proof_file)
+    if isinstance(bundle, NestedProof):  # both levels offline; verifyNestedInclusion on-chain
+        results = check_nested_offline(bundle)
+        if not offline:
+            results += check_nested_on_network(bundle, network or load_config(config_path)["blockchain"]["ethereum"]["network"])
+        bundle = bundle.run
+    else:
+        results = check_offline(bundle)
+        if not offline:
+            results += check_on_network(bundle, network or load_config(config_path)["blockchain"]["ethereum"]["network"])
     ok = all(r[1] for r in results)
     data = {"ok": ok, "offline_only": offline, "submitter": bundle.submitter,
             "checks": [{"name": n, "ok": o, "detail": d} for n, o, d in results]}

@@ -11,6 +11,7 @@ import click
 from ..training.tracker import ProvenanceTracker
 from ..verification.verify import verify_run
 from .common import base_dir_option, config_option, emit, json_option, resolve_run
+from .shards import open_engine, shard_options
 
 
 def training_options(f: Callable) -> Callable:
@@ -104,17 +105,20 @@ def train(gradient_shards, threads, **params) -> None:
 @click.option("--submitter", "submitters", multiple=True, metavar="ADDRESS",
               help="An Ethereum address you trust to anchor runs (repeatable; also the config's "
                    "blockchain.ethereum.trusted_submitters): fails unless the run's identity is one of them.")
+@shard_options
 @base_dir_option
 @config_option
 @json_option
-def verify(run, brief, submitters, base_dir, config_path, as_json) -> None:
+def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed, base_dir, config_path, as_json) -> None:
     """Verify RUN (a run folder, a run id under --base-dir, or `latest`) from its folder alone:
     re-hash data and models, recompute roots, check the chain, every anchor, who made it and in
     which order, and that the run is complete.
 
     Exits 1 if anything does not hold (FAILED, naming each changed leaf and its tree) or something
     is missing (INCOMPLETE: no post tree, or a tree without a confirmed anchor)."""
-    report = verify_run(resolve_run(run, base_dir), config=config_path, submitters=submitters)
+    with open_engine(engine, scheduler=scheduler, workers=workers) as runner:
+        report = verify_run(resolve_run(run, base_dir), config=config_path, submitters=submitters, engine=runner,
+                            spot_check=spot_check, seed=seed)
 
     def text() -> str:
         shown = [c for c in report.checks if not (brief and c.ok)]

@@ -352,7 +352,7 @@ class MerkleTree:
         """Load and fully validate a dump: format, encoding, every node and every value.
 
         Nodes and values in the usual form (`0x` and 64 hex digits, decimal sizes) are checked in
-        bulk; anything else, and every error message, comes from `merkle_reference`.
+        bulk; anything else, and every error message, comes from `merkle.reference`.
         """
         threads = threads or default_threads()
         nodes, entries = reference.dump_parts(data)
@@ -474,7 +474,7 @@ class LeafShard:
 
 
 def _multiproof_path(tree_indices: Sequence[int]) -> tuple[list[int], list[int], list[bool]]:
-    """`merkle_reference.multiproof_path`, a level at a time with numpy (5x faster for 1,000 of a
+    """`merkle.reference.multiproof_path`, a level at a time with numpy (5x faster for 1,000 of a
     million leaves). OZ's queue takes nodes in descending index order: the deepest level first,
     where a right child (even index) is followed by its left sibling when both are known. Leaves
     sit on at most two levels, and every leaf index is above every inner node's."""

@@ -1,7 +1,7 @@
 """The pure-Python twin of `provenance.merkle._merkle_native`, for machines without a C compiler.
 
 The same functions with the same arguments, results and errors as `provenance/merkle/_native/
-merkle_native.c`, written plainly on top of `merkle_reference` (ABI encoding by eth-abi, keccak256
+merkle_native.c`, written plainly on top of `merkle.reference` (ABI encoding by eth-abi, keccak256
 by eth-hash): the same bytes, 70 to 90 times slower (bench/merkle.py). `provenance.merkle` uses
 it when the C extension cannot be imported, or when `PROVENANCE_MERKLE_BACKEND=python` asks for
 it. `threads` arguments are accepted and ignored. Each docstring is the contract it shares with

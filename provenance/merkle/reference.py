@@ -16,6 +16,13 @@ A leaf is the tuple `(string kind, string name, bytes32 digest, uint256 size)`:
   at `tree[len(tree) - 1 - k]`;
 - proofs and multiproofs are exactly those of `@openzeppelin/merkle-tree`, so they verify with
   `MerkleProof.sol` and with that library.
+
+Nested trees (a dataset cut into shards, `provenance.digests.shards`): each shard is a standard tree of
+its samples' leaves, and the run's tree holds one leaf `("data.shard", shard id, shard root,
+sample count)` per shard. A sample's proof is two standard proofs: the sample leaf's proof to
+the shard root, then the shard leaf's proof to the run root (`verify_nested`; on-chain
+`MLProvenance.verifyNestedInclusion`). Each level is an ordinary tree, so each verifies alone
+with `@openzeppelin/merkle-tree`; the shard leaf's digest is what ties the two together.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from ..errors import FormatError, MerkleError
 FORMAT = "provenance-merkle/v1"
 LEAF_ENCODING = ("string", "string", "bytes32", "uint256")
 MAX_UINT256 = 2**256 - 1
+SHARD_KIND = "data.shard"  # the run tree's leaf for one shard of a nested dataset
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -303,6 +311,15 @@ def process_multiproof(leaf_hashes: Sequence[bytes], proof: Sequence[bytes], fla
 def verify(root: bytes, leaf: Leaf, proof: Sequence[bytes]) -> bool:
     """Whether `proof` proves `leaf` under `root` (OZ `StandardMerkleTree.verify`)."""
     return process_proof(leaf_hash(leaf), proof) == root
+
+
+def verify_nested(run_root: bytes, shard_leaf: Leaf, shard_proof: Sequence[bytes], sample: Leaf,
+                  sample_proof: Sequence[bytes]) -> bool:
+    """Whether `sample` is in the shard that `shard_leaf` commits to, and that shard in the run
+    tree `run_root`: the sample's proof leads to the shard leaf's digest (the shard root), and
+    the shard leaf's proof leads to `run_root`."""
+    return (shard_leaf.kind == SHARD_KIND and verify(shard_leaf.digest, sample, sample_proof)
+            and verify(run_root, shard_leaf, shard_proof))
 
 
 def verify_multiproof(root: bytes, multiproof: MultiProof) -> bool:

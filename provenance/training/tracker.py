@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..digests import context, models
+from ..digests import context, models, shard_tracking
 from ..record import runlock
 from ..anchoring import AnchorResult, Anchors
 from ..anchors.base import AnchorBackend
@@ -153,12 +153,18 @@ class ProvenanceTracker:
     # ------------------------------------------------------------------ tracking
 
     def track_data(self, train_data: Any, test_data: Any = None, *, source: Mapping[str, Any] | None = None,
-                   leaves: Sequence[Leaf] | None = None) -> dict[str, Any]:
+                   leaves: Sequence[Leaf] | None = None, engine: Any = None, shard_size: int | None = None) -> dict[str, Any]:
         """Hash every sample (one leaf each, `data.sample:train/000123`). `source` describes how a
         fresh process re-loads the same data (see `provenance.digests.datasets`); default `custom`.
         `leaves`: the samples' leaves already hashed elsewhere (by the ranks of a distributed
-        job, `provenance.digests.sharding`); verification re-hashes the data all the same."""
+        job, `provenance.digests.sharding`); verification re-hashes the data all the same.
+        `engine` ('local', 'dask' or an engine) or `shard_size`: commit to the data in shards, one
+        `data.shard` leaf each, hashed on that engine (`provenance.digests.shard_tracking`); `train_data`
+        may then also be a sharded source on disk (a folder, .tar or .parquet shards)."""
         started = time.perf_counter()
+        if leaves is None and (engine is not None or shard_size is not None):
+            leaves, source = shard_tracking.shard_leaves_of(train_data, test_data, source, engine=engine,
+                                                            shard_size=shard_size, run_dir=self.run_dir)
         if leaves is not None:
             leaves = list(leaves)
         else:
@@ -169,8 +175,7 @@ class ProvenanceTracker:
         self._datasets = (train_data, test_data)
         self.record.artifacts["dataset"] = dict(source or {"source": "custom"})
         self._timing("hash_data_s", started)
-        counts = {"train_samples": sum(1 for x in leaves if x.name.startswith("train/"))}
-        counts["test_samples"] = len(leaves) - counts["train_samples"]
+        counts = shard_tracking.counts(leaves)
         self.record.artifacts["dataset"] |= counts
         return counts
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from ..digests import context, datasets, models, privacy
+from ..digests import context, datasets, models, privacy, shard_tracking
 from ..anchoring import Anchors
 from ..config import load_config
 from ..errors import FormatError, ProvenanceError
@@ -122,10 +122,15 @@ def verify_run(
     datasets: tuple[Any, Any] | None = None,
     config: Mapping[str, Any] | str | Path | None = None,
     submitters: Sequence[str] = (),
+    engine: Any = None,
+    spot_check: int | None = None,
+    seed: int | None = None,
 ) -> VerificationReport:
     """Verify the run in `run_dir`. `datasets` = (train, test) for runs on in-memory data.
     `submitters`: Ethereum addresses the verifier trusts (with the config's
-    `blockchain.ethereum.trusted_submitters`); the run's identity must be one of them."""
+    `blockchain.ethereum.trusted_submitters`); the run's identity must be one of them.
+    Sharded data (`data.shard` leaves) is re-hashed on `engine` ('local', 'dask' or an engine),
+    or only `spot_check` random samples of it (seeded by `seed`), see `provenance.digests.shard_tracking`."""
     run_dir = Path(run_dir)
     record = Record.load(run_dir / RECORD_FILE)
     if anchors is None:
@@ -135,6 +140,8 @@ def verify_run(
     _check_roots(record, report)
     report.chain_integrity = _check_chain(record, report)
     _check_artifacts(record, run_dir, datasets, report)
+    for name, ok, detail in shard_tracking.check_run_shards(record, run_dir, datasets, engine=engine, spot_check=spot_check, seed=seed):
+        report.add(name, ok, detail)
     _check_privacy(record, report)
     _check_anchors(record, anchors, report)
     return report
@@ -202,7 +209,7 @@ def _check_artifacts(record: Record, run_dir: Path, data: tuple[Any, Any] | None
     }
     cache: dict[tuple[str, str], list[Leaf] | ProvenanceError] = {}
     for stage in record.stages:
-        for kind in sorted({leaf.kind for leaf in stage.leaves} - {CHAIN_PREV}):
+        for kind in sorted({leaf.kind for leaf in stage.leaves} - {CHAIN_PREV, shard_tracking.SHARD_KIND}):
             recorded = [leaf for leaf in stage.leaves if leaf.kind == kind]
             if kind not in sources:
                 report.add(f"{stage.name} {kind}", False, f"{len(recorded)} leaves of kind {kind!r}: no way to re-hash them")
