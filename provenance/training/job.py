@@ -133,7 +133,7 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
         epoch_trees = cluster.broadcast(epoch_trees)
 
     features, labels = torch.from_numpy(x_train).to(device), torch.from_numpy(y_train).to(device)
-    variant = variants.choose(options, model, features, labels, cluster)
+    variant = _variant(options, model, features, labels, cluster)
     history: list[dict[str, Any]] = []
     privacy_history: list[dict[str, Any]] = []
     phases["train_s"] = phases["provenance_epochs_s"] = 0.0
@@ -179,6 +179,24 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
     tracker.save()
     tracker.close()  # the run is done: its folder's lock goes now, not whenever the tracker is collected
     return result
+
+
+def _variant(options: TrainOptions, model: nn.Module, features: torch.Tensor, labels: torch.Tensor, cluster: Cluster | None) -> variants.Variant:
+    """The variant the options ask for, with its optimizer (Adam) around `model`."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
+    if options.dp:
+        from .dp import PrivateTraining
+
+        return variants.Private(PrivateTraining(model, optimizer, features, labels, batch_size=options.batch_size,
+                                                epochs=options.epochs, seed=options.seed, options=options.dp_options()))
+    net = cluster.wrap(model) if cluster else model
+    generator = torch.Generator().manual_seed(options.seed)
+    common = (net, optimizer, features, labels, generator, options.batch_size)
+    if cluster is not None:
+        return variants.Distributed(*common, shards=options.gradient_shards, cluster=cluster)
+    if options.gradient_shards > 1:
+        return variants.Sharded(*common, shards=options.gradient_shards)
+    return variants.Plain(*common)
 
 
 def _accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, device: torch.device | None = None) -> float:

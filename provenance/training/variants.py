@@ -1,4 +1,4 @@
-"""How the example job trains an epoch: one variant, chosen once from the options (`choose`).
+"""How the example job trains an epoch: one variant, chosen once from the options (`job.py`).
 
 - `Plain`: one process; each batch's mean loss, one backward pass.
 - `Sharded` (`gradient_shards=W`): each batch split into W contiguous shards whose gradients (of
@@ -22,7 +22,6 @@ from torch import nn
 if TYPE_CHECKING:
     from .distributed import Cluster
     from .dp import PrivateTraining
-    from .job import TrainOptions
 
 
 class Variant(Protocol):
@@ -112,24 +111,6 @@ class Private:
 
     def spent(self) -> dict[str, Any] | None:
         return self.private.spent().to_json()
-
-
-def choose(options: TrainOptions, model: nn.Module, features: torch.Tensor, labels: torch.Tensor, cluster: Cluster | None) -> Variant:
-    """The variant the options ask for, with its optimizer (Adam) around `model`."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
-    if options.dp:
-        from .dp import PrivateTraining
-
-        return Private(PrivateTraining(model, optimizer, features, labels, batch_size=options.batch_size,
-                                       epochs=options.epochs, seed=options.seed, options=options.dp_options()))
-    net = cluster.wrap(model) if cluster else model
-    generator = torch.Generator().manual_seed(options.seed)
-    common = (net, optimizer, features, labels, generator, options.batch_size)
-    if cluster is not None:
-        return Distributed(*common, shards=options.gradient_shards, cluster=cluster)
-    if options.gradient_shards > 1:
-        return Sharded(*common, shards=options.gradient_shards)
-    return Plain(*common)
 
 
 def _ordered_sum(values: list[float]) -> float:
