@@ -193,31 +193,60 @@ def _check_chain(record: Record, report: VerificationReport) -> bool:
 
 # ---------------------------------------------------------------------- artifacts
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What a re-hash may read: the record, the run folder, the data given to the verifier."""
+
+    record: Record
+    run_dir: Path
+    data: tuple[Any, Any] | None
+    report: VerificationReport
+
+
+@dataclass(frozen=True)
+class Rehash:
+    """How verification re-hashes the leaves of one kind. `leaves` None: the kind is checked by a
+    step of its own (chain links, data shards); `per_run`: every tree that has the kind holds the
+    same leaves, re-hashed once."""
+
+    leaves: Callable[[_Inputs, Stage], list[Leaf]] | None
+    per_run: bool = False
+
+
+# Every leaf kind a run's trees hold, and how it is re-hashed: a new artifact type adds its row.
+KINDS: dict[str, Rehash] = {
+    "data.sample": Rehash(lambda i, stage: _dataset_leaves(i.record, i.data), per_run=True),
+    shard_tracking.SHARD_KIND: Rehash(None),  # `shard_tracking.check_run_shards`
+    models.PARAM_KIND: Rehash(lambda i, stage: _model_leaves(i.record, i.run_dir, stage)[0]),
+    models.FILE_KIND: Rehash(lambda i, stage: _model_leaves(i.record, i.run_dir, stage)[1]),
+    "config": Rehash(lambda i, stage: _config_leaves(i.record, i.run_dir, i.report), per_run=True),
+    "code.git": Rehash(lambda i, stage: context.code_leaves(i.record.code), per_run=True),
+    "env": Rehash(lambda i, stage: context.environment_leaves(i.record.environment), per_run=True),
+    "metrics": Rehash(lambda i, stage: context.mapping_leaves("metrics", _plain_metrics(stage))),
+    "results": Rehash(lambda i, stage: context.mapping_leaves("results", _plain_metrics(stage))),
+    privacy.KIND: Rehash(lambda i, stage: privacy.leaves(_accounting_json(stage))),
+    IDENTITY_ETHEREUM: Rehash(lambda i, stage: _identity_leaves(stage)),
+    RUN_NONCE: Rehash(lambda i, stage: _nonce_leaves(stage)),
+    CHAIN_PREV: Rehash(None),  # `_check_chain`
+}
+
+
 def _check_artifacts(record: Record, run_dir: Path, data: tuple[Any, Any] | None, report: VerificationReport) -> None:
-    sources: dict[str, Callable[[Stage], list[Leaf]]] = {
-        "data.sample": lambda stage: _dataset_leaves(record, data),
-        models.PARAM_KIND: lambda stage: _model_leaves(record, run_dir, stage)[0],
-        models.FILE_KIND: lambda stage: _model_leaves(record, run_dir, stage)[1],
-        "config": lambda stage: _config_leaves(record, run_dir, report),
-        "code.git": lambda stage: context.code_leaves(record.code),
-        "env": lambda stage: context.environment_leaves(record.environment),
-        "metrics": lambda stage: context.mapping_leaves("metrics", _plain_metrics(stage)),
-        "results": lambda stage: context.mapping_leaves("results", _plain_metrics(stage)),
-        privacy.KIND: lambda stage: privacy.leaves(_accounting_json(stage)),
-        IDENTITY_ETHEREUM: lambda stage: _identity_leaves(stage),
-        RUN_NONCE: lambda stage: _nonce_leaves(stage),
-    }
+    inputs = _Inputs(record, run_dir, data, report)
     cache: dict[tuple[str, str], list[Leaf] | ProvenanceError] = {}
     for stage in record.stages:
-        for kind in sorted({leaf.kind for leaf in stage.leaves} - {CHAIN_PREV, shard_tracking.SHARD_KIND}):
+        for kind in sorted({leaf.kind for leaf in stage.leaves}):
             recorded = [leaf for leaf in stage.leaves if leaf.kind == kind]
-            if kind not in sources:
+            rehash = KINDS.get(kind)
+            if rehash is None:
                 report.add(f"{stage.name} {kind}", False, f"{len(recorded)} leaves of kind {kind!r}: no way to re-hash them")
                 continue
-            key = (kind, stage.name if kind not in ("data.sample", "config", "code.git", "env") else "")
+            if rehash.leaves is None:
+                continue
+            key = (kind, "" if rehash.per_run else stage.name)
             if key not in cache:
                 try:
-                    cache[key] = sources[kind](stage)
+                    cache[key] = rehash.leaves(inputs, stage)
                 except ProvenanceError as e:
                     cache[key] = e
             found = cache[key]
