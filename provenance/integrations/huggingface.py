@@ -14,7 +14,8 @@ What it records, through `provenance.ProvenanceTracker`, in the main process onl
   (`state.log_history`; the Trainer evaluates after this hook, so an epoch's eval metrics land in
   the next tree and in the post tree).
 - `on_train_end`: the post tree: final weights and the last value of every logged metric
-  (eval metrics and the Trainer's train summary included), chained to the last epoch.
+  (eval metrics and the Trainer's train summary included), chained to the last epoch; with
+  `log_to_mlflow=True`, then the verified run into MLflow (`provenance.integrations.mlflow`).
 
 Without `train_dataset=`, the dataloaders' datasets are hashed: with `remove_unused_columns` those
 are copies without the columns the model does not take, so give the datasets themselves when
@@ -68,13 +69,17 @@ class ProvenanceCallback(TrainerCallback):
         train_dataset, eval_dataset: the datasets to hash (default: the dataloaders').
         data_source: dataset descriptor for verification in a fresh process.
         extra_config: extra keys for the recorded training config (they win).
+        log_to_mlflow: at the end, verify the run and log it into the active (or a new) MLflow run
+            (`provenance.integrations.mlflow.log_run`).
         **tracker_kwargs: passed to `ProvenanceTracker` (`run_id`, `backends`, `code_path`, ...).
     """
 
     def __init__(self, base_dir: str | Path = "artifacts", config: Mapping[str, Any] | str | Path | None = None, *,
                  train_dataset: Any = None, eval_dataset: Any = None, data_source: Mapping[str, Any] | None = None,
-                 extra_config: Mapping[str, Any] | None = None, **tracker_kwargs: Any) -> None:
+                 extra_config: Mapping[str, Any] | None = None, log_to_mlflow: bool = False, **tracker_kwargs: Any) -> None:
         self.tracker = ProvenanceTracker(base_dir, config, **tracker_kwargs)
+        self.log_to_mlflow = log_to_mlflow
+        self.mlflow_run_id: str | None = None
         self.train_dataset, self.eval_dataset = train_dataset, eval_dataset
         self.data_source = dict(data_source) if data_source is not None else None
         self.extra_config = dict(extra_config or {})
@@ -107,6 +112,10 @@ class ProvenanceCallback(TrainerCallback):
             return
         results = _last_values(state.log_history) | {"global_step": state.global_step, "epochs": state.epoch}
         self.tracker.store_merkle_on_blockchain_after_training(results, kwargs["model"])
+        if self.log_to_mlflow:
+            from .mlflow import log_run
+
+            self.mlflow_run_id = log_run(self.tracker)
 
 
 def _dataset(loader: Any) -> Any:

@@ -12,7 +12,8 @@ What it records, through `provenance.ProvenanceTracker`, on global rank 0 only:
   `hparams` plus the trainer's settings as the training config; code and environment.
 - `on_train_epoch_end`: one epoch tree (`epoch-N`, N from 1): the weights as they are and
   `trainer.callback_metrics` (the epoch's logged metrics, validation included).
-- `on_fit_end`: the post tree: the final weights and final metrics, chained to the last epoch.
+- `on_fit_end`: the post tree: the final weights and final metrics, chained to the last epoch;
+  with `log_to_mlflow=True`, then the verified run into MLflow (`provenance.integrations.mlflow`).
 
 Each tree is anchored as the config's `storage_options` say. `data_source` is the dataset
 descriptor a fresh process re-loads for `provenance verify` (`provenance.datasets`); without it
@@ -43,14 +44,18 @@ class ProvenanceCallback(pl.Callback):
         data_source: dataset descriptor for verification in a fresh process.
         datasets: `(train, test)` to hash instead of the dataloaders' datasets.
         training_config: extra keys for the recorded training config (they win over hparams).
+        log_to_mlflow: at the end, verify the run and log it into the active (or a new) MLflow run
+            (`provenance.integrations.mlflow.log_run`).
         **tracker_kwargs: passed to `ProvenanceTracker` (`run_id`, `backends`, `code_path`, ...).
     """
 
     def __init__(self, base_dir: str | Path = "artifacts", config: Mapping[str, Any] | str | Path | None = None, *,
                  data_source: Mapping[str, Any] | None = None, datasets: tuple[Any, Any] | None = None,
-                 training_config: Mapping[str, Any] | None = None, **tracker_kwargs: Any) -> None:
+                 training_config: Mapping[str, Any] | None = None, log_to_mlflow: bool = False, **tracker_kwargs: Any) -> None:
         super().__init__()
         self.tracker = ProvenanceTracker(base_dir, config, **tracker_kwargs)
+        self.log_to_mlflow = log_to_mlflow
+        self.mlflow_run_id: str | None = None
         self.data_source = dict(data_source) if data_source is not None else None
         self.datasets = datasets
         self.training_config = dict(training_config or {})
@@ -80,6 +85,10 @@ class ProvenanceCallback(pl.Callback):
         results = plain_json(trainer.callback_metrics) | {"global_step": trainer.global_step,
                                                           "epochs": trainer.current_epoch}
         self.tracker.store_merkle_on_blockchain_after_training(results, pl_module)
+        if self.log_to_mlflow:
+            from .mlflow import log_run
+
+            self.mlflow_run_id = log_run(self.tracker)
 
     def _training_config(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
         settings = {name: getattr(trainer, name) for name in TRAINER_SETTINGS if hasattr(trainer, name)}
