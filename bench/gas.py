@@ -5,7 +5,9 @@ anvil (through ape-foundry), plus the gas of on-chain inclusion checks.
 
 The baseline, contracts/baseline/SeedHashRegistry.sol, writes three mappings per stored hash and
 repeats its metadata string in the event; it stores a 106-byte metadata string, as the original
-did. Target: one MLProvenance anchor <= 48,000 gas.
+did. Target: one MLProvenance anchor <= 48,000 gas. Also printed: MLProvenance's own `storeHash`
+(the original registry's ABI, metadata kept), `revoke`, and the scoped and nested inclusion checks
+(a sample of a 2^20-sample shard in a run of 2^20 shards).
 """
 
 from __future__ import annotations
@@ -40,25 +42,49 @@ def main() -> None:
         roots = [os.urandom(32) for _ in range(3)]
         anchor_gas = [ours.anchor(r, roots[0], os.urandom(32), sender=sender).gas_used for r in roots[1:]]
         seed_gas = [seed.storeHash(r, METADATA, sender=sender).gas_used for r in roots[1:]]
+        legacy_roots = [os.urandom(32) for _ in range(2)]
+        store_gas = [ours.storeHash(r, METADATA, sender=sender).gas_used for r in legacy_roots]
+        second_store = ours.storeHash(legacy_roots[-1], METADATA, sender=accounts.test_accounts[1]).gas_used
+        revoke_gas = ours.revoke(roots[-1], "key leaked", sender=sender).gas_used
         print("gas per anchor (anvil, 2 samples each, fresh roots)")
         print(f"  {'MLProvenance.anchor(root, prevRoot, recordDigest)':<58} {anchor_gas[-1]:>9,}")
         print(f"  {'baseline SeedHashRegistry.storeHash(hash, 106-byte str)':<58} {seed_gas[-1]:>9,}")
         print(f"  ratio baseline / ours: {seed_gas[-1] / anchor_gas[-1]:.2f}x   target ours <= 48,000: "
               f"{'met' if anchor_gas[-1] <= 48_000 else 'MISSED'}")
-        print("verifyInclusion (eth_estimateGas of the view as a transaction, includes 21,000 base + calldata)")
+        print(f"  {'MLProvenance.storeHash(root, 106-byte str), first store':<58} {store_gas[-1]:>9,}")
+        print(f"  {'MLProvenance.storeHash, same root by a second account':<58} {second_store:>9,}")
+        print(f"  {'MLProvenance.revoke(root, 10-byte reason)':<58} {revoke_gas:>9,}")
+        print("scoped checks (eth_estimateGas of the view as a transaction, includes 21,000 base + calldata)")
+        who = sender.address
         for exponent in (10, 20):
             print(f"  building a 2^{exponent}-leaf tree ...", flush=True)
             tree = tree_of(2**exponent, seed=exponent)
             ours.anchor(tree.root, bytes(32), bytes(32), sender=sender)
             i = len(tree) // 3
             proof, leaf = tree.proof(i), tree.values[i]
-            assert ours.verifyInclusion(tree.root, proof, leaf_hash(leaf))
-            by_hash = ours.verifyInclusion.estimate_gas_cost(tree.root, proof, leaf_hash(leaf), sender=sender)
+            assert ours.verifyInclusion(who, tree.root, proof, leaf_hash(leaf))
+            by_hash = ours.verifyInclusion.estimate_gas_cost(who, tree.root, proof, leaf_hash(leaf), sender=sender)
             by_value = ours.verifyLeafInclusion.estimate_gas_cost(
-                tree.root, proof, leaf.kind, leaf.name, leaf.digest, leaf.size, sender=sender
+                who, tree.root, proof, leaf.kind, leaf.name, leaf.digest, leaf.size, sender=sender
             )
             print(f"  2^{exponent} leaves, proof of {len(proof)} hashes: verifyInclusion {by_hash:>7,}   "
                   f"verifyLeafInclusion {by_value:>7,}")
+        samples = tree  # the 2^20-sample tree above is one shard
+        print("  building a 2^20-shard run tree ...", flush=True)
+        rng = random.Random(21)
+        shard_digests = bytearray(rng.randbytes(32 * 2**20))
+        target = 2**20 // 3
+        shard_digests[32 * target : 32 * (target + 1)] = samples.root
+        run = MerkleTree.from_columns("data.shard", [f"shard-{k:07d}" for k in range(2**20)], bytes(shard_digests), 2**20)
+        ours.anchor(run.root, bytes(32), bytes(32), sender=sender)
+        shard_leaf = run.find("data.shard", f"shard-{target:07d}")
+        shard_proof = run.proof(shard_leaf)
+        shard = (shard_leaf.name, shard_leaf.digest, shard_leaf.size)
+        sample = (leaf.kind, leaf.name, leaf.digest, leaf.size)
+        assert ours.verifyNestedInclusion(who, run.root, shard_proof, shard, proof, sample)
+        nested = ours.verifyNestedInclusion.estimate_gas_cost(who, run.root, shard_proof, shard, proof, sample, sender=sender)
+        print(f"  2^20 shards x 2^20 samples, proofs of {len(shard_proof)} + {len(proof)} hashes: "
+              f"verifyNestedInclusion {nested:>7,}")
 
 
 if __name__ == "__main__":

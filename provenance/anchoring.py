@@ -12,63 +12,16 @@ import logging
 import queue
 import threading
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from .anchors.base import AnchorBackend, AnchorState, Receipt, Verdict, redact_url
+from .backends import open_backend
 from .errors import AnchorError, ConfigError
 from .outbox import Entry, Outbox, deliver, deliver_batch, recheck
 from .record import Record
 
 log = logging.getLogger(__name__)
 RECORD_FILE = "record.json"
-
-
-def _open_ethereum(section: Mapping[str, Any]) -> AnchorBackend:
-    from .anchors import ethereum
-
-    return ethereum.connect(
-        section["network"],
-        contract_address=section["contract_address"],
-        confirmations=section["confirmations"],
-        request_timeout=section["request_timeout"],
-        receipt_timeout=section["receipt_timeout"],
-    )
-
-
-def _open_bitcoin(section: Mapping[str, Any]) -> AnchorBackend:
-    from decimal import Decimal
-
-    from .anchors import bitcoin
-
-    config = bitcoin.BitcoinConfig(
-        url=section["rpc_url"] or bitcoin.LOCAL,
-        chain=section["chain"],
-        dialect=section["dialect"],
-        confirmations=section["confirmations"],
-        wallet=section["wallet"],
-        max_fee_rate=Decimal(str(section["max_fee_rate"])),
-        timeout=section["timeout"],
-    )
-    backend = bitcoin.connect(config)
-    if config.url == bitcoin.LOCAL and section["mine_local_blocks"]:
-        from .bitcoin_node import default_node
-
-        return bitcoin.MinedLocally(backend, default_node())
-    return backend
-
-
-def _open_ipfs(section: Mapping[str, Any]) -> AnchorBackend:
-    from .anchors import ipfs
-
-    # js-ipfs waits forever for an absent block unless told; keep its wait inside ours
-    return ipfs.connect(section["api_url"], timeout=section["timeout"], fetch_timeout=section["timeout"] * 2 / 3)
-
-
-OPENERS: dict[str, Callable[[Mapping[str, Any]], AnchorBackend]] = {
-    "ethereum": _open_ethereum,
-    "ipfs": _open_ipfs,
-    "bitcoin": _open_bitcoin,
-}
 
 
 class Anchors:
@@ -97,10 +50,8 @@ class Anchors:
     def backend(self, network: str) -> AnchorBackend:
         """The open backend for `network`; AnchorError if it cannot be reached."""
         if network not in self._backends:
-            opener = OPENERS.get(network)
-            if opener is None:
-                raise ConfigError(f"anchor network {network!r} is not available in this installation")
-            self._backends[network] = opener(self._sections[network])
+            # `read_only` is set by `Anchors.__init__` on the `verify` branch; absent, it means False
+            self._backends[network] = open_backend(network, self._sections, read_only=getattr(self, "read_only", False))
         return self._backends[network]
 
     # ------------------------------------------------------------------ sending

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -27,6 +28,8 @@ import numpy as np
 from .errors import ConfigError, FormatError
 
 Split = tuple[np.ndarray, np.ndarray]
+CLASSES = 10  # digits and MNIST-format datasets: labels 0..9 (SmallCNN's ten outputs)
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds both take it; larger ones overflow torch
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -57,28 +60,70 @@ def hf_disk_descriptor(path: Path | str, *, test_path: Path | str | None = None,
 
 
 def load(descriptor: Mapping[str, Any]) -> tuple[Any, Any]:
-    """(train, test) for a descriptor written by this module: (features, labels) arrays, or
+    """(train, test) for a descriptor written by this module: (features, labels) arrays, each
+    checked (samples present, labels in 0..9, finite features) before anything is hashed; or
     Hugging Face `Dataset`s for `hf-disk` (test None when the run had no test split)."""
+    if not isinstance(descriptor, Mapping):
+        raise FormatError(f"dataset: expected an object describing the data, found {type(descriptor).__name__}")
     source = descriptor.get("source")
     if source == "hf-disk":
         return _load_hf_disk(descriptor)
     if source == "sklearn-digits":
-        return _load_digits(int(descriptor.get("seed", 0)), float(descriptor.get("test_fraction", 0.2)))
-    if source == "mnist-idx":
-        folder = Path(str(descriptor.get("path")))
-        return load_idx_split(folder, "train"), load_idx_split(folder, "test")
-    if source == "custom":
+        seed = check_seed(descriptor.get("seed", 0), "dataset.seed")
+        fraction = descriptor.get("test_fraction", 0.2)
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
+            raise ConfigError(f"dataset.test_fraction: expected a number in (0, 1), found {_show(fraction)}")
+        train, test = _load_digits(seed, float(fraction))
+        where = "sklearn digits"
+    elif source == "mnist-idx":
+        path = descriptor.get("path")
+        if not isinstance(path, str) or not path:
+            raise FormatError(f"dataset.path: expected the folder of the IDX files, found {_show(path)}")
+        train, test = load_idx_split(Path(path), "train"), load_idx_split(Path(path), "test")
+        where = path
+    elif source == "custom":
         raise ConfigError("dataset: the run used in-memory data; pass the same train/test data to verify it")
-    raise FormatError(f"dataset: unknown source {source!r}, expected sklearn-digits, mnist-idx or custom")
+    else:
+        raise FormatError(f"dataset: unknown source {source!r}, expected sklearn-digits, mnist-idx, hf-disk or custom")
+    check_split(train, f"{where} train")
+    check_split(test, f"{where} test")
+    return train, test
+
+
+def check_seed(value: Any, where: str = "seed") -> int:
+    """A seed that numpy, torch and the digits split all take: an integer in 0..MAX_SEED."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"{where}: expected an integer in 0..{MAX_SEED}, found {_show(value)}")
+    return value
+
+
+def check_split(split: Split, where: str) -> None:
+    """At least one sample, one label per sample, labels in 0..CLASSES-1, finite features."""
+    features, labels = split
+    if len(features) == 0:
+        raise FormatError(f"{where}: expected at least one sample, found 0")
+    if len(labels) != len(features):
+        raise FormatError(f"{where}: expected one label per sample ({len(features)}), found {len(labels)}")
+    if labels.min() < 0 or labels.max() >= CLASSES:
+        bad = int(labels[(labels < 0) | (labels >= CLASSES)][0])
+        raise FormatError(f"{where}: expected labels in 0..{CLASSES - 1}, found {bad}")
+    if not np.isfinite(features).all():
+        raise FormatError(f"{where}: expected finite feature values, found NaN or infinity")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{type(value).__name__} of {len(text)} characters"
 
 
 def _load_hf_disk(descriptor: Mapping[str, Any]) -> tuple[Any, Any]:
     from datasets import load_from_disk
 
     def folder(key: str) -> Any:
-        path = Path(str(descriptor.get(key)))
-        if not path.is_dir():
-            raise ConfigError(f"dataset: {key}: expected a folder written by save_to_disk, found nothing at {path}")
+        value = descriptor.get(key)
+        if not isinstance(value, str) or not Path(value).is_dir():
+            raise FormatError(f"dataset.{key}: expected a folder written by save_to_disk, found {_show(value)}")
+        path = Path(value)
         return load_from_disk(str(path))
 
     loaded = folder("path")
@@ -86,7 +131,7 @@ def _load_hf_disk(descriptor: Mapping[str, Any]) -> tuple[Any, Any]:
         names = {"train": descriptor.get("train_split", "train"), "test": descriptor.get("test_split")}
         for role, name in names.items():
             if name is not None and name not in loaded:
-                raise ConfigError(f"dataset: {role}_split: expected one of {sorted(loaded)}, found {name!r}")
+                raise FormatError(f"dataset.{role}_split: expected one of {sorted(loaded)}, found {_show(name)}")
         return loaded[names["train"]], loaded[names["test"]] if names["test"] is not None else None
     return loaded, folder("test_path") if descriptor.get("test_path") else None
 
@@ -94,8 +139,6 @@ def _load_hf_disk(descriptor: Mapping[str, Any]) -> tuple[Any, Any]:
 def _load_digits(seed: int, test_fraction: float) -> tuple[Split, Split]:
     from sklearn.datasets import load_digits
 
-    if not 0.0 < test_fraction < 1.0:
-        raise ConfigError(f"dataset: test_fraction: expected a number in (0, 1), found {test_fraction}")
     digits = load_digits()
     images = (digits.images / 16.0).astype(np.float32)[:, None, :, :]  # N x 1 x 8 x 8 in [0, 1]
     labels = digits.target.astype(np.int64)
@@ -113,7 +156,9 @@ def read_idx(path: Path) -> np.ndarray:
             data = f.read()
     except FileNotFoundError:
         raise FormatError(f"{path}: IDX file not found") from None
-    except OSError as e:
+    except EOFError:
+        raise FormatError(f"{path}: expected a complete gzip stream, found one cut short") from None
+    except (OSError, zlib.error) as e:
         raise FormatError(f"{path}: cannot read the IDX file ({e})") from None
     if len(data) < 4 or data[0:2] != b"\0\0" or data[2] not in _IDX_DTYPES:
         raise FormatError(f"{path}: expected an IDX header (0x0000, type code, ndim), found {data[:4].hex() or 'an empty file'}")

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import FormatError
-from .files import atomic_write_json, data_home
+from .files import atomic_write_json, data_home, read_file
 
 FORMAT = "provenance-deployments/v1"
 
@@ -34,7 +34,9 @@ def load_all(path: Path | None = None) -> dict[int, Deployment]:
     if not path.exists():
         return {}
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_file(path, "deployments file").decode("utf-8"))
+    except UnicodeDecodeError:
+        raise FormatError(f"{path}: expected JSON, found bytes that are not UTF-8") from None
     except json.JSONDecodeError as e:
         raise FormatError(f"{path}: expected JSON, found invalid JSON ({e.msg} at line {e.lineno})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -42,7 +44,7 @@ def load_all(path: Path | None = None) -> dict[int, Deployment]:
         raise FormatError(f"{path}: expected format {FORMAT!r}, found {found!r}")
     try:
         return {int(k): Deployment(**v) for k, v in data.get("deployments", {}).items()}
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, AttributeError) as e:
         raise FormatError(f"{path}: malformed deployment entry ({e})") from None
 
 

@@ -1,4 +1,4 @@
-"""The project's data folder and atomic file writes.
+"""The project's data folder, reading the files a record names, and atomic file writes.
 
 Everything the tool keeps between runs (local chain state, deployments, the local content store,
 node data, the outbox) lives under one folder: `$PROVENANCE_HOME`, else `./.provenance`.
@@ -6,18 +6,62 @@ node data, the outbox) lives under one folder: `$PROVENANCE_HOME`, else `./.prov
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError, FormatError
+
+HOME_ENV = "PROVENANCE_HOME"
+
 
 def data_home() -> Path:
     """The data folder, created on first use."""
-    home = Path(os.environ.get("PROVENANCE_HOME") or Path.cwd() / ".provenance")
-    home.mkdir(parents=True, exist_ok=True)
-    return home
+    home = Path(os.environ.get(HOME_ENV) or Path.cwd() / ".provenance")
+    return make_folder(home, f"${HOME_ENV}" if os.environ.get(HOME_ENV) else "the data folder")
+
+
+def check_folder(path: Path | str, what: str) -> Path:
+    """`path` if it is a folder or can be made one (nothing on the way to it is a file); else a
+    one-line ConfigError naming `what`. Creates nothing."""
+    path = Path(path)
+    absolute = Path(os.path.abspath(path))  # `..` resolved by name, as mkdir would walk it
+    for part in (absolute, *absolute.parents):
+        if part.is_dir():
+            return path
+        if part.exists() or part.is_symlink():
+            kind = "a broken or looping symlink" if part.is_symlink() and not part.exists() else "a file"
+            where = "" if part == absolute else f" ({part} on the way to it)"
+            raise ConfigError(f"{what}: expected a folder, found {kind} at {path}{where}")
+    return path
+
+
+def make_folder(path: Path | str, what: str) -> Path:
+    """`path` created as a folder (with its parents); a one-line ConfigError if it cannot be."""
+    path = check_folder(path, what)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{what}: expected a folder that can be created, found {path}: {e.strerror or e}") from None
+    return path
+
+
+def read_file(path: Path | str, what: str) -> bytes:
+    """The bytes of the regular file at `path`, which a record names as `what` ("model file",
+    "config file"); a one-line FormatError if it is absent, a folder, a symlink loop or unreadable."""
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise FormatError(f"{what} {path} not found") from None
+    except IsADirectoryError:
+        raise FormatError(f"{what} {path}: expected a regular file, found a folder") from None
+    except OSError as e:
+        found = "a symlink loop" if e.errno == errno.ELOOP else e.strerror or type(e).__name__
+        raise FormatError(f"{what} {path}: expected a readable regular file, found {found}") from None
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:

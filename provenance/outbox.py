@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .anchors.base import AnchorBackend, AnchorState, Receipt, StaleTransactionError
-from .errors import AnchorError, ProvenanceError
+from .errors import AnchorError, FormatError, ProvenanceError
 from .files import data_home
 
 SCHEMA = """
@@ -114,13 +114,16 @@ class Outbox:
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path else data_home() / "outbox.sqlite"
         self._lock = threading.Lock()
-        with self._connect() as db:
-            db.executescript(SCHEMA)
-            columns = {row["name"] for row in db.execute("PRAGMA table_info(entries)")}
-            if "batch_id" not in columns:  # an outbox made before batching existed
-                db.execute("ALTER TABLE entries ADD COLUMN batch_id INTEGER REFERENCES batches (id)")
-            if "target" not in columns:  # ... or before entries named their destination
-                db.execute("ALTER TABLE entries ADD COLUMN target TEXT NOT NULL DEFAULT ''")
+        try:
+            with self._connect() as db:
+                db.executescript(SCHEMA)
+                columns = {row["name"] for row in db.execute("PRAGMA table_info(entries)")}
+                if "batch_id" not in columns:  # an outbox made before batching existed
+                    db.execute("ALTER TABLE entries ADD COLUMN batch_id INTEGER REFERENCES batches (id)")
+                if "target" not in columns:  # ... or before entries named their destination
+                    db.execute("ALTER TABLE entries ADD COLUMN target TEXT NOT NULL DEFAULT ''")
+        except sqlite3.DatabaseError as e:  # a damaged or foreign file: one line, nothing changed
+            raise FormatError(f"outbox {self.path}: expected a provenance outbox (SQLite), found a file SQLite cannot use ({e})") from None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)

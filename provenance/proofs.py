@@ -1,6 +1,8 @@
 """Proof files (`provenance-proof/v1`): one leaf's membership in its tree, plus the chain of
 `chain.prev` links up to the run's final tree, so that an anchor of the final root alone proves
-the leaf was committed to by the run. Checked offline and on-chain (`verifyLeafInclusion`)."""
+the leaf was committed to by the run. Checked offline and on-chain (`verifyLeafInclusion`),
+against the anchor of the account named as the file's `submitter` (the sender of the final
+root's Ethereum anchor): someone else's anchor of the same root proves nothing."""
 
 from __future__ import annotations
 
@@ -47,15 +49,19 @@ class ProofBundle:
     run_id: str
     steps: tuple[Step, ...]  # the leaf's own step first, then one chain link per later tree
     anchors: tuple[tuple[str, Receipt], ...]  # (stage, receipt) for the trees on the path
+    submitter: str | None = None  # who anchored the final root on Ethereum (checksummed)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "format": FORMAT,
             "merkle": MERKLE_FORMAT,
             "run_id": self.run_id,
             "steps": [s.to_json() for s in self.steps],
             "anchors": [{"stage": stage} | r.to_json() for stage, r in self.anchors],
         }
+        if self.submitter is not None:
+            data["submitter"] = self.submitter
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> ProofBundle:
@@ -70,7 +76,10 @@ class ProofBundle:
             if not isinstance(entry, dict):
                 raise FormatError("proof file: expected anchors to be objects")
             anchors.append((str(entry.get("stage")), Receipt.from_json({k: v for k, v in entry.items() if k != "stage"})))
-        return cls(str(data.get("run_id")), tuple(Step.from_json(s) for s in steps), tuple(anchors))
+        submitter = data.get("submitter")
+        if submitter is not None and not _is_address(submitter):
+            raise FormatError(f"proof file: expected submitter to be a 0x-prefixed 20-byte address, found {str(submitter)[:50]!r}")
+        return cls(str(data.get("run_id")), tuple(Step.from_json(s) for s in steps), tuple(anchors), submitter)
 
     @classmethod
     def load(cls, path: Path) -> ProofBundle:
@@ -101,7 +110,15 @@ def prove(record: Record, kind: str, name: str, stage: str | None = None) -> Pro
         steps.append(Step(current.name, tree.root, link, tuple(tree.proof(link))))
     on_path = {s.stage for s in steps}
     anchors = tuple((r.stage, r.receipt) for r in record.receipts if r.stage in on_path)
-    return ProofBundle(record.run_id, tuple(steps), anchors)
+    return ProofBundle(record.run_id, tuple(steps), anchors, final_submitter(anchors, steps[-1].stage))
+
+
+def final_submitter(anchors: tuple[tuple[str, Receipt], ...], final_stage: str) -> str | None:
+    """The submitter named by the final stage's Ethereum receipt, if it has one."""
+    for stage, receipt in anchors:
+        if stage == final_stage and receipt.network == "ethereum" and _is_address(receipt.location.get("submitter")):
+            return str(receipt.location["submitter"])
+    return None
 
 
 def check_offline(bundle: ProofBundle) -> list[tuple[str, bool, str]]:
@@ -117,17 +134,30 @@ def check_offline(bundle: ProofBundle) -> list[tuple[str, bool, str]]:
     return results
 
 
-def check_onchain(bundle: ProofBundle, check_leaf: Callable[[bytes, tuple[bytes, ...], Leaf], bool], is_anchored: Callable[[bytes], bool]) -> list[tuple[str, bool, str]]:
-    """Each step checked by the contract (leaf hashed on-chain) where its root is anchored; the
-    final root must be anchored, or nothing ties the leaf to the chain."""
+def check_onchain(
+    bundle: ProofBundle,
+    check_leaf: Callable[[bytes, tuple[bytes, ...], Leaf], bool],
+    is_anchored: Callable[[bytes], bool],
+    submitter: str = "the submitter",
+    batch: tuple[bytes, tuple[bytes, ...], Leaf] | None = None,
+) -> list[tuple[str, bool, str]]:
+    """Each step checked by the contract (leaf hashed on-chain) where `submitter` has a live
+    anchor of its root; the final root must be so anchored (directly, or as the `batch.member`
+    leaf `batch` = (batch root, proof, leaf) of a batch root so anchored), or nothing ties the
+    leaf to the chain. `check_leaf` and `is_anchored` are bound to `submitter`."""
     results = []
     for step in bundle.steps:
         if is_anchored(step.root):
             ok = check_leaf(step.root, step.proof, step.leaf)
-            results.append((f"on-chain {step.stage}", ok, f"verifyLeafInclusion({step.leaf.label}) = {ok}"))
+            results.append((f"on-chain {step.stage}", ok, f"verifyLeafInclusion({submitter}, {step.leaf.label}) = {ok}"))
     last = bundle.steps[-1]
-    if not is_anchored(last.root):
-        results.append((f"on-chain {last.stage}", False, f"final root 0x{last.root.hex()} is not anchored in this contract"))
+    if is_anchored(last.root):
+        return results
+    if batch is not None and batch[2].digest == last.root and is_anchored(batch[0]):
+        ok = check_leaf(batch[0], batch[1], batch[2])
+        results.append((f"on-chain {last.stage}", ok, f"verifyLeafInclusion({submitter}, {batch[2].label}) in batch 0x{batch[0].hex()} = {ok}"))
+        return results
+    results.append((f"on-chain {last.stage}", False, f"final root 0x{last.root.hex()} has no live anchor by {submitter} in this contract"))
     return results
 
 
@@ -137,12 +167,36 @@ def check_on_network(bundle: ProofBundle, network: str = "local") -> list[tuple[
     from .anchors import ethereum
     from .errors import AnchorError
 
-    receipts = [r for _, r in bundle.anchors if r.network == "ethereum" and "contract" in r.location]
+    receipts = [(s, r) for s, r in bundle.anchors if r.network == "ethereum" and "contract" in r.location]
     if not receipts:
         return [("on-chain", False, "the proof file carries no Ethereum anchor to check against")]
-    contract = receipts[-1].location["contract"]
-    anchor = ethereum.connect(network, contract_address=contract)
-    expected_chain = receipts[-1].location.get("chain_id")
+    final_stage = bundle.steps[-1].stage
+    stage, receipt = next(((s, r) for s, r in receipts if s == final_stage), receipts[-1])
+    submitter = bundle.submitter or final_submitter(bundle.anchors, final_stage)
+    if submitter is None:
+        return [("on-chain", False, "the proof file names no submitter of the final root's anchor to check against")]
+    anchor = ethereum.connect(network, contract_address=receipt.location["contract"], allow_start=False, allow_deploy=False)
+    expected_chain = receipt.location.get("chain_id")
     if expected_chain != anchor.chain_id:
         raise AnchorError(f"the proof's anchors are on chain {expected_chain}, but {network} is chain {anchor.chain_id}")
-    return check_onchain(bundle, anchor.verify_leaf_inclusion, anchor.is_anchored)
+    batch = None
+    if stage == final_stage and "batch_root" in receipt.location:
+        loc = receipt.location
+        nodes = loc.get("batch_proof")
+        if not isinstance(nodes, list):
+            raise FormatError("proof file: expected the batch proof to be a list of hashes")
+        batch = (parse_bytes32(loc["batch_root"], what="batch root"),
+                 tuple(parse_bytes32(p, what="batch proof node") for p in nodes), Leaf.from_json(loc.get("batch_leaf")))
+    return check_onchain(
+        bundle,
+        lambda root, proof, leaf: anchor.verify_leaf_inclusion(root, proof, leaf, submitter=submitter),
+        lambda root: anchor.is_anchored(root, submitter=submitter),
+        submitter,
+        batch,
+    )
+
+
+def _is_address(value: Any) -> bool:
+    from web3 import Web3
+
+    return isinstance(value, str) and Web3.is_address(value)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -227,7 +228,8 @@ class Record:
     @classmethod
     def load(cls, path: Path) -> Record:
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=lambda name: _not_finite(path, name),
+                              parse_float=lambda text: _finite(path, text))
         except FileNotFoundError:
             raise FormatError(f"{path}: no provenance record there (expected a run folder with record.json)") from None
         except json.JSONDecodeError as e:
@@ -235,3 +237,13 @@ class Record:
         except (OSError, UnicodeDecodeError) as e:
             raise FormatError(f"{path}: cannot read the provenance record ({e})") from None
         return cls.from_json(data, source=str(path))
+
+
+def _not_finite(path: Path, text: str) -> Any:
+    """NaN, Infinity, 1e400: never written by this package (canonical JSON refuses them)."""
+    raise FormatError(f"{path}: expected finite numbers in the record, found {text[:40]}")
+
+
+def _finite(path: Path, text: str) -> float:
+    value = float(text)
+    return value if math.isfinite(value) else _not_finite(path, text)

@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 from . import context, models
 from .anchoring import Anchors
 from .anchors.base import AnchorBackend, Receipt, now_iso
-from .config import load_config
+from .config import load_config, refuse_secrets
 from .errors import ProvenanceError
 from .files import atomic_write_json
 from .hashing import CANONICALIZATION, dataset_leaves
@@ -141,6 +141,7 @@ class ProvenanceTracker:
         if not self._data_leaves:
             raise ProvenanceError("before training: expected track_data() to be called first, found no data")
         started = time.perf_counter()
+        refuse_secrets(training_config, "training config")  # before anything is written
         config = dict(training_config)
         self.record.config = config
         atomic_write_json(self.run_dir / CONFIG_FILE, config)

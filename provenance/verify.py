@@ -22,6 +22,7 @@ from . import context, datasets, models, privacy
 from .anchoring import Anchors
 from .config import load_config
 from .errors import FormatError, ProvenanceError
+from .files import read_file
 from .hashing import dataset_leaves
 from .merkle import Leaf, MerkleTree
 from .record import CHAIN_PREV, Record, Stage
@@ -199,10 +200,7 @@ def _model_leaves(record: Record, run_dir: Path, stage: Stage) -> tuple[list[Lea
     if not name:
         raise ProvenanceError(f"the record names no model file for tree {stage.name!r}")
     path = run_dir / name
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ProvenanceError(f"model file {path} not found") from None
+    data = read_file(path, "model file")
     file_leaves = [models.file_leaf(name, data)]
     try:
         params = models.weight_leaves(models.load_weights(path))
@@ -257,9 +255,9 @@ def _check_privacy(record: Record, report: VerificationReport) -> None:
 def _config_leaves(record: Record, run_dir: Path, report: VerificationReport) -> list[Leaf]:
     path = run_dir / record.artifacts.get("config", "config.json")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProvenanceError(f"config file {path} not found") from None
+        config = json.loads(read_file(path, "config file").decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ProvenanceError(f"config file {path}: expected UTF-8 JSON, found other bytes") from None
     except json.JSONDecodeError as e:
         raise ProvenanceError(f"config file {path} is not valid JSON ({e.msg} at line {e.lineno})") from None
     if not isinstance(config, dict):

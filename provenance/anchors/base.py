@@ -93,15 +93,26 @@ class Receipt:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The result of checking one receipt against its network: `ok` only if everything held."""
+    """The result of checking one receipt against its network: `ok` only if everything held.
+
+    `facts` are what the check read from the network itself, never copied from the receipt (for
+    Ethereum: submitter, chain id, contract, block, timestamp, record digest, prev root, revoked).
+    """
 
     network: str
     ok: bool
     detail: str
     confirmations: int = 0
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"network": self.network, "ok": self.ok, "detail": self.detail, "confirmations": self.confirmations}
+        return {
+            "network": self.network,
+            "ok": self.ok,
+            "detail": self.detail,
+            "confirmations": self.confirmations,
+            "facts": dict(self.facts),
+        }
 
 
 class AnchorBackend(abc.ABC):

@@ -30,6 +30,33 @@ class ProvenanceGroup(click.Group):
                 raise
             click.echo(f"error: {e}", err=True)
             ctx.exit(exit_code(e))
+        except click.UsageError as e:
+            # click prints usage, a hint and the error on four lines; ours is one, with the hint in it
+            if os.environ.get("PROVENANCE_DEBUG"):
+                raise
+            command = e.ctx.command_path if e.ctx is not None else ctx.command_path
+            click.echo(f"error: {e.format_message()} (see `{command} -h`)", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+        except (OSError, EOFError) as e:
+            # A path or stream no module turned into a ProvenanceError: still one line, and never
+            # exit 1 (click turns EOFError into "Aborted!" and 1, the code of a failed verification).
+            if os.environ.get("PROVENANCE_DEBUG"):
+                raise
+            click.echo(f"error: {_describe_os_error(e)}", err=True)
+            ctx.exit(EXIT_UNREACHABLE if _is_network(e) else EXIT_BAD_INPUT)
+
+
+def _is_network(e: BaseException) -> bool:
+    import requests
+
+    return isinstance(e, (ConnectionError, TimeoutError, requests.RequestException))
+
+
+def _describe_os_error(e: OSError | EOFError) -> str:
+    if isinstance(e, EOFError):
+        return f"expected more input, found its end ({str(e) or 'end of file'})"
+    where = f"{e.filename}: " if e.filename else ""
+    return f"{where}expected a usable file or folder, found: {(e.strerror or type(e).__name__).lower()}"
 
 
 def exit_code(e: ProvenanceError) -> int:
@@ -58,6 +85,7 @@ def _register() -> None:
                     proofs.check_proof, trees.hash_command, trees.tree_command, chain.chain, ipfs.ipfs):
         main.add_command(command)
     main.add_command(bitcoin.bitcoin)
+    main.add_command(__import__("provenance.cli.revoke", fromlist=["revoke"]).revoke)
 
 
 _register()

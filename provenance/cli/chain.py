@@ -1,4 +1,4 @@
-"""`provenance chain`: the embedded local chain (anvil with kept state)."""
+"""`provenance chain`: the embedded local chain (anvil with kept state, one per data folder)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 
 from .. import localchain
 from ..anchors import ethereum
+from ..files import data_home
 
 
 @click.group()
@@ -31,9 +32,16 @@ def stop() -> None:
 @chain.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def status(as_json: bool) -> None:
-    """Whether the local chain answers, and what it holds."""
-    if not localchain.is_running():
-        click.echo(json.dumps({"running": False}) if as_json else f"local chain: not running ({localchain.url()})")
+    """Whether this data folder's local chain answers, and what it holds. Starts nothing.
+
+    Exits 3 if a node that is not this folder's chain answers on its port."""
+    found = localchain.state()
+    if found == "foreign":
+        localchain.ensure_running(start=False)  # refuses it: AnchorError, exit 3
+    if found != "ours":
+        port = localchain.port()
+        info = {"running": False, "home": str(data_home()), "port": port}
+        click.echo(json.dumps(info) if as_json else f"local chain: not running (home {data_home()}, port {port or 'not chosen yet'})")
         return
-    info = {"running": True} | ethereum.connect("local").status()
+    info = {"running": True, "home": str(data_home()), "port": localchain.port()} | ethereum.connect("local").status()
     click.echo(json.dumps(info) if as_json else "\n".join(f"{k}: {v}" for k, v in info.items()))

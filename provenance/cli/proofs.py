@@ -29,7 +29,8 @@ def prove_command(run, leaf_ref, stage, output, base_dir) -> None:
     path = output or run_dir / "proofs" / f"{kind}_{name.replace('/', '_')}.json"
     atomic_write_json(path, bundle.to_json())
     click.echo(f"{path}: {kind}:{name} in tree {bundle.steps[0].stage}, chained through "
-               f"{' -> '.join(s.stage for s in bundle.steps)}")
+               f"{' -> '.join(s.stage for s in bundle.steps)}"
+               + (f", final root anchored by {bundle.submitter}" if bundle.submitter else ", final root not anchored on Ethereum"))
 
 
 @click.command("check-proof")
@@ -39,15 +40,17 @@ def prove_command(run, leaf_ref, stage, output, base_dir) -> None:
 @config_option
 @json_option
 def check_proof(proof_file, offline, network, config_path, as_json) -> None:
-    """Check a proof file offline and with the MLProvenance contract (eth_call verifyLeafInclusion).
+    """Check a proof file offline and with the MLProvenance contract (eth_call verifyLeafInclusion,
+    scoped to the submitter the file names, in the contract its receipts name).
 
-    Exits 1 unless every check holds and the final root is anchored."""
+    Exits 1 unless every check holds and the final root is anchored by that submitter."""
     bundle = ProofBundle.load(proof_file)
     results = check_offline(bundle)
     if not offline:
         results += check_on_network(bundle, network or load_config(config_path)["blockchain"]["ethereum"]["network"])
     ok = all(r[1] for r in results)
-    data = {"ok": ok, "offline_only": offline, "checks": [{"name": n, "ok": o, "detail": d} for n, o, d in results]}
+    data = {"ok": ok, "offline_only": offline, "submitter": bundle.submitter,
+            "checks": [{"name": n, "ok": o, "detail": d} for n, o, d in results]}
     emit(as_json, data, lambda: "\n".join([f"{'ok    ' if o else 'FAILED'}  {n}: {d}" for n, o, d in results]
                                          + [f"proof {'VALID' if ok else 'INVALID'}" + (" (offline only; on-chain not checked)" if offline else "")]))
     if not ok:

@@ -15,6 +15,7 @@ Three opt-in variants of the same job:
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -163,6 +164,9 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
             loss = _ordered_total(per_rank, cluster) / len(labels) if main else 0.0
             spent = None
         metrics = {}
+        if main and not math.isfinite(loss):
+            raise ConfigError(f"epoch {epoch}: expected a finite training loss, found {loss} "
+                              f"(the training diverged; try a smaller learning rate than {options.learning_rate:g})")
         if main:
             metrics = {"loss": round(loss, 6), "test_accuracy": round(_accuracy(model, x_test, y_test, device), 6)}
             history.append({"epoch": epoch} | metrics)
@@ -258,6 +262,7 @@ def _check(options: TrainOptions, cluster: Cluster | None) -> None:
         value = getattr(options, name)
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name}: expected a positive integer, found {value!r}")
+    datasets.check_seed(options.seed)
     if not options.learning_rate > 0:
         raise ConfigError(f"learning_rate: expected a positive number, found {options.learning_rate!r}")
     if options.threads is not None and (not isinstance(options.threads, int) or options.threads < 1):
@@ -268,6 +273,21 @@ def _check(options: TrainOptions, cluster: Cluster | None) -> None:
             raise ConfigError("dp: expected a single-process run; DP with gradient shards or torch.distributed is not supported")
     if cluster is not None and options.gradient_shards != cluster.world_size:
         raise ConfigError(f"gradient_shards: expected the world size {cluster.world_size}, found {options.gradient_shards}")
+    if options.provenance and (cluster is None or cluster.rank == 0):
+        _check_writable(options)
+
+
+def _check_writable(options: TrainOptions) -> None:
+    """Where the run will write, checked before anything is hashed or written: the base dir and
+    the data home are folders (or can be), the outbox opens."""
+    from ..files import check_folder, data_home
+    from ..outbox import Outbox
+
+    check_folder(options.base_dir, "base_dir")
+    if options.run_id is not None:
+        check_folder(Path(options.base_dir) / options.run_id, "run folder")
+    data_home()
+    Outbox()
 
 
 def options_dict(options: TrainOptions) -> dict[str, Any]:

@@ -33,33 +33,41 @@ def test_anchor_stores_packed_info_and_emits_event(registry, trainer, tree, chai
     assert events[0].prevRoot == ZERO
     assert events[0].recordDigest == record_digest
     block = chain.provider.get_block(tx.block_number)
-    assert registry.getHashInfo(tree.root) == (True, block.timestamp, trainer.address, tx.block_number)
-    assert registry.verifyHash(tree.root)
+    assert registry.anchorOf(trainer, tree.root) == (True, block.timestamp, tx.block_number, False)
+    # the cheap path leaves the original registry's mappings alone
+    assert not registry.verifyHash(tree.root)
+    assert registry.getHashInfo(tree.root) == (False, 0, "")
 
 
 def test_anchor_writes_one_storage_slot(registry, trainer, tree, chain):
-    registry.anchor(tree.root, ZERO, ZERO, sender=trainer)
-    # mapping slot 0: keccak256(root . uint256(0)); the struct lives entirely in that slot.
+    tx = registry.anchor(tree.root, ZERO, ZERO, sender=trainer)
+    # mapping slot 0: keccak256(root . keccak256(submitter . uint256(0))); the struct lives
+    # entirely in that slot (timestamp, then block number, then the revoked flag).
     from eth_utils import keccak
 
-    slot = int.from_bytes(keccak(tree.root + bytes(32)), "big")
+    inner = keccak(bytes(12) + bytes.fromhex(trainer.address[2:]) + bytes(32))
+    slot = int.from_bytes(keccak(tree.root + inner), "big")
     word = chain.provider.web3.eth.get_storage_at(registry.address, slot)
     next_word = chain.provider.web3.eth.get_storage_at(registry.address, slot + 1)
-    assert word[-20:] == bytes.fromhex(trainer.address[2:])
+    value = int.from_bytes(word, "big")
+    assert value & (2**48 - 1) == chain.provider.get_block(tx.block_number).timestamp
+    assert (value >> 48) & (2**48 - 1) == tx.block_number
+    assert value >> 96 == 0  # not revoked
     assert next_word == bytes(32)
 
 
 def test_unanchored_root_is_unknown(registry, tree):
     assert not registry.verifyHash(tree.root)
-    assert registry.getHashInfo(tree.root) == (False, 0, "0x0000000000000000000000000000000000000000", 0)
+    assert registry.getHashInfo(tree.root) == (False, 0, "")
+    assert registry.anchorOf("0x0000000000000000000000000000000000000000", tree.root) == (False, 0, 0, False)
 
 
-def test_duplicate_root_reverts(registry, trainer, stranger, tree):
-    registry.anchor(tree.root, ZERO, ZERO, sender=trainer)
-    with ape.reverts(registry.AlreadyAnchored, root=tree.root):
-        registry.anchor(tree.root, ZERO, ZERO, sender=stranger)
+def test_duplicate_root_by_the_same_submitter_reverts(registry, trainer, tree):
+    tx = registry.anchor(tree.root, ZERO, ZERO, sender=trainer)
+    with ape.reverts(registry.AlreadyAnchored, submitter=trainer.address, root=tree.root):
+        registry.anchor(tree.root, ZERO, ZERO, sender=trainer)
     # the first anchor is untouched
-    assert registry.getHashInfo(tree.root)[2] == trainer.address
+    assert registry.anchorOf(trainer, tree.root)[2] == tx.block_number
 
 
 def test_zero_root_reverts(registry, trainer):
@@ -77,13 +85,13 @@ def test_chained_anchor_records_prev_root(registry, trainer):
 def test_verify_inclusion_valid_tampered_and_unanchored(registry, trainer, tree):
     leaf = tree.values[5]
     proof = tree.proof(5)
-    assert not registry.verifyInclusion(tree.root, proof, leaf_hash(leaf)), "unanchored root must not verify"
+    assert not registry.verifyInclusion(trainer, tree.root, proof, leaf_hash(leaf)), "unanchored root must not verify"
     registry.anchor(tree.root, ZERO, ZERO, sender=trainer)
-    assert registry.verifyInclusion(tree.root, proof, leaf_hash(leaf))
+    assert registry.verifyInclusion(trainer, tree.root, proof, leaf_hash(leaf))
     tampered = [proof[0][:-1] + bytes([proof[0][-1] ^ 1])] + proof[1:]
-    assert not registry.verifyInclusion(tree.root, tampered, leaf_hash(leaf))
-    assert not registry.verifyInclusion(tree.root, proof[:-1], leaf_hash(leaf))
-    assert not registry.verifyInclusion(tree.root, proof, leaf_hash(tree.values[6]))
+    assert not registry.verifyInclusion(trainer, tree.root, tampered, leaf_hash(leaf))
+    assert not registry.verifyInclusion(trainer, tree.root, proof[:-1], leaf_hash(leaf))
+    assert not registry.verifyInclusion(trainer, tree.root, proof, leaf_hash(tree.values[6]))
 
 
 def test_on_chain_leaf_hash_equals_python(registry):
@@ -94,30 +102,30 @@ def test_on_chain_leaf_hash_equals_python(registry):
 def test_verify_leaf_inclusion_computes_leaf_on_chain(registry, trainer, tree):
     registry.anchor(tree.root, ZERO, ZERO, sender=trainer)
     leaf = tree.values[11]
-    assert registry.verifyLeafInclusion(tree.root, tree.proof(11), leaf.kind, leaf.name, leaf.digest, leaf.size)
-    assert not registry.verifyLeafInclusion(tree.root, tree.proof(11), leaf.kind, leaf.name, leaf.digest, leaf.size + 1)
-    assert not registry.verifyLeafInclusion(tree.root, tree.proof(11), leaf.kind, "train/999999", leaf.digest, leaf.size)
+    assert registry.verifyLeafInclusion(trainer, tree.root, tree.proof(11), leaf.kind, leaf.name, leaf.digest, leaf.size)
+    assert not registry.verifyLeafInclusion(trainer, tree.root, tree.proof(11), leaf.kind, leaf.name, leaf.digest, leaf.size + 1)
+    assert not registry.verifyLeafInclusion(trainer, tree.root, tree.proof(11), leaf.kind, "train/999999", leaf.digest, leaf.size)
 
 
 def test_single_leaf_tree_has_empty_proof(registry, trainer):
     single = MerkleTree.of(leaves(1))
     registry.anchor(single.root, ZERO, ZERO, sender=trainer)
     assert single.proof(0) == []
-    assert registry.verifyInclusion(single.root, [], leaf_hash(single.values[0]))
+    assert registry.verifyInclusion(trainer, single.root, [], leaf_hash(single.values[0]))
 
 
 def test_multiproof(registry, trainer, tree):
     registry.anchor(tree.root, ZERO, ZERO, sender=trainer)
     mp = tree.multiproof([0, 3, 17, 36])
     hashes = [leaf_hash(v) for v in mp.leaves]
-    assert registry.verifyMultiInclusion(tree.root, list(mp.proof), list(mp.proof_flags), hashes)
-    assert not registry.verifyMultiInclusion(tree.root, list(mp.proof), list(mp.proof_flags), hashes[::-1])
+    assert registry.verifyMultiInclusion(trainer, tree.root, list(mp.proof), list(mp.proof_flags), hashes)
+    assert not registry.verifyMultiInclusion(trainer, tree.root, list(mp.proof), list(mp.proof_flags), hashes[::-1])
     other = MerkleTree.of(leaves(5))
-    assert not registry.verifyMultiInclusion(other.root, list(mp.proof), list(mp.proof_flags), hashes)
+    assert not registry.verifyMultiInclusion(trainer, other.root, list(mp.proof), list(mp.proof_flags), hashes)
 
 
 def test_malformed_multiproof_reverts(registry, trainer, tree):
     registry.anchor(tree.root, ZERO, ZERO, sender=trainer)
     mp = tree.multiproof([0, 3])
     with ape.reverts(registry.MerkleProofInvalidMultiproof):
-        registry.verifyMultiInclusion(tree.root, list(mp.proof), list(mp.proof_flags) + [True], [leaf_hash(v) for v in mp.leaves])
+        registry.verifyMultiInclusion(trainer, tree.root, list(mp.proof), list(mp.proof_flags) + [True], [leaf_hash(v) for v in mp.leaves])

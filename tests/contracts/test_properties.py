@@ -27,7 +27,7 @@ leaves_st = st.lists(
 
 
 def ensure_anchored(registry, owner, root: bytes) -> None:
-    if not registry.verifyHash(root):
+    if not registry.anchorOf(owner, root)[0]:
         registry.anchor(root, bytes(32), bytes(32), sender=owner)
 
 
@@ -65,11 +65,11 @@ def test_verify_inclusion_agrees_with_reference(registry, owner, data, values):
         leaf = Leaf(leaf.kind, leaf.name, flip(leaf.digest, data.draw(st.integers(0, 255))), leaf.size)
     proof = data.draw(tampered_proof(tree.proof(index)))
     truth = process_proof(leaf_hash(leaf), proof) == tree.root
-    assert registry.verifyInclusion(tree.root, proof, leaf_hash(leaf)) == truth
-    assert registry.verifyLeafInclusion(tree.root, proof, leaf.kind, leaf.name, leaf.digest, leaf.size) == truth
+    assert registry.verifyInclusion(owner, tree.root, proof, leaf_hash(leaf)) == truth
+    assert registry.verifyLeafInclusion(owner, tree.root, proof, leaf.kind, leaf.name, leaf.digest, leaf.size) == truth
     if truth:  # the same valid proof against an unanchored root must be refused
         other = flip(tree.root, 0)
-        assert not registry.verifyInclusion(other, proof, leaf_hash(leaf))
+        assert not registry.verifyInclusion(owner, other, proof, leaf_hash(leaf))
 
 
 @SETTINGS
@@ -99,7 +99,7 @@ def test_multiproof_never_gives_a_false_positive(registry, owner, data, values):
     except (FormatError, IndexError):
         truth = None  # malformed: the contract must not say true
     try:
-        on_chain = registry.verifyMultiInclusion(tree.root, proof, flags, leaves)
+        on_chain = registry.verifyMultiInclusion(owner, tree.root, proof, flags, leaves)
     except ape.exceptions.ContractLogicError:
         on_chain = None  # reverted on a malformed multiproof
     if truth is None:
@@ -114,11 +114,11 @@ def test_multiproof_never_gives_a_false_positive(registry, owner, data, values):
 @given(roots=st.lists(st.binary(min_size=32, max_size=32).filter(any), min_size=1, max_size=5, unique=True))
 def test_each_anchor_emits_one_event_and_fills_one_slot(registry, owner, chain, roots):
     for root in roots:
-        if registry.verifyHash(root):
+        if registry.anchorOf(owner, root)[0]:
             continue
         tx = registry.anchor(root, bytes(32), root, sender=owner)
         events = tx.decode_logs(registry.RootAnchored)
         assert [(e.root, e.recordDigest, e.submitter) for e in events] == [(root, root, owner.address)]
-        stored, timestamp, submitter, block = registry.getHashInfo(root)
-        assert (stored, submitter, block) == (True, owner.address, tx.block_number)
+        anchored, timestamp, block, revoked = registry.anchorOf(owner, root)
+        assert (anchored, block, revoked) == (True, tx.block_number, False)
         assert timestamp == chain.provider.get_block(tx.block_number).timestamp

@@ -72,3 +72,61 @@ def test_unknown_and_custom_sources():
         datasets.load({"source": "imagenet"})
     with pytest.raises(ConfigError, match="pass the same train/test data"):
         datasets.load({"source": "custom"})
+
+
+@pytest.mark.parametrize("seed", ["abc", -1, 2**32, 2**70, 1.5, True, None])
+def test_digits_seed_out_of_range(seed):
+    with pytest.raises(ConfigError, match=r"dataset.seed: expected an integer in 0..4294967295, found"):
+        datasets.load({"source": "sklearn-digits", "seed": seed, "test_fraction": 0.2})
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.5, "0.2", True, float("nan")])
+def test_digits_test_fraction_out_of_range(fraction):
+    with pytest.raises(ConfigError, match=r"dataset.test_fraction: expected a number in \(0, 1\)"):
+        datasets.load({"source": "sklearn-digits", "seed": 0, "test_fraction": fraction})
+
+
+def write_mnist(folder, images: np.ndarray, labels: np.ndarray, image_type: int = 0x08) -> None:
+    folder.mkdir(exist_ok=True)
+    for split in ("train", "t10k"):
+        write_idx(folder / f"{split}-images-idx3-ubyte", images, image_type)
+        write_idx(folder / f"{split}-labels-idx1-ubyte", labels)
+
+
+@pytest.mark.parametrize(
+    "images, labels, image_type, message",
+    [
+        (np.zeros((3, 4, 4), np.uint8), np.array([1, 10, 2], np.uint8), 0x08, "train: expected labels in 0..9, found 10"),
+        (np.zeros((3, 4, 4), np.uint8), np.array([1, 2, 3], np.int8) * -1, 0x08, "train: expected labels in 0..9, found -1"),
+        (np.zeros((0, 4, 4), np.uint8), np.zeros(0, np.uint8), 0x08, "train: expected at least one sample, found 0"),
+        (np.array([[[np.inf]]], np.float32), np.array([1], np.uint8), 0x0D, "train: expected finite feature values"),
+    ],
+    ids=["label-10", "negative-label", "zero-samples", "infinite-pixel"],
+)
+def test_idx_dataset_checked_at_load(tmp_path, images, labels, image_type, message):
+    if labels.dtype == np.int8:
+        folder = tmp_path / "mnist"
+        folder.mkdir()
+        for split in ("train", "t10k"):
+            write_idx(folder / f"{split}-images-idx3-ubyte", images)
+            write_idx(folder / f"{split}-labels-idx1-ubyte", labels, 0x09)
+    else:
+        write_mnist(tmp_path / "mnist", images, labels, image_type)
+    with pytest.raises(FormatError, match=message):
+        datasets.load(datasets.mnist_descriptor(tmp_path / "mnist"))
+
+
+def test_cut_gzip_is_one_line(tmp_path):
+    raw = tmp_path / "raw"
+    write_idx(raw, np.arange(600, dtype=np.uint8).reshape(6, 10, 10))
+    (tmp_path / "x.gz").write_bytes(gzip.compress(raw.read_bytes())[:-12])
+    with pytest.raises(FormatError, match="expected a complete gzip stream, found one cut short"):
+        datasets.read_idx(tmp_path / "x.gz")
+    (tmp_path / "y.gz").write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(60)))
+    with pytest.raises(FormatError, match="cannot read the IDX file"):
+        datasets.read_idx(tmp_path / "y.gz")
+
+
+def test_descriptor_not_an_object():
+    with pytest.raises(FormatError, match="dataset: expected an object describing the data, found list"):
+        datasets.load(["sklearn-digits"])

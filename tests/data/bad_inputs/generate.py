@@ -10,12 +10,18 @@ documents how they were made.
 from __future__ import annotations
 
 import copy
+import gzip
+import hashlib
 import json
 import struct
+import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from provenance.anchors.base import AnchorState, Receipt
 from provenance.merkle import Leaf
+from provenance.outbox import Outbox
 from provenance.proofs import prove
 from provenance.record import Record, Stage
 
@@ -81,6 +87,7 @@ def main() -> None:
     write("config-negative-confirmations.json", {"blockchain": {"ethereum": {"confirmations": -5}}})
     write("config-section-not-object.json", {"blockchain": 5})
     write("config-huge-number.json", {"blockchain": {"ethereum": {"request_timeout": 1e400}}})
+    write("config-short-address.json", {"blockchain": {"ethereum": {"contract_address": "0x123"}}})
 
     images = struct.pack(">IIII", 0x00000803, 4, 28, 28) + bytes(4 * 28 * 28)
     labels = struct.pack(">II", 0x00000801, 4) + bytes(4)
@@ -91,6 +98,53 @@ def main() -> None:
             (folder / f"{split}-images-idx3-ubyte").write_bytes(data)
             (folder / f"{split}-labels-idx1-ubyte").write_bytes(labels)
     write("deployments-corrupt.json", b'{"format": "provenance-deployments/v1", "deployments": {"31337": ')
+
+    # Non-finite numbers, which no record of ours holds (canonical JSON refuses them).
+    write("record-nan-metric.json", text.encode()
+          .replace(b'"metrics": {}', b'"metrics": {"loss": NaN}', 1))
+    write("record-inf-metric.json", text.encode().replace(b'"metrics": {}', b'"metrics": {"loss": 1e400}', 1))
+
+    # Dataset descriptors a verifier cannot re-load: the seed of the digits split.
+    for name, seed in (("string", "abc"), ("negative", -1), ("huge", 2**70), ("float", 1.5)):
+        write(f"record-seed-{name}.json", edited(lambda d: d["artifacts"].update(
+            dataset={"source": "sklearn-digits", "seed": seed, "test_fraction": 0.2})))
+
+    # A record naming a model file and a config file; the cases put a folder or a symlink loop there.
+    files = Record("corpus-files", "provenance-canonical/v1", config={"epochs": 1})
+    files.stages = [Stage.build("pre", [Leaf("model.file", "model.safetensors", bytes([5]) * 32, 10),
+                                        Leaf("config", "epochs", bytes([6]) * 32, 1)], None, "2026-11-26T00:00:00+00:00")]
+    files.artifacts = {"config": "config.json", "stages": {"pre": {"model": "model.safetensors"}}}
+    write("record-files.json", files.to_json())
+
+    # Outboxes that do not open: random bytes, and a real outbox whose first pages were overwritten.
+    noise = b"".join(hashlib.sha256(b"outbox %d" % i).digest() for i in range(256))
+    write("outbox-random.sqlite", noise)
+    with tempfile.TemporaryDirectory() as folder:
+        outbox = Outbox(Path(folder) / "outbox.sqlite")
+        outbox.enqueue("corpus", folder, "pre", "ethereum", bytes([1]) * 32, bytes(32), b"{}", "ethereum:31337:0x")
+        del outbox
+        damaged = bytearray((Path(folder) / "outbox.sqlite").read_bytes())
+    damaged[100:4000] = bytes(3900)
+    damaged[4096:8192] = noise[:4096]
+    write("outbox-damaged.sqlite", bytes(damaged))
+
+    # IDX datasets that read but cannot be trained on: caught at load, before anything is anchored.
+    def idx_folder(name: str, images: bytes, labels: bytes, gz: bool = False) -> None:
+        folder = HERE / name
+        folder.mkdir(exist_ok=True)
+        for split in ("train", "t10k"):
+            if gz:
+                (folder / f"{split}-images-idx3-ubyte.gz").write_bytes(gzip.compress(images, mtime=0)[:-12])
+            else:
+                (folder / f"{split}-images-idx3-ubyte").write_bytes(images)
+            (folder / f"{split}-labels-idx1-ubyte").write_bytes(labels)
+
+    idx_folder("idx-labels-out-of-range", images, struct.pack(">II", 0x00000801, 4) + bytes([1, 2, 200, 3]))
+    idx_folder("idx-zero-samples", struct.pack(">IIII", 0x00000803, 0, 28, 28), struct.pack(">II", 0x00000801, 0))
+    idx_folder("idx-truncated-gz", images, labels, gz=True)
+    floats = np.zeros((4, 28, 28), dtype=">f4")
+    floats[2, 3, 4] = np.nan
+    idx_folder("idx-nan-features", struct.pack(">IIII", 0x00000D03, 4, 28, 28) + floats.tobytes(), labels)
 
 
 if __name__ == "__main__":
