@@ -20,6 +20,7 @@ URLs):
   folder): `provenance.verdict` (`PASSED`/`FAILED`), `provenance.checks`, `provenance.checks_failed`,
   `provenance.changed_leaves` (the first few, `kind:name in tree 'stage' changed`), and per anchor
   `...verified` (`true`/`false`) with the submitter read from the chain when the verdict gives it;
+  `provenance.identity.<network>`: the identity the pre tree commits to, where it holds one;
 - artifacts under `provenance/`: `record.json`, `report.json`, `report.md` (those present).
 """
 
@@ -101,6 +102,10 @@ def run_values(record: Record, report: Mapping[str, Any] | None) -> tuple[dict[s
         "provenance.stages": ",".join(stage.name for stage in record.stages),
     }
     tags = {f"provenance.root.{stage.name}": "0x" + stage.root.hex() for stage in record.stages}
+    if record.stages:
+        for leaf in record.stages[0].leaves:
+            if leaf.kind.startswith("identity."):  # who the pre tree says anchors this run
+                tags[f"provenance.{leaf.kind}"] = leaf.name
     if record.last_stage is not None:
         tags["provenance.final_root"] = "0x" + record.last_stage.root.hex()
     for entry in record.receipts:
