@@ -17,11 +17,27 @@ from typing import Any, Mapping
 from .anchors.base import AnchorBackend, AnchorState, Receipt, Verdict, redact_url
 from .backends import open_backend
 from .errors import AnchorError, ConfigError
-from .outbox import Entry, Outbox, deliver, deliver_batch, recheck
+from .outbox import Entry, Outbox, deliver, deliver_batch, destination_of, recheck
 from .record import Record
 
 log = logging.getLogger(__name__)
 RECORD_FILE = "record.json"
+# Outbox entries of bare roots (`BlockchainManager.store_merkle_root`): no run folder to update.
+# Not a valid run id (`record.check_run_id`), so it never collides with a training run.
+ROOTS_RUN_ID = "#roots"
+
+
+class AnchorResult(dict):
+    """{network: receipt} for one stage, as the tracker returns it. True only if some anchor reached
+    its network (submitted or confirmed), so the guide's `if transactions:` means what it says;
+    each receipt's `state` says confirmed, submitted, pending or failed."""
+
+    def __bool__(self) -> bool:
+        return any(r.state in (AnchorState.SUBMITTED, AnchorState.CONFIRMED) for r in self.values())
+
+    @property
+    def states(self) -> dict[str, str]:
+        return {network: receipt.state.value for network, receipt in self.items()}
 
 
 class Anchors:
@@ -32,14 +48,20 @@ class Anchors:
         config: Mapping[str, Any],
         backends: Mapping[str, AnchorBackend] | None = None,
         outbox: Outbox | None = None,
+        read_only: bool = False,
     ) -> None:
         self.enabled: bool = config["blockchain"]["enabled"]
+        self.read_only = read_only  # verification and other read-only commands: never start or deploy
         self.networks: list[str] = list(config["blockchain"]["networks"]) if self.enabled else []
         self._sections = config["blockchain"]
         self._backends: dict[str, AnchorBackend] = dict(backends or {})
         self._outbox = outbox
         self._queue: queue.Queue[int] = queue.Queue()
         self._worker: threading.Thread | None = None
+
+    def section(self, network: str) -> Mapping[str, Any]:
+        """The configuration of `network` (empty if it has none)."""
+        return self._sections.get(network, {})
 
     @property
     def outbox(self) -> Outbox:
@@ -50,8 +72,7 @@ class Anchors:
     def backend(self, network: str) -> AnchorBackend:
         """The open backend for `network`; AnchorError if it cannot be reached."""
         if network not in self._backends:
-            # `read_only` is set by `Anchors.__init__` on the `verify` branch; absent, it means False
-            self._backends[network] = open_backend(network, self._sections, read_only=getattr(self, "read_only", False))
+            self._backends[network] = open_backend(network, self._sections, read_only=self.read_only)
         return self._backends[network]
 
     # ------------------------------------------------------------------ sending
@@ -61,15 +82,24 @@ class Anchors:
         background with `wait=False`). Returns the receipts as they stand."""
         stage = record.stage(stage_name)
         prev_root = record.stage(stage.prev).root if stage.prev else bytes(32)
-        snapshot = record.snapshot_bytes(stage_name)
-        receipts = {}
+        receipts = self.anchor_root(
+            record.run_id, run_dir, stage_name, stage.root, prev_root, record.snapshot_bytes(stage_name), wait=wait
+        )
+        for receipt in receipts.values():
+            record.set_receipt(stage_name, receipt)
+        return receipts
+
+    def anchor_root(
+        self, run_id: str, run_dir: Path, name: str, root: bytes, prev_root: bytes, payload: bytes, wait: bool = True
+    ) -> AnchorResult:
+        """Queue `root` (with `payload`, the bytes whose sha2-256 is anchored beside it) for every
+        configured network under (run_id, name), and deliver it now or in the background."""
+        receipts = AnchorResult()
         for network in self.networks:
-            entry = self.outbox.enqueue(
-                record.run_id, run_dir, stage_name, network, stage.root, prev_root, snapshot, self.target(network)
-            )
+            entry = self.outbox.enqueue(run_id, run_dir, name, network, root, prev_root, payload, self.target(network))
             if entry.state is AnchorState.CONFIRMED:
                 entry = self._recheck(entry)  # the same request made earlier: is it on *this* network?
-            entry = self.outbox.renew(entry, snapshot, prev_root)
+            entry = self.outbox.renew(entry, payload, prev_root)
             if self._batched(network) and entry.state is AnchorState.PENDING:
                 entry = self.outbox.note(entry, "queued for the next batch (provenance anchor --batch)")
             elif entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED):
@@ -78,7 +108,6 @@ class Anchors:
                 else:
                     self._submit_background(entry.id)
             receipts[network] = entry.current_receipt()
-            record.set_receipt(stage_name, receipts[network])
         return receipts
 
     def _recheck(self, entry: Entry) -> Entry:
@@ -112,7 +141,7 @@ class Anchors:
             return []
         batch = self.outbox.create_batch(network, waiting)
         done = deliver_batch(self.outbox, batch, self.backend(network))
-        for run_dir in {e.run_dir for e in done}:
+        for run_dir in {e.run_dir for e in done if e.run_id != ROOTS_RUN_ID}:
             self._update_record_file(Path(run_dir))
         return done
 
@@ -184,7 +213,7 @@ class Anchors:
             if self._batched(entry.network) and entry.state is AnchorState.PENDING:
                 continue  # waits for `send_batch`
             touched.append(self._deliver(entry))
-        for run_dir in {e.run_dir for e in touched}:
+        for run_dir in {e.run_dir for e in touched if e.run_id != ROOTS_RUN_ID}:
             self._update_record_file(Path(run_dir))
         return touched
 

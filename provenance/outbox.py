@@ -10,6 +10,15 @@ killed at any point, because the next `deliver` starts from what the database sa
 3. only then is it sent.
 Each step's outcome is committed before the next network call, so a crash repeats at most a
 read, never a second anchor.
+
+Every entry names its full destination (`ethereum:<chain id>:<contract>`, `ipfs:<node>`,
+`bitcoin:<chain>:<node>`), bound before its first send: from then on it is only ever sent to,
+or re-checked against, a backend with that same destination, whatever the configuration says.
+Each entry's payload is its stage's record snapshot, which holds every tree up to that stage:
+`provenance recover` rebuilds a run's record from it after a crash.
+
+The schema is versioned (`PRAGMA user_version`): a file made before versioning is migrated in
+place; one made by a newer version is refused.
 """
 
 from __future__ import annotations
@@ -23,8 +32,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .anchors.base import AnchorBackend, AnchorState, Receipt, StaleTransactionError
-from .errors import AnchorError, FormatError, ProvenanceError
+from .errors import AnchorError, ConfigError, FormatError, ProvenanceError
 from .files import data_home
+
+SCHEMA_VERSION = 1  # 0: an outbox made before versioning (migrated on open)
+LOCAL_ONLY = "ipfs:local-store"  # an IPFS backend without a node: not a destination to bind to
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -45,6 +57,7 @@ CREATE TABLE IF NOT EXISTS entries (
     updated REAL NOT NULL,
     batch_id INTEGER REFERENCES batches (id),
     target TEXT NOT NULL DEFAULT '',
+    destination TEXT NOT NULL DEFAULT '',
     UNIQUE (run_id, stage, network, root)
 );
 CREATE TABLE IF NOT EXISTS batches (
@@ -58,7 +71,8 @@ CREATE TABLE IF NOT EXISTS batches (
 BATCH_FORMAT = "provenance-batch/v1"
 # Every column but the payload (a record snapshot, often hundreds of KB): read only to send it.
 ENTRY_COLUMNS = (
-    "id, run_id, run_dir, stage, network, root, prev_root, state, attempts, next_attempt, last_error, receipt, batch_id, target"
+    "id, run_id, run_dir, stage, network, root, prev_root, state, attempts, next_attempt, last_error, receipt, batch_id, target, "
+    "destination"
 )
 BACKOFF_BASE_S = 2.0
 BACKOFF_MAX_S = 600.0
@@ -80,6 +94,7 @@ class Entry:
     receipt: Receipt | None
     batch_id: int | None = None
     target: str = ""
+    destination: str = ""  # bound before the first send; empty while nothing was sent
 
     @property
     def member_name(self) -> str:
@@ -93,7 +108,7 @@ class Entry:
             root=bytes.fromhex(row["root"]), prev_root=bytes.fromhex(row["prev_root"]),
             state=AnchorState(row["state"]), attempts=row["attempts"], next_attempt=row["next_attempt"],
             last_error=row["last_error"], receipt=Receipt.from_json(json.loads(row["receipt"])) if row["receipt"] else None,
-            batch_id=row["batch_id"], target=row["target"],
+            batch_id=row["batch_id"], target=row["target"], destination=row["destination"],
         )
 
     def current_receipt(self) -> Receipt:
@@ -115,15 +130,36 @@ class Outbox:
         self.path = Path(path) if path else data_home() / "outbox.sqlite"
         self._lock = threading.Lock()
         try:
-            with self._connect() as db:
-                db.executescript(SCHEMA)
-                columns = {row["name"] for row in db.execute("PRAGMA table_info(entries)")}
-                if "batch_id" not in columns:  # an outbox made before batching existed
-                    db.execute("ALTER TABLE entries ADD COLUMN batch_id INTEGER REFERENCES batches (id)")
-                if "target" not in columns:  # ... or before entries named their destination
-                    db.execute("ALTER TABLE entries ADD COLUMN target TEXT NOT NULL DEFAULT ''")
-        except sqlite3.DatabaseError as e:  # a damaged or foreign file: one line, nothing changed
+            with self._lock, self._connect() as db:
+                db.execute("BEGIN IMMEDIATE")
+                self._migrate(db)
+                db.execute("COMMIT")
+        except sqlite3.DatabaseError as e:
             raise FormatError(f"outbox {self.path}: expected a provenance outbox (SQLite), found a file SQLite cannot use ({e})") from None
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ConfigError(f"outbox {self.path}: expected schema version {SCHEMA_VERSION} or older, found {version} "
+                              "(made by a newer provenance): upgrade, or point PROVENANCE_HOME elsewhere")
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version == SCHEMA_VERSION and "entries" in tables:
+            return
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        columns = {row["name"] for row in db.execute("PRAGMA table_info(entries)")}
+        if "batch_id" not in columns:  # an outbox made before batching existed
+            db.execute("ALTER TABLE entries ADD COLUMN batch_id INTEGER REFERENCES batches (id)")
+        if "target" not in columns:  # ... or before entries named their endpoint
+            db.execute("ALTER TABLE entries ADD COLUMN target TEXT NOT NULL DEFAULT ''")
+        if "destination" not in columns:  # ... or their full destination: recover it from the receipts
+            db.execute("ALTER TABLE entries ADD COLUMN destination TEXT NOT NULL DEFAULT ''")
+            for row in db.execute("SELECT id, network, receipt FROM entries WHERE receipt IS NOT NULL").fetchall():
+                destination = _destination_from_receipt(row["network"], json.loads(row["receipt"]))
+                if destination:
+                    db.execute("UPDATE entries SET destination=? WHERE id=?", (destination, row["id"]))
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -146,6 +182,7 @@ class Outbox:
         entry). `target` names the destination (e.g. `ethereum:http://host:port`); a request not
         sent yet moves to the target of a new call."""
         now = time.time()
+        run_dir = Path(run_dir).resolve()  # the record is updated from other processes and folders later
         self._write(
             "INSERT INTO entries (run_id, run_dir, stage, network, root, prev_root, payload, state, created, updated, target) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (run_id, stage, network, root) DO UPDATE SET "
@@ -216,6 +253,11 @@ class Outbox:
         self._write("UPDATE entries SET payload=?, prev_root=?, updated=? WHERE id=?", (payload, prev_root.hex(), time.time(), entry.id))
         return self.get(entry.id)
 
+    def bind(self, entry: Entry, destination: str) -> Entry:
+        """Fix where this entry goes, before anything is sent (never changed afterwards)."""
+        self._write("UPDATE entries SET destination=?, updated=? WHERE id=? AND destination=''", (destination, time.time(), entry.id))
+        return self.get(entry.id)
+
     def note(self, entry: Entry, reason: str) -> Entry:
         """Say why an entry waits, without counting an attempt."""
         self._write("UPDATE entries SET last_error=?, updated=? WHERE id=?", (reason, time.time(), entry.id))
@@ -275,15 +317,27 @@ def deliver_batch(outbox: Outbox, batch: Batch, backend: Any) -> list[Entry]:
 
     members = [(e.member_name, e.root) for e in batch.members]
     tree = MerkleTree.of(batch_leaves(members))
+    destination = destination_of(backend)
+    elsewhere = [e for e in batch.members if e.destination not in ("", destination)]
+    if elsewhere:
+        reason = f"batch {batch.id} is bound to {elsewhere[0].destination}; this configuration sends to {destination}: not sent"
+        return [outbox.note(entry, reason) for entry in batch.members]
+    batch_members = [outbox.bind(e, destination) for e in batch.members]
     try:
         receipt = backend.find_anchor(batch.root) or backend.anchor(batch.root, batch.manifest)
     except AnchorError as e:
-        return [outbox.retry_later(entry, str(e)) for entry in batch.members]
-    return [outbox.record(e, batch_member_receipt(receipt, tree, e.member_name, e.root)) for e in batch.members]
+        return [outbox.retry_later(entry, str(e)) for entry in batch_members]
+    return [outbox.record(e, batch_member_receipt(receipt, tree, e.member_name, e.root)) for e in batch_members]
 
 
 def deliver(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
-    """Move one entry forward as far as its network allows (see the module docstring)."""
+    """Move one entry forward as far as its network allows (see the module docstring), only
+    through a backend with the entry's destination."""
+    destination = destination_of(backend)
+    if entry.destination and entry.destination != destination:
+        return outbox.note(entry, f"queued for {entry.destination}; this configuration sends to {destination}: not sent")
+    if not entry.destination and destination != LOCAL_ONLY:
+        entry = outbox.bind(entry, destination)
     try:
         if entry.receipt is not None and entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED) and _sent(entry.receipt):
             refreshed = backend.refresh(entry.receipt)  # type: ignore[attr-defined]
@@ -330,6 +384,8 @@ def recheck(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
     not show it: dropped by a reorg, or made on another chain than the one configured now."""
     if entry.state is not AnchorState.CONFIRMED or entry.receipt is None:
         return entry
+    if entry.destination != destination_of(backend):
+        return entry  # anchored elsewhere (or before entries named it): not this backend's to judge
     try:
         verdict = backend.verify(entry.receipt, entry.root)
     except AnchorError:
@@ -337,6 +393,25 @@ def recheck(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
     if verdict.ok or verdict.detail.startswith("cannot check"):
         return entry
     return outbox.reopen(entry, verdict.detail)  # reorged out, or anchored on another chain/contract
+
+
+def destination_of(backend: Any) -> str:
+    """Where `backend` sends anchors (its `destination`)."""
+    destination = getattr(backend, "destination", None)
+    if isinstance(destination, str) and destination:
+        return destination
+    raise ConfigError(f"anchor backend {getattr(backend, 'name', backend)!r}: expected a destination, found none")
+
+
+def _destination_from_receipt(network: str, receipt: Any) -> str:
+    """An old entry's destination, where its receipt names it (Ethereum: chain id and contract)."""
+    location = receipt.get("location", {}) if isinstance(receipt, dict) else {}
+    if network == "ethereum" and location.get("chain_id") is not None and location.get("contract"):
+        from eth_utils import is_address, to_checksum_address
+
+        if is_address(location["contract"]):
+            return f"ethereum:{location['chain_id']}:{to_checksum_address(location['contract'])}"
+    return ""
 
 
 def iter_due(outbox: Outbox, force: bool = False) -> Iterator[Entry]:

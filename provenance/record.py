@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,12 +29,46 @@ from .merkle import Leaf, MerkleTree, parse_bytes32
 
 FORMAT = "provenance-record/v1"
 CHAIN_PREV = "chain.prev"
+IDENTITY_ETHEREUM = "identity.ethereum"  # name: the checksummed address that anchors every stage
+RUN_NONCE = "run.nonce"  # 32 random bytes: identical re-runs never share a root
+# Leaves that differ between two runs of the same job (who anchors it, its nonce, its chain links).
+RUN_SPECIFIC_KINDS = (CHAIN_PREV, IDENTITY_ETHEREUM, RUN_NONCE)
 _SNAPSHOT_EXCLUDED = ("receipts", "timings")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_run_id(run_id: Any) -> str:
+    """A run id that names one folder inside the base folder: letters, digits, `.`, `_`, `-`
+    (never a separator, `..` or an absolute path), at most 128 characters."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
+        shown = run_id if isinstance(run_id, str) and len(run_id) <= 80 else type(run_id).__name__
+        raise FormatError(f"run id: expected 1-128 letters, digits, '.', '_' or '-' (no path separators, no '..'), "
+                          f"found {shown!r}")
+    return run_id
+
+
+def ethereum_identity_leaf(address: str) -> Leaf:
+    """The `pre` tree's commitment to the Ethereum account that anchors the run."""
+    from eth_utils import is_address, to_checksum_address
+
+    if not isinstance(address, str) or not is_address(address):
+        raise FormatError(f"Ethereum identity: expected a 0x address of 20 bytes, found {address!r}")
+    checksummed = to_checksum_address(address)
+    return Leaf(IDENTITY_ETHEREUM, checksummed, bytes(12) + bytes.fromhex(checksummed[2:]), 20)
+
+
+def nonce_leaf(nonce: bytes) -> Leaf:
+    if len(nonce) != 32:
+        raise FormatError(f"run nonce: expected 32 bytes, found {len(nonce)}")
+    return Leaf(RUN_NONCE, "nonce", nonce, 32)
 
 
 def canonical_json(value: Any) -> bytes:
     """The one byte encoding of JSON values that digests and CIDs are computed over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except ValueError as e:  # NaN or Infinity: JSON has no canonical form for them
+        raise FormatError(f"record: expected JSON values with finite numbers, found {e}") from None
 
 
 @dataclass(frozen=True)
@@ -61,6 +96,15 @@ class Stage:
 
     def chain_leaf(self) -> Leaf | None:
         return next((leaf for leaf in self.leaves if leaf.kind == CHAIN_PREV), None)
+
+    def content(self) -> tuple[Leaf, ...]:
+        """The leaves of what was trained (data, weights, config, metrics...): without the
+        run-specific ones, which differ between two runs of the same job by design."""
+        return tuple(leaf for leaf in self.leaves if leaf.kind not in RUN_SPECIFIC_KINDS)
+
+    def identities(self, kind: str = IDENTITY_ETHEREUM) -> list[str]:
+        """The names of this tree's identity leaves of `kind` (one in a well-formed `pre` tree)."""
+        return [leaf.name for leaf in self.leaves if leaf.kind == kind]
 
     def to_json(self) -> dict[str, Any]:
         return dict(self._json)  # a stage never changes: its (large) JSON is built once
@@ -224,6 +268,21 @@ class Record:
             receipts=[StageReceipt.from_json(r) for r in data["receipts"]],
             timings=data["timings"],
         )
+
+    @classmethod
+    def from_snapshot(cls, snapshot: bytes, source: str = "snapshot") -> Record:
+        """The record as it stood when a stage was anchored, from that stage's snapshot bytes (what
+        the outbox keeps for every entry): all its trees, no receipts or timings."""
+        try:
+            data = json.loads(snapshot)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise FormatError(f"{source}: expected a record snapshot (canonical JSON), found undecodable bytes ({e})") from None
+        if not isinstance(data, dict):
+            raise FormatError(f"{source}: expected a JSON object, found {type(data).__name__}")
+        record = cls.from_json(data | {"receipts": [], "timings": {}}, source=source)
+        if record.stages and canonical_json(record.snapshot(record.stages[-1].name)) != snapshot:
+            raise FormatError(f"{source}: expected the canonical snapshot of stage {record.stages[-1].name!r}, found other bytes")
+        return record
 
     @classmethod
     def load(cls, path: Path) -> Record:

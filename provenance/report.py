@@ -50,7 +50,9 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines = [
         f"# Provenance report: {data['run_id']}",
         "",
-        f"**Verification: {'PASSED' if v['ok'] else 'FAILED'}** — chain integrity: {'yes' if v['chain_integrity'] else 'NO'}",
+        f"**Verification: {v.get('verdict', 'PASSED' if v['ok'] else 'FAILED')}** — tree links: {'yes' if v.get('tree_links', v['chain_integrity']) else 'NO'}",
+        "",
+        f"Identity (committed in the pre tree): `{v.get('identity') or 'none'}`",
         "",
         "## Trees (each commits to the one before through a `chain.prev` leaf)",
         "",
@@ -60,11 +62,15 @@ def render_markdown(data: dict[str, Any]) -> str:
     for t in data["trees"]:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(t["leaves"].items()))
         lines.append(f"| {t['stage']} | `{t['root']}` | {t['prev'] or '—'} | {kinds} |")
-    lines += ["", "## Anchors", "", "| stage | network | state | where to look |", "|---|---|---|---|"]
+    if v.get("missing"):
+        lines += ["", "## Missing (INCOMPLETE)", ""] + [f"- {m}" for m in v["missing"]]
+    submitters = v.get("submitters", {})
+    lines += ["", "## Anchors", "", "| stage | network | state | anchored by (from the chain) | where to look |", "|---|---|---|---|---|"]
     for a in data["anchors"]:
         where = ", ".join(f"{k} `{val}`" for k, val in a["location"].items() if k in ("chain_id", "contract", "tx_hash", "block_number", "cid", "txid", "vout"))
         state = a["state"] + (f" ({a['reason']})" if a.get("reason") else "")
-        lines.append(f"| {a['stage']} | {a['network']} | {state} | {where or '—'} |")
+        by = submitters.get(a["stage"], "—") if a["network"] == "ethereum" else "—"
+        lines.append(f"| {a['stage']} | {a['network']} | {state} | {by} | {where or '—'} |")
     if data.get("privacy"):
         target = data["privacy"]["target"]
         lines += ["", f"## Differential privacy (target epsilon {target.get('target_epsilon')}, delta {target.get('delta')}, "

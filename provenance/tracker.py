@@ -13,6 +13,12 @@
 
 Each run lives in `base_dir/<run_id>/`: `record.json` (provenance-record/v1), `config.json`,
 `model_init.safetensors`, `checkpoints/epoch-NNN.safetensors`, `model.safetensors` and reports.
+
+A tracker holds `run_dir/.lock` (an fcntl lock) for its whole life, so a second training with the
+same run id is refused while the first runs; a run id whose folder already holds a record, or
+whose stages already reached a network, is refused too: an anchored run is never overwritten.
+The `pre` tree commits to the run's anchoring identity and a random nonce (see the README's threat
+model).
 """
 
 from __future__ import annotations
@@ -24,17 +30,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from . import context, models
-from .anchoring import Anchors
-from .anchors.base import AnchorBackend, Receipt, now_iso
+from . import context, models, runlock
+from .anchoring import AnchorResult, Anchors
+from .anchors.base import AnchorBackend, AnchorState, Receipt, now_iso
 from .config import load_config, refuse_secrets
-from .errors import ProvenanceError
+from .errors import AnchorError, ConfigError, ProvenanceError
 from .files import atomic_write_json
 from .hashing import CANONICALIZATION, dataset_leaves
 from .merkle import Leaf
 from .privacy import METRICS_KEY as PRIVACY_KEY
 from .privacy import leaves as privacy_leaves
-from .record import Record, Stage
+from .record import Record, Stage, check_run_id, ethereum_identity_leaf, nonce_leaf
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +87,16 @@ class ProvenanceTracker:
         backends: Mapping[str, AnchorBackend] | None = None,
         code_path: str | Path = ".",
         lockfile: str | Path | None = "requirements.lock",
+        read_only: bool = False,
+        _attach: bool = False,
     ) -> None:
         self.config = load_config(config)
-        self.run_id = run_id or new_run_id()
+        if run_id is not None:
+            refuse_secrets(run_id, "run id")  # a key pasted as a run id would name the folder and the outbox entries
+        self.run_id = check_run_id(run_id) if run_id is not None else new_run_id()
         self.run_dir = Path(base_dir) / self.run_id
         self.record = Record(self.run_id, CANONICALIZATION)
-        self.anchors = Anchors(self.config, backends)
+        self.anchors = Anchors(self.config, backends, read_only=read_only)  # read-only: never starts a node or deploys
         self._code_path = Path(code_path)
         self._lockfile = Path(lockfile) if lockfile else None
         self._data_leaves: list[Leaf] = []
@@ -96,6 +106,47 @@ class ProvenanceTracker:
         self._epoch_metrics: list[dict[str, Any]] = []
         self._loaded = False
         self._last_report: Any = None
+        self._lock_fd: int | None = None
+        if not _attach:
+            self._claim_run_dir()
+
+    def close(self) -> None:
+        """Release the run folder's lock (also done when the tracker is garbage-collected)."""
+        runlock.release(getattr(self, "_lock_fd", None))  # None also when __init__ stopped early
+        self._lock_fd = None
+
+    def __enter__(self) -> ProvenanceTracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit modules may be gone; the OS drops the lock anyway
+            pass
+
+    def _claim_run_dir(self) -> None:
+        """Take the run folder for this tracker's life, before anything is written into it:
+        refused (exit 2) if another tracker holds it, or if it already is a run."""
+        where = self.run_dir
+        self._lock_fd = runlock.hold(where, self.run_id)
+        existing = "a record (record.json)" if (where / RECORD_FILE).exists() else self._anchored_elsewhere()
+        if existing:
+            self.close()
+            raise ConfigError(f"run id {self.run_id!r}: expected a new run id, found {where} already holding {existing}; "
+                              "an existing run is never overwritten: choose another --run-id")
+
+    def _anchored_elsewhere(self) -> str:
+        """What the outbox already sent for this run folder (a crash before record.json was saved)."""
+        if not self.anchors.enabled:
+            return ""
+        from .recovery import entries_for
+
+        sent = [e for e in entries_for(self.run_dir, self.run_id, self.anchors.outbox)
+                if e.state is not AnchorState.PENDING or e.receipt is not None]
+        return f"anchors in the outbox ({', '.join(sorted({e.stage for e in sent}))}; see `provenance recover`)" if sent else ""
 
     # ------------------------------------------------------------------ tracking
 
@@ -135,14 +186,22 @@ class ProvenanceTracker:
         self._timing("hash_model_s", started)
         return {"tensors": len(state), "parameters_bytes": sum(x.size for x in self._init_leaves if x.kind == models.PARAM_KIND)}
 
-    def store_merkle_on_blockchain_before_training(self, training_config: Mapping[str, Any]) -> dict[str, Receipt]:
-        """Build the pre-training tree (data, initial model, config, code, environment), save the
-        record, and anchor the root if `store_before_training` is on."""
+    def store_merkle_on_blockchain_before_training(self, training_config: Mapping[str, Any]) -> AnchorResult:
+        """Build the pre-training tree (data, initial model, config, code, environment, the run's
+        anchoring identity and a random nonce), save the record, and anchor the root if
+        `store_before_training` is on. Refused, with nothing written, if called twice.
+
+        Returns {network: receipt}, true only if some anchor reached its network."""
+        pre = next((s for s in self.record.stages if s.name == "pre"), None)
+        if pre is not None:
+            raise ProvenanceError(f"before training: expected one call per run, found the pre-training tree already built "
+                                  f"(root 0x{pre.root.hex()}); nothing was written")
         if not self._data_leaves:
             raise ProvenanceError("before training: expected track_data() to be called first, found no data")
         started = time.perf_counter()
         refuse_secrets(training_config, "training config")  # before anything is written
         config = dict(training_config)
+        identity = self._identity_leaves()  # may need the node: asked before anything is written
         self.record.config = config
         atomic_write_json(self.run_dir / CONFIG_FILE, config)
         self.record.artifacts["config"] = CONFIG_FILE
@@ -154,10 +213,36 @@ class ProvenanceTracker:
             + context.config_leaves(config)
             + context.code_leaves(self.record.code)
             + context.environment_leaves(self.record.environment)
+            + identity
         )
         self.record.add_stage(Stage.build("pre", leaves, None, now_iso()))
         self._timing("build_pre_tree_s", started)
         return self._anchor_if("pre", "store_before_training")
+
+    def _identity_leaves(self) -> list[Leaf]:
+        """A random nonce, and the Ethereum account that will anchor every stage (when Ethereum is
+        one of the networks): verification checks each anchor was made by it."""
+        leaves = [nonce_leaf(secrets.token_bytes(32))]
+        if self.anchors.enabled and "ethereum" in self.anchors.networks:
+            leaves.append(ethereum_identity_leaf(self._ethereum_identity()))
+        return leaves
+
+    def _ethereum_identity(self) -> str:
+        try:
+            backend = self.anchors.backend("ethereum")
+        except AnchorError as e:
+            from .keys import signer_from_environment  # the node is down: a key in the environment still names us
+
+            signer = signer_from_environment()
+            if signer is None:
+                raise AnchorError(f"cannot tell which Ethereum account will anchor this run ({e}); the pre-training tree "
+                                  "commits to it: start the node or set ETH_PRIVATE_KEY / PROVENANCE_ETH_ACCOUNT") from None
+            return signer.address
+        address = getattr(backend, "signer_address", None)  # an Ethereum backend given by the caller may be any object
+        if address is None:
+            raise ConfigError("Ethereum: expected a signer (ETH_PRIVATE_KEY, PROVENANCE_ETH_ACCOUNT or a node account), "
+                              "found none; the pre-training tree commits to the account that anchors the run")
+        return address
 
     def track_epoch(self, epoch: int, model: Any = None, metrics: Mapping[str, Any] | None = None, *,
                     privacy: Mapping[str, Any] | None = None, param_leaves: Sequence[Leaf] | None = None) -> bytes | None:
@@ -185,7 +270,7 @@ class ProvenanceTracker:
 
     def store_merkle_on_blockchain_after_training(self, results: Mapping[str, Any], model: Any = None, *,
                                                   privacy: Mapping[str, Any] | None = None,
-                                                  param_leaves: Sequence[Leaf] | None = None) -> dict[str, Receipt]:
+                                                  param_leaves: Sequence[Leaf] | None = None) -> AnchorResult:
         """Build the post-training tree (final weights, results, chained to the previous root),
         save the final model and the record, and anchor if `store_after_training` is on.
         `privacy`: the DP budget spent by the whole run (as in `track_epoch`)."""
@@ -207,14 +292,19 @@ class ProvenanceTracker:
 
     def anchor_pending(self) -> dict[str, dict[str, Receipt]]:
         """Queue every stage that should be anchored and is not confirmed yet, deliver what is due
-        in the outbox, and return this run's receipts by stage."""
-        for stage in self.record.stages:
-            if self._should_anchor(stage.name) or self.record.receipts_for(stage.name):
-                self.anchors.anchor_stage(self.record, self.run_dir, stage.name, wait=False)
-        self.anchors.drain()
-        self.anchors.retry(run_id=self.run_id)
-        self.anchors.sync_receipts(self.record)
-        self.save()
+        in the outbox, and return this run's receipts by stage. A loaded run is locked meanwhile
+        (refused while a training still writes it)."""
+        fd = runlock.hold(self.run_dir, self.run_id) if self._loaded and self._lock_fd is None else None
+        try:
+            for stage in self.record.stages:
+                if self._should_anchor(stage.name) or self.record.receipts_for(stage.name):
+                    self.anchors.anchor_stage(self.record, self.run_dir, stage.name, wait=False)
+            self.anchors.drain()
+            self.anchors.retry(run_id=self.run_id)
+            self.anchors.sync_receipts(self.record)
+            self.save()
+        finally:
+            runlock.release(fd)
         return {s.name: self.record.receipts_for(s.name) for s in self.record.stages if self.record.receipts_for(s.name)}
 
     def verify_blockchain_provenance(self) -> dict[str, Any]:
@@ -265,7 +355,7 @@ class ProvenanceTracker:
         """A tracker for an existing run folder (to anchor, verify or report on it later)."""
         run_dir = Path(run_dir)
         record = Record.load(run_dir / RECORD_FILE)
-        tracker = cls(run_dir.parent, config, run_id=record.run_id, **kwargs)
+        tracker = cls(run_dir.parent, config, run_id=record.run_id, _attach=True, **kwargs)
         tracker.run_dir = run_dir
         tracker.record = record
         tracker._loaded = True
@@ -273,15 +363,15 @@ class ProvenanceTracker:
 
     # ------------------------------------------------------------------ internals
 
-    def _anchor_if(self, stage: str, option: str, wait: bool = True) -> dict[str, Receipt]:
+    def _anchor_if(self, stage: str, option: str, wait: bool = True) -> AnchorResult:
         """Anchor `stage` if `option` is on. Epoch roots go out in the background (`wait=False`)
         so training does not wait for the network; the post-training anchor waits for them."""
         started = time.perf_counter()
-        receipts = {}
+        receipts = AnchorResult()
         if self._should_anchor(stage, option):
             if wait:
                 self.anchors.drain()
-            receipts = self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=wait)
+            receipts = AnchorResult(self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=wait))
         self._timing("anchor_s", started, accumulate=True)
         if wait:
             # Epoch stages are not written to record.json one by one (the outbox already holds

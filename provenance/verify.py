@@ -4,11 +4,17 @@
 2. the chain holds: each stage's `chain.prev` leaf is the previous stage's root;
 3. the artifacts are re-hashed (dataset samples, saved models, config file) and compared leaf by
    leaf with the record, naming each leaf that changed and the tree it belongs to;
-4. every anchor receipt is checked against its network, and the Ethereum `recordDigest` against
+4. every anchor receipt is checked against its network; from what the chain says (`Verdict.facts`,
+   never the receipt): every Ethereum anchor was made by the identity the `pre` tree commits to
+   (and, if the verifier names trusted submitters, that identity is one of them), the anchors are
+   in chain order (pre <= each epoch <= post by block), and each anchored `recordDigest` equals
    the stage's snapshot of the record;
-5. for a DP run, the epsilon history: never decreasing, within the committed target, each value
+5. the run is complete: a `post` tree, and a confirmed, verified anchor for every tree; otherwise
+   the verdict is INCOMPLETE (exit 1), saying what is missing;
+6. for a DP run, the epsilon history: never decreasing, within the committed target, each value
    recomputed from its mechanism's parameters (`provenance.privacy`).
-Anything that cannot be checked is a failed check that says why, never a pass.
+Anything that cannot be checked is a failed check that says why, never a pass. The threat model
+these checks answer is the README's.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from .config import load_config
 from .errors import FormatError, ProvenanceError
 from .files import read_file
 from .hashing import dataset_leaves
+from .anchors.base import AnchorState, Receipt
 from .merkle import Leaf, MerkleTree
-from .record import CHAIN_PREV, Record, Stage
+from .record import CHAIN_PREV, IDENTITY_ETHEREUM, RUN_NONCE, Record, Stage, ethereum_identity_leaf, nonce_leaf
 
 RECORD_FILE = "record.json"
 
@@ -35,6 +42,7 @@ class Check:
     name: str
     ok: bool
     detail: str
+    incomplete: bool = False  # failing it means something is missing (INCOMPLETE), not that something is wrong
 
 
 @dataclass(frozen=True)
@@ -61,13 +69,28 @@ class VerificationReport:
     warnings: list[str] = field(default_factory=list)
     chain_integrity: bool = False
     privacy: list[dict[str, Any]] = field(default_factory=list)  # the epsilon history of a DP run, by tree
+    identity: str | None = None  # the Ethereum account the pre tree commits to
+    submitters: dict[str, str] = field(default_factory=dict)  # stage -> who anchored it on Ethereum (from the chain)
+    trusted_submitters: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """PASSED, FAILED (something does not hold) or INCOMPLETE (nothing wrong, something missing)."""
+        if not self.checks or self.changes or any(not c.ok and not c.incomplete for c in self.checks):
+            return "FAILED"
+        return "INCOMPLETE" if any(not c.ok for c in self.checks) else "PASSED"
 
     @property
     def ok(self) -> bool:
-        return bool(self.checks) and all(c.ok for c in self.checks) and not self.changes
+        return self.verdict == "PASSED"
 
-    def add(self, name: str, ok: bool, detail: str) -> bool:
-        self.checks.append(Check(name, ok, detail))
+    @property
+    def missing(self) -> list[str]:
+        """What keeps the run from being complete, one line each."""
+        return [c.detail for c in self.checks if c.incomplete and not c.ok]
+
+    def add(self, name: str, ok: bool, detail: str, incomplete: bool = False) -> bool:
+        self.checks.append(Check(name, ok, detail, incomplete))
         return ok
 
     def to_json(self) -> dict[str, Any]:
@@ -75,7 +98,16 @@ class VerificationReport:
             "format": "provenance-verification/v1",
             "run_id": self.run_id,
             "ok": self.ok,
-            "chain_integrity": self.chain_integrity,
+            "verdict": self.verdict,
+            # The original system's users read `chain_integrity` as the verdict ("✅ Provenance chain
+            # integrity verified!"), so it holds only when the whole run verified; `tree_links` is
+            # the narrower check that each tree commits to the previous root.
+            "chain_integrity": self.chain_integrity and self.ok,
+            "tree_links": self.chain_integrity,
+            "identity": self.identity,
+            "submitters": self.submitters,
+            "trusted_submitters": self.trusted_submitters,
+            "missing": self.missing,
             "checks": [asdict(c) for c in self.checks],
             "changes": [asdict(c) | {"description": c.describe()} for c in self.changes],
             "anchors": self.anchors,
@@ -90,17 +122,35 @@ def verify_run(
     anchors: Anchors | None = None,
     datasets: tuple[Any, Any] | None = None,
     config: Mapping[str, Any] | str | Path | None = None,
+    submitters: Sequence[str] = (),
 ) -> VerificationReport:
-    """Verify the run in `run_dir`. `datasets` = (train, test) for runs on in-memory data."""
+    """Verify the run in `run_dir`. `datasets` = (train, test) for runs on in-memory data.
+    `submitters`: Ethereum addresses the verifier trusts (with the config's
+    `blockchain.ethereum.trusted_submitters`); the run's identity must be one of them."""
     run_dir = Path(run_dir)
     record = Record.load(run_dir / RECORD_FILE)
+    if anchors is None:
+        anchors = Anchors(load_config(config), read_only=True)
     report = VerificationReport(record.run_id)
+    report.trusted_submitters = _trusted(list(submitters) + list(anchors.section("ethereum").get("trusted_submitters", []) or []))
     _check_roots(record, report)
     report.chain_integrity = _check_chain(record, report)
     _check_artifacts(record, run_dir, datasets, report)
     _check_privacy(record, report)
-    _check_anchors(record, anchors or Anchors(load_config(config)), report)
+    _check_anchors(record, anchors, report)
     return report
+
+
+def _trusted(addresses: Sequence[str]) -> list[str]:
+    from eth_utils import is_address, to_checksum_address
+
+    out = []
+    for address in addresses:
+        if not isinstance(address, str) or not is_address(address):
+            raise FormatError(f"trusted submitter: expected a 0x Ethereum address of 20 bytes, found {address!r}")
+        if to_checksum_address(address) not in out:
+            out.append(to_checksum_address(address))
+    return out
 
 
 def _check_roots(record: Record, report: VerificationReport) -> None:
@@ -116,7 +166,10 @@ def _check_roots(record: Record, report: VerificationReport) -> None:
 
 
 def _check_chain(record: Record, report: VerificationReport) -> bool:
-    ok = True
+    names = [s.name for s in record.stages]
+    ok = names[:1] == ["pre"] and len(set(names)) == len(names) and "post" not in names[:-1]
+    if not ok:
+        report.add("tree names", False, f"expected pre first, each name once and post last, found {', '.join(names) or 'no trees'}")
     for i, stage in enumerate(record.stages):
         links = [leaf for leaf in stage.leaves if leaf.kind == CHAIN_PREV]
         if i == 0:
@@ -145,6 +198,8 @@ def _check_artifacts(record: Record, run_dir: Path, data: tuple[Any, Any] | None
         "metrics": lambda stage: context.mapping_leaves("metrics", _plain_metrics(stage)),
         "results": lambda stage: context.mapping_leaves("results", _plain_metrics(stage)),
         privacy.KIND: lambda stage: privacy.leaves(_accounting_json(stage)),
+        IDENTITY_ETHEREUM: lambda stage: _identity_leaves(stage),
+        RUN_NONCE: lambda stage: _nonce_leaves(stage),
     }
     cache: dict[tuple[str, str], list[Leaf] | ProvenanceError] = {}
     for stage in record.stages:
@@ -171,6 +226,21 @@ def _check_artifacts(record: Record, run_dir: Path, data: tuple[Any, Any] | None
                 else f"{len(changes)} of {len(recorded)} leaves differ: " + ", ".join(c.describe() for c in changes[:5])
                 + (" ..." if len(changes) > 5 else ""),
             )
+
+
+def _identity_leaves(stage: Stage) -> list[Leaf]:
+    """The identity leaf re-derived from its name (the address); only the pre tree has one."""
+    if stage.name != "pre":
+        raise ProvenanceError(f"an {IDENTITY_ETHEREUM} leaf belongs in the pre tree only, found one in {stage.name!r}")
+    return [ethereum_identity_leaf(name) for name in stage.identities()]
+
+
+def _nonce_leaves(stage: Stage) -> list[Leaf]:
+    """The nonce is random: its leaf must have the nonce's shape (name, 32 bytes), once, in pre."""
+    found = [leaf for leaf in stage.leaves if leaf.kind == RUN_NONCE]
+    if stage.name != "pre" or len(found) != 1:
+        raise ProvenanceError(f"expected one {RUN_NONCE} leaf, in the pre tree, found {len(found)} in {stage.name!r}")
+    return [nonce_leaf(found[0].digest)]
 
 
 def _compare(stage: str, recorded: Sequence[Leaf], found: Sequence[Leaf]) -> list[LeafChange]:
@@ -271,60 +341,147 @@ def _config_leaves(record: Record, run_dir: Path, report: VerificationReport) ->
 # ---------------------------------------------------------------------- anchors
 
 def _check_anchors(record: Record, anchors: Anchors, report: VerificationReport) -> None:
-    verified_stages = set()
+    report.identity = identity = _identity(record, report)
+    verified: dict[str, dict[str, Mapping[str, Any]]] = {}  # stage -> network -> facts read from the chain
     for entry in record.receipts:
         stage, receipt = entry.stage, entry.receipt
+        name = f"anchor {stage} {receipt.network}"
         try:
             root = record.stage(stage).root
         except ProvenanceError as e:
-            report.add(f"anchor {stage} {receipt.network}", False, str(e))
+            report.add(name, False, str(e))
             continue
         if receipt.root != root:
-            report.add(f"anchor {stage} {receipt.network}", False, f"receipt is for 0x{receipt.root.hex()}, the tree root is 0x{root.hex()}")
+            report.add(name, False, f"receipt is for 0x{receipt.root.hex()}, the tree root is 0x{root.hex()}")
             continue
         verdict = anchors.verify(receipt)
+        facts = verdict.facts  # read from the chain by the backend, never copied from the receipt
         report.anchors.append({"stage": stage} | verdict.to_json() | {"location": dict(receipt.location)})
-        report.add(f"anchor {stage} {receipt.network}", verdict.ok, verdict.detail)
-        digest = receipt.location.get("record_digest")
-        batched = "batch_root" in receipt.location  # the batch's own manifest digest was anchored
-        if verdict.ok and digest is not None and digest != "0x" + "00" * 32 and not batched:
-            expected = "0x" + record.snapshot_digest(stage).hex()
-            if digest == expected:
-                report.add(f"record digest {stage} {receipt.network}", True, "anchored recordDigest equals the record's snapshot")
-            else:
-                # The root (every leaf) is anchored; the record around it is another one, e.g. an
-                # identical rerun whose root was anchored first. Say so; the trees still verify.
-                report.warnings.append(
-                    f"{stage}: root anchored with recordDigest {digest}, not this record's {expected} "
-                    "(the same trees were anchored by another record); this record's metadata is not anchored"
-                )
-        if verdict.ok:
-            verified_stages.add(stage)
-    _check_ipfs_matches_ethereum(record, report)
+        if not verdict.ok:
+            # a receipt that never claimed to be confirmed is a missing anchor; a confirmed one the network denies is wrong
+            report.add(name, False, verdict.detail, incomplete=receipt.state is not AnchorState.CONFIRMED)
+            continue
+        if receipt.network == "ethereum" and not _check_ethereum_facts(record, stage, receipt, facts, identity, report):
+            continue
+        report.add(name, True, verdict.detail)
+        verified.setdefault(stage, {})[receipt.network] = facts
+    _check_ipfs_records(record, report)
+    _check_order(record, verified, report)
+    _check_trusted(identity, report)
+    _check_complete(record, verified, identity, report)
+
+
+def _identity(record: Record, report: VerificationReport) -> str | None:
+    """The Ethereum identity the pre tree commits to (None, and a failed check, if it commits to
+    none or to several)."""
+    pre = record.stages[0] if record.stages and record.stages[0].name == "pre" else None
+    names = pre.identities() if pre is not None else []
+    if len(names) > 1:
+        report.add("identity", False, f"the pre tree commits to {len(names)} Ethereum identities, expected one")
+        return None
+    if not names:
+        # IPFS shows a record exists and Bitcoin when a root existed; neither says who anchored it
+        report.add("identity", False, "the pre tree commits to no Ethereum identity (no identity.ethereum leaf): who was "
+                   "to anchor the run is unknown (a run verifies only with Ethereum among its networks)")
+        return None
+    report.add("identity", True, f"the pre tree commits to Ethereum account {names[0]}")
+    return names[0]
+
+
+def _check_ethereum_facts(record: Record, stage: str, receipt: Receipt, facts: Mapping[str, Any], identity: str | None,
+                          report: VerificationReport) -> bool:
+    """Who anchored (and what digest), as the chain says: the run's identity, this record."""
+    name = f"anchor {stage} ethereum"
+    submitter = facts.get("submitter")
+    if not isinstance(submitter, str):
+        return report.add(name, False, "cannot tell who anchored it: the chain's facts name no submitter")
+    report.submitters[stage] = submitter
+    if identity is None or submitter.lower() != identity.lower():
+        return report.add(name, False, f"anchored by {submitter}, not by the run's identity {identity} (committed in the pre tree)")
+    if "batch_root" in receipt.location:
+        # the anchored digest is the batch manifest's; the member leaf's name (proven on-chain) names the run
+        member = receipt.location.get("batch_leaf")
+        expected = f"{record.run_id}/{stage}"
+        if not (isinstance(member, list) and len(member) > 1 and member[1] == expected):
+            return report.add(name, False, f"batch member is {member[1] if isinstance(member, list) and len(member) > 1 else member!r}, "
+                              f"expected {expected!r} (the run id is covered by the member's name)")
+        return True
+    digest = facts.get("record_digest")
+    try:
+        expected = "0x" + record.snapshot_digest(stage).hex()
+        prev = record.stage(stage).prev
+        expected_prev = "0x" + (record.stage(prev).root if prev else bytes(32)).hex()
+    except ProvenanceError as e:
+        return report.add(f"record digest {stage} ethereum", False, f"cannot compute the stage's snapshot: {e}")
+    if not isinstance(digest, str) or digest.lower() != expected:
+        return report.add(f"record digest {stage} ethereum", False,
+                          f"anchored recordDigest {digest} is not this record's snapshot {expected}: the record was edited "
+                          "(run id, created_at, config, ...) or is another record")
+    report.add(f"record digest {stage} ethereum", True, "anchored recordDigest equals the record's snapshot")
+    anchored_prev = facts.get("prev_root")
+    if anchored_prev is not None and str(anchored_prev).lower() != expected_prev:
+        return report.add(f"prev root {stage} ethereum", False, f"anchored prevRoot {anchored_prev}, expected {expected_prev}")
+    return True
+
+
+def _check_order(record: Record, verified: Mapping[str, Mapping[str, Mapping[str, Any]]], report: VerificationReport) -> None:
+    """pre <= each epoch <= post, by the blocks the chain puts the Ethereum anchors in."""
+    blocks = [(s.name, verified.get(s.name, {}).get("ethereum", {}).get("block_number")) for s in record.stages]
+    blocks = [(name, block) for name, block in blocks if isinstance(block, int)]
+    if len(blocks) < 2:
+        return
+    late = [(a, b) for a, b in zip(blocks, blocks[1:]) if b[1] < a[1]]
+    text = " <= ".join(f"{name} (block {block})" for name, block in blocks)
+    report.add("anchors in chain order", not late, text if not late else
+               "; ".join(f"{b[0]} anchored in block {b[1]}, before {a[0]} in block {a[1]}" for a, b in late))
+
+
+def _check_trusted(identity: str | None, report: VerificationReport) -> None:
+    trusted = report.trusted_submitters
+    if not trusted:
+        return
+    ok = identity is not None and identity.lower() in {t.lower() for t in trusted}
+    report.add("trusted submitter", ok, f"the run's identity {identity} is trusted" if ok
+               else f"the run's identity {identity} is not one of the trusted submitters ({', '.join(trusted)})")
+
+
+def _check_complete(record: Record, verified: Mapping[str, Mapping[str, Any]], identity: str | None,
+                    report: VerificationReport) -> None:
+    """A post tree, and a confirmed, verified anchor for every tree (on Ethereum when the run has
+    an Ethereum identity): anything less is INCOMPLETE, never a pass."""
     last = record.last_stage
+    names = [s.name for s in record.stages]
+    if last is not None and last.name != "post":
+        report.add("complete", False, f"no post-training tree: the run stops at {last.name!r} (crashed or cut short?)", incomplete=True)
+    needed = "ethereum" if identity is not None else None
+
+    def anchored(name: str) -> bool:  # the run's identity lives on Ethereum: another network's anchor is not enough
+        return needed in verified.get(name, {}) if needed else bool(verified.get(name))
+
+    unanchored = [s for s in record.stages[:-1] if not anchored(s.name)]
+    for stage in unanchored:
+        report.add(f"anchored {stage.name}", False, f"no confirmed and verified {needed or 'anchor'} anchor for tree "
+                   f"{stage.name!r} (root 0x{stage.root.hex()})", incomplete=True)
     if last is not None:
-        anchored = [s.name for s in record.stages if s.name in verified_stages]
+        done = [n for n in names if anchored(n)]
         report.add(
-            "final root anchored", last.name in verified_stages,
-            f"tree {last.name!r} is anchored and commits to every earlier tree (anchored: {', '.join(anchored)})"
-            if last.name in verified_stages else f"no verified anchor for the final tree {last.name!r} (root 0x{last.root.hex()})",
+            "final root anchored", anchored(last.name),
+            f"tree {last.name!r} is anchored and commits to every earlier tree (anchored: {', '.join(done)})"
+            if anchored(last.name) else f"no verified anchor for the final tree {last.name!r} (root 0x{last.root.hex()})",
+            incomplete=True,
         )
 
 
-def _check_ipfs_matches_ethereum(record: Record, report: VerificationReport) -> None:
-    """The record stored on IPFS for a stage is the one whose digest was anchored on Ethereum:
-    the contract's `recordDigest` is the sha2-256 inside the CID, so the CID follows from the chain."""
+def _check_ipfs_records(record: Record, report: VerificationReport) -> None:
+    """The record stored on IPFS for a stage is this record's snapshot for that stage: its CID is
+    the snapshot's sha2-256 (the same digest the contract holds as `recordDigest`)."""
     from .anchors.ipfs import cid_from_sha256
 
     for stage in record.stages:
-        receipts = record.receipts_for(stage.name)
-        eth, ipfs = receipts.get("ethereum"), receipts.get("ipfs")
-        if eth is None or ipfs is None or "cid" not in ipfs.location or "batch_root" in eth.location:
+        ipfs = record.receipts_for(stage.name).get("ipfs")
+        if ipfs is None or "cid" not in ipfs.location:
             continue
-        digest = eth.location.get("record_digest")
-        if not digest:
-            continue
-        expected = cid_from_sha256(bytes.fromhex(str(digest)[2:]))
-        report.add(f"ipfs record of {stage.name} is the one anchored on Ethereum", expected == ipfs.location["cid"],
-                   f"CID {ipfs.location['cid']} follows from the anchored recordDigest" if expected == ipfs.location["cid"]
-                   else f"the anchored recordDigest gives CID {expected}, the IPFS receipt names {ipfs.location['cid']}")
+        expected = cid_from_sha256(record.snapshot_digest(stage.name))
+        report.add(f"ipfs record of {stage.name} is this record's snapshot", expected == ipfs.location["cid"],
+                   f"CID {ipfs.location['cid']} is the snapshot's" if expected == ipfs.location["cid"]
+                   else f"the snapshot gives CID {expected}, the IPFS receipt names {ipfs.location['cid']}")

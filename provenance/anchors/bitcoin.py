@@ -115,6 +115,11 @@ class BitcoinAnchor(AnchorBackend):
     def endpoint(self) -> str:
         return self.rpc.endpoint
 
+    @property
+    def destination(self) -> str:
+        """Where anchors go, for the outbox: the chain and the node (redacted URL)."""
+        return f"bitcoin:{self.config.chain}:{self.endpoint}"
+
     # ------------------------------------------------------------------ writes
 
     def anchor(self, root: bytes, record: bytes = b"", prev_root: bytes = ZERO_ROOT) -> Receipt:

@@ -33,10 +33,13 @@ from .. import ipfsnode
 from ..errors import AnchorError, ConfigError, FormatError, VerificationError
 from ..files import atomic_write_bytes, data_home
 from ..record import FORMAT as RECORD_FORMAT
+from ..merkle import parse_bytes32
 from ..record import Stage
 from .base import ZERO_ROOT, AnchorBackend, AnchorState, Receipt, Verdict, check_root, redact_url
 
 MAX_RECORD_BYTES = 1 << 20  # one block: Kubo's largest chunk size
+# A bare root with its metadata, as `BlockchainManager.store_merkle_root` stores it (no trees).
+ROOT_FORMAT = "provenance-root/v1"
 _ADD_PARAMS = {
     "cid-version": "1",
     "raw-leaves": "true",
@@ -95,7 +98,8 @@ def record_roots(record: bytes) -> dict[bytes, str]:
     stage name.
 
     Checks what an anchor needs: at most `MAX_RECORD_BYTES`, UTF-8 JSON, an object with
-    `"format": "provenance-record/v1"` and a non-empty `stages` list of valid stages."""
+    `"format": "provenance-record/v1"` and a non-empty `stages` list of valid stages, or a
+    `provenance-root/v1` document naming one bare root (`BlockchainManager`)."""
     if not isinstance(record, (bytes, bytearray)):
         raise FormatError(f"record: expected bytes (canonical JSON), found {type(record).__name__}")
     if len(record) > MAX_RECORD_BYTES:
@@ -111,8 +115,10 @@ def record_roots(record: bytes) -> dict[bytes, str]:
         raise FormatError(f"record: expected JSON, found invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
     if not isinstance(obj, dict):
         raise FormatError(f"record: expected a JSON object, found {type(obj).__name__}")
+    if obj.get("format") == ROOT_FORMAT:
+        return {parse_bytes32(obj.get("root"), what="root document's root"): "root"}
     if obj.get("format") != RECORD_FORMAT:
-        raise FormatError(f"record: expected format {RECORD_FORMAT!r}, found {_short(obj.get('format'))}")
+        raise FormatError(f"record: expected format {RECORD_FORMAT!r} or {ROOT_FORMAT!r}, found {_short(obj.get('format'))}")
     stages = obj.get("stages")
     if not isinstance(stages, list) or not stages:
         raise FormatError(f"record: expected 'stages' to be a non-empty list, found {_short(stages)}")
@@ -199,6 +205,11 @@ class IpfsAnchor(AnchorBackend):
         self.timeout, self.fetch_timeout = timeout, fetch_timeout
         self.store = LocalStore(store or data_home() / "ipfs-store")
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=connect_timeout)) if url else None
+
+    @property
+    def destination(self) -> str:
+        """Where records go, for the outbox: the node (redacted URL), or the local store alone."""
+        return f"ipfs:{self.endpoint}" if self.endpoint else "ipfs:local-store"
 
     def close(self) -> None:
         if self._client is not None:

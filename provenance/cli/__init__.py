@@ -86,6 +86,7 @@ def _register() -> None:
         main.add_command(command)
     main.add_command(bitcoin.bitcoin)
     main.add_command(__import__("provenance.cli.revoke", fromlist=["revoke"]).revoke)
+    main.add_command(__import__("provenance.cli.recover", fromlist=["recover"]).recover)
 
 
 _register()

@@ -101,23 +101,34 @@ def train(gradient_shards, threads, **params) -> None:
 @click.command()
 @click.argument("run")
 @click.option("--brief", is_flag=True, help="Print only failed checks, changed leaves and the verdict.")
+@click.option("--submitter", "submitters", multiple=True, metavar="ADDRESS",
+              help="An Ethereum address you trust to anchor runs (repeatable; also the config's "
+                   "blockchain.ethereum.trusted_submitters): fails unless the run's identity is one of them.")
 @base_dir_option
 @config_option
 @json_option
-def verify(run, brief, base_dir, config_path, as_json) -> None:
+def verify(run, brief, submitters, base_dir, config_path, as_json) -> None:
     """Verify RUN (a run folder, a run id under --base-dir, or `latest`) from its folder alone:
-    re-hash data and models, recompute roots, check the chain and every anchor.
+    re-hash data and models, recompute roots, check the chain, every anchor, who made it and in
+    which order, and that the run is complete.
 
-    Exits 1 if anything does not hold, naming each changed leaf and its tree."""
-    report = verify_run(resolve_run(run, base_dir), config=config_path)
+    Exits 1 if anything does not hold (FAILED, naming each changed leaf and its tree) or something
+    is missing (INCOMPLETE: no post tree, or a tree without a confirmed anchor)."""
+    report = verify_run(resolve_run(run, base_dir), config=config_path, submitters=submitters)
 
     def text() -> str:
         shown = [c for c in report.checks if not (brief and c.ok)]
-        lines = [f"{'ok    ' if c.ok else 'FAILED'}  {c.name}: {c.detail}" for c in shown]
+        lines = [f"{'ok    ' if c.ok else 'MISSING' if c.incomplete else 'FAILED'}  {c.name}: {c.detail}" for c in shown]
         lines += [f"CHANGED {c.describe()}: recorded {c.recorded}, found {c.found}" for c in report.changes]
         lines += [f"warning: {w}" for w in report.warnings]
-        lines.append(f"run {report.run_id}: verification {'PASSED' if report.ok else 'FAILED'} "
-                     f"({len(report.checks)} checks, chain integrity {'ok' if report.chain_integrity else 'BROKEN'}, "
+        lines.append(f"identity: {report.identity or 'none committed'}"
+                     + (f" (trusted: {', '.join(report.trusted_submitters)})" if report.trusted_submitters else ""))
+        lines += [f"  {a['stage']:<9} {a['network']:<9} anchored by {a['facts'].get('submitter', '?')} "
+                  f"in block {a['facts'].get('block_number', '?')}" for a in report.anchors if a.get("facts", {}).get("submitter")]
+        if report.verdict == "INCOMPLETE":
+            lines.append("INCOMPLETE: " + "; ".join(report.missing))
+        lines.append(f"run {report.run_id}: verification {report.verdict} "
+                     f"({len(report.checks)} checks, tree links {'ok' if report.chain_integrity else 'BROKEN'}, "
                      f"{len(report.anchors)} anchors checked)")
         return "\n".join(lines)
 
@@ -170,7 +181,7 @@ def status(run, base_dir, config_path, as_json) -> None:
         from ..config import load_config
 
         config = load_config(config_path)
-        anchors = Anchors(config)
+        anchors = Anchors(config, read_only=True)
         queued = [e for e in anchors.outbox.entries() if e.state.value != "confirmed"]
         data = {
             "blockchain_enabled": anchors.enabled,
@@ -189,14 +200,23 @@ def status(run, base_dir, config_path, as_json) -> None:
 
         emit(as_json, data, text)
         return
-    tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
+    from ..outbox import Outbox
+    from ..recovery import news
+
+    run_dir = resolve_run(run, base_dir)
+    tracker = ProvenanceTracker.load(run_dir, config_path, read_only=True)
     data = tracker.get_blockchain_status()
+    known = news(tracker.record, run_dir, Outbox())
+    if known:
+        data["recover"] = f"the outbox knows more than record.json ({', '.join(known)}): run `provenance recover {run_dir}`"
 
     def text() -> str:
         lines = [f"run {data['run_id']} (anchoring {'on' if data['blockchain_enabled'] else 'off'}: {', '.join(data['networks'])})"]
         for entry in data["stored_hashes"]:
             anchors_text = ", ".join(f"{n} {a['state']}" for n, a in entry["anchors"].items()) or "not anchored"
             lines.append(f"  {entry['stage']:<9} {entry['root']}  {anchors_text}")
+        if known:
+            lines.append(data["recover"])
         return "\n".join(lines)
 
     emit(as_json, data, text)
@@ -208,6 +228,6 @@ def status(run, base_dir, config_path, as_json) -> None:
 @config_option
 def report(run, base_dir, config_path) -> None:
     """Verify RUN and write report.json and report.md into its folder."""
-    tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
+    tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path, read_only=True)
     path = tracker.save_blockchain_report()
     click.echo(f"{path}\n{Path(path).with_suffix('.md')}")

@@ -198,6 +198,7 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
         phases["verify_s"] = time.perf_counter() - started
     tracker.record.timings |= {k: round(v, 6) for k, v in phases.items()}
     tracker.save()
+    tracker.close()  # the run is done: its folder's lock goes now, not whenever the tracker is collected
     return result
 
 

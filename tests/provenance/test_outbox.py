@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from web3 import Web3
 
 from provenance.anchoring import Anchors
@@ -162,10 +164,16 @@ def test_process_sigkilled_while_anchoring(anvil, tmp_path):
     assert sent_transactions(anvil) == 2  # the deployment and the one anchor: nothing re-sent
 
 
-def test_cli_retry_updates_the_run_record(trained_run, tmp_path, anvil):
-    """A run anchored while its network was down is completed by `provenance anchor --retry`."""
+ANVIL_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # anvil's first dev account
+
+
+def test_cli_retry_updates_the_run_record(trained_run, tmp_path, anvil, monkeypatch):
+    """A run anchored while its network was down is completed by `provenance anchor --retry`.
+    With the node down, the key in the environment names the account the pre tree commits to."""
 
     from provenance.training import TrainOptions, run_training
+
+    monkeypatch.setenv("ETH_PRIVATE_KEY", ANVIL_KEY_0)  # inherited by the CLI processes below
 
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"blockchain": {"ethereum": {"network": "http://127.0.0.1:9", "request_timeout": 1}}}))
@@ -179,3 +187,63 @@ def test_cli_retry_updates_the_run_record(trained_run, tmp_path, anvil):
     assert {v["state"] for v in json.loads(done.stdout).values()} == {"confirmed"}
     verified = cli("verify", str(result.run_dir), "--config", str(config), "--json")
     assert verified.returncode == 0, verified.stdout
+
+
+def test_entries_keep_their_destination_across_configurations(anvil, tmp_path):
+    """An entry sent to one contract is never sent to, nor re-checked against, another one on the
+    same chain, whatever the configuration says later; unsent entries bind on their first send."""
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    first = anchors_for(anvil, outbox)
+    sent = first._deliver(outbox.enqueue("r", tmp_path, "pre", "ethereum", os.urandom(32), bytes(32), b"{}"))
+    backend = first.backend("ethereum")
+    assert sent.state is AnchorState.CONFIRMED
+    assert sent.destination == f"ethereum:{backend.chain_id}:{backend.address}"
+    w3 = Web3(Web3.HTTPProvider(anvil.url))
+    other = ethereum.deploy(w3, NodeSigner(w3.eth.accounts[0]), network="test anvil")  # a second contract
+    config = load_config({"blockchain": {"ethereum": {"network": anvil.url, "contract_address": other.address}}}, environ={})
+    elsewhere = Anchors(config, outbox=outbox)
+    before = sent_transactions(anvil)
+    assert elsewhere.retry(force=True) == []  # the confirmed entry: not re-checked against the other contract, not reopened
+    assert outbox.get(sent.id).state is AnchorState.CONFIRMED
+    refused = deliver(outbox, outbox.get(sent.id), elsewhere.backend("ethereum"))
+    assert refused.state is AnchorState.CONFIRMED and sent_transactions(anvil) == before
+    pending = outbox.enqueue("r", tmp_path, "epoch-1", "ethereum", os.urandom(32), bytes(32), b"{}")
+    bound = outbox.bind(pending, sent.destination)  # e.g. a transaction signed for the first contract
+    kept = deliver(outbox, bound, elsewhere.backend("ethereum"))
+    assert kept.state is AnchorState.PENDING and sent_transactions(anvil) == before
+    assert kept.last_error == f"queued for {sent.destination}; this configuration sends to ethereum:{backend.chain_id}:{other.address}: not sent"
+
+
+def test_outbox_schema_is_versioned_and_old_files_are_migrated(tmp_path):
+    import sqlite3
+
+    from provenance.errors import ConfigError, FormatError
+    from provenance.outbox import SCHEMA_VERSION
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, run_dir TEXT NOT NULL, stage TEXT NOT NULL, "
+        "network TEXT NOT NULL, root TEXT NOT NULL, prev_root TEXT NOT NULL, payload BLOB NOT NULL, state TEXT NOT NULL, "
+        "attempts INTEGER NOT NULL DEFAULT 0, next_attempt REAL NOT NULL DEFAULT 0, last_error TEXT, receipt TEXT, "
+        "created REAL NOT NULL, updated REAL NOT NULL, UNIQUE (run_id, stage, network, root));"
+    )
+    receipt = {"network": "ethereum", "root": "0x" + "ab" * 32, "state": "confirmed",
+               "location": {"chain_id": 31337, "contract": "0x5fbdb2315678afecb367f032d93f642f64180aa3", "tx_hash": "0x" + "cd" * 32}}
+    db.execute("INSERT INTO entries (run_id, run_dir, stage, network, root, prev_root, payload, state, receipt, created, updated) "
+               "VALUES ('r', '/x', 'pre', 'ethereum', ?, ?, x'7b7d', 'confirmed', ?, 0, 0)", ("ab" * 32, "00" * 32, json.dumps(receipt)))
+    db.commit()
+    db.close()
+    [entry] = Outbox(path).entries()  # migrated in place: batches, target and destination added
+    assert entry.destination == "ethereum:31337:0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(ConfigError, match=f"expected schema version {SCHEMA_VERSION} or older, found {SCHEMA_VERSION + 1}"):
+        Outbox(path)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(os.urandom(4096))
+    with pytest.raises(FormatError, match="expected a provenance outbox \\(SQLite\\), found a file SQLite cannot use"):
+        Outbox(junk)
