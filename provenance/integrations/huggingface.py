@@ -77,7 +77,10 @@ class ProvenanceCallback(TrainerCallback):
     def __init__(self, base_dir: str | Path = "artifacts", config: Mapping[str, Any] | str | Path | None = None, *,
                  train_dataset: Any = None, eval_dataset: Any = None, data_source: Mapping[str, Any] | None = None,
                  extra_config: Mapping[str, Any] | None = None, log_to_mlflow: bool = False, **tracker_kwargs: Any) -> None:
-        self.tracker = ProvenanceTracker(base_dir, config, **tracker_kwargs)
+        # The tracker (and its run folder) is made on the main process when training starts: every
+        # process of a distributed job builds this callback, only one may own the run.
+        self._tracker_args = (base_dir, config, tracker_kwargs)
+        self.tracker: ProvenanceTracker | None = None
         self.log_to_mlflow = log_to_mlflow
         self.mlflow_run_id: str | None = None
         self.train_dataset, self.eval_dataset = train_dataset, eval_dataset
@@ -86,29 +89,35 @@ class ProvenanceCallback(TrainerCallback):
         self._logged = 0  # entries of state.log_history already put into a tree
 
     @property
-    def run_dir(self) -> Path:
-        return self.tracker.run_dir
+    def run_dir(self) -> Path | None:
+        """The run folder, once training has started (None before, and on other processes)."""
+        return self.tracker.run_dir if self.tracker is not None else None
+
+    def _start(self) -> ProvenanceTracker:
+        base_dir, config, kwargs = self._tracker_args
+        self.tracker = ProvenanceTracker(base_dir, config, **kwargs)
+        return self.tracker
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if not state.is_world_process_zero:
             return
         train = self.train_dataset if self.train_dataset is not None else _dataset(kwargs.get("train_dataloader"))
         test = self.eval_dataset if self.eval_dataset is not None else _dataset(kwargs.get("eval_dataloader"))
-        self.tracker.track_data(train, test, source=self.data_source)
+        self._start().track_data(train, test, source=self.data_source)
         self.tracker.track_model(kwargs["model"])
         config = training_config(args) | {"model_class": type(kwargs["model"]).__qualname__} | plain_json(self.extra_config)
         self.tracker.store_merkle_on_blockchain_before_training(config)
         self._logged = len(state.log_history)
 
     def on_epoch_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
-        if not state.is_world_process_zero or self.tracker.record.last_stage is None:
+        if not state.is_world_process_zero or self.tracker is None or self.tracker.record.last_stage is None:
             return
         metrics = _last_values(state.log_history[self._logged:]) | {"global_step": state.global_step}
         self._logged = len(state.log_history)
         self.tracker.track_epoch(int(round(state.epoch or 0)), kwargs["model"], metrics)
 
     def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
-        if not state.is_world_process_zero or self.tracker.record.last_stage is None:
+        if not state.is_world_process_zero or self.tracker is None or self.tracker.record.last_stage is None:
             return
         results = _last_values(state.log_history) | {"global_step": state.global_step, "epochs": state.epoch}
         self.tracker.store_merkle_on_blockchain_after_training(results, kwargs["model"])
@@ -116,6 +125,7 @@ class ProvenanceCallback(TrainerCallback):
             from .mlflow import log_run
 
             self.mlflow_run_id = log_run(self.tracker)
+        self.tracker.close()  # the run is complete: free its folder's lock
 
 
 def _dataset(loader: Any) -> Any:

@@ -53,7 +53,10 @@ class ProvenanceCallback(pl.Callback):
                  data_source: Mapping[str, Any] | None = None, datasets: tuple[Any, Any] | None = None,
                  training_config: Mapping[str, Any] | None = None, log_to_mlflow: bool = False, **tracker_kwargs: Any) -> None:
         super().__init__()
-        self.tracker = ProvenanceTracker(base_dir, config, **tracker_kwargs)
+        # The tracker (and its run folder) is made on the main process when training starts: every
+        # process of a distributed job builds this callback, only one may own the run.
+        self._tracker_args = (base_dir, config, tracker_kwargs)
+        self.tracker: ProvenanceTracker | None = None
         self.log_to_mlflow = log_to_mlflow
         self.mlflow_run_id: str | None = None
         self.data_source = dict(data_source) if data_source is not None else None
@@ -62,25 +65,31 @@ class ProvenanceCallback(pl.Callback):
         self.metrics: dict[str, Any] = {}
 
     @property
-    def run_dir(self) -> Path:
-        return self.tracker.run_dir
+    def run_dir(self) -> Path | None:
+        """The run folder, once training has started (None before, and on other processes)."""
+        return self.tracker.run_dir if self.tracker is not None else None
+
+    def _start(self) -> ProvenanceTracker:
+        base_dir, config, kwargs = self._tracker_args
+        self.tracker = ProvenanceTracker(base_dir, config, **kwargs)
+        return self.tracker
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
         train, test = self.datasets if self.datasets is not None else (_train_dataset(trainer), _val_dataset(trainer))
-        self.tracker.track_data(train, test, source=self.data_source)
+        self._start().track_data(train, test, source=self.data_source)
         self.tracker.track_model(pl_module)
         self.tracker.store_merkle_on_blockchain_before_training(self._training_config(trainer, pl_module))
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.is_global_zero or trainer.sanity_checking or self.tracker.record.last_stage is None:
+        if not trainer.is_global_zero or trainer.sanity_checking or self.tracker is None or self.tracker.record.last_stage is None:
             return
         self.metrics = plain_json(trainer.callback_metrics) | {"global_step": trainer.global_step}
         self.tracker.track_epoch(trainer.current_epoch + 1, pl_module, self.metrics)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.is_global_zero or self.tracker.record.last_stage is None:
+        if not trainer.is_global_zero or self.tracker is None or self.tracker.record.last_stage is None:
             return  # no pre tree: fit stopped before training started, so there is no run to close
         results = plain_json(trainer.callback_metrics) | {"global_step": trainer.global_step,
                                                           "epochs": trainer.current_epoch}
@@ -89,6 +98,11 @@ class ProvenanceCallback(pl.Callback):
             from .mlflow import log_run
 
             self.mlflow_run_id = log_run(self.tracker)
+        self.tracker.close()  # the run is complete: free its folder's lock
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        if self.tracker is not None:
+            self.tracker.close()  # no post tree: the run stays incomplete (verification says INCOMPLETE)
 
     def _training_config(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
         settings = {name: getattr(trainer, name) for name in TRAINER_SETTINGS if hasattr(trainer, name)}

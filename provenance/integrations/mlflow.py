@@ -62,12 +62,17 @@ def log_run(run: str | Path | ProvenanceTracker, *, verify: bool = True, mlflow_
     """Log a provenance run (its folder, or the tracker that made it) into MLflow; returns the MLflow
     run id. Logs into `mlflow_run_id`, else the active MLflow run, else a new run named after the
     provenance run. `config`: the provenance config used to verify a run given by its folder."""
-    tracker = run if isinstance(run, ProvenanceTracker) else ProvenanceTracker.load(_run_dir(run), config)
+    loaded = not isinstance(run, ProvenanceTracker)
+    tracker = ProvenanceTracker.load(_run_dir(run), config) if loaded else run
     run_dir = tracker.run_dir
     report: dict[str, Any] | None = None
-    if verify:
-        report = tracker.verify_blockchain_provenance()
-        tracker.save_blockchain_report()
+    try:
+        if verify:
+            report = tracker.verify_blockchain_provenance()
+            tracker.save_blockchain_report()
+    finally:
+        if loaded:
+            tracker.close()
     record = Record.load(run_dir / RECORD_FILE)
     params, tags = run_values(record, report)
 

@@ -54,7 +54,7 @@ def test_fit_logged_to_mlflow_with_roots_anchors_and_verdict(tmp_path, tracking)
         assert tags[f"{prefix}.state"] == "confirmed" and tags[f"{prefix}.verified"] == "true"
         assert tags[f"{prefix}.tx"] == receipt.location["tx_hash"]
         assert tags[f"{prefix}.chain_id"] == str(receipt.location["chain_id"]) == "31337"
-        assert tags[f"{prefix}.submitter"] == receipt.location["submitter"]
+        assert tags[f"{prefix}.submitter"] == receipt.location["submitter"] == tags["provenance.identity.ethereum"]
         assert f"{prefix}.link" not in tags  # a local chain has no explorer; none is made up
     assert tags["provenance.final_root"] == "0x" + record.stage("post").root.hex()
     assert tags["provenance.verdict"] == "PASSED" and tags["provenance.checks_failed"] == "0"
