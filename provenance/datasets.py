@@ -122,9 +122,9 @@ def _load_hf_disk(descriptor: Mapping[str, Any]) -> tuple[Any, Any]:
     def folder(key: str) -> Any:
         value = descriptor.get(key)
         if not isinstance(value, str) or not Path(value).is_dir():
-            raise FormatError(f"dataset.{key}: expected a folder written by save_to_disk, found {_show(value)}")
-        path = Path(value)
-        return load_from_disk(str(path))
+            found = f"no folder at {value}" if isinstance(value, str) else _show(value)
+            raise FormatError(f"dataset.{key}: expected a folder written by save_to_disk, found {found}")
+        return load_from_disk(value)
 
     loaded = folder("path")
     if hasattr(loaded, "keys"):  # a DatasetDict: the splits by name

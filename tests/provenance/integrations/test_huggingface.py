@@ -89,6 +89,14 @@ def test_a_changed_row_on_disk_is_named(tmp_path):
     assert [a.name for a, b in zip(before, after) if a != b] == ["train/000005"]
 
 
+def test_hf_disk_descriptor_names_what_is_wrong(tmp_path):
+    with pytest.raises(FormatError, match=r"dataset.path: expected a folder written by save_to_disk, found no folder at .*missing"):
+        load(hf_disk_descriptor(tmp_path / "missing"))
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict({"label": [0]})}).save_to_disk(str(tmp_path / "dd"))
+    with pytest.raises(FormatError, match=r"dataset.test_split: expected one of \['train'\], found 'validation'"):
+        load(hf_disk_descriptor(tmp_path / "dd", test_split="validation"))
+
+
 def _trailer(shape: tuple[int, ...], dtype: str) -> bytes:
     return b"".join(struct.pack("<Q", s) for s in shape) + bytes([len(shape)]) + dtype.encode() + bytes([len(dtype)])
 
