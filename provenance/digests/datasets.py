@@ -8,6 +8,10 @@ sample. Sources:
   seeded permutation (numpy PCG64, stable across versions) into train and test.
 - `mnist-idx`: MNIST (or any dataset in that format) from the four IDX files in a folder, the
   official train/test split, nothing downloaded.
+- `hf-disk`: a Hugging Face dataset saved with `save_to_disk`, re-loaded with `load_from_disk`
+  (`path`: a `Dataset` folder, the train split, with an optional `test_path`; or a `DatasetDict`
+  folder with `train_split` and optional `test_split` names); rows hashed per
+  `provenance-arrow-row/v1` (`provenance.arrow_rows`).
 - `custom`: data handed to the tracker in memory; a verifier must be given it again.
 """
 
@@ -42,12 +46,28 @@ def mnist_descriptor(folder: Path | str) -> dict[str, Any]:
     return {"source": "mnist-idx", "path": str(Path(folder).resolve())}
 
 
-def load(descriptor: Mapping[str, Any]) -> tuple[Split, Split]:
-    """(train, test) as (features, labels) arrays for a descriptor written by this module, each
-    checked (samples present, labels in 0..9, finite features) before anything is hashed."""
+def hf_disk_descriptor(path: Path | str, *, test_path: Path | str | None = None, train_split: str | None = None,
+                       test_split: str | None = None) -> dict[str, Any]:
+    """The descriptor of a Hugging Face dataset folder written by `save_to_disk` (see `load`)."""
+    descriptor: dict[str, Any] = {"source": "hf-disk", "path": str(Path(path).resolve()), "canonicalization": "provenance-arrow-row/v1"}
+    if test_path is not None:
+        descriptor["test_path"] = str(Path(test_path).resolve())
+    if train_split is not None:
+        descriptor["train_split"] = train_split
+    if test_split is not None:
+        descriptor["test_split"] = test_split
+    return descriptor
+
+
+def load(descriptor: Mapping[str, Any]) -> tuple[Any, Any]:
+    """(train, test) for a descriptor written by this module: (features, labels) arrays, each
+    checked (samples present, labels in 0..9, finite features) before anything is hashed; or
+    Hugging Face `Dataset`s for `hf-disk` (test None when the run had no test split)."""
     if not isinstance(descriptor, Mapping):
         raise FormatError(f"dataset: expected an object describing the data, found {type(descriptor).__name__}")
     source = descriptor.get("source")
+    if source == "hf-disk":
+        return _load_hf_disk(descriptor)
     if source == "sklearn-digits":
         seed = check_seed(descriptor.get("seed", 0), "dataset.seed")
         fraction = descriptor.get("test_fraction", 0.2)
@@ -64,7 +84,7 @@ def load(descriptor: Mapping[str, Any]) -> tuple[Split, Split]:
     elif source == "custom":
         raise ConfigError("dataset: the run used in-memory data; pass the same train/test data to verify it")
     else:
-        raise FormatError(f"dataset: unknown source {source!r}, expected sklearn-digits, mnist-idx or custom")
+        raise FormatError(f"dataset: unknown source {source!r}, expected sklearn-digits, mnist-idx, hf-disk or custom")
     check_split(train, f"{where} train")
     check_split(test, f"{where} test")
     return train, test
@@ -94,6 +114,26 @@ def check_split(split: Split, where: str) -> None:
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else f"{type(value).__name__} of {len(text)} characters"
+
+
+def _load_hf_disk(descriptor: Mapping[str, Any]) -> tuple[Any, Any]:
+    from datasets import load_from_disk
+
+    def folder(key: str) -> Any:
+        value = descriptor.get(key)
+        if not isinstance(value, str) or not Path(value).is_dir():
+            found = f"no folder at {value}" if isinstance(value, str) else _show(value)
+            raise FormatError(f"dataset.{key}: expected a folder written by save_to_disk, found {found}")
+        return load_from_disk(value)
+
+    loaded = folder("path")
+    if hasattr(loaded, "keys"):  # a DatasetDict: the splits by name
+        names = {"train": descriptor.get("train_split", "train"), "test": descriptor.get("test_split")}
+        for role, name in names.items():
+            if name is not None and name not in loaded:
+                raise FormatError(f"dataset.{role}_split: expected one of {sorted(loaded)}, found {_show(name)}")
+        return loaded[names["train"]], loaded[names["test"]] if names["test"] is not None else None
+    return loaded, folder("test_path") if descriptor.get("test_path") else None
 
 
 def _load_digits(seed: int, test_fraction: float) -> tuple[Split, Split]:

@@ -207,12 +207,17 @@ def dataset_leaves(dataset: Any, split: str, kind: str = "data.sample", *, rows:
 
     `dataset` is a tuple `(features, labels)` of numpy arrays or torch tensors with one row per
     sample, a torch `TensorDataset` of two tensors or a `Subset` of one (all hashed in bulk),
-    or any indexable dataset with a length whose items are `(x, y)` pairs (one by one).
+    or any indexable dataset with a length whose items are `(x, y)` pairs (one by one), or a
+    Hugging Face `datasets.Dataset` / `pyarrow.Table` (one leaf per row, `provenance.arrow_rows`).
     `rows=(start, stop)` hashes only those samples (one shard of a distributed job), with the
     names and leaves they have in the whole dataset's list.
     """
     if not isinstance(split, str) or not split:
         raise FormatError(f"dataset split: expected a non-empty name such as 'train', found {split!r}")
+    from . import arrow_rows
+
+    if arrow_rows.is_arrow_dataset(dataset):  # Hugging Face datasets: one leaf per row, `provenance-arrow-row/v1`
+        return arrow_rows.row_leaves(dataset, split, kind, rows=rows)
     pair = _as_pair(dataset)
     if pair is not None:
         return _pair_leaves(*pair, split=split, kind=kind, shard=rows)

@@ -1,0 +1,160 @@
+"""A provenance run in MLflow: its roots, anchors and verification verdict as tags and params of an
+MLflow run, and the record and reports as artifacts.
+
+    from provenance.integrations.mlflow import log_run
+    mlflow.set_tracking_uri("sqlite:///mlflow.db")
+    log_run("artifacts/run-20261129-...")          # or a ProvenanceTracker; verify=True by default
+
+What goes in (only what the public record already holds; never the config's values, keys or RPC
+URLs):
+
+- params: `provenance.run_id`, `provenance.canonicalization`, `provenance.merkle`,
+  `provenance.dataset.source`, `provenance.stages` (names in chain order);
+- tags `provenance.root.<stage>` (0x...), `provenance.final_root`;
+- per anchor `provenance.anchor.<stage>.<network>.*`: `state`, and what locates it: Ethereum
+  `chain_id`, `contract`, `tx`, `block`, `submitter`; IPFS `cid`; Bitcoin `chain`, `txid`, `vout`;
+  plus `link`, a block explorer's page for that transaction where the network has a public one
+  (Etherscan for chain ids 1, 11155111, 17000, 560048; mempool.space for Bitcoin main, test,
+  testnet4 and signet) and none otherwise (local chains, regtest, IPFS);
+- with `verify=True` (verification as a fresh process does it, reports written into the run
+  folder): `provenance.verdict` (`PASSED`/`FAILED`), `provenance.checks`, `provenance.checks_failed`,
+  `provenance.changed_leaves` (the first few, `kind:name in tree 'stage' changed`), and per anchor
+  `...verified` (`true`/`false`) with the submitter read from the chain when the verdict gives it;
+  `provenance.identity.<network>`: the identity the pre tree commits to, where it holds one;
+- artifacts under `provenance/`: `record.json`, `report.json`, `report.md` (those present).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+from ..errors import ProvenanceError
+from ..record import Record
+from ..tracker import RECORD_FILE, ProvenanceTracker
+
+ARTIFACT_PATH = "provenance"
+REPORT_FILES = ("report.json", "report.md", "report.html")
+MAX_CHANGES = 5
+
+ETHERSCAN = {1: "https://etherscan.io", 11155111: "https://sepolia.etherscan.io", 17000: "https://holesky.etherscan.io",
+             560048: "https://hoodi.etherscan.io"}
+MEMPOOL = {"main": "https://mempool.space", "test": "https://mempool.space/testnet",
+           "testnet4": "https://mempool.space/testnet4", "signet": "https://mempool.space/signet"}
+
+
+def explorer_link(network: str, location: Mapping[str, Any]) -> str | None:
+    """A public explorer's page for an anchor's transaction, or None where the network has none."""
+    if network == "ethereum" and location.get("tx_hash"):
+        base = ETHERSCAN.get(_int(location.get("chain_id")))
+        return f"{base}/tx/{location['tx_hash']}" if base else None
+    if network == "bitcoin" and location.get("txid"):
+        base = MEMPOOL.get(str(location.get("chain")))
+        return f"{base}/tx/{location['txid']}" if base else None
+    return None
+
+
+def log_run(run: str | Path | ProvenanceTracker, *, verify: bool = True, mlflow_run_id: str | None = None,
+            config: Mapping[str, Any] | str | Path | None = None) -> str:
+    """Log a provenance run (its folder, or the tracker that made it) into MLflow; returns the MLflow
+    run id. Logs into `mlflow_run_id`, else the active MLflow run, else a new run named after the
+    provenance run. `config`: the provenance config used to verify a run given by its folder."""
+    loaded = not isinstance(run, ProvenanceTracker)
+    tracker = ProvenanceTracker.load(_run_dir(run), config) if loaded else run
+    run_dir = tracker.run_dir
+    report: dict[str, Any] | None = None
+    try:
+        if verify:
+            report = tracker.verify_blockchain_provenance()
+            tracker.save_blockchain_report()
+    finally:
+        if loaded:
+            tracker.close()
+    record = Record.load(run_dir / RECORD_FILE)
+    params, tags = run_values(record, report)
+
+    client = MlflowClient()
+    active = mlflow.active_run()
+    if mlflow_run_id is None and active is not None:
+        mlflow_run_id = active.info.run_id
+    started = mlflow_run_id is None
+    if started:
+        mlflow_run_id = mlflow.start_run(run_name=record.run_id).info.run_id
+    try:
+        for key, value in params.items():
+            client.log_param(mlflow_run_id, key, value)
+        for key, value in tags.items():
+            client.set_tag(mlflow_run_id, key, value)
+        for name in (RECORD_FILE, *REPORT_FILES):
+            if (run_dir / name).is_file():
+                client.log_artifact(mlflow_run_id, str(run_dir / name), ARTIFACT_PATH)
+    finally:
+        if started:
+            mlflow.end_run()
+    return mlflow_run_id
+
+
+def run_values(record: Record, report: Mapping[str, Any] | None) -> tuple[dict[str, str], dict[str, str]]:
+    """(params, tags) for a record and, if given, its verification report (see the module docstring)."""
+    params = {
+        "provenance.run_id": record.run_id,
+        "provenance.canonicalization": record.canonicalization,
+        "provenance.merkle": "provenance-merkle/v1",
+        "provenance.dataset.source": str(record.artifacts.get("dataset", {}).get("source", "none")),
+        "provenance.stages": ",".join(stage.name for stage in record.stages),
+    }
+    tags = {f"provenance.root.{stage.name}": "0x" + stage.root.hex() for stage in record.stages}
+    if record.stages:
+        for leaf in record.stages[0].leaves:
+            if leaf.kind.startswith("identity."):  # who the pre tree says anchors this run
+                tags[f"provenance.{leaf.kind}"] = leaf.name
+    if record.last_stage is not None:
+        tags["provenance.final_root"] = "0x" + record.last_stage.root.hex()
+    for entry in record.receipts:
+        receipt, prefix = entry.receipt, f"provenance.anchor.{entry.stage}.{entry.receipt.network}"
+        tags[f"{prefix}.state"] = receipt.state.value
+        for key, name in _LOCATION_TAGS.get(receipt.network, {}).items():
+            if receipt.location.get(key) is not None:
+                tags[f"{prefix}.{name}"] = str(receipt.location[key])
+        link = explorer_link(receipt.network, receipt.location)
+        if link:
+            tags[f"{prefix}.link"] = link
+    if report is not None:
+        failed = [c for c in report.get("checks", []) if not c.get("ok")]
+        tags["provenance.verdict"] = "PASSED" if report.get("ok") else "FAILED"
+        tags["provenance.checks"] = str(len(report.get("checks", [])))
+        tags["provenance.checks_failed"] = str(len(failed))
+        changes = [c.get("description", "") for c in report.get("changes", [])]
+        if changes:
+            tags["provenance.changed_leaves"] = "; ".join(changes[:MAX_CHANGES]) + (" ..." if len(changes) > MAX_CHANGES else "")
+        for anchor in report.get("anchors", []):
+            prefix = f"provenance.anchor.{anchor.get('stage')}.{anchor.get('network')}"
+            tags[f"{prefix}.verified"] = "true" if anchor.get("ok") else "false"
+            submitter = (anchor.get("facts") or {}).get("submitter")
+            if submitter:
+                tags[f"{prefix}.submitter"] = str(submitter)  # as read from the chain
+    return params, tags
+
+
+_LOCATION_TAGS = {
+    "ethereum": {"chain_id": "chain_id", "contract": "contract", "tx_hash": "tx", "block_number": "block", "submitter": "submitter"},
+    "ipfs": {"cid": "cid"},
+    "bitcoin": {"chain": "chain", "txid": "txid", "vout": "vout"},
+}
+
+
+def _run_dir(run: str | Path) -> Path:
+    path = Path(run)
+    if not (path / RECORD_FILE).is_file():
+        raise ProvenanceError(f"mlflow: expected a run folder holding {RECORD_FILE}, found none at {path}")
+    return path
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
