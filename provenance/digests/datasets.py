@@ -11,7 +11,7 @@ sample. Sources:
 - `hf-disk`: a Hugging Face dataset saved with `save_to_disk`, re-loaded with `load_from_disk`
   (`path`: a `Dataset` folder, the train split, with an optional `test_path`; or a `DatasetDict`
   folder with `train_split` and optional `test_split` names); rows hashed per
-  `provenance-arrow-row/v1` (`provenance.arrow_rows`).
+  `provenance-arrow-row/v1` (`provenance.digests.arrow_rows`).
 - `custom`: data handed to the tracker in memory; a verifier must be given it again.
 """
 

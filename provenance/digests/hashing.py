@@ -208,7 +208,7 @@ def dataset_leaves(dataset: Any, split: str, kind: str = "data.sample", *, rows:
     `dataset` is a tuple `(features, labels)` of numpy arrays or torch tensors with one row per
     sample, a torch `TensorDataset` of two tensors or a `Subset` of one (all hashed in bulk),
     or any indexable dataset with a length whose items are `(x, y)` pairs (one by one), or a
-    Hugging Face `datasets.Dataset` / `pyarrow.Table` (one leaf per row, `provenance.arrow_rows`).
+    Hugging Face `datasets.Dataset` / `pyarrow.Table` (one leaf per row, `provenance.digests.arrow_rows`).
     `rows=(start, stop)` hashes only those samples (one shard of a distributed job), with the
     names and leaves they have in the whole dataset's list.
     """

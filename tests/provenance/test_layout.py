@@ -118,7 +118,7 @@ def test_no_import_cycles():
     assert not cycles, "expected no import cycles, found:\n" + "\n".join(cycles)
 
 
-@pytest.mark.parametrize("layer", [names[0] for names in LAYERS[1:] if names[0] not in ("config", "integrations")])
+@pytest.mark.parametrize("layer", [names[0] for names in LAYERS[1:] if names[0] != "config"])
 def test_each_stage_is_a_folder(layer):
     assert (PACKAGE / layer / "__init__.py").is_file(), f"expected provenance/{layer}/, found none"
 

@@ -9,7 +9,7 @@ of their names (so a re-ordered copy of the same table hashes the same), of
     value || trailer || name || u16le(len(name))
 
 where `name` is the column name in UTF-8 and `value || trailer` is the cell in the array form of
-`provenance-canonical/v1` (`provenance.hashing`: data, then `u64le(s_1) ... u64le(s_n) || u8(n) ||
+`provenance-canonical/v1` (`provenance.digests.hashing`: data, then `u64le(s_1) ... u64le(s_n) || u8(n) ||
 D || u8(len(D))`):
 
 - a number or bool: a 0-d array of its Arrow type (`int64`, `float32`, `bool` as one byte 0/1, ...);
@@ -33,8 +33,8 @@ from typing import Any, Iterator
 import numpy as np
 from blake3 import blake3
 
-from .errors import FormatError
-from .merkle import Leaf
+from ..errors import FormatError
+from ..merkle import Leaf
 
 CANONICALIZATION = "provenance-arrow-row/v1"
 BATCH_ROWS = 4096
