@@ -12,29 +12,33 @@ import platform
 import re
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from ..errors import ConfigError
+from ..errors import ConfigError, FormatError
 from .hashing import hash_bytes
 from ..merkle import Leaf
 from .canonical import canonical_json
 
 
-def value_leaf(kind: str, name: str, value: Any) -> Leaf:
-    """A leaf for one JSON value: blake3 of its canonical JSON bytes."""
+Encode = Callable[[Any], bytes]  # a JSON value's canonical bytes: the record format's (`record.value_encoding`)
+
+
+def value_leaf(kind: str, name: str, value: Any, encode: Encode = canonical_json) -> Leaf:
+    """A leaf for one JSON value: blake3 of its canonical JSON bytes (`encode`: v1's by default;
+    a v2 record's are RFC 8785, where 1 and 1.0 are one number, as in JSON)."""
     try:
-        data = canonical_json(value)
-    except (TypeError, ValueError) as e:
+        data = encode(value)
+    except (TypeError, ValueError, FormatError) as e:
         raise ConfigError(f"{kind}:{name}: expected a JSON value (str, number, bool, list, dict), found {e}") from None
     return Leaf(kind, name, hash_bytes(data), len(data))
 
 
-def mapping_leaves(kind: str, values: Mapping[str, Any]) -> list[Leaf]:
-    return [value_leaf(kind, str(key), value) for key, value in sorted(values.items())]
+def mapping_leaves(kind: str, values: Mapping[str, Any], encode: Encode = canonical_json) -> list[Leaf]:
+    return [value_leaf(kind, str(key), value, encode) for key, value in sorted(values.items())]
 
 
-def config_leaves(config: Mapping[str, Any]) -> list[Leaf]:
-    return mapping_leaves("config", config)
+def config_leaves(config: Mapping[str, Any], encode: Encode = canonical_json) -> list[Leaf]:
+    return mapping_leaves("config", config, encode)
 
 
 def code_info(path: Path | str = ".") -> dict[str, Any]:

@@ -24,7 +24,7 @@ import math
 import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from ..errors import FormatError
 from ..merkle import Leaf
@@ -73,11 +73,11 @@ class Accounting:
         return cls(accountant=data["accountant"], steps=data["steps"], **values)
 
 
-def leaves(accounting: Mapping[str, Any]) -> list[Leaf]:
-    """One `privacy` leaf per value of the accounting (blake3 of its canonical JSON)."""
+def leaves(accounting: Mapping[str, Any], encode: Callable[[Any], bytes] | None = None) -> list[Leaf]:
+    """One `privacy` leaf per value of the accounting (blake3 of its canonical JSON, `encode`'s)."""
     from .context import mapping_leaves
 
-    return mapping_leaves(KIND, accounting)
+    return mapping_leaves(KIND, accounting) if encode is None else mapping_leaves(KIND, accounting, encode)
 
 
 def epsilon_for(accountant: str, noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:

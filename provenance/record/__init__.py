@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .receipts import Receipt
 from ..digests.canonical import canonical_json, jcs
@@ -232,6 +232,13 @@ class Record:
         for key in _SNAPSHOT_EXCLUDED:
             data.pop(key)
         return data
+
+    @property
+    def value_encoding(self) -> Callable[[Any], bytes]:
+        """How this record's JSON values (config, metrics, results, privacy) are encoded for their
+        leaves: RFC 8785 in v2, so a value read back from a snapshot (where 1.0 is written 1) gives
+        the same leaf; Python's sorted JSON in v1."""
+        return SNAPSHOT_ENCODINGS[self.format]
 
     def snapshot_bytes(self, stage: str) -> bytes:
         """The snapshot's canonical bytes: RFC 8785 for v2, Python's sorted JSON for v1."""

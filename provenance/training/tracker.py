@@ -60,12 +60,13 @@ def _with_privacy(values: dict[str, Any], privacy: Mapping[str, Any] | None) -> 
     return values | {PRIVACY_KEY: dict(privacy)}
 
 
-def _value_leaves(kind: str, values: Mapping[str, Any], privacy: Mapping[str, Any] | None) -> list[Leaf]:
+def _value_leaves(kind: str, values: Mapping[str, Any], privacy: Mapping[str, Any] | None,
+                  encode: context.Encode) -> list[Leaf]:
     """One leaf per metric or result; the DP accounting as its own `privacy` leaves."""
     if privacy is None:
-        return context.mapping_leaves(kind, values)
+        return context.mapping_leaves(kind, values, encode)
     rest = {k: v for k, v in values.items() if k != PRIVACY_KEY}
-    return context.mapping_leaves(kind, rest) + privacy_leaves(values[PRIVACY_KEY])
+    return context.mapping_leaves(kind, rest, encode) + privacy_leaves(values[PRIVACY_KEY], encode)
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -217,7 +218,7 @@ class ProvenanceTracker:
         leaves = (
             self._data_leaves
             + self._init_leaves
-            + context.config_leaves(config)
+            + context.config_leaves(config, self.record.value_encoding)
             + context.code_leaves(self.record.code)
             + context.environment_leaves(self.record.environment)
             + identity
@@ -268,7 +269,7 @@ class ProvenanceTracker:
         file_name = checkpoint_file(epoch)
         params = self._param_leaves(state, param_leaves)
         data = models.save_weights(state, self.run_dir / file_name)
-        leaves = params + [models.file_leaf(file_name, data)] + _value_leaves("metrics", metrics, privacy)
+        leaves = params + [models.file_leaf(file_name, data)] + _value_leaves("metrics", metrics, privacy, self.record.value_encoding)
         self.record.add_stage(Stage.build(name, leaves, self._last_stage(), now_iso(), metrics))
         self._stage_artifacts(name)["model"] = file_name
         self._timing("epoch_trees_s", started, accumulate=True)
@@ -289,7 +290,7 @@ class ProvenanceTracker:
         state = models.state_dict_of(model if model is not None else self._require_model())
         params = self._param_leaves(state, param_leaves)
         data = models.save_weights(state, self.run_dir / FINAL_MODEL_FILE)
-        leaves = params + [models.file_leaf(FINAL_MODEL_FILE, data)] + _value_leaves("results", results, privacy)
+        leaves = params + [models.file_leaf(FINAL_MODEL_FILE, data)] + _value_leaves("results", results, privacy, self.record.value_encoding)
         self.record.add_stage(Stage.build("post", leaves, self._last_stage(), now_iso(), results))
         self._stage_artifacts("post")["model"] = FINAL_MODEL_FILE
         self._timing("build_post_tree_s", started)

@@ -222,9 +222,9 @@ KINDS: dict[str, Rehash] = {
     "config": Rehash(lambda i, stage: _config_leaves(i.record, i.run_dir, i.report), per_run=True),
     "code.git": Rehash(lambda i, stage: context.code_leaves(i.record.code), per_run=True),
     "env": Rehash(lambda i, stage: context.environment_leaves(i.record.environment), per_run=True),
-    "metrics": Rehash(lambda i, stage: context.mapping_leaves("metrics", _plain_metrics(stage))),
-    "results": Rehash(lambda i, stage: context.mapping_leaves("results", _plain_metrics(stage))),
-    privacy.KIND: Rehash(lambda i, stage: privacy.leaves(_accounting_json(stage))),
+    "metrics": Rehash(lambda i, stage: context.mapping_leaves("metrics", _plain_metrics(stage), i.record.value_encoding)),
+    "results": Rehash(lambda i, stage: context.mapping_leaves("results", _plain_metrics(stage), i.record.value_encoding)),
+    privacy.KIND: Rehash(lambda i, stage: privacy.leaves(_accounting_json(stage), i.record.value_encoding)),
     IDENTITY_ETHEREUM: Rehash(lambda i, stage: _identity_leaves(stage)),
     RUN_NONCE: Rehash(lambda i, stage: _nonce_leaves(stage)),
     CHAIN_PREV: Rehash(None),  # `_check_chain`
@@ -365,7 +365,7 @@ def _config_leaves(record: Record, run_dir: Path, report: VerificationReport) ->
     differing = sorted(k for k in config.keys() | record.config.keys() if config.get(k) != record.config.get(k))
     report.add("config file equals the record's config", not differing,
                "equal" if not differing else "keys differ: " + ", ".join(differing))
-    return context.config_leaves(config)
+    return context.config_leaves(config, record.value_encoding)
 
 
 # ---------------------------------------------------------------------- anchors

@@ -104,3 +104,15 @@ def test_a_v1_run_anchored_with_v1_digests_still_verifies(tmp_path):
     assert report["ok"], [c for c in report["checks"] if not c["ok"]]
     digests = [c for c in report["checks"] if c["name"].startswith("record digest")]
     assert len(digests) == 3 and all(c["ok"] for c in digests)
+
+
+def test_a_value_read_back_from_a_v2_snapshot_gives_the_same_leaf():
+    """RFC 8785 writes 1.0 as 1, so a record rebuilt from its snapshot (`provenance recover`)
+    holds 1: a v2 record's value leaves are RFC 8785 too, where the two are one number."""
+    from provenance.digests.context import value_leaf
+
+    back = json.loads(jcs({"loss": 1.0}))["loss"]
+    assert back == 1 and isinstance(back, int)
+    assert value_leaf("metrics", "loss", back, jcs) == value_leaf("metrics", "loss", 1.0, jcs)
+    assert value_leaf("metrics", "loss", back) != value_leaf("metrics", "loss", 1.0)  # what v1's encoding would do
+    assert record().value_encoding is jcs and record(FORMAT_V1).value_encoding is canonical_json
