@@ -101,7 +101,7 @@ def test_bad_record_digests_are_rejected():
         (b"{not json", "record: expected JSON, found invalid JSON"),
         (b"\xff\xfe{}", "record: expected UTF-8 JSON, found a non-UTF-8 byte at offset 0"),
         (b"[1, 2]", "record: expected a JSON object, found list"),
-        (b'{"format": "other/v9", "stages": []}', "record: expected format 'provenance-record/v1', found 'other/v9'"),
+        (b'{"format": "other/v9", "stages": []}', "record: expected format 'provenance-record/v1' or 'provenance-root/v1', found 'other/v9'"),
         (b'{"format": "provenance-record/v1", "stages": []}', "record: expected 'stages' to be a non-empty list, found []"),
         (b'{"format": "provenance-record/v1", "stages": [{"name": "pre", "leaves": []}]}', "record stage pre: expected a non-empty list of leaves"),
         (b"x" * (ipfs.MAX_RECORD_BYTES + 1), "record: expected at most 1,048,576 bytes (one IPFS block"),

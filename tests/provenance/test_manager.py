@@ -13,6 +13,12 @@ from provenance.errors import ConfigError
 from tests.support.anvil import free_port
 
 
+@pytest.fixture(autouse=True)
+def own_home(tmp_path, monkeypatch):
+    """Each test its own data folder (outbox), so no other test's entries or files are in play."""
+    monkeypatch.setenv("PROVENANCE_HOME", str(tmp_path / "home"))
+
+
 def config(anvil_url: str, ipfs_url: str | None = None) -> dict:
     networks = ["ethereum"] + (["ipfs"] if ipfs_url else [])
     return {"blockchain": {"networks": networks, "ethereum": {"rpc_url": anvil_url}, "ipfs": {"url": ipfs_url}}}
