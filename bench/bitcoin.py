@@ -17,8 +17,8 @@ import tempfile
 import time
 from typing import Callable
 
-from provenance.anchors.bitcoin import BitcoinAnchor, BitcoinConfig
-from provenance.bitcoin_node import RegtestNode
+from provenance.anchors.bitcoin.backend import BitcoinAnchor, BitcoinConfig
+from provenance.anchors.bitcoin.node import RegtestNode
 
 RUNS = 20
 

@@ -1,5 +1,5 @@
 """Hashing a GPU checkpoint against one training step: plain `.cpu()` per tensor + hash beside
-the pinned, overlapped pipeline (`provenance.staging`), measured in one run on one GPU.
+the pinned, overlapped pipeline (`provenance.digests.staging`), measured in one run on one GPU.
 
     .venv/bin/python bench/gpu_checkpoint.py                      # needs CUDA
     .venv/bin/python bench/gpu_checkpoint.py --small --allow-cpu  # a smoke run anywhere
@@ -27,8 +27,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from provenance import staging
-from provenance.hashing import hash_tensor, state_dict_leaves
+from provenance.digests import staging
+from provenance.digests.hashing import hash_tensor, state_dict_leaves
 
 
 def timed(fn: Callable[[], object], repeat: int, sync: Callable[[], None]) -> tuple[float, object]:

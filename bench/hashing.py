@@ -1,4 +1,4 @@
-"""Hashing throughput of provenance.hashing beside raw blake3 over the same bytes, in one run.
+"""Hashing throughput of provenance.digests.hashing beside raw blake3 over the same bytes, in one run.
 
     .venv/bin/python bench/hashing.py            (or: make bench-hashing)
 
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from blake3 import blake3
 
-from provenance.hashing import dataset_leaves, file_leaves, hash_file, state_dict_leaves
+from provenance.digests.hashing import dataset_leaves, file_leaves, hash_file, state_dict_leaves
 
 
 def best_times(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:

@@ -23,9 +23,9 @@ from typing import Callable
 
 import httpx
 
-from provenance.anchors.base import AnchorState
-from provenance.anchors.ipfs import IpfsAnchor
-from provenance.ipfsnode import IpfsNode
+from provenance.record.receipts import AnchorState
+from provenance.anchors.ipfs.backend import IpfsAnchor
+from provenance.anchors.ipfs.node import IpfsNode
 from provenance.merkle import Leaf
 from provenance.record import Record, Stage
 

@@ -7,7 +7,7 @@ on the same random values, in one run.
 For 10k, 100k and 1M leaves of `("data.sample", "train/NNNNNNN", random digest, random size)`:
 - build, leaves/s: ours from columns (`MerkleTree.from_columns`, no `Leaf` objects), ours from
   `Leaf` objects (`MerkleTree.of`, the objects made beforehand), ours on one thread, our reference
-  (`merkle_reference.MerkleTree.of`, the readable specification), and @openzeppelin/merkle-tree
+  (`merkle.reference.MerkleTree.of`, the readable specification), and @openzeppelin/merkle-tree
   through node, at 10k and 100k only (about 8k leaves/s: minutes at 1M); ours best of 3, the
   others once;
 - proof of one leaf (by index; ours also by `Leaf`, hash and lookup included), multiproof of
@@ -16,7 +16,7 @@ For 10k, 100k and 1M leaves of `("data.sample", "train/NNNNNNN", random digest, 
   ours beside the reference (the reference at 10k and 100k only);
 - memory: peak traced by tracemalloc during our build (numpy and the C extension allocate through
   it), the tree it keeps, and the reference's peak (10k, 100k); node's max RSS for OZ;
-- the pure-Python twin (`provenance._merkle_python`, what runs without a C compiler): build from
+- the pure-Python twin (`provenance.merkle.pure`, what runs without a C compiler): build from
   columns and load, leaves/s at 10k leaves, beside the C (measured, not a target).
 Target: >= 1,000,000 leaves/s at 1M. Every build's root is checked against the others.
 """
@@ -35,8 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance import _merkle_python, merkle
-from provenance import merkle_reference as reference
+from provenance.merkle import pure as _merkle_python
+from provenance import merkle
+from provenance.merkle import reference
 from provenance.merkle import Leaf, MerkleTree, default_threads
 
 ROOT = Path(__file__).resolve().parents[1]

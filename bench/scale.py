@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance.engines import DaskEngine, LocalEngine, hash_dataset
-from provenance.shards import array_shards, discover
+from provenance.digests.engines import DaskEngine, LocalEngine, hash_dataset
+from provenance.digests.shards import array_shards, discover
 
 
 def write_tars(folder: Path, images: np.ndarray, shards: int) -> None:
@@ -66,7 +66,7 @@ def coordinator_memory(shards: int) -> dict:
     """What the coordinator holds for `shards` shards: one `ShardResult` each (random roots, ids
     like a webdataset's) and the run tree of their `data.shard` leaves, peak traced memory."""
     from provenance.merkle import MerkleTree
-    from provenance.shards import ShardResult
+    from provenance.digests.shards import ShardResult
 
     rng = np.random.default_rng(1)
     roots = rng.integers(0, 256, size=(shards, 32), dtype=np.uint8)

@@ -23,7 +23,7 @@ def pytest_configure(config) -> None:
 
 
 def pytest_unconfigure(config) -> None:
-    from provenance import localchain
+    from provenance.anchors.ethereum import node as localchain
 
     home = os.environ["PROVENANCE_HOME"]
     localchain.stop()  # the anvil a notebook started, found by the pid file under the throwaway home

@@ -24,7 +24,7 @@ The original system's spellings are accepted as written and mean the same thing:
     ethereum / ipfs / bitcoin     -> blockchain.ethereum / .ipfs / .bitcoin (its "Best Practices" shape)
     <network>.enabled: false      -> the network is taken out of blockchain.networks
     <network>.retry_attempts: N   -> one delivery tries N times before the entry stays pending
-                                     (`provenance.backends.open_backend` wraps the backend's anchor)
+                                     (`provenance.anchors.open.open_backend` wraps the backend's anchor)
     ethereum.gas_limit / gas_price -> passed to the transaction ("auto": the node's suggestion; an int: wei)
     blockchain.debug: true        -> DEBUG logging for the `provenance` loggers
     hash_algorithm                -> the content digest; only "blake3" is supported
@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
-from .keys import ACCOUNT_ENV, KEY_ENV, KeySigner, secret_kind
+from .anchors.ethereum.keys import ACCOUNT_ENV, KEY_ENV, KeySigner, secret_kind
 
 log = logging.getLogger(__name__)
 

@@ -64,6 +64,17 @@ def read_file(path: Path | str, what: str) -> bytes:
         raise FormatError(f"{what} {path}: expected a readable regular file, found {found}") from None
 
 
+def read_json(path: Path | str, what: str) -> Any:
+    """The JSON value in the file at `path` (after `read_file`'s checks); a one-line FormatError
+    if its bytes are not UTF-8 JSON."""
+    try:
+        return json.loads(read_file(path, what).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise FormatError(f"{what} {path}: expected UTF-8 JSON, found bytes that are not UTF-8") from None
+    except json.JSONDecodeError as e:
+        raise FormatError(f"{what} {path}: expected JSON, found invalid JSON ({e.msg} at line {e.lineno})") from None
+
+
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     """Write `data` to `path` through a temporary file in the same folder and a rename, so a
     crash leaves either the old file or the new one, never half of one."""

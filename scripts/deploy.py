@@ -11,7 +11,7 @@ import click
 from ape import project
 from ape.cli import ConnectedProviderCommand, account_option
 
-from provenance import deployments
+from provenance.anchors.ethereum import deployments
 
 
 @click.command(cls=ConnectedProviderCommand)

@@ -7,7 +7,7 @@ fails when the committed artifact differs from a fresh compile.
 
 from ape import project
 
-from provenance.contract import ARTIFACT_PATH, artifact_from_contract_type
+from provenance.anchors.ethereum.contract import ARTIFACT_PATH, artifact_from_contract_type
 from provenance.files import atomic_write_json
 
 

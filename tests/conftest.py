@@ -10,9 +10,10 @@ import socket
 import pytest
 from eth_account import Account
 
-from provenance import localchain, merkle
-from provenance.anchors.ethereum import EthereumAnchor
-from provenance.keys import KeySigner
+from provenance.anchors.ethereum import node as localchain
+from provenance import merkle
+from provenance.anchors.ethereum.backend import EthereumAnchor
+from provenance.anchors.ethereum.keys import KeySigner
 from tests.support.anvil import anvil  # noqa: F401 - a real anvil of the test's own, contract deployed
 from tests.support.ipfs_node import ipfs_node  # noqa: F401 - the real js-ipfs node, per session
 from tests.support.bitcoin_node import bitcoin_node, btc_anchor, isolated_bitcoin, spare_bitcoin_node  # noqa: F401
@@ -72,7 +73,7 @@ def eth_anchor(chain, registry, trainer) -> EthereumAnchor:
 # ---- the Merkle backend: the C extension or its pure-Python twin ----
 #
 # A test that uses the `merkle_backend` fixture runs once per backend: `provenance.merkle` switched
-# to `provenance._merkle_native` (C) or to `provenance._merkle_python` (its pure-Python twin). The
+# to `provenance.merkle._merkle_native` (C) or to `provenance.merkle.pure` (its pure-Python twin). The
 # twin is slow, so by default it runs only the tests not marked `merkle_heavy` (big trees, or a
 # chain's time). `--merkle-backend=python` runs every Merkle test on the twin alone, heavy ones
 # included (what a machine without a C compiler can run); `--merkle-backend=native` on the C alone.
@@ -97,10 +98,10 @@ def pytest_configure(config):
 
 def _keccak_backends() -> list[str]:
     try:
-        return importlib.import_module("provenance._merkle_native").backends()
+        return importlib.import_module("provenance.merkle._merkle_native").backends()
     except ImportError as e:
         raise pytest.UsageError(
-            f"the Merkle tests expected the C extension provenance._merkle_native, found none ({e}): "
+            f"the Merkle tests expected the C extension provenance.merkle._merkle_native, found none ({e}): "
             "run `make setup`, or run them on the pure-Python twin alone with --merkle-backend=python"
         ) from None
 
@@ -140,7 +141,7 @@ def merkle_backend(request, monkeypatch):
     """The module `provenance.merkle` runs on for this test ("native", "native-<keccak backend>"
     or "python"); put back afterwards."""
     name, _, keccak = request.param.partition("-")
-    module = importlib.import_module(f"provenance._merkle_{name}")
+    module = importlib.import_module({"native": "provenance.merkle._merkle_native", "python": "provenance.merkle.pure"}[name])
     monkeypatch.setattr(merkle, "native", module)
     monkeypatch.setattr(merkle, "BACKEND", name)
     if keccak:

@@ -29,12 +29,12 @@ if ! stamp_ok "requirements.lock pyproject.toml" .venv/.installed; then
   stamp_write "requirements.lock pyproject.toml" .venv/.installed
 fi
 
-# The package's C extension (provenance/_native/: bulk keccak256 for Merkle trees), built in place
+# The package's C extension (provenance/merkle/_native/: bulk keccak256 for Merkle trees), built in place
 # by the editable install with the machine's C compiler; rebuilt when its sources change.
-if ! stamp_ok "setup.py provenance/_native/*" .venv/.native || ! .venv/bin/python -c "import provenance._merkle_native" 2>/dev/null; then
-  echo "setup: building the C extension provenance._merkle_native"
+if ! stamp_ok "setup.py provenance/merkle/_native/*" .venv/.native || ! .venv/bin/python -c "import provenance.merkle._merkle_native" 2>/dev/null; then
+  echo "setup: building the C extension provenance.merkle._merkle_native"
   .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
-  stamp_write "setup.py provenance/_native/*" .venv/.native
+  stamp_write "setup.py provenance/merkle/_native/*" .venv/.native
 fi
 
 if ! stamp_ok "package-lock.json" node_modules/.installed; then

@@ -1,4 +1,5 @@
-"""The one small interface every anchor backend implements, and the values it returns.
+"""The one small interface every anchor backend implements (its values, `Receipt` and `Verdict`,
+are in `provenance.record.receipts`).
 
 A backend publishes a root (and, where it can, the provenance record) and later checks that
 what it published is still there. It never invents an identifier: if its network cannot be
@@ -8,14 +9,11 @@ reached it raises `AnchorError`, and the caller records a `pending` receipt to r
 from __future__ import annotations
 
 import abc
-import enum
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from ..errors import AnchorError, FormatError
-from ..merkle import parse_bytes32
+from ..record.receipts import Receipt, Verdict
 
 ZERO_ROOT = bytes(32)
 
@@ -23,96 +21,6 @@ ZERO_ROOT = bytes(32)
 class StaleTransactionError(AnchorError):
     """A transaction signed earlier that the network will no longer take (its inputs are gone,
     e.g. after a node crash lost them): it can never be mined as is, so a new one must be signed."""
-
-
-class AnchorState(str, enum.Enum):
-    """Where an anchor stands. Only `confirmed` means a network has it with enough confirmations."""
-
-    PENDING = "pending"  # recorded, not yet sent (or sending failed and will be retried)
-    SUBMITTED = "submitted"  # sent; the network has it with fewer confirmations than required
-    CONFIRMED = "confirmed"  # the network has it with at least the required confirmations
-    FAILED = "failed"  # gave up; `reason` says why
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """Where one anchor of one root is, and in which state.
-
-    `location` holds what a verifier needs to look it up on its own: for Ethereum the chain id,
-    contract address, transaction hash and block; for IPFS the CID; for Bitcoin txid and vout.
-    """
-
-    network: str
-    root: bytes
-    state: AnchorState
-    location: Mapping[str, Any] = field(default_factory=dict)
-    confirmations: int = 0
-    reason: str | None = None
-    updated_at: str = field(default_factory=lambda: now_iso())
-
-    def with_state(self, state: AnchorState, **changes: Any) -> Receipt:
-        return replace(self, state=state, updated_at=now_iso(), **changes)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "network": self.network,
-            "root": "0x" + self.root.hex(),
-            "state": self.state.value,
-            "location": dict(self.location),
-            "confirmations": self.confirmations,
-            "reason": self.reason,
-            "updated_at": self.updated_at,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> Receipt:
-        if not isinstance(data, dict):
-            raise FormatError(f"receipt: expected a JSON object, found {type(data).__name__}")
-        try:
-            state = AnchorState(data.get("state"))
-        except ValueError:
-            states = ", ".join(s.value for s in AnchorState)
-            raise FormatError(f"receipt: expected state in ({states}), found {data.get('state')!r}") from None
-        network, location, confirmations = data.get("network"), data.get("location", {}), data.get("confirmations", 0)
-        if not isinstance(network, str) or not network:
-            raise FormatError(f"receipt: expected a network name, found {network!r}")
-        if not isinstance(location, dict):
-            raise FormatError(f"receipt: expected location to be an object, found {type(location).__name__}")
-        if isinstance(confirmations, bool) or not isinstance(confirmations, int) or confirmations < 0:
-            raise FormatError(f"receipt: expected confirmations >= 0, found {confirmations!r}")
-        return cls(
-            network=network,
-            root=parse_bytes32(data.get("root"), what="receipt root"),
-            state=state,
-            location=location,
-            confirmations=confirmations,
-            reason=data.get("reason"),
-            updated_at=str(data.get("updated_at", "")),
-        )
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The result of checking one receipt against its network: `ok` only if everything held.
-
-    `facts` are what the check read from the network itself, never copied from the receipt (for
-    Ethereum: submitter, chain id, contract, block, timestamp, record digest, prev root, revoked).
-    """
-
-    network: str
-    ok: bool
-    detail: str
-    confirmations: int = 0
-    facts: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "network": self.network,
-            "ok": self.ok,
-            "detail": self.detail,
-            "confirmations": self.confirmations,
-            "facts": dict(self.facts),
-        }
 
 
 class AnchorBackend(abc.ABC):
@@ -135,8 +43,32 @@ class AnchorBackend(abc.ABC):
         """What this backend is connected to (for `provenance status`)."""
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+# Optional abilities, each a typed protocol that delivery checks with isinstance (a backend that
+# lacks one is delivered without it, explicitly).
+
+
+@runtime_checkable
+class Refreshes(Protocol):
+    """Anchors are transactions: re-read one from the network (mined? dropped by a reorg?)."""
+
+    def refresh(self, receipt: Receipt) -> Receipt: ...
+
+
+@runtime_checkable
+class FindsAnchors(Protocol):
+    """Finds an anchor of `root` already on the network (so a root is never sent twice)."""
+
+    def find_anchor(self, root: bytes) -> Receipt | None: ...
+
+
+@runtime_checkable
+class TwoPhase(Protocol):
+    """Signs first (`prepare`: the receipt holds the txid and raw transaction, stored before
+    anything is sent), then sends that same transaction (`broadcast`, again after a crash)."""
+
+    def prepare(self, root: bytes) -> Receipt: ...
+
+    def broadcast(self, root: bytes, raw_tx: str) -> Receipt: ...
 
 
 def check_root(root: bytes) -> None:

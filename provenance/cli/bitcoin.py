@@ -18,15 +18,15 @@ from typing import Any, Callable
 
 import click
 
-from .. import bitcoin_node
-from ..anchors.base import Receipt, Verdict
-from ..anchors.bitcoin import ENV, URL_ENV, BitcoinAnchor, BitcoinConfig, connect
-from ..anchors.bitcoin_dialects import DIALECTS, dialect_named
-from ..anchors.bitcoin_rpc import require_extra
+from ..anchors.bitcoin import node as bitcoin_node
+from ..record.receipts import Receipt, Verdict
+from ..anchors.bitcoin.backend import ENV, URL_ENV, BitcoinAnchor, BitcoinConfig, connect
+from ..anchors.bitcoin.dialects import DIALECTS, dialect_named
+from ..anchors.bitcoin.rpc import require_extra
 from ..errors import ConfigError, FormatError
 from ..files import atomic_write_json
 from ..merkle import parse_bytes32
-from . import EXIT_FAILED
+from .exits import EXIT_FAILED
 from .common import json_option
 
 KEY_ENV = "BITCOIN_PRIVATE_KEY"
@@ -107,7 +107,7 @@ def broadcast(config: BitcoinConfig, root: str, raw_tx: str, out: Path | None, a
 def build_tx(root: str, outpoint: str, amount: int, script_hex: str, fee_rate: int, dialect: str, chain: str) -> None:
     """Build and sign, without any node, a transaction anchoring ROOT; the key (WIF) comes from
     $BITCOIN_PRIVATE_KEY only. Prints JSON: raw, txid, vout, fee, vsize."""
-    offline = require_extra("provenance.anchors.bitcoin_offline")  # python-bitcoinlib
+    offline = require_extra("provenance.anchors.bitcoin.offline")  # python-bitcoinlib
     wif = os.environ.get(KEY_ENV)
     if not wif:
         raise ConfigError(f"no signing key: expected a WIF private key in ${KEY_ENV}")
@@ -160,7 +160,7 @@ def verify(ctx: click.Context, config: BitcoinConfig, receipt_file: Path, root: 
 def verify_ots_command(ctx: click.Context, config: BitcoinConfig, proof: Path, file: Path, as_json: bool) -> None:
     """Check that the OpenTimestamps PROOF (.ots) timestamps FILE in a block of the node's chain.
     Making or upgrading a proof needs the public calendars: `ots stamp`/`ots upgrade`, online."""
-    ots = require_extra("provenance.anchors.ots")  # opentimestamps, python-bitcoinlib
+    ots = require_extra("provenance.anchors.bitcoin.ots")  # opentimestamps, python-bitcoinlib
     _verdict_out(ctx, ots.verify_ots(_reachable(config), proof.read_bytes(), file), as_json)
 
 

@@ -6,8 +6,8 @@ import json
 
 import click
 
-from .. import localchain
-from ..anchors import ethereum
+from ..anchors.ethereum import node as localchain
+from ..anchors.ethereum import backend as ethereum
 from ..files import data_home
 
 

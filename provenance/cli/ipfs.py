@@ -8,11 +8,11 @@ from typing import Any, Callable
 
 import click
 
-from .. import ipfsnode
-from ..anchors import ipfs as ipfs_anchor
+from ..anchors.ipfs import node as ipfsnode
+from ..anchors.ipfs import backend as ipfs_anchor
 from ..errors import ProvenanceError
 from ..merkle import parse_bytes32
-from . import EXIT_FAILED
+from .exits import EXIT_FAILED
 
 
 def ipfs_url_option(fn: Callable[..., Any]) -> Callable[..., Any]:

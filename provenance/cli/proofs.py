@@ -9,8 +9,14 @@ import click
 
 from ..config import load_config
 from ..files import atomic_write_json
-from ..nested import NestedProof, check_nested_offline, check_nested_on_network, load_proof_file, maybe_prove
-from ..proofs import check_offline, check_on_network, prove
+from ..verification.nested import (
+    NestedProof,
+    check_nested_offline,
+    check_nested_on_network,
+    load_proof_file,
+    maybe_prove,
+)
+from ..verification.proofs import check_offline, check_on_network, prove
 from ..record import Record
 from .common import RECORD_FILE, base_dir_option, config_option, emit, json_option, parse_leaf_ref, resolve_run
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..outbox import Outbox
+from ..anchoring.outbox import Outbox
 from ..record import check_run_id
-from ..recovery import recover as recover_run
+from ..anchoring.recovery import recover as recover_run
 from .common import base_dir_option, emit, json_option
 
 

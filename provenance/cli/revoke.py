@@ -25,7 +25,7 @@ from .common import RECORD_FILE, base_dir_option, config_option, emit, json_opti
 @json_option
 def revoke(run, stage, reason, base_dir, config_path, as_json) -> None:
     """Revoke the Ethereum anchor of RUN's STAGE (sent from the configured signer)."""
-    from ..anchors import ethereum
+    from ..anchors.ethereum import backend as ethereum
     from ..config import load_config
 
     if not reason.strip():

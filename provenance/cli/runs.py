@@ -8,8 +8,8 @@ from typing import Any, Callable
 
 import click
 
-from ..tracker import ProvenanceTracker
-from ..verify import verify_run
+from ..training.tracker import ProvenanceTracker
+from ..verification.verify import verify_run
 from .common import base_dir_option, config_option, emit, json_option, resolve_run
 from .shards import open_engine, shard_options
 
@@ -204,8 +204,8 @@ def status(run, base_dir, config_path, as_json) -> None:
 
         emit(as_json, data, text)
         return
-    from ..outbox import Outbox
-    from ..recovery import news
+    from ..anchoring.outbox import Outbox
+    from ..anchoring.recovery import news
 
     run_dir = resolve_run(run, base_dir)
     tracker = ProvenanceTracker.load(run_dir, config_path, read_only=True)

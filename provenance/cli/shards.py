@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..engines import ENGINES, hash_dataset, open_engine  # noqa: F401 - open_engine is shared with verify
+from ..digests.engines import ENGINES, hash_dataset, open_engine  # noqa: F401 - open_engine is shared with verify
 from ..files import atomic_write_json
-from ..shards import DEFAULT_SHARD_SIZE, FORMATS, discover
+from ..digests.shards import DEFAULT_SHARD_SIZE, FORMATS, discover
 from .common import emit, json_option
 
 engine_option = click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,

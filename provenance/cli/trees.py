@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..files import atomic_write_json
-from ..hashing import file_leaves
+from ..digests.hashing import file_leaves
 from ..record import Record
 from .common import RECORD_FILE, base_dir_option, emit, json_option, resolve_run
 

@@ -8,7 +8,7 @@ What it records, through `provenance.ProvenanceTracker`, in the main process onl
 
 - `on_train_begin` (before the first step): the pre tree: one leaf per row of the train and eval
   datasets (`train/...`, `test/...`; a `datasets.Dataset` is hashed from its Arrow buffers,
-  `provenance-arrow-row/v1`, see `provenance.arrow_rows`), the initial weights, the screened
+  `provenance-arrow-row/v1`, see `provenance.digests.arrow_rows`), the initial weights, the screened
   `TrainingArguments` as the training config (see `training_config`), code and environment.
 - `on_epoch_end`: one epoch tree (`epoch-N`): the weights and the values logged during that epoch
   (`state.log_history`; the Trainer evaluates after this hook, so an epoch's eval metrics land in
@@ -19,7 +19,7 @@ What it records, through `provenance.ProvenanceTracker`, in the main process onl
 
 Without `train_dataset=`, the dataloaders' datasets are hashed: with `remove_unused_columns` those
 are copies without the columns the model does not take, so give the datasets themselves when
-`data_source` names a folder (`provenance.datasets.hf_disk_descriptor`) that `provenance verify`
+`data_source` names a folder (`provenance.digests.datasets.hf_disk_descriptor`) that `provenance verify`
 re-loads; the data are `custom` otherwise.
 """
 
@@ -30,7 +30,7 @@ from typing import Any, Mapping
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from .. import ProvenanceTracker
+from ..training.tracker import ProvenanceTracker
 from ..config import SECRET_WORDS
 from . import plain_json
 

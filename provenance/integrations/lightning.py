@@ -1,7 +1,7 @@
 """Provenance for a PyTorch Lightning `Trainer`, as one callback.
 
     from provenance.integrations.lightning import ProvenanceCallback
-    callback = ProvenanceCallback(base_dir="artifacts", data_source=provenance.datasets.digits_descriptor())
+    callback = ProvenanceCallback(base_dir="artifacts", data_source=provenance.digests.datasets.digits_descriptor())
     lightning.Trainer(callbacks=[callback], max_epochs=3).fit(model, datamodule)
 
 What it records, through `provenance.ProvenanceTracker`, on global rank 0 only:
@@ -16,7 +16,7 @@ What it records, through `provenance.ProvenanceTracker`, on global rank 0 only:
   with `log_to_mlflow=True`, then the verified run into MLflow (`provenance.integrations.mlflow`).
 
 Each tree is anchored as the config's `storage_options` say. `data_source` is the dataset
-descriptor a fresh process re-loads for `provenance verify` (`provenance.datasets`); without it
+descriptor a fresh process re-loads for `provenance verify` (`provenance.digests.datasets`); without it
 the data is `custom` and a verifier must be handed it again.
 """
 
@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 import lightning.pytorch as pl
 
-from .. import ProvenanceTracker
+from ..training.tracker import ProvenanceTracker
 from ..errors import ProvenanceError
 from . import plain_json
 

@@ -34,7 +34,7 @@ from mlflow.tracking import MlflowClient
 
 from ..errors import ProvenanceError
 from ..record import Record
-from ..tracker import RECORD_FILE, ProvenanceTracker
+from ..training.tracker import RECORD_FILE, ProvenanceTracker
 
 ARTIFACT_PATH = "provenance"
 REPORT_FILES = ("report.json", "report.md", "report.html")

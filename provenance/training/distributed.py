@@ -1,6 +1,7 @@
-"""The training job on several processes with torch.distributed (DDP), launched by torchrun:
+"""The training job on several processes with torch.distributed (DDP), launched by torchrun
+(the entry point is `provenance.cli.torchrun`):
 
-    torchrun --nproc-per-node 2 -m provenance.training.distributed --epochs 3 [train options]
+    torchrun --nproc-per-node 2 -m provenance.cli.torchrun --epochs 3 [train options]
 
 Backend gloo on CPU, NCCL when CUDA is available (`--backend` to choose). Rank r trains on shard r
 of each global batch (contiguous, `torch.tensor_split`); gradients are combined by an ordered-sum
@@ -9,7 +10,7 @@ all-reduce, whose summation order belongs to the backend. With it, a W-rank run 
 what `provenance train --gradient-shards W --threads T` computes in one process (T: each rank's
 thread count, 1 under torchrun), so the two runs have the same roots: pre, every epoch, post.
 
-Hashing is sharded (`provenance.sharding`): every rank hashes its rows of the data and its share
+Hashing is sharded (`provenance.digests.sharding`): every rank hashes its rows of the data and its share
 of the state dict; rank 0 gathers the leaves, builds the trees, anchors and writes the record,
 with the world size and sharding scheme in the record's `artifacts.distributed`. A rank that fails
 while hashing fails every rank with the same one-line error, before any tree is built.
@@ -18,20 +19,17 @@ while hashing fails every rank with the same one-line error, before any tree is 
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import click
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..cli.runs import options_from, report_training, training_options
-from ..errors import ConfigError, ProvenanceError
-from ..sharding import ShardedHasher
+from ..errors import ConfigError
+from ..digests.sharding import ShardedHasher
 
 
 @dataclass
@@ -101,7 +99,7 @@ def init(backend: str = "auto", timeout_s: float = 600.0) -> Cluster:
     missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
     if missing:
         raise ConfigError(f"expected to run under torchrun (environment {', '.join(missing)} missing); "
-                          "launch with: torchrun --nproc-per-node N -m provenance.training.distributed ...")
+                          "launch with: torchrun --nproc-per-node N -m provenance.cli.torchrun ...")
     if backend == "auto":
         backend = "nccl" if torch.cuda.is_available() else "gloo"
     device = torch.device("cpu")
@@ -111,53 +109,3 @@ def init(backend: str = "auto", timeout_s: float = 600.0) -> Cluster:
     dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
     rank, world = dist.get_rank(), dist.get_world_size()
     return Cluster(rank, world, backend, device, ShardedHasher(rank, world))
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@training_options
-@click.option("--backend", type=click.Choice(["auto", "gloo", "nccl"]), default="auto", show_default=True,
-              help="auto: nccl when CUDA is available, else gloo.")
-@click.option("--timeout-s", type=click.FloatRange(min=1), default=600.0, show_default=True,
-              help="How long a collective (hashing status, gathers, gradients) waits for a silent rank.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="torch threads per rank (recorded in the config)  [default: torch's, 1 under torchrun]")
-def command(backend: str, timeout_s: float, threads: int | None, **params: Any) -> None:
-    """Distributed training with provenance: run under `torchrun --nproc-per-node N -m provenance.training.distributed`."""
-    from .job import run_training
-
-    cluster = init(backend, timeout_s)
-    try:
-        options = options_from(params, gradient_shards=cluster.world_size, threads=threads or torch.get_num_threads())
-        result = run_training(options, cluster)
-        if cluster.rank == 0:
-            report_training(result, options.epochs, params["as_json"])
-    except ProvenanceError as e:
-        raise ProvenanceError(f"[rank {cluster.rank}/{cluster.world_size}] {e}") from None
-    except dist.DistError as e:  # a peer that died or timed out in a collective
-        raise ProvenanceError(f"[rank {cluster.rank}/{cluster.world_size}] torch.distributed: {' '.join(str(e).split())[:300]}") from None
-    finally:
-        dist.destroy_process_group()
-
-
-def main() -> None:
-    """Entry point: errors as one line on stderr with the CLI's exit codes, never a traceback."""
-    from ..cli import exit_code
-
-    try:
-        command.main(prog_name="provenance.training.distributed", standalone_mode=False)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.Abort:
-        sys.exit(1)
-    except ProvenanceError as e:
-        if os.environ.get("PROVENANCE_DEBUG"):
-            raise
-        click.echo(f"error: {e}", err=True)
-        sys.exit(exit_code(e))
-
-
-if __name__ == "__main__":
-    main()

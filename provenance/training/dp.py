@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import privacy
-from ..privacy import quiet
+from ..digests import privacy
+from ..digests.privacy import quiet
 from ..errors import ConfigError
 
 @dataclass(frozen=True)

@@ -1,23 +1,16 @@
 """The training job with provenance before, per epoch and after; deterministic on CPU.
 
-Three opt-in variants of the same job:
-
-- DP (`dp=True`): DP-SGD with Opacus (`training/dp.py`); the privacy spent after each epoch goes
-  into that epoch's tree (`provenance.privacy`).
-- Gradient shards (`gradient_shards=W`): each global batch is split into W contiguous shards whose
-  gradients (of the summed loss over the shard, divided by the global batch size) are added in
-  shard order. That is what a W-rank DDP job with the ordered-sum hook of `training/distributed.py`
-  computes, so one process reproduces a distributed run bit for bit (same thread count).
-- Distributed (`cluster=...`, from `training/distributed.py` under torchrun): rank r trains on
-  shard r of each global batch, every rank hashes its shard of data and weights, rank 0 alone
-  builds the trees, anchors and writes the record.
+How an epoch trains is a variant chosen once (`variants.py`): plain, gradient shards, distributed
+(`cluster=...`, under torchrun: every rank hashes its shard of data and weights, rank 0 alone
+builds the trees, anchors and writes the record) or DP-SGD (`dp=True`, the privacy spent after each
+epoch in that epoch's tree). `provenance=False` runs the same training with no tracking.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import datasets
+from ..digests import datasets
 from ..errors import ConfigError
-from ..tracker import ProvenanceTracker, new_run_id
+from . import variants
 from .model import SmallCNN
+from .tracker import ProvenanceTracker, new_run_id
 
 if TYPE_CHECKING:
     from .distributed import Cluster
@@ -139,30 +133,16 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
         epoch_trees = cluster.broadcast(epoch_trees)
 
     features, labels = torch.from_numpy(x_train).to(device), torch.from_numpy(y_train).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
-    private = None
-    if options.dp:
-        from .dp import PrivateTraining
-
-        private = PrivateTraining(model, optimizer, features, labels, batch_size=options.batch_size,
-                                  epochs=options.epochs, seed=options.seed, options=options.dp_options())
-    net = cluster.wrap(model) if cluster else model
-    generator = torch.Generator().manual_seed(options.seed)
+    variant = _variant(options, model, features, labels, cluster)
     history: list[dict[str, Any]] = []
     privacy_history: list[dict[str, Any]] = []
     phases["train_s"] = phases["provenance_epochs_s"] = 0.0
     for epoch in range(1, options.epochs + 1):
         started = time.perf_counter()
         model.train()
-        if private is not None:
-            loss = _private_epoch(private)
-            spent = private.spent().to_json()
+        loss, spent = variant.epoch()
+        if spent is not None:
             privacy_history.append({"epoch": epoch} | spent)
-        else:
-            sums = _epoch(net, optimizer, features, labels, generator, options.batch_size, options.gradient_shards, cluster)
-            per_rank = cluster.gather(sums) if cluster else [sums]  # a collective: every rank takes part
-            loss = _ordered_total(per_rank, cluster) / len(labels) if main else 0.0
-            spent = None
         metrics = {}
         if main and not math.isfinite(loss):
             raise ConfigError(f"epoch {epoch}: expected a finite training loss, found {loss} "
@@ -185,8 +165,7 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
         return result
     started = time.perf_counter()
     results = {"test_accuracy": accuracy, "epochs": options.epochs}
-    tracker.store_merkle_on_blockchain_after_training(results, param_leaves=final_leaves,
-                                                      privacy=private.spent().to_json() if private else None)
+    tracker.store_merkle_on_blockchain_after_training(results, param_leaves=final_leaves, privacy=variant.spent())
     phases["provenance_after_s"] = time.perf_counter() - started
     result.run_dir = tracker.run_dir
     result.roots = {s.name: "0x" + s.root.hex() for s in tracker.record.stages}
@@ -202,53 +181,22 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
     return result
 
 
-def _epoch(net: nn.Module, optimizer: torch.optim.Optimizer, features: torch.Tensor, labels: torch.Tensor,
-           generator: torch.Generator, batch_size: int, shards: int, cluster: Cluster | None) -> list[float]:
-    """One epoch over a fresh permutation; returns the loss sums in (batch, shard) order."""
-    order = torch.randperm(len(labels), generator=generator).to(features.device)
-    sums = []
-    summed = nn.CrossEntropyLoss(reduction="sum")
-    mean = nn.CrossEntropyLoss()
-    for i in range(0, len(order), batch_size):
-        batch = order[i : i + batch_size]
-        optimizer.zero_grad()
-        if shards == 1:
-            loss = mean(net(features[batch]), labels[batch])
-            loss.backward()
-            sums.append(loss.item() * len(batch))
-        else:
-            parts = torch.tensor_split(batch, shards)
-            for part in (parts[cluster.rank],) if cluster else parts:
-                total = summed(net(features[part]), labels[part])
-                (total / len(batch)).backward()  # summed over shards (in order) = the full batch's mean-loss gradient
-                sums.append(total.item())
-        optimizer.step()
-    return sums
+def _variant(options: TrainOptions, model: nn.Module, features: torch.Tensor, labels: torch.Tensor, cluster: Cluster | None) -> variants.Variant:
+    """The variant the options ask for, with its optimizer (Adam) around `model`."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
+    if options.dp:
+        from .dp import PrivateTraining
 
-
-def _ordered_total(per_rank: list[list[float]] | None, cluster: Cluster | None) -> float:
-    """The epoch's loss sum, added in (batch, shard) order however the shards were spread."""
-    if per_rank is None:
-        return 0.0
-    values = per_rank[0] if cluster is None else [v for batch in zip(*per_rank) for v in batch]
-    total = 0.0
-    for value in values:
-        total += value
-    return total
-
-
-def _private_epoch(private: Any) -> float:
-    loss_fn = nn.CrossEntropyLoss()
-    total, seen = 0.0, 0
-    for xb, yb in private.batches():
-        private.optimizer.zero_grad()
-        loss = loss_fn(private.module(xb), yb)
-        loss.backward()
-        private.optimizer.step()  # a Poisson batch can be empty: Opacus still adds the noise and counts the step
-        if len(yb):
-            total += loss.item() * len(yb)
-            seen += len(yb)
-    return total / max(seen, 1)
+        return variants.Private(PrivateTraining(model, optimizer, features, labels, batch_size=options.batch_size,
+                                                epochs=options.epochs, seed=options.seed, options=options.dp_options()))
+    net = cluster.wrap(model) if cluster else model
+    generator = torch.Generator().manual_seed(options.seed)
+    common = (net, optimizer, features, labels, generator, options.batch_size)
+    if cluster is not None:
+        return variants.Distributed(*common, shards=options.gradient_shards, cluster=cluster)
+    if options.gradient_shards > 1:
+        return variants.Sharded(*common, shards=options.gradient_shards)
+    return variants.Plain(*common)
 
 
 def _accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, device: torch.device | None = None) -> float:
@@ -282,14 +230,10 @@ def _check_writable(options: TrainOptions) -> None:
     """Where the run will write, checked before anything is hashed or written: the base dir and
     the data home are folders (or can be), the outbox opens."""
     from ..files import check_folder, data_home
-    from ..outbox import Outbox
+    from ..anchoring.outbox import Outbox
 
     check_folder(options.base_dir, "base_dir")
     if options.run_id is not None:
         check_folder(Path(options.base_dir) / options.run_id, "run folder")
     data_home()
     Outbox()
-
-
-def options_dict(options: TrainOptions) -> dict[str, Any]:
-    return asdict(options)

@@ -16,7 +16,7 @@ import pytest
 import solcx
 from ethpm_types import ContractType
 
-from provenance.contract import artifact
+from provenance.anchors.ethereum.contract import artifact
 
 GUIDE_SOURCE = Path(__file__).with_name("guide") / "MLProvenance.sol"
 META = '{"run_id": "guide-run", "stage": "pre_training", "timestamp": "2026-11-29T01:00:00"}'

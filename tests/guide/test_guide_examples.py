@@ -72,7 +72,7 @@ def test_every_guide_example_runs_as_written(tmp_path, anvil, ipfs_node):
 def verify_in_fresh_process(run: Path, config_path: Path) -> subprocess.CompletedProcess:
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[3]); from glue import train_data, test_data; "
-        "from provenance.verify import verify_run; "
+        "from provenance.verification.verify import verify_run; "
         "report = verify_run(sys.argv[1], datasets=(train_data, test_data), config=sys.argv[2]); "
         "print(json.dumps(report.to_json())); sys.exit(0 if report.ok else 1)"
     )

@@ -16,11 +16,11 @@ import base58
 import pytest
 from eth_account import Account
 
-from provenance.anchors.base import AnchorState
-from provenance.backends import open_backend
+from provenance.record.receipts import AnchorState
+from provenance.anchors.open import open_backend
 from provenance.config import DEFAULTS, EthereumSection, load_config, refuse_secrets
 from provenance.errors import AnchorError, ConfigError
-from provenance.keys import KeySigner
+from provenance.anchors.ethereum.keys import KeySigner
 from provenance.merkle import Leaf
 from provenance.record import Record, Stage
 
@@ -224,13 +224,13 @@ def test_retry_attempts_is_the_number_of_tries_of_one_delivery(caplog, monkeypat
     """IPFS at a port where nothing listens (a real refused connection): with retry_attempts 3 one
     anchor tries three times, then comes back pending; with 1 it tries once. Ethereum at such a
     port: opening is tried that many times, then AnchorError."""
-    monkeypatch.setattr("provenance.backends.RETRY_PAUSE_S", 0.01)
+    monkeypatch.setattr("provenance.anchors.open.RETRY_PAUSE_S", 0.01)
     root, record = run_record("retry")
     url = f"http://127.0.0.1:{closed_port()}"
     for attempts in (1, 3):
         caplog.clear()
         backend = open_backend("ipfs", load_config({"ipfs": {"url": url, "timeout": 2, "retry_attempts": attempts}}, environ={}))
-        with caplog.at_level(logging.INFO, logger="provenance.backends"):
+        with caplog.at_level(logging.INFO, logger="provenance.anchors.open"):
             receipt = backend.anchor(root, record)
         assert receipt.state is AnchorState.PENDING
         assert [r.getMessage().split(" failed")[0] for r in caplog.records] == [
@@ -238,14 +238,14 @@ def test_retry_attempts_is_the_number_of_tries_of_one_delivery(caplog, monkeypat
         ]
         backend.close()
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="provenance.backends"), pytest.raises(AnchorError, match="cannot reach"):
+    with caplog.at_level(logging.INFO, logger="provenance.anchors.open"), pytest.raises(AnchorError, match="cannot reach"):
         open_backend("ethereum", load_config({"ethereum": {"rpc_url": url, "retry_attempts": 2}}, environ={}))
     assert len(caplog.records) == 1 and "opening ethereum: try 1 of 2" in caplog.records[0].getMessage()
 
 
 def test_a_configuration_mistake_is_not_retried(caplog):
     config = load_config({"ethereum": {"retry_attempts": 5}}, environ={})
-    with caplog.at_level(logging.INFO, logger="provenance.backends"), pytest.raises(ConfigError):
+    with caplog.at_level(logging.INFO, logger="provenance.anchors.open"), pytest.raises(ConfigError):
         open_backend("solana", config)
     assert not caplog.records
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from provenance.anchors import ethereum
-from provenance.anchors.ethereum import EthereumAnchor
-from provenance.keys import NodeSigner
+from provenance.anchors.ethereum import backend as ethereum
+from provenance.anchors.ethereum.backend import EthereumAnchor
+from provenance.anchors.ethereum.keys import NodeSigner
 
 NO_ANCHORS = {"store_before_training": False, "store_epoch_checkpoints": False, "store_after_training": False}
 

@@ -11,8 +11,8 @@ import time
 
 import torch
 
-from provenance import datasets
-from provenance.tracker import ProvenanceTracker
+from provenance.digests import datasets
+from provenance.training.tracker import ProvenanceTracker
 from provenance.training.model import SmallCNN
 
 

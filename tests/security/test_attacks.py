@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from provenance import models
-from provenance.anchors.base import AnchorState
+from provenance.digests import models
+from provenance.record.receipts import AnchorState
 from provenance.record import IDENTITY_ETHEREUM, Record, Stage, ethereum_identity_leaf
-from provenance.tracker import FINAL_MODEL_FILE, ProvenanceTracker
+from provenance.training.tracker import FINAL_MODEL_FILE, ProvenanceTracker
 from tests.security.conftest import NO_ANCHORS, write_config
 from tests.support.cli import ROOT, cli
 

@@ -74,8 +74,8 @@ def anvil(tmp_path) -> Iterator[AnvilNode]:
     recorded in the session's deployments file."""
     from web3 import Web3
 
-    from provenance.anchors import ethereum
-    from provenance.keys import NodeSigner
+    from provenance.anchors.ethereum import backend as ethereum
+    from provenance.anchors.ethereum.keys import NodeSigner
 
     node = AnvilNode(tmp_path / "anvil").start()
     w3 = Web3(Web3.HTTPProvider(node.url))

@@ -11,9 +11,9 @@ from typing import Iterator
 
 import pytest
 
-from provenance import bitcoin_node as node_module
-from provenance.anchors.bitcoin import BitcoinAnchor, BitcoinConfig
-from provenance.bitcoin_node import RegtestNode
+from provenance.anchors.bitcoin import node as node_module
+from provenance.anchors.bitcoin.backend import BitcoinAnchor, BitcoinConfig
+from provenance.anchors.bitcoin.node import RegtestNode
 
 _BITCOIN_ENV = ("BITCOIN_RPC_URL", "BITCOIN_RPC_USER", "BITCOIN_RPC_PASSWORD", "BITCOIN_RPC_COOKIE", node_module.PORT_ENV)
 

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from provenance.ipfsnode import IpfsNode
+from provenance.anchors.ipfs.node import IpfsNode
 from tests.support.anvil import free_port
 
 

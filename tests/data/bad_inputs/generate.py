@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from provenance.anchors.base import AnchorState, Receipt
+from provenance.record.receipts import AnchorState, Receipt
 from provenance.merkle import Leaf
-from provenance.outbox import Outbox
-from provenance.proofs import prove
+from provenance.anchoring.outbox import Outbox
+from provenance.verification.proofs import prove
 from provenance.record import Record, Stage
 
 HERE = Path(__file__).parent

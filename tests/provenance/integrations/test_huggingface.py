@@ -14,9 +14,9 @@ import torch
 from blake3 import blake3
 from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
 
-from provenance.datasets import hf_disk_descriptor, load
+from provenance.digests.datasets import hf_disk_descriptor, load
 from provenance.errors import FormatError
-from provenance.hashing import dataset_leaves
+from provenance.digests.hashing import dataset_leaves
 from provenance.integrations.huggingface import ProvenanceCallback, training_config
 from tests.support.cli import cli
 

@@ -9,7 +9,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from provenance import datasets
+from provenance.digests import datasets
 from provenance.integrations.lightning import ProvenanceCallback
 from tests.support.cli import cli
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from provenance import datasets
+from provenance.digests import datasets
 from provenance.integrations.lightning import ProvenanceCallback
 from provenance.integrations.mlflow import explorer_link, log_run
 

@@ -1,0 +1,112 @@
+"""Delivery: moving outbox entries to their networks, one committed step at a time.
+
+For each entry, from what the outbox says (a crash at any point repeats at most a read, never a
+second anchor, because each step's outcome is committed before the next network call):
+
+1. an entry with a known transaction is *refreshed* from its network (mined? dropped by a reorg?);
+2. otherwise the network is asked whether the root is already anchored (idempotency: a root found
+   on chain is confirmed, not re-sent);
+3. only then is it sent (in two phases where the backend can: the txid is stored first).
+
+A backend's optional abilities are the typed protocols of `provenance.anchors.base`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..anchors.base import AnchorBackend, FindsAnchors, Refreshes, StaleTransactionError, TwoPhase
+from ..errors import AnchorError, ConfigError, ProvenanceError
+from ..record.receipts import AnchorState, Receipt, Status
+from .outbox import LOCAL_ONLY, RAW_TX, Batch, Entry, Outbox
+
+
+def deliver_batch(outbox: Outbox, batch: Batch, backend: FindsAnchors) -> list[Entry]:
+    """Anchor a batch root once (or find it already anchored) and give every member its receipt."""
+    from ..anchors.ethereum.backend import batch_leaves, batch_member_receipt
+    from ..merkle import MerkleTree
+
+    members = [(e.member_name, e.root) for e in batch.members]
+    tree = MerkleTree.of(batch_leaves(members))
+    destination = destination_of(backend)
+    elsewhere = [e for e in batch.members if e.destination not in ("", destination)]
+    if elsewhere:
+        reason = f"batch {batch.id} is bound to {elsewhere[0].destination}; this configuration sends to {destination}: not sent"
+        return [outbox.note(entry, reason) for entry in batch.members]
+    batch_members = [outbox.bind(e, destination) for e in batch.members]
+    try:
+        receipt = backend.find_anchor(batch.root) or backend.anchor(batch.root, batch.manifest)
+    except AnchorError as e:
+        return [outbox.retry_later(entry, str(e)) for entry in batch_members]
+    return [outbox.record(e, batch_member_receipt(receipt, tree, e.member_name, e.root)) for e in batch_members]
+
+
+def deliver(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
+    """Move one entry forward as far as its network allows (see the module docstring), only
+    through a backend with the entry's destination."""
+    destination = destination_of(backend)
+    if entry.destination and entry.destination != destination:
+        return outbox.note(entry, f"queued for {entry.destination}; this configuration sends to {destination}: not sent")
+    if not entry.destination and destination != LOCAL_ONLY:
+        entry = outbox.bind(entry, destination)
+    try:
+        if (entry.receipt is not None and entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED)
+                and _sent(entry.receipt) and isinstance(backend, Refreshes)):
+            refreshed = backend.refresh(entry.receipt)
+            if refreshed.state is not AnchorState.PENDING:
+                return outbox.record(entry, refreshed)
+            raw_tx = entry.receipt.location.get(RAW_TX)
+            try:
+                if raw_tx and isinstance(backend, TwoPhase):  # signed earlier, not on the network now: send it again
+                    return outbox.record(entry, _keep_raw(backend.broadcast(entry.root, raw_tx), raw_tx))
+                entry = outbox.reopen(entry, refreshed.reason or "transaction vanished")
+            except StaleTransactionError as e:  # it can never be mined now: sign a new one below
+                entry = outbox.reopen(entry, str(e))
+        existing = backend.find_anchor(entry.root) if isinstance(backend, FindsAnchors) else None
+        if existing is not None:
+            return outbox.record(entry, existing)
+        if isinstance(backend, TwoPhase):  # the txid is stored before anything is sent
+            prepared = backend.prepare(entry.root)
+            entry = outbox.record(entry, prepared)
+            raw_tx = prepared.location[RAW_TX]
+            return outbox.record(entry, _keep_raw(backend.broadcast(entry.root, raw_tx), raw_tx))
+        receipt = backend.anchor(entry.root, outbox.payload(entry), entry.prev_root)
+        if receipt.state is AnchorState.PENDING:  # e.g. IPFS without a node: stored locally, not delivered
+            return outbox.retry_later(outbox.record(entry, receipt), receipt.reason or "not delivered")
+        return outbox.record(entry, receipt)
+    except AnchorError as e:
+        return outbox.retry_later(entry, str(e))
+    except ProvenanceError as e:
+        return outbox.fail(entry, str(e))
+
+
+def _sent(receipt: Receipt) -> bool:
+    return bool(receipt.location.get("tx_hash") or receipt.location.get("txid"))
+
+
+def _keep_raw(receipt: Receipt, raw_tx: str) -> Receipt:
+    return receipt.with_state(receipt.state, location=dict(receipt.location) | {RAW_TX: raw_tx})
+
+
+def recheck(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
+    """Re-verify a confirmed entry against its network; reopen it (to re-send) if the network does
+    not show it: dropped by a reorg, or made on another chain than the one configured now."""
+    if entry.state is not AnchorState.CONFIRMED or entry.receipt is None:
+        return entry
+    if entry.destination != destination_of(backend):
+        return entry  # anchored elsewhere (or before entries named it): not this backend's to judge
+    try:
+        verdict = backend.verify(entry.receipt, entry.root)
+    except AnchorError:
+        return entry  # cannot tell now; leave it as it is
+    if verdict.status is not Status.FAILED:  # ok, or cannot check now
+        return entry
+    return outbox.reopen(entry, verdict.detail)  # reorged out, or anchored on another chain/contract
+
+
+def destination_of(backend: Any) -> str:
+    """Where `backend` sends anchors (its `destination`)."""
+    destination = getattr(backend, "destination", None)
+    if isinstance(destination, str) and destination:
+        return destination
+    raise ConfigError(f"anchor backend {getattr(backend, 'name', backend)!r}: expected a destination, found none")

@@ -1,0 +1,1 @@
+"""Ethereum: the `MLProvenance` contract backend, its keys, deployments and local chain (anvil)."""

@@ -1,0 +1,583 @@
+"""Ethereum anchor: roots in the `MLProvenance` contract, over any JSON-RPC endpoint.
+
+An anchor belongs to `(submitter, root)`: the account that sent the anchoring transaction and the
+root. Receipts name their submitter and contract; verification checks that submitter's anchor in
+the receipt's own contract, so someone else's anchor of the same root (a front-run) neither helps
+nor hurts, and a redeploy never breaks an old run.
+
+Works with web3.py alone, so a verifier needs neither Ape nor the project's sources: the ABI and
+bytecode ship in the package (`provenance.anchors.ethereum.contract`). Ape networks are used through their web3
+connection (`EthereumAnchor(provider.web3, ...)`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Sequence, TypeVar
+
+import requests
+from eth_utils import keccak
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3Exception,
+)
+
+from . import deployments, node as localchain
+from .contract import artifact
+from ...errors import AnchorError, ConfigError, FormatError
+from .keys import NodeSigner, Signer, signer_from_environment
+from ...merkle import Leaf, MerkleTree, MultiProof, leaf_hash, parse_bytes32
+from ..base import ZERO_ROOT, AnchorBackend, check_root, redact_url
+from ...record.receipts import AnchorState, Receipt, Verdict
+
+T = TypeVar("T")
+BATCH_MEMBER = "batch.member"
+
+_CUSTOM_ERRORS = {
+    "0x" + keccak(text="ZeroRoot()")[:4].hex(): "the contract rejects the zero root (ZeroRoot)",
+    "0x" + keccak(text="AlreadyAnchored(address,bytes32)")[:4].hex(): "this account already anchored the root (AlreadyAnchored)",
+    "0x" + keccak(text="NotAnchored(address,bytes32)")[:4].hex(): "this account has not anchored the root (NotAnchored)",
+    "0x" + keccak(text="AlreadyRevoked(address,bytes32)")[:4].hex(): "this account's anchor of the root is already revoked (AlreadyRevoked)",
+}
+
+
+class RefusedError(ConfigError):
+    """The contract would refuse the request for what it asks (revoking a root this account never
+    anchored, or revoking twice): the caller's mistake, not a network failure."""
+
+
+@dataclass(frozen=True)
+class AnchorInfo:
+    """What the contract stores for one submitter's anchor of a root (`anchorOf`)."""
+
+    anchored: bool
+    timestamp: int
+    block_number: int
+    revoked: bool
+
+    @property
+    def live(self) -> bool:
+        """Anchored and not revoked: what every scoped on-chain check requires."""
+        return self.anchored and not self.revoked
+
+
+class EthereumAnchor(AnchorBackend):
+    """Anchors roots in one deployed `MLProvenance` contract and checks them later (in the
+    contract each receipt names)."""
+
+    name = "ethereum"
+
+    def __init__(
+        self,
+        w3: Web3,
+        contract_address: str,
+        signer: Signer | None = None,
+        *,
+        confirmations: int = 1,
+        receipt_timeout: float = 120.0,
+        endpoint: str = "web3 provider",
+        gas_limit: int | None = None,
+        gas_price: int | str | None = None,
+    ) -> None:
+        if confirmations < 1:
+            raise ConfigError(f"confirmations: expected at least 1, found {confirmations}")
+        if gas_limit is not None and (isinstance(gas_limit, bool) or not isinstance(gas_limit, int) or gas_limit < 21_000):
+            raise ConfigError(f"gas_limit: expected an integer >= 21000 or null, found {gas_limit!r}")
+        if gas_price is not None and gas_price != "auto" and (
+            isinstance(gas_price, bool) or not isinstance(gas_price, int) or gas_price < 0
+        ):
+            raise ConfigError(f"gas_price: expected 'auto' or an integer number of wei, found {gas_price!r}")
+        self.w3 = w3
+        self.endpoint = endpoint
+        self.signer = signer
+        self.confirmations = confirmations
+        self.receipt_timeout = receipt_timeout
+        self.gas_limit = gas_limit
+        self.gas_price = None if gas_price == "auto" else gas_price
+        self.chain_id = _check_chain_id(self._rpc(lambda: w3.eth.chain_id), endpoint)
+        self.address = Web3.to_checksum_address(contract_address)
+        self._contracts: dict[str, Contract] = {}
+        self.contract = self._contract_at(self.address)
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def signer_address(self) -> str | None:
+        """The checksummed address this backend anchors from (None without a signer)."""
+        return Web3.to_checksum_address(self.signer.address) if self.signer is not None else None
+
+    @property
+    def destination(self) -> str:
+        """Where anchors go, for the outbox: `ethereum:<chain_id>:<contract>`."""
+        return f"ethereum:{self.chain_id}:{self.address}"
+
+    # ------------------------------------------------------------------ writes
+
+    def anchor(self, root: bytes, record: bytes = b"", prev_root: bytes = ZERO_ROOT) -> Receipt:
+        """Anchor `root` for this signer; the record's sha2-256 digest goes into the event.
+        Idempotent: a root this signer already anchored returns the receipt of the transaction
+        that anchored it. Anyone else's anchor of `root` plays no part."""
+        check_root(root)
+        signer = self._require_signer()
+        existing = self.find_anchor(root)
+        if existing is not None:
+            if self.anchor_info(root, signer.address).revoked:
+                raise RefusedError(
+                    f"root 0x{root.hex()} was anchored by {signer.address} and revoked: expected a root that can be "
+                    "anchored, found a revoked one (a revoked anchor is never renewed; anchor a new run)"
+                )
+            return existing
+        record_digest = hashlib.sha256(record).digest() if record else ZERO_ROOT
+        tx_hash = self._send(self.contract.functions.anchor(root, prev_root, record_digest))
+        location = {
+            "chain_id": self.chain_id,
+            "contract": self.address,
+            "submitter": signer.address,
+            "tx_hash": "0x" + tx_hash.hex(),
+            "record_digest": "0x" + record_digest.hex(),
+            "prev_root": "0x" + prev_root.hex(),
+        }
+        try:
+            tx_receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
+        except TimeExhausted:
+            return Receipt(self.name, root, AnchorState.SUBMITTED, location, reason="not mined yet")
+        except (requests.RequestException, OSError) as e:
+            return Receipt(self.name, root, AnchorState.SUBMITTED, location, reason=f"receipt not fetched: {_transport_reason(e)}")
+        if tx_receipt["status"] != 1:
+            raise AnchorError(f"anchor transaction 0x{tx_hash.hex()} reverted in block {tx_receipt['blockNumber']}")
+        location |= {"block_number": tx_receipt["blockNumber"], "block_hash": "0x" + bytes(tx_receipt["blockHash"]).hex()}
+        return self._with_confirmations(Receipt(self.name, root, AnchorState.SUBMITTED, location))
+
+    def revoke(self, root: bytes, reason: str) -> str:
+        """Revoke this signer's own anchor of `root` with `reason`; returns the transaction hash.
+        Every scoped check of that anchor turns false and verification reports it as failed."""
+        check_root(root)
+        if not isinstance(reason, str) or not reason.strip():
+            raise ConfigError("revoke: expected a non-empty reason, found none")
+        signer = self._require_signer()
+        info = self.anchor_info(root, signer.address)
+        if not info.anchored:
+            raise RefusedError(f"revoke: expected an anchor of 0x{root.hex()} by {signer.address} in {self.address}, found none")
+        if info.revoked:
+            raise RefusedError(f"revoke: the anchor of 0x{root.hex()} by {signer.address} is already revoked")
+        tx_hash = self._send(self.contract.functions.revoke(root, reason))
+        try:
+            tx_receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
+        except TimeExhausted:
+            raise AnchorError(f"revoke transaction 0x{tx_hash.hex()} sent but not mined within {self.receipt_timeout:.0f} s") from None
+        except (requests.RequestException, OSError) as e:
+            raise AnchorError(f"revoke transaction 0x{tx_hash.hex()} sent; receipt not fetched: {_transport_reason(e)}") from None
+        if tx_receipt["status"] != 1:
+            raise AnchorError(f"revoke transaction 0x{tx_hash.hex()} reverted in block {tx_receipt['blockNumber']}")
+        return "0x" + tx_hash.hex()
+
+    def refresh(self, receipt: Receipt) -> Receipt:
+        """The receipt with its confirmations and state brought up to date from the chain."""
+        if "tx_hash" not in receipt.location:
+            return receipt
+        try:
+            tx_receipt = self._rpc(lambda: self.w3.eth.get_transaction_receipt(receipt.location["tx_hash"]))
+        except TransactionNotFound:
+            return receipt.with_state(AnchorState.PENDING, confirmations=0, reason="transaction not found (dropped or reorged out)")
+        location = dict(receipt.location) | {
+            "block_number": tx_receipt["blockNumber"],
+            "block_hash": "0x" + bytes(tx_receipt["blockHash"]).hex(),
+        }
+        if "submitter" not in location:
+            location["submitter"] = Web3.to_checksum_address(tx_receipt["from"])
+        return self._with_confirmations(receipt.with_state(receipt.state, location=location))
+
+    # ------------------------------------------------------------------ verification
+
+    def verify(self, receipt: Receipt, root: bytes) -> Verdict:
+        """Check that the receipt's transaction anchored `root` for the receipt's submitter in the
+        receipt's own contract, in a block that is still canonical, with enough confirmations, and
+        that the anchor is not revoked. The facts returned are read from the chain. For a batched
+        receipt: the batch root is anchored so, and the contract accepts the proof of `root`'s
+        `batch.member` leaf against that submitter's anchor."""
+        try:
+            if "batch_root" in receipt.location:
+                return self._verify_batched(receipt, root)
+            return self._verify(receipt, root)
+        except (AnchorError, FormatError) as e:
+            return Verdict.cannot_check(self.name, f"cannot check: {e}")
+
+    def _verify_batched(self, receipt: Receipt, root: bytes) -> Verdict:
+        if receipt.root != root:
+            return Verdict(self.name, False, f"receipt is for root 0x{receipt.root.hex()}, expected 0x{root.hex()}")
+        batch_root = parse_bytes32(receipt.location["batch_root"], what="batch root")
+        leaf = Leaf.from_json(receipt.location.get("batch_leaf"))
+        proof = receipt.location.get("batch_proof", [])
+        if not isinstance(proof, list):
+            raise FormatError(f"batch proof: expected a list of hashes, found {type(proof).__name__}")
+        nodes = [parse_bytes32(p, what="batch proof node") for p in proof]
+        if leaf.kind != BATCH_MEMBER or leaf.digest != root:
+            return Verdict(self.name, False, f"batch leaf {leaf.label} does not hold root 0x{root.hex()}")
+        batch = self._verify(replace(receipt, root=batch_root), batch_root)
+        facts = (dict(batch.facts) | {"batch_root": "0x" + batch_root.hex()}) if batch.facts else {}
+        if not batch.ok:
+            return Verdict(self.name, False, f"batch 0x{batch_root.hex()}: {batch.detail}", batch.confirmations, facts)
+        contract = self._contract_at(facts["contract"])
+        if not self._call(contract.functions.verifyLeafInclusion(
+            facts["submitter"], batch_root, nodes, leaf.kind, leaf.name, leaf.digest, leaf.size
+        )):
+            return Verdict(self.name, False, f"the contract rejects the proof of {leaf.label} in batch 0x{batch_root.hex()}",
+                           batch.confirmations, facts)
+        return Verdict(self.name, True, f"in batch 0x{batch_root.hex()} ({leaf.label}, proof checked on-chain); {batch.detail}",
+                       batch.confirmations, facts)
+
+    def _verify(self, receipt: Receipt, root: bytes) -> Verdict:
+        loc = receipt.location
+        if receipt.root != root:
+            return Verdict(self.name, False, f"receipt is for root 0x{receipt.root.hex()}, expected 0x{root.hex()}")
+        if loc.get("chain_id") != self.chain_id:
+            return Verdict.cannot_check(self.name, f"cannot check: receipt is for chain {loc.get('chain_id')}, connected to chain {self.chain_id}")
+        if "tx_hash" not in loc:
+            return Verdict(self.name, False, f"receipt is {receipt.state.value} with no transaction to check")
+        contract = self._contract_at(_address(loc.get("contract"), "receipt contract"))
+        claimed = _address(loc["submitter"], "receipt submitter") if loc.get("submitter") is not None else None
+        try:
+            tx_receipt = self._rpc(lambda: self.w3.eth.get_transaction_receipt(loc["tx_hash"]))
+        except TransactionNotFound:
+            return Verdict(self.name, False, f"transaction {loc['tx_hash']} not found on chain {self.chain_id}")
+        if tx_receipt["status"] != 1:
+            return Verdict(self.name, False, f"transaction {loc['tx_hash']} reverted")
+        sender = Web3.to_checksum_address(tx_receipt["from"])
+        if claimed is not None and sender != claimed:
+            return Verdict(self.name, False, f"transaction {loc['tx_hash']} was sent by {sender}, the receipt names {claimed}")
+        block_number = tx_receipt["blockNumber"]
+        canonical = self._rpc(lambda: self.w3.eth.get_block(block_number))
+        if canonical["hash"] != tx_receipt["blockHash"]:
+            return Verdict(self.name, False, f"block {block_number} of transaction {loc['tx_hash']} is no longer canonical")
+        events = contract.events.RootAnchored().process_receipt(tx_receipt, errors=DISCARD)
+        event = next(
+            (e for e in events if e["args"]["root"] == root and e["address"] == contract.address and e["args"]["submitter"] == sender),
+            None,
+        )
+        if event is None:
+            return Verdict(self.name, False, f"transaction {loc['tx_hash']} emitted no RootAnchored for this root by {sender} in {contract.address}")
+        info = self.anchor_info(root, sender, contract)
+        if not info.anchored or info.block_number != block_number:
+            return Verdict(self.name, False, f"contract {contract.address} holds no anchor of 0x{root.hex()} by {sender} from block {block_number}")
+        facts = {
+            "submitter": sender,
+            "chain_id": self.chain_id,
+            "contract": contract.address,
+            "block_number": block_number,
+            "block_hash": "0x" + bytes(tx_receipt["blockHash"]).hex(),
+            "timestamp": info.timestamp,
+            "record_digest": "0x" + bytes(event["args"]["recordDigest"]).hex(),
+            "prev_root": "0x" + bytes(event["args"]["prevRoot"]).hex(),
+            "revoked": info.revoked,
+        }
+        confirmations = self._rpc(lambda: self.w3.eth.block_number) - block_number + 1
+        if info.revoked:
+            return Verdict(self.name, False, f"revoked by {sender}: {self._revocation_reason(contract, root, sender, block_number)}",
+                           confirmations, facts)
+        for key in ("record_digest", "prev_root"):
+            if key in loc and str(loc[key]).lower() != facts[key]:
+                return Verdict(self.name, False, f"the receipt's {key} {loc[key]} differs from the chain's {facts[key]}", confirmations, facts)
+        if confirmations < self.confirmations:
+            return Verdict(self.name, False, f"{confirmations} confirmations, {self.confirmations} required", confirmations, facts)
+        detail = f"anchored in block {block_number} of chain {self.chain_id} by {sender} in {contract.address}, {confirmations} confirmations"
+        return Verdict(self.name, True, detail, confirmations, facts)
+
+    def find_anchor(self, root: bytes) -> Receipt | None:
+        """The receipt of the transaction by which this signer anchored `root` in this contract,
+        if any. Someone else's anchor of `root` is neither found nor blocking."""
+        submitter = self.signer_address
+        if submitter is None:
+            return None
+        info = self.anchor_info(root, submitter)
+        if not info.anchored:
+            return None
+        logs = self._rpc(
+            lambda: self.contract.events.RootAnchored().get_logs(
+                from_block=info.block_number, to_block=info.block_number,
+                argument_filters={"root": root, "submitter": submitter},
+            )
+        )
+        if not logs:
+            raise AnchorError(f"root 0x{root.hex()} is anchored by {submitter} in block {info.block_number} but its event was not found")
+        log = logs[0]
+        location = {
+            "chain_id": self.chain_id,
+            "contract": self.address,
+            "submitter": submitter,
+            "tx_hash": "0x" + bytes(log["transactionHash"]).hex(),
+            "record_digest": "0x" + bytes(log["args"]["recordDigest"]).hex(),
+            "prev_root": "0x" + bytes(log["args"]["prevRoot"]).hex(),
+            "block_number": log["blockNumber"],
+            "block_hash": "0x" + bytes(log["blockHash"]).hex(),
+        }
+        return self._with_confirmations(Receipt(self.name, root, AnchorState.SUBMITTED, location))
+
+    # ------------------------------------------------------------------ reads
+
+    def anchor_info(self, root: bytes, submitter: str | None = None, contract: Contract | None = None) -> AnchorInfo:
+        """`submitter`'s (default: this signer's) anchor of `root` (`anchorOf`)."""
+        who = self._submitter(submitter)
+        anchored, timestamp, block_number, revoked = self._call((contract or self.contract).functions.anchorOf(who, root))
+        return AnchorInfo(bool(anchored), timestamp, block_number, bool(revoked))
+
+    def is_anchored(self, root: bytes, submitter: str | None = None) -> bool:
+        """Whether `submitter` (default: this signer) anchored `root` and has not revoked it."""
+        return self.anchor_info(root, submitter).live
+
+    def verify_inclusion(self, root: bytes, proof: Sequence[bytes], leaf: Leaf, submitter: str | None = None) -> bool:
+        """On-chain check (eth_call) of a proof for a leaf hashed here, against `submitter`'s
+        (default: this signer's) live anchor of `root`."""
+        call = self.contract.functions.verifyInclusion(self._submitter(submitter), root, list(proof), leaf_hash(leaf))
+        return bool(self._call(call))
+
+    def verify_leaf_inclusion(self, root: bytes, proof: Sequence[bytes], leaf: Leaf, submitter: str | None = None) -> bool:
+        """On-chain check of a proof for a leaf that the contract hashes itself."""
+        call = self.contract.functions.verifyLeafInclusion(
+            self._submitter(submitter), root, list(proof), leaf.kind, leaf.name, leaf.digest, leaf.size
+        )
+        return bool(self._call(call))
+
+    def verify_multi_inclusion(self, root: bytes, multiproof: MultiProof, submitter: str | None = None) -> bool:
+        leaves = [leaf_hash(v) for v in multiproof.leaves]
+        call = self.contract.functions.verifyMultiInclusion(
+            self._submitter(submitter), root, list(multiproof.proof), list(multiproof.proof_flags), leaves
+        )
+        return bool(self._call(call))
+
+    def onchain_leaf_hash(self, leaf: Leaf) -> bytes:
+        return bytes(self._call(self.contract.functions.leafHash(leaf.kind, leaf.name, leaf.digest, leaf.size)))
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "network": self.name,
+            "endpoint": self.endpoint,
+            "chain_id": self.chain_id,
+            "contract": self.address,
+            "block_number": self._rpc(lambda: self.w3.eth.block_number),
+            "signer": self.signer_address,
+            "confirmations_required": self.confirmations,
+        }
+
+    # ------------------------------------------------------------------ internals
+
+    def _contract_at(self, address: str) -> Contract:
+        """The MLProvenance contract at `address` on this chain (code checked once)."""
+        address = Web3.to_checksum_address(address)
+        if address not in self._contracts:
+            code = bytes(self._rpc(lambda: self.w3.eth.get_code(address)))
+            if not code:
+                raise AnchorError(
+                    f"no contract code at {address} on chain {self.chain_id}: expected MLProvenance "
+                    "(deploy it with `ape run deploy --network ...` or pass the right address)"
+                )
+            # A receipt (or config) may name any address; only the code this package ships is
+            # trusted to mean what MLProvenance's events and views say.
+            if code != bytes.fromhex(artifact()["deployedBytecode"].removeprefix("0x")):
+                raise AnchorError(
+                    f"the contract at {address} on chain {self.chain_id} is not this version of MLProvenance: "
+                    "expected its code to equal the packaged runtime bytecode, found other code"
+                )
+            self._contracts[address] = self.w3.eth.contract(address=address, abi=artifact()["abi"])
+        return self._contracts[address]
+
+    def _require_signer(self) -> Signer:
+        if self.signer is None:
+            raise ConfigError(
+                "no Ethereum signer: set ETH_PRIVATE_KEY or PROVENANCE_ETH_ACCOUNT (an Ape keystore alias)"
+            )
+        return self.signer
+
+    def _submitter(self, submitter: str | None) -> str:
+        if submitter is not None:
+            return _address(submitter, "submitter")
+        if self.signer is None:
+            raise ConfigError("expected a submitter address to check against (no signer configured), found none")
+        return Web3.to_checksum_address(self.signer.address)
+
+    def _send(self, call: Any) -> bytes:
+        """Build, sign and send one contract call from the signer, with the configured gas."""
+        signer = self._require_signer()
+        params: dict[str, Any] = {"from": signer.address, "chainId": self.chain_id}
+        if self.gas_limit is not None:
+            params["gas"] = self.gas_limit
+        if self.gas_price is not None:
+            params["gasPrice"] = self.gas_price
+        tx = self._rpc(lambda: call.build_transaction(params))
+        return self._rpc(lambda: signer.send(self.w3, tx))
+
+    def _revocation_reason(self, contract: Contract, root: bytes, submitter: str, from_block: int) -> str:
+        logs = self._rpc(
+            lambda: contract.events.AnchorRevoked().get_logs(
+                from_block=from_block, to_block="latest", argument_filters={"root": root, "submitter": submitter}
+            )
+        )
+        return str(logs[0]["args"]["reason"]) if logs else "(reason not found in the contract's events)"
+
+    def _with_confirmations(self, receipt: Receipt) -> Receipt:
+        block_number = receipt.location.get("block_number")
+        if block_number is None:
+            return receipt
+        confirmations = self._rpc(lambda: self.w3.eth.block_number) - block_number + 1
+        state = AnchorState.CONFIRMED if confirmations >= self.confirmations else AnchorState.SUBMITTED
+        reason = None if state is AnchorState.CONFIRMED else f"{confirmations} of {self.confirmations} confirmations"
+        return receipt.with_state(state, confirmations=confirmations, reason=reason)
+
+    def _call(self, fn: Any) -> Any:
+        return self._rpc(lambda: fn.call())
+
+    def _rpc(self, fn: Callable[[], T]) -> T:
+        """Run one RPC interaction, turning transport failures and reverts into one-line errors."""
+        try:
+            return fn()
+        except (ContractCustomError, ContractLogicError) as e:
+            data = getattr(e, "data", None)
+            if isinstance(data, str) and data[:10] in _CUSTOM_ERRORS:
+                raise AnchorError(f"transaction would revert: {_CUSTOM_ERRORS[data[:10]]}") from None
+            raise AnchorError(f"transaction would revert: {_oneline(e)}") from None
+        except (requests.RequestException, OSError) as e:
+            raise AnchorError(f"cannot reach Ethereum RPC at {self.endpoint}: {_transport_reason(e)}") from None
+        except TransactionNotFound:
+            raise
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise AnchorError(f"Ethereum RPC at {self.endpoint}: expected a JSON-RPC answer, found {_not_json(e)}") from None
+        except Web3Exception as e:
+            raise AnchorError(f"Ethereum RPC at {self.endpoint} failed: {_oneline(e)}") from None
+
+
+def batch_leaves(members: Sequence[tuple[str, bytes]]) -> list[Leaf]:
+    return [Leaf(BATCH_MEMBER, name, root, 0) for name, root in members]
+
+
+def batch_member_receipt(batch: Receipt, tree: MerkleTree, name: str, root: bytes) -> Receipt:
+    """A member's receipt: the batch transaction's, for `root`, with its proof to the batch root."""
+    leaf = Leaf(BATCH_MEMBER, name, root, 0)
+    location = dict(batch.location) | {
+        "batch_root": "0x" + tree.root.hex(),
+        "batch_leaf": leaf.to_json(),
+        "batch_proof": ["0x" + p.hex() for p in tree.proof(leaf)],
+        "batch_size": len(tree),
+    }
+    return replace(batch, root=root, location=location)
+
+
+def connect(
+    network: str = "local",
+    *,
+    contract_address: str | None = None,
+    signer: Signer | None = None,
+    confirmations: int = 1,
+    request_timeout: float = 10.0,
+    receipt_timeout: float = 120.0,
+    gas_limit: int | None = None,
+    gas_price: int | str | None = None,
+    allow_start: bool = True,
+    allow_deploy: bool = True,
+) -> EthereumAnchor:
+    """An `EthereumAnchor` for a network name: `local` (the embedded anvil, started if needed and
+    `allow_start`, contract deployed if absent and `allow_deploy`) or an http(s):// JSON-RPC URL.
+    The contract address comes from the argument, else the deployments file; the signer from the
+    argument, else the environment (`ETH_PRIVATE_KEY`, `PROVENANCE_ETH_ACCOUNT`), else the node's
+    first unlocked account. `gas_price`: "auto"/None for the node's suggestion, an int for wei."""
+    deployments.load_all()  # a damaged deployments file is an error before any node is started
+    if network == "local":
+        url = localchain.ensure_running(start=allow_start)
+    elif network.startswith(("http://", "https://")):
+        url = network
+    else:
+        raise ConfigError(f"unknown Ethereum network {network!r}: expected 'local' or an http(s):// JSON-RPC URL")
+    endpoint = redact_url(url)
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": request_timeout}))
+    signer = signer or signer_from_environment()
+    try:
+        chain_id = _check_chain_id(w3.eth.chain_id, endpoint)
+        if signer is None:
+            # No key in the environment: use an account the node itself unlocks, if it has one
+            # (anvil, a dev node, your own node); public RPC endpoints have none.
+            accounts = w3.eth.accounts
+            signer = NodeSigner(accounts[0]) if accounts else None
+        address = contract_address
+        if address is None:
+            known = deployments.lookup(chain_id)
+            if known is not None and (network != "local" or w3.eth.get_code(known.address)):
+                address = known.address
+    except (requests.RequestException, OSError) as e:
+        raise AnchorError(f"cannot reach Ethereum RPC at {endpoint}: {_transport_reason(e)}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AnchorError(f"Ethereum RPC at {endpoint}: expected a JSON-RPC answer, found {_not_json(e)}") from None
+    except Web3Exception as e:
+        raise AnchorError(f"Ethereum RPC at {endpoint} failed: {_oneline(e)}") from None
+    if address is None and network == "local" and allow_deploy:
+        if signer is None:
+            raise ConfigError("no Ethereum signer to deploy MLProvenance on the local chain")
+        address = deploy(w3, signer, network="local").address
+    if address is None:
+        raise ConfigError(
+            f"no MLProvenance deployment known for chain {chain_id}: deploy one with "
+            f"`ape run deploy --network ...` or pass the contract address"
+        )
+    return EthereumAnchor(
+        w3, address, signer, confirmations=confirmations, receipt_timeout=receipt_timeout, endpoint=endpoint,
+        gas_limit=gas_limit, gas_price=gas_price,
+    )
+
+
+def deploy(w3: Web3, signer: Signer, network: str) -> deployments.Deployment:
+    """Deploy MLProvenance from the packaged bytecode and record it in the deployments file."""
+    factory = w3.eth.contract(abi=artifact()["abi"], bytecode=artifact()["bytecode"])
+    tx = factory.constructor().build_transaction({"from": signer.address, "chainId": w3.eth.chain_id})
+    tx_hash = signer.send(w3, tx)
+    tx_receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+    if tx_receipt["status"] != 1 or not tx_receipt["contractAddress"]:
+        raise AnchorError(f"deploying MLProvenance failed in transaction 0x{tx_hash.hex()}")
+    deployment = deployments.Deployment(
+        chain_id=w3.eth.chain_id,
+        address=tx_receipt["contractAddress"],
+        tx_hash="0x" + tx_hash.hex(),
+        block_number=tx_receipt["blockNumber"],
+        network=network,
+    )
+    deployments.record(deployment)
+    return deployment
+
+
+def _address(value: Any, what: str) -> str:
+    """A checksummed address, or a one-line FormatError."""
+    if not isinstance(value, str) or not Web3.is_address(value):
+        raise FormatError(f"{what}: expected a 0x-prefixed 20-byte address, found {str(value)[:50]!r}")
+    return Web3.to_checksum_address(value)
+
+
+def _oneline(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _not_json(e: ValueError) -> str:
+    return "bytes that are not UTF-8" if isinstance(e, UnicodeDecodeError) else "text that is not JSON"
+
+
+MAX_CHAIN_ID = 2**63 - 37  # EIP-2294: the largest chain id a signed transaction can carry
+
+
+def _check_chain_id(chain_id: int, endpoint: str) -> int:
+    if not 1 <= chain_id <= MAX_CHAIN_ID:
+        found = chain_id if len(str(chain_id)) <= 20 else f"a number of {len(str(chain_id))} digits"
+        raise AnchorError(f"Ethereum RPC at {endpoint}: expected a chain id in 1..{MAX_CHAIN_ID} (EIP-2294), found {found}")
+    return chain_id
+
+
+def _transport_reason(e: BaseException) -> str:
+    """Why a request failed, without echoing the URL (it may carry an API key)."""
+    if isinstance(e, requests.Timeout):
+        return "the request timed out"
+    if isinstance(e, requests.ConnectionError):
+        return "connection refused or host unreachable"
+    return type(e).__name__

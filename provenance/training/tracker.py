@@ -1,0 +1,423 @@
+"""`ProvenanceTracker`: provenance for a training loop, with the original system's API.
+
+    tracker = ProvenanceTracker("artifacts", config)
+    tracker.track_data(train, test)
+    tracker.track_model(model)
+    tracker.store_merkle_on_blockchain_before_training(training_config)
+    for epoch in ...:
+        ...train...
+        tracker.track_epoch(epoch, model, {"loss": ..., "accuracy": ...})
+    tracker.store_merkle_on_blockchain_after_training(results)
+    report = tracker.verify_blockchain_provenance()
+    tracker.save_blockchain_report()
+
+Each run lives in `base_dir/<run_id>/`: `record.json` (provenance-record/v2), `config.json`,
+`model_init.safetensors`, `checkpoints/epoch-NNN.safetensors`, `model.safetensors` and reports.
+
+A tracker holds `run_dir/.lock` (an fcntl lock) for its whole life, so a second training with the
+same run id is refused while the first runs; a run id whose folder already holds a record, or
+whose stages already reached a network, is refused too: an anchored run is never overwritten.
+The `pre` tree commits to the run's anchoring identity and a random nonce (see the README's threat
+model).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..digests import context, models, shard_tracking
+from ..record import runlock
+from ..anchoring import AnchorResult, Anchors
+from ..anchors.base import AnchorBackend
+from ..record.receipts import AnchorState, Receipt, now_iso
+from ..config import load_config, refuse_secrets
+from ..errors import AnchorError, ConfigError, ProvenanceError
+from ..files import atomic_write_json
+from ..digests.hashing import CANONICALIZATION, dataset_leaves
+from ..merkle import Leaf
+from ..digests.privacy import METRICS_KEY as PRIVACY_KEY
+from ..digests.privacy import leaves as privacy_leaves
+from ..record import Record, Stage, check_run_id, ethereum_identity_leaf, nonce_leaf
+
+log = logging.getLogger(__name__)
+
+RECORD_FILE = "record.json"
+CONFIG_FILE = "config.json"
+INIT_MODEL_FILE = "model_init.safetensors"
+FINAL_MODEL_FILE = "model.safetensors"
+
+
+def _with_privacy(values: dict[str, Any], privacy: Mapping[str, Any] | None) -> dict[str, Any]:
+    if privacy is None:
+        return values
+    if PRIVACY_KEY in values:
+        raise ProvenanceError(f"metrics: {PRIVACY_KEY!r} is where the DP accounting goes; expected no metric of that name")
+    return values | {PRIVACY_KEY: dict(privacy)}
+
+
+def _value_leaves(kind: str, values: Mapping[str, Any], privacy: Mapping[str, Any] | None,
+                  encode: context.Encode) -> list[Leaf]:
+    """One leaf per metric or result; the DP accounting as its own `privacy` leaves."""
+    if privacy is None:
+        return context.mapping_leaves(kind, values, encode)
+    rest = {k: v for k, v in values.items() if k != PRIVACY_KEY}
+    return context.mapping_leaves(kind, rest, encode) + privacy_leaves(values[PRIVACY_KEY], encode)
+
+
+def new_run_id(prefix: str = "run") -> str:
+    return f"{prefix}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def checkpoint_file(epoch: int) -> str:
+    return f"checkpoints/epoch-{epoch:03d}.safetensors"
+
+
+class ProvenanceTracker:
+    """Hashes a run's data, model, config, code and environment into chained Merkle trees,
+    anchors their roots and verifies them."""
+
+    def __init__(
+        self,
+        base_dir: str | Path = "artifacts",
+        config: Mapping[str, Any] | str | Path | None = None,
+        *,
+        run_id: str | None = None,
+        backends: Mapping[str, AnchorBackend] | None = None,
+        code_path: str | Path = ".",
+        lockfile: str | Path | None = "requirements.lock",
+        read_only: bool = False,
+        _attach: bool = False,
+    ) -> None:
+        self.config = load_config(config)
+        if run_id is not None:
+            refuse_secrets(run_id, "run id")  # a key pasted as a run id would name the folder and the outbox entries
+        self.run_id = check_run_id(run_id) if run_id is not None else new_run_id()
+        self.run_dir = Path(base_dir) / self.run_id
+        self.record = Record(self.run_id, CANONICALIZATION)
+        self.anchors = Anchors(self.config, backends, read_only=read_only)  # read-only: never starts a node or deploys
+        self._code_path = Path(code_path)
+        self._lockfile = Path(lockfile) if lockfile else None
+        self._data_leaves: list[Leaf] = []
+        self._datasets: tuple[Any, Any] | None = None
+        self._model: Any = None
+        self._init_leaves: list[Leaf] = []
+        self._epoch_metrics: list[dict[str, Any]] = []
+        self._loaded = False
+        self._last_report: Any = None
+        self._lock_fd: int | None = None
+        if not _attach:
+            self._claim_run_dir()
+
+    def close(self) -> None:
+        """Release the run folder's lock (also done when the tracker is garbage-collected)."""
+        runlock.release(getattr(self, "_lock_fd", None))  # None also when __init__ stopped early
+        self._lock_fd = None
+
+    def __enter__(self) -> ProvenanceTracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit modules may be gone; the OS drops the lock anyway
+            pass
+
+    def _claim_run_dir(self) -> None:
+        """Take the run folder for this tracker's life, before anything is written into it:
+        refused (exit 2) if another tracker holds it, or if it already is a run."""
+        where = self.run_dir
+        self._lock_fd = runlock.hold(where, self.run_id)
+        existing = "a record (record.json)" if (where / RECORD_FILE).exists() else self._anchored_elsewhere()
+        if existing:
+            self.close()
+            raise ConfigError(f"run id {self.run_id!r}: expected a new run id, found {where} already holding {existing}; "
+                              "an existing run is never overwritten: choose another --run-id")
+
+    def _anchored_elsewhere(self) -> str:
+        """What the outbox already sent for this run folder (a crash before record.json was saved)."""
+        if not self.anchors.enabled:
+            return ""
+        from ..anchoring.recovery import entries_for
+
+        sent = [e for e in entries_for(self.run_dir, self.run_id, self.anchors.outbox)
+                if e.state is not AnchorState.PENDING or e.receipt is not None]
+        return f"anchors in the outbox ({', '.join(sorted({e.stage for e in sent}))}; see `provenance recover`)" if sent else ""
+
+    # ------------------------------------------------------------------ tracking
+
+    def track_data(self, train_data: Any, test_data: Any = None, *, source: Mapping[str, Any] | None = None,
+                   leaves: Sequence[Leaf] | None = None, engine: Any = None, shard_size: int | None = None) -> dict[str, Any]:
+        """Hash every sample (one leaf each, `data.sample:train/000123`). `source` describes how a
+        fresh process re-loads the same data (see `provenance.digests.datasets`); default `custom`.
+        `leaves`: the samples' leaves already hashed elsewhere (by the ranks of a distributed
+        job, `provenance.digests.sharding`); verification re-hashes the data all the same.
+        `engine` ('local', 'dask' or an engine) or `shard_size`: commit to the data in shards, one
+        `data.shard` leaf each, hashed on that engine (`provenance.digests.shard_tracking`); `train_data`
+        may then also be a sharded source on disk (a folder, .tar or .parquet shards)."""
+        started = time.perf_counter()
+        if leaves is None and (engine is not None or shard_size is not None):
+            leaves, source = shard_tracking.shard_leaves_of(train_data, test_data, source, engine=engine,
+                                                            shard_size=shard_size, run_dir=self.run_dir)
+        if leaves is not None:
+            leaves = list(leaves)
+        else:
+            leaves = dataset_leaves(train_data, "train")
+            if test_data is not None:
+                leaves += dataset_leaves(test_data, "test")
+        self._data_leaves = leaves
+        self._datasets = (train_data, test_data)
+        self.record.artifacts["dataset"] = dict(source or {"source": "custom"})
+        self._timing("hash_data_s", started)
+        counts = shard_tracking.counts(leaves)
+        self.record.artifacts["dataset"] |= counts
+        return counts
+
+    def track_model(self, model: Any, *, param_leaves: Sequence[Leaf] | None = None) -> dict[str, Any]:
+        """Hash and save the initial weights (one leaf per tensor). The model object is kept, so
+        the epoch and post-training trees hash it again as it trains. `param_leaves`: the
+        tensors' leaves already hashed elsewhere (as in `track_data`)."""
+        started = time.perf_counter()
+        self._model = model
+        state = models.state_dict_of(model)
+        params = self._param_leaves(state, param_leaves)
+        data = models.save_weights(state, self.run_dir / INIT_MODEL_FILE)
+        self._init_leaves = params + [models.file_leaf(INIT_MODEL_FILE, data)]
+        self._stage_artifacts("pre")["model"] = INIT_MODEL_FILE
+        self._timing("hash_model_s", started)
+        return {"tensors": len(state), "parameters_bytes": sum(x.size for x in self._init_leaves if x.kind == models.PARAM_KIND)}
+
+    def store_merkle_on_blockchain_before_training(self, training_config: Mapping[str, Any]) -> AnchorResult:
+        """Build the pre-training tree (data, initial model, config, code, environment, the run's
+        anchoring identity and a random nonce), save the record, and anchor the root if
+        `store_before_training` is on. Refused, with nothing written, if called twice.
+
+        Returns {network: receipt}, true only if some anchor reached its network."""
+        pre = next((s for s in self.record.stages if s.name == "pre"), None)
+        if pre is not None:
+            raise ProvenanceError(f"before training: expected one call per run, found the pre-training tree already built "
+                                  f"(root 0x{pre.root.hex()}); nothing was written")
+        if not self._data_leaves:
+            raise ProvenanceError("before training: expected track_data() to be called first, found no data")
+        started = time.perf_counter()
+        refuse_secrets(training_config, "training config")  # before anything is written
+        config = dict(training_config)
+        identity = self._identity_leaves()  # may need the node: asked before anything is written
+        self.record.config = config
+        atomic_write_json(self.run_dir / CONFIG_FILE, config)
+        self.record.artifacts["config"] = CONFIG_FILE
+        self.record.code = context.code_info(self._code_path)
+        self.record.environment = context.environment_info(self._lockfile)
+        leaves = (
+            self._data_leaves
+            + self._init_leaves
+            + context.config_leaves(config, self.record.value_encoding)
+            + context.code_leaves(self.record.code)
+            + context.environment_leaves(self.record.environment)
+            + identity
+        )
+        self.record.add_stage(Stage.build("pre", leaves, None, now_iso()))
+        self._timing("build_pre_tree_s", started)
+        return self._anchor_if("pre", "store_before_training")
+
+    def _identity_leaves(self) -> list[Leaf]:
+        """A random nonce, and the Ethereum account that will anchor every stage (when Ethereum is
+        one of the networks): verification checks each anchor was made by it."""
+        leaves = [nonce_leaf(secrets.token_bytes(32))]
+        if self.anchors.enabled and "ethereum" in self.anchors.networks:
+            leaves.append(ethereum_identity_leaf(self._ethereum_identity()))
+        return leaves
+
+    def _ethereum_identity(self) -> str:
+        try:
+            backend = self.anchors.backend("ethereum")
+        except AnchorError as e:
+            from ..anchors.ethereum.keys import signer_from_environment  # the node is down: a key in the environment still names us
+
+            signer = signer_from_environment()
+            if signer is None:
+                raise AnchorError(f"cannot tell which Ethereum account will anchor this run ({e}); the pre-training tree "
+                                  "commits to it: start the node or set ETH_PRIVATE_KEY / PROVENANCE_ETH_ACCOUNT") from None
+            return signer.address
+        address = getattr(backend, "signer_address", None)  # an Ethereum backend given by the caller may be any object
+        if address is None:
+            raise ConfigError("Ethereum: expected a signer (ETH_PRIVATE_KEY, PROVENANCE_ETH_ACCOUNT or a node account), "
+                              "found none; the pre-training tree commits to the account that anchors the run")
+        return address
+
+    def track_epoch(self, epoch: int, model: Any = None, metrics: Mapping[str, Any] | None = None, *,
+                    privacy: Mapping[str, Any] | None = None, param_leaves: Sequence[Leaf] | None = None) -> bytes | None:
+        """Record an epoch's metrics; with `store_epoch_checkpoints` on, save the checkpoint, build
+        the epoch tree (chained to the previous root) and anchor it. Returns the epoch root, if any.
+
+        `privacy`: the DP budget spent so far (`provenance.digests.privacy.Accounting.to_json()`), kept in
+        the stage's metrics under "privacy" and as one `privacy` leaf per value."""
+        metrics = _with_privacy(dict(metrics or {}) | {"epoch": epoch}, privacy)
+        self._epoch_metrics.append(metrics)
+        if not self.config["storage_options"]["store_epoch_checkpoints"]:
+            return None
+        started = time.perf_counter()
+        name = f"epoch-{epoch}"
+        state = models.state_dict_of(model if model is not None else self._require_model())
+        file_name = checkpoint_file(epoch)
+        params = self._param_leaves(state, param_leaves)
+        data = models.save_weights(state, self.run_dir / file_name)
+        leaves = params + [models.file_leaf(file_name, data)] + _value_leaves("metrics", metrics, privacy, self.record.value_encoding)
+        self.record.add_stage(Stage.build(name, leaves, self._last_stage(), now_iso(), metrics))
+        self._stage_artifacts(name)["model"] = file_name
+        self._timing("epoch_trees_s", started, accumulate=True)
+        self._anchor_if(name, "store_epoch_checkpoints", wait=False)
+        return self.record.stage(name).root
+
+    def store_merkle_on_blockchain_after_training(self, results: Mapping[str, Any], model: Any = None, *,
+                                                  privacy: Mapping[str, Any] | None = None,
+                                                  param_leaves: Sequence[Leaf] | None = None) -> AnchorResult:
+        """Build the post-training tree (final weights, results, chained to the previous root),
+        save the final model and the record, and anchor if `store_after_training` is on.
+        `privacy`: the DP budget spent by the whole run (as in `track_epoch`)."""
+        started = time.perf_counter()
+        results = dict(results)
+        if self._epoch_metrics and "history" not in results:
+            results["history"] = self._epoch_metrics
+        results = _with_privacy(results, privacy)
+        state = models.state_dict_of(model if model is not None else self._require_model())
+        params = self._param_leaves(state, param_leaves)
+        data = models.save_weights(state, self.run_dir / FINAL_MODEL_FILE)
+        leaves = params + [models.file_leaf(FINAL_MODEL_FILE, data)] + _value_leaves("results", results, privacy, self.record.value_encoding)
+        self.record.add_stage(Stage.build("post", leaves, self._last_stage(), now_iso(), results))
+        self._stage_artifacts("post")["model"] = FINAL_MODEL_FILE
+        self._timing("build_post_tree_s", started)
+        return self._anchor_if("post", "store_after_training")
+
+    # ------------------------------------------------------------------ anchors, verification, reports
+
+    def anchor_pending(self) -> dict[str, dict[str, Receipt]]:
+        """Queue every stage that should be anchored and is not confirmed yet, deliver what is due
+        in the outbox, and return this run's receipts by stage. A loaded run is locked meanwhile
+        (refused while a training still writes it)."""
+        fd = runlock.hold(self.run_dir, self.run_id) if self._loaded and self._lock_fd is None else None
+        try:
+            for stage in self.record.stages:
+                if self._should_anchor(stage.name) or self.record.receipts_for(stage.name):
+                    self.anchors.anchor_stage(self.record, self.run_dir, stage.name, wait=False)
+            self.anchors.drain()
+            self.anchors.retry(run_id=self.run_id)
+            self.anchors.sync_receipts(self.record)
+            self.save()
+        finally:
+            runlock.release(fd)
+        return {s.name: self.record.receipts_for(s.name) for s in self.record.stages if self.record.receipts_for(s.name)}
+
+    def verify_blockchain_provenance(self) -> dict[str, Any]:
+        """Verify the run as a fresh process would: re-hash artifacts, recompute roots, check the
+        chain and every anchor. Returns the report as a dict (`ok`, `chain_integrity`, ...)."""
+        from ..verification.verify import verify_run
+
+        if not self._loaded:
+            self.anchors.drain()
+            self.save()  # a loaded run is verified as found on disk, never rewritten first
+        train, test = self._datasets or (None, None)
+        report = verify_run(self.run_dir, anchors=self.anchors, datasets=(train, test) if self._datasets else None)
+        self._last_report = report
+        return report.to_json()
+
+    def save_blockchain_report(self) -> Path:
+        """Write `report.json` and `report.md` into the run folder (verifying first if needed)."""
+        from ..verification.report import write_reports
+
+        if self._last_report is None:
+            self.verify_blockchain_provenance()
+        return write_reports(self.record, self._last_report, self.run_dir)
+
+    def save(self) -> Path:
+        """Write the record (with the outbox's current receipts) atomically; returns its path."""
+        if self.anchors.enabled and self.record.receipts:
+            self.anchors.sync_receipts(self.record)
+        return self.record.save(self.run_dir / RECORD_FILE)
+
+    def get_blockchain_status(self) -> dict[str, Any]:
+        """Whether anchoring is on, which networks, and every stored root with its receipts."""
+        return {
+            "blockchain_enabled": self.anchors.enabled,
+            "networks": self.anchors.networks,
+            "run_id": self.run_id,
+            "stored_hashes": [
+                {
+                    "stage": stage.name,
+                    "root": "0x" + stage.root.hex(),
+                    "anchors": {n: r.to_json() for n, r in self.record.receipts_for(stage.name).items()},
+                }
+                for stage in self.record.stages
+            ],
+        }
+
+    @classmethod
+    def load(cls, run_dir: str | Path, config: Mapping[str, Any] | str | Path | None = None, **kwargs: Any) -> ProvenanceTracker:
+        """A tracker for an existing run folder (to anchor, verify or report on it later)."""
+        run_dir = Path(run_dir)
+        record = Record.load(run_dir / RECORD_FILE)
+        tracker = cls(run_dir.parent, config, run_id=record.run_id, _attach=True, **kwargs)
+        tracker.run_dir = run_dir
+        tracker.record = record
+        tracker._loaded = True
+        return tracker
+
+    # ------------------------------------------------------------------ internals
+
+    def _anchor_if(self, stage: str, option: str, wait: bool = True) -> AnchorResult:
+        """Anchor `stage` if `option` is on. Epoch roots go out in the background (`wait=False`)
+        so training does not wait for the network; the post-training anchor waits for them."""
+        started = time.perf_counter()
+        receipts = AnchorResult()
+        if self._should_anchor(stage, option):
+            if wait:
+                self.anchors.drain()
+            receipts = AnchorResult(self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=wait))
+        self._timing("anchor_s", started, accumulate=True)
+        if wait:
+            # Epoch stages are not written to record.json one by one (the outbox already holds
+            # each anchored snapshot durably); the post-training save writes them all.
+            self.save()
+        return receipts
+
+    def _should_anchor(self, stage: str, option: str | None = None) -> bool:
+        if not self.anchors.enabled:
+            return False
+        if option is None:
+            option = "store_before_training" if stage == "pre" else "store_after_training" if stage == "post" else "store_epoch_checkpoints"
+        return bool(self.config["storage_options"][option])
+
+    @staticmethod
+    def _param_leaves(state: Mapping[str, Any], given: Sequence[Leaf] | None) -> list[Leaf]:
+        if given is None:
+            return models.weight_leaves(state)
+        given = list(given)
+        if [leaf.name for leaf in given] != list(state):
+            raise ProvenanceError(f"param_leaves: expected one leaf per tensor of the model ({len(state)}), "
+                                  f"in state-dict order, found {len(given)} leaves")
+        return given
+
+    def _stage_artifacts(self, stage: str) -> dict[str, Any]:
+        return self.record.artifacts.setdefault("stages", {}).setdefault(stage, {})
+
+    def _last_stage(self) -> Stage:
+        stage = self.record.last_stage
+        if stage is None:
+            raise ProvenanceError("expected store_merkle_on_blockchain_before_training() first, found no pre-training tree")
+        return stage
+
+    def _require_model(self) -> Any:
+        if self._model is None:
+            raise ProvenanceError("expected track_model(model) first, or pass model=..., found no model")
+        return self._model
+
+    def _timing(self, key: str, started: float, accumulate: bool = False) -> None:
+        elapsed = time.perf_counter() - started
+        self.record.timings[key] = round(self.record.timings.get(key, 0.0) * accumulate + elapsed, 6)
