@@ -30,7 +30,7 @@ from typing import Any, Mapping
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from ..training.tracker import ProvenanceTracker
+from .ownership import RunOwner
 from ..config import SECRET_WORDS
 from . import plain_json
 
@@ -60,7 +60,7 @@ def training_config(args: TrainingArguments | Mapping[str, Any]) -> dict[str, An
     return plain_json(kept) | {"dropped_training_arguments": dropped}
 
 
-class ProvenanceCallback(TrainerCallback):
+class ProvenanceCallback(RunOwner, TrainerCallback):
     """Pre, epoch and post trees of a `Trainer.train()` (see the module docstring).
 
     Args:
@@ -77,26 +77,11 @@ class ProvenanceCallback(TrainerCallback):
     def __init__(self, base_dir: str | Path = "artifacts", config: Mapping[str, Any] | str | Path | None = None, *,
                  train_dataset: Any = None, eval_dataset: Any = None, data_source: Mapping[str, Any] | None = None,
                  extra_config: Mapping[str, Any] | None = None, log_to_mlflow: bool = False, **tracker_kwargs: Any) -> None:
-        # The tracker (and its run folder) is made on the main process when training starts: every
-        # process of a distributed job builds this callback, only one may own the run.
-        self._tracker_args = (base_dir, config, tracker_kwargs)
-        self.tracker: ProvenanceTracker | None = None
-        self.log_to_mlflow = log_to_mlflow
-        self.mlflow_run_id: str | None = None
+        self._hold_tracker_args(base_dir, config, tracker_kwargs, log_to_mlflow)
         self.train_dataset, self.eval_dataset = train_dataset, eval_dataset
         self.data_source = dict(data_source) if data_source is not None else None
         self.extra_config = dict(extra_config or {})
         self._logged = 0  # entries of state.log_history already put into a tree
-
-    @property
-    def run_dir(self) -> Path | None:
-        """The run folder, once training has started (None before, and on other processes)."""
-        return self.tracker.run_dir if self.tracker is not None else None
-
-    def _start(self) -> ProvenanceTracker:
-        base_dir, config, kwargs = self._tracker_args
-        self.tracker = ProvenanceTracker(base_dir, config, **kwargs)
-        return self.tracker
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if not state.is_world_process_zero:

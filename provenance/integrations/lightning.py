@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 import lightning.pytorch as pl
 
-from ..training.tracker import ProvenanceTracker
+from .ownership import RunOwner
 from ..errors import ProvenanceError
 from . import plain_json
 
@@ -35,7 +35,7 @@ TRAINER_SETTINGS = ("max_epochs", "max_steps", "accumulate_grad_batches", "gradi
                     "num_devices", "world_size")
 
 
-class ProvenanceCallback(pl.Callback):
+class ProvenanceCallback(RunOwner, pl.Callback):
     """Pre, epoch and post trees of a Lightning `fit` (see the module docstring).
 
     Args:
@@ -53,26 +53,11 @@ class ProvenanceCallback(pl.Callback):
                  data_source: Mapping[str, Any] | None = None, datasets: tuple[Any, Any] | None = None,
                  training_config: Mapping[str, Any] | None = None, log_to_mlflow: bool = False, **tracker_kwargs: Any) -> None:
         super().__init__()
-        # The tracker (and its run folder) is made on the main process when training starts: every
-        # process of a distributed job builds this callback, only one may own the run.
-        self._tracker_args = (base_dir, config, tracker_kwargs)
-        self.tracker: ProvenanceTracker | None = None
-        self.log_to_mlflow = log_to_mlflow
-        self.mlflow_run_id: str | None = None
+        self._hold_tracker_args(base_dir, config, tracker_kwargs, log_to_mlflow)
         self.data_source = dict(data_source) if data_source is not None else None
         self.datasets = datasets
         self.training_config = dict(training_config or {})
         self.metrics: dict[str, Any] = {}
-
-    @property
-    def run_dir(self) -> Path | None:
-        """The run folder, once training has started (None before, and on other processes)."""
-        return self.tracker.run_dir if self.tracker is not None else None
-
-    def _start(self) -> ProvenanceTracker:
-        base_dir, config, kwargs = self._tracker_args
-        self.tracker = ProvenanceTracker(base_dir, config, **kwargs)
-        return self.tracker
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.is_global_zero:
