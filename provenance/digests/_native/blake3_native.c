@@ -33,6 +33,9 @@
 #define ROW_GRAIN 2048 /* rows per block of work a thread takes */
 #define MAX_THREADS 64
 #define MAX_COLUMNS 16
+/* Bytes of input per thread below which another thread costs more than it saves: starting and
+ * joining one takes tens of microseconds, and milliseconds when the cores are busy elsewhere. */
+#define THREAD_MIN_BYTES (1 << 20)
 
 /* ---- a parallel for over [0, end): threads take blocks of `grain` items as they go ---- */
 
@@ -69,6 +72,13 @@ static void parallel_for(int threads, size_t end, size_t grain, range_fn fn, voi
     run_worker(&shared); /* takes every block no thread could be started for */
     for (int t = 1; t < threads; t++)
         if (started[t]) pthread_join(ids[t], NULL);
+}
+
+/* At most `threads`, and one per THREAD_MIN_BYTES of input. */
+static int threads_for(size_t bytes, int threads) {
+    size_t useful = bytes / THREAD_MIN_BYTES;
+    if (useful < 1) useful = 1;
+    return (size_t)threads < useful ? threads : (int)useful;
 }
 
 /* ---- rows ---- */
@@ -191,7 +201,8 @@ static PyObject *hash_rows(PyObject *self, PyObject *args) {
     job.blocks = job.width ? (job.width - 1) / BLAKE3_BLOCK_LEN : 0;
     job.last_len = job.width - job.blocks * BLAKE3_BLOCK_LEN;
     Py_BEGIN_ALLOW_THREADS
-    parallel_for(threads, (size_t)count, ROW_GRAIN, job.width <= BLAKE3_CHUNK_LEN ? hash_short_rows : hash_long_rows, &job);
+    parallel_for(threads_for((size_t)count * job.width, threads), (size_t)count, ROW_GRAIN,
+                 job.width <= BLAKE3_CHUNK_LEN ? hash_short_rows : hash_long_rows, &job);
     Py_END_ALLOW_THREADS
     release_all(views, job.n_cols);
     Py_DECREF(seq);
@@ -255,16 +266,18 @@ static PyObject *hash_items(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
+    size_t bytes = 0;
     for (Py_ssize_t i = 0; i < n; i++)
         for (Py_ssize_t p = 0; p < PySequence_Fast_GET_SIZE(parts[i]); p++) {
             if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(parts[i], p), &views[n_views], PyBUF_SIMPLE) < 0) goto done;
+            bytes += (size_t)views[n_views].len;
             n_views++;
         }
     result = PyBytes_FromStringAndSize(NULL, n * OUT_LEN);
     if (result == NULL) goto done;
     items_job job = {views, first, (uint8_t *)PyBytes_AS_STRING(result)};
     Py_BEGIN_ALLOW_THREADS
-    parallel_for(threads, (size_t)n, 1, hash_items_range, &job);
+    parallel_for(threads_for(bytes, threads), (size_t)n, 1, hash_items_range, &job);
     Py_END_ALLOW_THREADS
 done:
     if (views != NULL) release_all(views, (int)n_views);
