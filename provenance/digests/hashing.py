@@ -192,7 +192,7 @@ def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.pa
 
     results: dict[int, tuple[bytes, int]] = {}
     on_device: dict[Any, list[int]] = {}
-    batch: list[tuple[int, tensors.Canonical]] = []
+    batch: list[tuple[int, tensors.Canonical]] = []  # host tensors below LARGE, hashed STEP bytes at a time
     with _bar(total, "state dict") as report:
 
         def flush() -> None:
@@ -202,6 +202,8 @@ def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.pa
             if report is not None:
                 report(sum(c.nbytes for _, c in batch))
             batch.clear()
+
+        batched = 0
 
         for i, (key, value) in enumerate(entries):
             if isinstance(value, np.ndarray):
@@ -215,8 +217,10 @@ def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.pa
                 results[i] = _digest(value, report, threads)
                 continue
             batch.append((i, value))
-            if sum(c.nbytes for _, c in batch) >= STEP:
+            batched += value.nbytes
+            if batched >= STEP:
                 flush()
+                batched = 0
         if batch:
             flush()
         if on_device:
@@ -256,11 +260,13 @@ def dataset_leaves(dataset: Any, split: str, kind: str = "data.sample", *, rows:
     start, stop = _rows(rows, n, split)
     names = _sample_names(split, n)
     leaves: list[Leaf] = []
-    batch: list[tuple[str, tensors.Canonical, tensors.Canonical]] = []
+    # (name, canonical bytes, x data size) of up to _ITEMS samples, hashed in one native call. The
+    # bytes are copied: a dataset may hand out views of one buffer it refills for every item.
+    batch: list[tuple[str, bytes, int]] = []
 
     def flush() -> None:
-        digests = hash_items([(x.data, x.trailer, y.data, y.trailer) for _, x, y in batch])
-        leaves.extend(Leaf(kind, name, digests[32 * j : 32 * j + 32], x.nbytes) for j, (name, x, _) in enumerate(batch))
+        digests = hash_items([(data,) for _, data, _ in batch])
+        leaves.extend(Leaf(kind, name, digests[32 * j : 32 * j + 32], size) for j, (name, _, size) in enumerate(batch))
         batch.clear()
 
     for i in tqdm(range(start, stop), desc=split, unit="sample", disable=None, delay=1.0, file=sys.stderr, leave=False):
@@ -269,7 +275,7 @@ def dataset_leaves(dataset: Any, split: str, kind: str = "data.sample", *, rows:
             raise FormatError(f"dataset sample {names[i]}: expected an (x, y) pair, found {tensors.type_name(item)}")
         x = tensors.canonical(item[0], f"dataset sample {names[i]} features")
         y = tensors.canonical(item[1], f"dataset sample {names[i]} label")
-        batch.append((names[i], x, y))
+        batch.append((names[i], b"".join((x.data, x.trailer, y.data, y.trailer)), x.nbytes))
         if len(batch) >= _ITEMS:
             flush()
     if batch:

@@ -203,6 +203,27 @@ def test_the_one_by_one_dataset_path_batches_the_same_leaves(backend, monkeypatc
     assert dataset_leaves(pairs, "train") == expected
 
 
+class RefillingDataset:
+    """Hands out views of one buffer it refills for every item, as some loaders do."""
+
+    def __init__(self, x, y):
+        self.x, self.y, self.buffer = x, y, np.empty_like(x[0])
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        self.buffer[...] = self.x[i]
+        return self.buffer, int(self.y[i])
+
+
+def test_a_dataset_that_refills_one_buffer_hashes_each_sample(backend):
+    rng = np.random.default_rng(18)
+    x = rng.integers(0, 256, size=(40, 4, 4), dtype=np.uint8)
+    y = rng.integers(0, 10, size=40, dtype=np.int64)
+    assert dataset_leaves(RefillingDataset(x, y), "train") == dataset_leaves((x, y), "train")
+
+
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **env},
                           capture_output=True, text=True, timeout=120)
