@@ -37,7 +37,15 @@
  * joining one takes tens of microseconds, and milliseconds when the cores are busy elsewhere. */
 #define THREAD_MIN_BYTES (1 << 20)
 
-/* ---- a parallel for over [0, end): threads take blocks of `grain` items as they go ---- */
+/* ---- a parallel for over [0, end): threads take blocks of `grain` items as they go ----
+ *
+ * The helpers are a pool of threads started once and kept asleep between calls: a thread created
+ * per call waits behind every runnable thread of the machine before its first run (measured on
+ * 2 busy cores: the caller had hashed nearly everything before its helper ran), while a woken
+ * sleeper runs soon, as rayon's do for blake3-py. The caller takes blocks too and returns once
+ * every block is done: it waits for blocks other threads are hashing, never for a helper to
+ * wake. A job is reference-counted, so a helper that wakes late finds no block left and lets it
+ * go. One job at a time uses the pool; a concurrent caller hashes alone. */
 
 typedef void (*range_fn)(void *ctx, size_t begin, size_t end);
 
@@ -45,17 +53,66 @@ typedef struct {
     range_fn fn;
     void *ctx;
     size_t end, grain;
-    atomic_size_t next;
-} shared_range;
+    atomic_size_t next;  /* first item no thread has taken */
+    int helpers;         /* helpers wanted; under pool.lock */
+    int joined;          /* helpers that took part; under pool.lock */
+    size_t done;         /* items finished; under pool.lock */
+    int refs;            /* the caller and each helper that joined; under pool.lock */
+} job_t;
 
-static void *run_worker(void *arg) {
-    shared_range *s = arg;
+static struct {
+    pthread_mutex_t lock;     /* everything below and the jobs' counters */
+    pthread_cond_t work;      /* a new job for the helpers */
+    pthread_cond_t finished;  /* a job's last block is done */
+    pthread_mutex_t dispatch; /* held by the one caller using the pool */
+    job_t *job;               /* the job on offer, or NULL */
+    unsigned long generation; /* bumped for each job */
+    int size;                 /* helpers started */
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
+
+static void drop_job(job_t *j) { /* under pool.lock */
+    if (--j->refs == 0) free(j);
+}
+
+static void take_blocks(job_t *j) {
     for (;;) {
-        size_t b = atomic_fetch_add(&s->next, s->grain);
-        if (b >= s->end) break;
-        s->fn(s->ctx, b, b + s->grain < s->end ? b + s->grain : s->end);
+        size_t b = atomic_fetch_add(&j->next, j->grain);
+        if (b >= j->end) break;
+        size_t e = b + j->grain < j->end ? b + j->grain : j->end;
+        j->fn(j->ctx, b, e);
+        pthread_mutex_lock(&pool.lock);
+        j->done += e - b;
+        if (j->done == j->end) pthread_cond_broadcast(&pool.finished);
+        pthread_mutex_unlock(&pool.lock);
+    }
+}
+
+static void *helper(void *arg) {
+    unsigned long seen = 0;
+    pthread_mutex_lock(&pool.lock);
+    for (;;) {
+        while (pool.job == NULL || pool.generation == seen) pthread_cond_wait(&pool.work, &pool.lock);
+        seen = pool.generation;
+        job_t *j = pool.job;
+        if (j->joined >= j->helpers) continue; /* enough helpers for this one */
+        j->joined++;
+        j->refs++;
+        pthread_mutex_unlock(&pool.lock);
+        take_blocks(j);
+        pthread_mutex_lock(&pool.lock);
+        drop_job(j);
     }
     return NULL;
+}
+
+/* The child of a fork has none of the pool's threads: it starts its own when it needs them. */
+static void pool_after_fork(void) {
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.work, NULL);
+    pthread_cond_init(&pool.finished, NULL);
+    pthread_mutex_init(&pool.dispatch, NULL);
+    pool.job = NULL;
+    pool.size = 0;
 }
 
 /* Runs fn over [0, end) in blocks of `grain` on up to `threads` threads, the caller's included.
@@ -64,14 +121,39 @@ static void parallel_for(int threads, size_t end, size_t grain, range_fn fn, voi
     size_t blocks = (end + grain - 1) / grain;
     if (threads > MAX_THREADS) threads = MAX_THREADS;
     if ((size_t)threads > blocks) threads = (int)blocks;
-    if (threads < 1) threads = 1;
-    shared_range shared = {fn, ctx, end, grain, 0};
-    pthread_t ids[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    for (int t = 1; t < threads; t++) started[t] = pthread_create(&ids[t], NULL, run_worker, &shared) == 0;
-    run_worker(&shared); /* takes every block no thread could be started for */
-    for (int t = 1; t < threads; t++)
-        if (started[t]) pthread_join(ids[t], NULL);
+    job_t *j = NULL;
+    if (threads > 1 && pthread_mutex_trylock(&pool.dispatch) == 0) {
+        j = malloc(sizeof *j);
+        if (j == NULL) pthread_mutex_unlock(&pool.dispatch);
+    }
+    if (j == NULL) { /* one thread, the pool busy with another caller, or no memory */
+        if (end > 0) fn(ctx, 0, end);
+        return;
+    }
+    *j = (job_t){.fn = fn, .ctx = ctx, .end = end, .grain = grain, .helpers = threads - 1, .refs = 1};
+    atomic_init(&j->next, 0);
+    pthread_mutex_lock(&pool.lock);
+    while (pool.size < threads - 1) {
+        pthread_t id;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int failed = pthread_create(&id, &attr, helper, NULL);
+        pthread_attr_destroy(&attr);
+        if (failed) break; /* fewer helpers: the caller takes their blocks */
+        pool.size++;
+    }
+    pool.job = j;
+    pool.generation++;
+    pthread_cond_broadcast(&pool.work);
+    pthread_mutex_unlock(&pool.lock);
+    take_blocks(j);
+    pthread_mutex_lock(&pool.lock);
+    while (j->done < j->end) pthread_cond_wait(&pool.finished, &pool.lock);
+    pool.job = NULL;
+    drop_job(j);
+    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_unlock(&pool.dispatch);
 }
 
 /* At most `threads`, and one per THREAD_MIN_BYTES of input. */
@@ -380,6 +462,7 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__blake3_native(void) {
+    if (pthread_atfork(NULL, NULL, pool_after_fork) != 0) return PyErr_Format(PyExc_OSError, "pthread_atfork failed");
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddStringConstant(m, "BLAKE3_VERSION", BLAKE3_VERSION_STRING) < 0) {
         Py_DECREF(m);

@@ -5,9 +5,11 @@ same, and dataset and state-dict leaves are those of the implementation before t
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +90,23 @@ def test_rows_on_one_thread_equal_rows_on_many():
     data = np.random.default_rng(7).integers(0, 256, size=9000 * 822, dtype=np.uint8)
     one = hasher.hash_rows([(data, 822)], 9000, threads=1)
     assert hasher.hash_rows([(data, 822)], 9000, threads=8) == one == blake3_each(rows_of([(data, 822)], 9000))
+
+
+def test_concurrent_callers_and_a_forked_child_get_the_same_digests():
+    """The native thread pool serves one call at a time (others hash alone) and is started anew
+    in a forked child, which has none of its threads."""
+    rng = np.random.default_rng(8)
+    items = [(rng.integers(0, 256, size=(1 << 20) + i, dtype=np.uint8), b"t") for i in range(12)]
+    expected = blake3_each(bytes(a) + t for a, t in items)
+    assert hasher.hash_items(items, 2) == expected  # the parent's pool is started
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(lambda _: hasher.hash_items(items, 2), range(8))) == [expected] * 8
+    with multiprocessing.get_context("fork").Pool(1) as child:
+        assert child.apply(_hash_items_in_child, (items,)) == expected
+
+
+def _hash_items_in_child(items):
+    return hasher.hash_items(items, 2)
 
 
 def test_a_column_of_the_wrong_size_is_refused(backend):
