@@ -150,7 +150,7 @@ def bench_samples(repeat: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=7, help="timed runs of each measurement (best of)")
+    parser.add_argument("--repeat", type=int, default=15, help="timed runs of each measurement (best of)")
     parser.add_argument("--file-mib", type=int, default=1024, help="size of the file to hash")
     parser.add_argument("--dir", type=Path, default=None, help="folder for the temporary file (default: system temp)")
     args = parser.parse_args()

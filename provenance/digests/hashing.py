@@ -81,10 +81,11 @@ Progress = Callable[[int], object]
 STEP = 256 << 20  # bytes per update call on large inputs, so a progress bar can move
 _ROWS_BYTES = 64 << 20  # canonical sample bytes hashed per native call on the dataset fast path
 _ITEMS = 4096  # samples per native call on the one-by-one dataset path
-# Tensors from this size on are hashed one at a time by blake3-py on all cores; smaller ones in
-# batches (`hash_items`), several tensors at once, one per core, which has no per-tensor thread
-# hand-off and no serial tail between tensors.
-LARGE = 32 << 20
+# Tensors from this size on are hashed one at a time by blake3-py on all cores (its rayon pool:
+# the same path as raw blake3, and the one that keeps its share of busy cores: native threads
+# that run a whole batch got half of it on this shared machine, measured); smaller ones, where a
+# call per tensor costs more than its hashing, in batches of one native call (`hash_items`).
+LARGE = PARALLEL_MIN
 
 
 def hash_bytes(data: bytes | bytearray | memoryview) -> bytes:
