@@ -193,19 +193,28 @@ def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.pa
 
     results: dict[int, tuple[bytes, int]] = {}
     on_device: dict[Any, list[int]] = {}
-    batch: list[tuple[int, tensors.Canonical]] = []  # host tensors below LARGE, hashed STEP bytes at a time
+    # Host tensors in groups of about STEP bytes: their canonical views made first (a copy only
+    # where the layout needs one), then hashed back to back, so blake3's threads wait for no
+    # Python between tensors; the small ones in one native call.
+    group: list[tuple[int, tensors.Canonical]] = []
     with _bar(total, "state dict") as report:
 
         def flush() -> None:
-            digests = hash_items([(c.data, c.trailer) for _, c in batch], threads)
-            for j, (i, c) in enumerate(batch):
-                results[i] = (digests[32 * j : 32 * j + 32], c.nbytes)
-            if report is not None:
-                report(sum(c.nbytes for _, c in batch))
-            batch.clear()
+            small = [(i, c) for i, c in group if c.nbytes < LARGE]
+            if small:
+                digests = hash_items([(c.data, c.trailer) for _, c in small], threads)
+                for j, (i, c) in enumerate(small):
+                    results[i] = (digests[32 * j : 32 * j + 32], c.nbytes)
+                if report is not None:
+                    report(sum(c.nbytes for _, c in small))
+            for i, c in group:
+                if c.nbytes >= LARGE:
+                    hasher = new_hasher(c.nbytes, threads)
+                    _feed(hasher, c.data, report)
+                    results[i] = (hasher.update(c.trailer).digest(), c.nbytes)
+            group.clear()
 
-        batched = 0
-
+        grouped = 0
         for i, (key, value) in enumerate(entries):
             if isinstance(value, np.ndarray):
                 value = tensors.numpy_canonical(value, key)
@@ -214,15 +223,12 @@ def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.pa
             else:
                 on_device.setdefault(value.device, []).append(i)
                 continue
-            if value.nbytes >= LARGE:
-                results[i] = _digest(value, report, threads)
-                continue
-            batch.append((i, value))
-            batched += value.nbytes
-            if batched >= STEP:
+            group.append((i, value))
+            grouped += value.nbytes
+            if grouped >= STEP:
                 flush()
-                batched = 0
-        if batch:
+                grouped = 0
+        if group:
             flush()
         if on_device:
             from .staging import stager_for
@@ -284,8 +290,8 @@ def dataset_leaves(dataset: Any, split: str, kind: str = "data.sample", *, rows:
     return leaves
 
 
-def _digest(value: tensors.Canonical, progress: Progress | None = None, threads: int | None = None) -> tuple[bytes, int]:
-    hasher = new_hasher(value.nbytes, threads)
+def _digest(value: tensors.Canonical, progress: Progress | None = None) -> tuple[bytes, int]:
+    hasher = new_hasher(value.nbytes)
     with _bar(value.nbytes, "tensor", given=progress) as report:
         _feed(hasher, value.data, report)
     return hasher.update(value.trailer).digest(), value.nbytes
