@@ -10,7 +10,8 @@ import click
 
 from ..training.tracker import ProvenanceTracker
 from ..verification.verify import verify_run
-from .common import base_dir_option, config_option, emit, json_option, resolve_run
+from .common import (base_dir_option, config_option, emit, ethereum_flags, ethereum_options, json_option, load_settings_for,
+                     network_option, resolve_run)
 from .shards import open_engine, shard_options
 
 
@@ -108,8 +109,9 @@ def train(gradient_shards, threads, **params) -> None:
 @shard_options
 @base_dir_option
 @config_option
+@network_option
 @json_option
-def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed, base_dir, config_path, as_json) -> None:
+def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed, base_dir, config_path, eth_network, as_json) -> None:
     """Verify RUN (a run folder, a run id under --base-dir, or `latest`) from its folder alone:
     re-hash data and models, recompute roots, check the chain, every anchor, who made it and in
     which order, and that the run is complete.
@@ -117,7 +119,8 @@ def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed,
     Exits 1 if anything does not hold (FAILED, naming each changed leaf and its tree) or something
     is missing (INCOMPLETE: no post tree, or a tree without a confirmed anchor)."""
     with open_engine(engine, scheduler=scheduler, workers=workers) as runner:
-        report = verify_run(resolve_run(run, base_dir), config=config_path, submitters=submitters, engine=runner,
+        settings = load_settings_for(config_path, ethereum_flags(eth_network, None))
+        report = verify_run(resolve_run(run, base_dir), config=settings, submitters=submitters, engine=runner,
                             spot_check=spot_check, seed=seed)
 
     def text() -> str:
@@ -149,23 +152,24 @@ def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed,
               "each run's receipt carries its proof to the batch root.")
 @base_dir_option
 @config_option
+@ethereum_options
 @json_option
-def anchor(run, retry, batch, base_dir, config_path, as_json) -> None:
+def anchor(run, retry, batch, base_dir, config_path, eth_network, eth_account, as_json) -> None:
     """Anchor RUN's trees that have no confirmed anchor yet; with --retry, drive the outbox;
     with --batch, send all queued roots as one batch.
 
     Exits 3 if any anchor is still not confirmed (it stays queued for the next retry)."""
+    settings = load_settings_for(config_path, ethereum_flags(eth_network, eth_account))
     if run is None:
         if not (retry or batch):
             raise click.UsageError("give a RUN, or --retry / --batch to deliver what is queued in the outbox")
         from ..anchoring import Anchors
-        from ..config import load_config
 
-        anchors = Anchors(load_config(config_path))
+        anchors = Anchors(settings)
         entries = (anchors.send_batch() if batch else []) + (anchors.retry() if retry else [])
         receipts = {f"{e.run_id}/{e.stage}/{e.network}": e.current_receipt().to_json() for e in entries}
     else:
-        tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
+        tracker = ProvenanceTracker.load(resolve_run(run, base_dir), settings)
         done = tracker.anchor_pending()
         receipts = {f"{stage}/{net}": r.to_json() for stage, by_net in done.items() for net, r in by_net.items()}
     emit(as_json, receipts, lambda: "\n".join(f"{k}: {v['state']} {v.get('reason') or ''}" for k, v in receipts.items()) or "nothing to anchor")

@@ -35,7 +35,7 @@ from ..record import runlock
 from ..anchoring import AnchorResult, Anchors
 from ..anchors.base import AnchorBackend
 from ..record.receipts import AnchorState, Receipt, now_iso
-from ..config import load_config, refuse_secrets
+from ..config import ProvenanceConfig, load_settings, refuse_secrets
 from ..errors import AnchorError, ConfigError, ProvenanceError
 from ..files import atomic_write_json
 from ..digests.hashing import CANONICALIZATION, dataset_leaves
@@ -84,7 +84,7 @@ class ProvenanceTracker:
     def __init__(
         self,
         base_dir: str | Path = "artifacts",
-        config: Mapping[str, Any] | str | Path | None = None,
+        config: ProvenanceConfig | Mapping[str, Any] | str | Path | None = None,
         *,
         run_id: str | None = None,
         backends: Mapping[str, AnchorBackend] | None = None,
@@ -93,13 +93,14 @@ class ProvenanceTracker:
         read_only: bool = False,
         _attach: bool = False,
     ) -> None:
-        self.config = load_config(config)
+        self.settings = load_settings(config)  # typed; `config` is its dict form, kept for the API
+        self.config = self.settings.as_dict()
         if run_id is not None:
             refuse_secrets(run_id, "run id")  # a key pasted as a run id would name the folder and the outbox entries
         self.run_id = check_run_id(run_id) if run_id is not None else new_run_id()
         self.run_dir = Path(base_dir) / self.run_id
         self.record = Record(self.run_id, CANONICALIZATION)
-        self.anchors = Anchors(self.config, backends, read_only=read_only)  # read-only: never starts a node or deploys
+        self.anchors = Anchors(self.settings, backends, read_only=read_only)  # read-only: never starts a node or deploys
         self._code_path = Path(code_path)
         self._lockfile = Path(lockfile) if lockfile else None
         self._data_leaves: list[Leaf] = []
@@ -261,7 +262,7 @@ class ProvenanceTracker:
         the stage's metrics under "privacy" and as one `privacy` leaf per value."""
         metrics = _with_privacy(dict(metrics or {}) | {"epoch": epoch}, privacy)
         self._epoch_metrics.append(metrics)
-        if not self.config["storage_options"]["store_epoch_checkpoints"]:
+        if not self.settings.storage_options.store_epoch_checkpoints:
             return None
         started = time.perf_counter()
         name = f"epoch-{epoch}"
@@ -392,7 +393,7 @@ class ProvenanceTracker:
             return False
         if option is None:
             option = "store_before_training" if stage == "pre" else "store_after_training" if stage == "post" else "store_epoch_checkpoints"
-        return bool(self.config["storage_options"][option])
+        return bool(getattr(self.settings.storage_options, option))
 
     @staticmethod
     def _param_leaves(state: Mapping[str, Any], given: Sequence[Leaf] | None) -> list[Leaf]:

@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..digests import context, datasets, models, privacy, shard_tracking
 from ..anchoring import Anchors
-from ..config import load_config
+from ..config import load_settings
 from ..errors import FormatError, ProvenanceError
 from ..files import read_file, read_json
 from ..digests.hashing import dataset_leaves
@@ -134,9 +134,9 @@ def verify_run(
     run_dir = Path(run_dir)
     record = Record.load(run_dir / RECORD_FILE)
     if anchors is None:
-        anchors = Anchors(load_config(config), read_only=True)
+        anchors = Anchors(load_settings(config), read_only=True)
     report = VerificationReport(record.run_id)
-    report.trusted_submitters = _trusted(list(submitters) + list(anchors.section("ethereum").get("trusted_submitters", []) or []))
+    report.trusted_submitters = _trusted(list(submitters) + list(anchors.section("ethereum").trusted_submitters))
     _check_roots(record, report)
     report.chain_integrity = _check_chain(record, report)
     _check_artifacts(record, run_dir, datasets, report)

@@ -305,7 +305,7 @@ def test_two_spellings_with_equal_values_are_fine():
         ({"blockchain": {"ethereum": {"contract_address": "0x123"}}},
          "blockchain.ethereum.contract_address: expected a 20-byte 0x address (0x + 40 hex digits), found '0x123'"),
         ({"blockchain": {"ethereum": {"trusted_submitters": ["0xabc"]}}}, "trusted_submitters[0]: expected a 20-byte 0x address"),
-        ({"blockchain": {"ethereum": {"rpc_url": "ws://127.0.0.1:8546"}}}, "expected 'local' or an http(s):// JSON-RPC URL, found 'ws://127.0.0.1:8546'"),
+        ({"blockchain": {"ethereum": {"rpc_url": "ws://127.0.0.1:8546"}}}, "network (or rpc_url): expected 'local', an http(s):// JSON-RPC URL or an Ape network such as ethereum:local:foundry, found 'ws://127.0.0.1:8546'"),
         ({"blockchain": {"ipfs": {"url": "localhost:5001"}}}, "blockchain.ipfs.api_url: expected an http(s):// URL or null"),
         ({"epochs": 0}, "config: epochs: expected a positive integer or null, found 0"),
         ({"batch_size": "64"}, "config: batch_size: expected int or null, found str"),
