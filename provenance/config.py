@@ -209,9 +209,11 @@ def load_settings(
     """The typed configuration: defaults, then `source` (a dict, a JSON file, or a config already
     loaded), then the environment, then `flags`. `None` reads `configs/blockchain_config.json` if
     it exists. `ConfigError` (one line) for anything that cannot work."""
-    environ = os.environ if environ is None else environ
     if isinstance(source, ProvenanceConfig):
+        if not flags:
+            return source  # loaded already: the environment is not applied twice (it would undo flags)
         source = source.as_dict()
+    environ = os.environ if environ is None else environ
     if source is None:
         source = DEFAULT_FILE if DEFAULT_FILE.is_file() else {}
     from_file = isinstance(source, (str, Path))
