@@ -239,8 +239,8 @@ def load_settings(
         values[path] = SECTIONS[path[:-1]].from_text(path[-1], value, flag)
         origins[path] = flag
     account = ("blockchain", "ethereum", "account")
-    if account in values and account not in origins and environ.get(KEY_ENV):
-        del values[account]  # the environment's key wins over an alias written in the file
+    if account in values and not origins.get(account, "").startswith("--") and environ.get(KEY_ENV):
+        del values[account]  # $ETH_PRIVATE_KEY wins over an alias from the file or the environment, not over --account
 
     nested: dict[str, Any] = {}
     for path, value in values.items():
