@@ -10,8 +10,8 @@ import click
 
 from ..training.tracker import ProvenanceTracker
 from ..verification.verify import verify_run
-from .common import (base_dir_option, config_option, emit, ethereum_flags, ethereum_options, json_option, load_settings_for,
-                     network_option, resolve_run)
+from .common import (account_option, base_dir_option, config_option, emit, ethereum_flags, ethereum_options, json_option,
+                     load_settings_for, network_option, resolve_run)
 from .shards import open_engine, shard_options
 
 
@@ -37,6 +37,8 @@ def training_options(f: Callable) -> Callable:
                      help="With --dp: Opacus's privacy accountant  [default: prv]"),
         base_dir_option,
         config_option,
+        network_option,
+        account_option,
         json_option,
     ]
     for option in reversed(options):
@@ -52,9 +54,12 @@ def options_from(params: dict[str, Any], **extra: Any) -> Any:
     if dp_values and not params["dp"]:
         names = ", ".join("--" + k.replace("_", "-") for k in dp_values)
         raise click.UsageError(f"{names}: expected together with --dp, found without it")
+    config = params["config_path"]
+    if params["eth_network"] or params["eth_account"]:
+        config = load_settings_for(config, ethereum_flags(params["eth_network"], params["eth_account"]))
     return TrainOptions(epochs=params["epochs"], batch_size=params["batch_size"], learning_rate=params["learning_rate"],
                         seed=params["seed"], mnist_dir=params["mnist_dir"], base_dir=str(params["base_dir"]),
-                        config=params["config_path"], run_id=params["run_id"], dp=params["dp"], **dp_values, **extra)
+                        config=config, run_id=params["run_id"], dp=params["dp"], **dp_values, **extra)
 
 
 def report_training(result: Any, epochs: int, as_json: bool) -> None:

@@ -91,3 +91,22 @@ def test_a_wrong_passphrase_or_alias_is_one_line(tmp_path):
     assert done.returncode == 2 and done.stderr.startswith("error: Ape account 'nobody': expected a keystore file at")
     done = cli("anchor", "--retry", "--account", "no/such", env=env)
     assert done.returncode == 2 and done.stderr.startswith("error: --account: expected an Ape account alias")
+
+
+def test_ape_networks_resolve_through_ape_config(tmp_path):
+    """`ethereum:<net>:node` is the URI the user configured in ape-config.yaml, never a public RPC
+    Ape would pick; unconfigured, it is one line saying where to configure it."""
+    (tmp_path / "ape-config.yaml").write_text("name: mine\nnode:\n  ethereum:\n    sepolia:\n      uri: http://127.0.0.1:18545\n")
+    code = ("from provenance.config import load_settings\n"
+            "print(load_settings({}, environ={}, flags={'blockchain.ethereum.network': ('--network', 'ethereum:sepolia:node')})"
+            ".blockchain.ethereum.network)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "http://127.0.0.1:18545"
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "ape-config.yaml").write_text("name: bare\n")
+    done = cli("anchor", "--retry", "--network", "ethereum:sepolia:node", cwd=bare)
+    assert done.returncode == 2 and done.stderr.startswith(
+        "error: --network: expected an http(s) RPC URI for 'ethereum:sepolia:node' in Ape's config")
+    assert "drpc" not in done.stderr and "alchemy" not in done.stderr

@@ -155,18 +155,27 @@ def ape_network(choice: str) -> str:
 
 
 def _ape_provider_uri(choice: str) -> str:
-    """The RPC URI Ape's configuration gives the provider `choice` (Ape is imported only here)."""
+    """The RPC URI configured for the provider `choice` in Ape's config (Ape is imported only
+    here). Only a URI the user configured counts (Ape's own default for a local node, 127.0.0.1:8545,
+    too): Ape's fallback of probing a random public RPC of the chain list is never taken, so the
+    chain an anchor goes to is always one the user named."""
     try:
         from ape import networks
         from ape.exceptions import ApeException
-
-        provider = networks.get_provider_from_choice(choice)
     except ImportError:
         raise problem(f"expected eth-ape installed to resolve the Ape network {choice!r}, found it missing") from None
+    try:
+        provider = networks.get_provider_from_choice(choice)
+        uri = getattr(provider, "_configured_rpc", None)
+        if not uri and provider.network.name == LOCAL:
+            uri = getattr(provider, "_default_http_uri", None)
     except ApeException as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise problem(f"expected a network Ape knows, found {choice!r} ({reason[:160]})") from None
-    uri = getattr(provider, "uri", None) or getattr(provider, "http_uri", None)
     if not isinstance(uri, str) or not is_url(uri):
-        raise problem(f"expected an http(s) RPC URI for {choice!r} in Ape's config (e.g. node.ethereum.<network>.uri), found none")
+        ecosystem, network = choice.split(":")[:2]
+        raise problem(
+            f"expected an http(s) RPC URI for {choice!r} in Ape's config (e.g. node: {{{ecosystem}: {{{network}: {{uri: https://...}}}}}} "
+            "in ape-config.yaml), found none"
+        )
     return uri
