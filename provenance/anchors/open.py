@@ -108,14 +108,20 @@ def _tried(attempts: int, what: str, call: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # attempts >= 1 is checked by the config
 
 
-def _open_ethereum(section: EthereumSettings, read_only: bool) -> AnchorBackend:
-    from .ethereum import backend as ethereum
+def ethereum_signer(section: EthereumSettings) -> Any:
+    """The signer the settings name: the Ape keystore account `account`, else the key of a dict
+    held in memory, else None (`connect` then takes `$ETH_PRIVATE_KEY`, else the node's account)."""
     from .ethereum.keys import ape_keystore_signer
 
-    signer = ape_keystore_signer(section.account) if section.account else section.signer
+    return ape_keystore_signer(section.account) if section.account else section.signer
+
+
+def _open_ethereum(section: EthereumSettings, read_only: bool) -> AnchorBackend:
+    from .ethereum import backend as ethereum
+
     return ethereum.connect(
         section.network, contract_address=section.contract_address, confirmations=section.confirmations,
-        request_timeout=section.request_timeout, receipt_timeout=section.receipt_timeout, signer=signer,
+        request_timeout=section.request_timeout, receipt_timeout=section.receipt_timeout, signer=ethereum_signer(section),
         gas_limit=section.gas_limit, gas_price=section.gas_price, allow_start=not read_only, allow_deploy=not read_only,
     )
 

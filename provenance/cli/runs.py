@@ -191,10 +191,8 @@ def status(run, base_dir, config_path, as_json) -> None:
     """The configured anchor networks and, for RUN, every stored root with its anchors."""
     if run is None:
         from ..anchoring import Anchors
-        from ..config import load_config
 
-        config = load_config(config_path)
-        anchors = Anchors(config, read_only=True)
+        anchors = Anchors(load_settings_for(config_path), read_only=True)
         queued = [e for e in anchors.outbox.entries() if e.state.value != "confirmed"]
         data = {
             "blockchain_enabled": anchors.enabled,
