@@ -64,7 +64,7 @@ def report_training(result: Any, epochs: int, as_json: bool) -> None:
         "run_dir": str(result.run_dir), "test_accuracy": result.accuracy, "roots": result.roots,
         "anchors": {k: {"state": v["state"], **{x: v["location"][x] for x in ("tx_hash", "cid", "txid") if x in v["location"]}}
                     for k, v in result.receipts.items()},
-        "verified": ok, "report": str(result.report_path), "phases_s": {k: round(v, 3) for k, v in result.phases.items()},
+        "history": result.history, "verified": ok, "report": str(result.report_path), "phases_s": {k: round(v, 3) for k, v in result.phases.items()},
     }
     if result.privacy:
         summary["privacy"] = result.privacy
@@ -95,9 +95,16 @@ def report_training(result: Any, epochs: int, as_json: bool) -> None:
 def train(gradient_shards, threads, **params) -> None:
     """Train a small CNN with provenance: hash, anchor (before, per epoch, after) and verify."""
     from ..training import run_training
+    from ..training.job import Hooks
+    from .progress import TrainingProgress
 
     options = options_from(params, gradient_shards=gradient_shards, threads=threads)
-    report_training(run_training(options), options.epochs, params["as_json"])
+    progress = TrainingProgress(options.epochs, lines=not params["as_json"])  # bars only on a terminal
+    try:
+        result = run_training(options, hooks=Hooks(phase=progress.phase, epoch=progress.epoch))
+    finally:
+        progress.close()
+    report_training(result, options.epochs, params["as_json"])
 
 
 @click.command()
