@@ -211,8 +211,8 @@ def status(run, base_dir, config_path, as_json) -> None:
     data = tracker.get_blockchain_status()
     outbox = Outbox()
     known = news(tracker.record, run_dir, outbox)
-    if known:
-        data["recover"] = f"the outbox knows more than record.json ({', '.join(known)}): run `provenance recover {run_dir}`"
+    data["recover"] = (f"the outbox knows more than record.json ({', '.join(known)}): run `provenance recover {run_dir}`"
+                       if known else None)  # always there: --json keys do not come and go
     data["outbox"] = [_outbox_entry(e) for e in entries_for(run_dir, tracker.record.run_id, outbox) if e.state.value != "confirmed"]
     saved = read_row(run_dir)
     data["saved_verdict"] = {"verdict": saved.verdict, "saved_at": saved.verdict_saved_at, "current": saved.verdict_current}
@@ -227,7 +227,7 @@ def _outbox_entry(e: Any) -> dict[str, Any]:
 
 def _next_step(data: dict[str, Any], run_dir: Path) -> str:
     """What the user of a run's status should do next, most urgent first."""
-    if "recover" in data:
+    if data["recover"]:
         return f"run `provenance recover {run_dir}` (the outbox knows more than record.json)"
     stages = data["stored_hashes"]
     networks = data["networks"] if data["blockchain_enabled"] else []
@@ -277,6 +277,8 @@ def _run_status_text(data: dict[str, Any]) -> str:
         lines.append(f"outbox: {len(data['outbox'])} not confirmed")
         lines += [f"  {e['stage']} on {e['network']}: {e['state']} after {e['attempts']} attempts"
                   + (f" (last error: {e['last_error']})" if e["last_error"] else "") for e in data["outbox"]]
+    if data["recover"]:
+        lines.append(data["recover"])
     saved = data["saved_verdict"]
     lines.append(f"last saved verdict: {saved['verdict']}" + (f" (report.json of {saved['saved_at']}"
                  + (", about older trees" if saved["current"] is False else "") + ")" if saved["saved_at"] else ""))

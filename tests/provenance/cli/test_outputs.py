@@ -72,7 +72,7 @@ def _json_commands(trained_run, tmp_path):
         (files / f"{i}.bin").write_bytes(bytes([i]) * 10)
     return {  # command -> the keys its --json object has (a list: those of its first item)
         "status": (["status"], {"blockchain_enabled", "networks", "outbox", "next"}),
-        "status RUN": (["status", run], {"blockchain_enabled", "networks", "run_id", "stored_hashes", "outbox", "saved_verdict", "next"}),
+        "status RUN": (["status", run], {"blockchain_enabled", "networks", "run_id", "stored_hashes", "outbox", "saved_verdict", "recover", "next"}),
         "verify": (["verify", run], {"format", "run_id", "ok", "verdict", "checks", "changes", "anchors"}),
         "prove": (["prove", run, "--leaf", "config:seed", "-o", str(tmp_path / "q.json")], {"path", "chain", "proof"}),
         "check-proof": (["check-proof", str(proof)], {"ok", "offline_only", "submitter", "checks"}),
