@@ -32,7 +32,8 @@ from .common import RECORD_FILE, base_dir_option, config_option, emit, json_opti
 @json_option
 def prove_command(run, leaf_ref, stage, output, base_dir, as_json) -> None:
     """Write a proof that a leaf belongs to RUN, chained up to the run's final (anchored) root.
-    With --json, print where it went, the chain and the proof itself."""
+
+    With --json, print where it went, the chain of trees and the proof itself."""
     kind, name = parse_leaf_ref(leaf_ref)
     run_dir = resolve_run(run, base_dir)
     record = Record.load(run_dir / RECORD_FILE)
