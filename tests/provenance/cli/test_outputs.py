@@ -146,3 +146,18 @@ def test_status_without_run_describes_networks_in_words(trained_run):
     assert lines[1].startswith("  ethereum  endpoint http://127.0.0.1:") and "chain id 31337" in lines[1]
     assert "{" not in done.stdout
     assert re.match(r"outbox: (\d+ \w+(, )?)+$", lines[2]), lines[2]
+
+
+def test_status_run_without_post_says_it_is_incomplete(trained_run, tmp_path):
+    folder = tmp_path / "cut"
+    shutil.copytree(trained_run.run_dir, folder)
+    record = json.loads((folder / "record.json").read_text())
+    record["stages"] = [s for s in record["stages"] if s["name"] != "post"]
+    record["receipts"] = [r for r in record["receipts"] if r["stage"] != "post"]
+    (folder / "record.json").write_text(json.dumps(record))
+    data = json.loads(cli("status", str(folder), "--json").stdout)
+    assert [h["stage"] for h in data["stored_hashes"]] == ["pre", "epoch-1"]
+    assert data["next"].startswith("no post-training tree yet: the run is incomplete")
+    assert data["saved_verdict"] == {"verdict": "PASSED", "saved_at": data["saved_verdict"]["saved_at"], "current": False}
+    text = cli("status", str(folder)).stdout
+    assert "about older trees" in text and "next: no post-training tree yet" in text
