@@ -20,11 +20,14 @@ SHORT_NETWORK = {"ethereum": "eth", "bitcoin": "btc"}
 
 def epoch_line(done: Any) -> str:
     """`epoch 2/3  loss 0.4123  accuracy 0.912  root 0x1a2b3c4d...9f00  eth pending`."""
-    root = f"{done.root[:10]}...{done.root[-4:]}" if done.root else "no tree"
-    anchors = ", ".join(f"{SHORT_NETWORK.get(n, n)} {state}" for n, state in done.anchors.items()) or "not anchored"
+    if done.root:
+        anchors = ", ".join(f"{SHORT_NETWORK.get(n, n)} {state}" for n, state in done.anchors.items()) or "not anchored"
+        tail = f"root {done.root[:10]}...{done.root[-4:]}  {anchors}"
+    else:  # still being built beside training (its root comes in the summary), or no epoch trees at all
+        tail = "epoch tree in progress" if done.tree_pending else "no epoch tree"
     width = len(str(done.epochs))
     return (f"epoch {done.epoch:>{width}}/{done.epochs}  loss {done.loss:.4f}  accuracy {done.accuracy:.3f}  "
-            f"root {root}  {anchors}")
+            f"{tail}")
 
 
 class TrainingProgress:

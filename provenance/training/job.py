@@ -82,8 +82,9 @@ class EpochDone:
     epochs: int
     loss: float
     accuracy: float
-    root: str | None  # the epoch tree's root (0x...); None without epoch trees
+    root: str | None  # the epoch tree's root (0x...); None without epoch trees, or while it is built
     anchors: dict[str, str]  # network -> anchor state
+    tree_pending: bool = False  # the epoch tree is still being built (in the background): no root yet
 
 
 def _ignore(*_: Any) -> None:
@@ -190,7 +191,7 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
                 tracker.track_epoch(epoch, model, metrics, privacy=spent, param_leaves=leaves)
             phases["provenance_epochs_s"] += time.perf_counter() - started
         if main:
-            _tell_epoch(hooks, epoch, options.epochs, metrics, tracker)
+            _tell_epoch(hooks, epoch, options.epochs, metrics, tracker, epoch_trees)
 
     accuracy = history[-1]["test_accuracy"] if history else (_accuracy(model, x_test, y_test, device) if main else 0.0)
     result = TrainResult(None, accuracy, history, phases, privacy=privacy_history)
@@ -217,12 +218,14 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
     return result
 
 
-def _tell_epoch(hooks: Hooks, epoch: int, epochs: int, metrics: dict[str, Any], tracker: ProvenanceTracker | None) -> None:
+def _tell_epoch(hooks: Hooks, epoch: int, epochs: int, metrics: dict[str, Any], tracker: ProvenanceTracker | None,
+                epoch_trees: bool) -> None:
     name = f"epoch-{epoch}"
     stage = next((s for s in tracker.record.stages if s.name == name), None) if tracker is not None else None
     anchors = {n: r.state.value for n, r in tracker.record.receipts_for(name).items()} if stage is not None else {}
     hooks.epoch(EpochDone(epoch, epochs, metrics["loss"], metrics["test_accuracy"],
-                          "0x" + stage.root.hex() if stage is not None else None, anchors))
+                          "0x" + stage.root.hex() if stage is not None else None, anchors,
+                          tree_pending=epoch_trees and stage is None))
 
 
 def _variant(options: TrainOptions, model: nn.Module, features: torch.Tensor, labels: torch.Tensor, cluster: Cluster | None) -> variants.Variant:

@@ -18,7 +18,10 @@ import termios
 
 from tests.support.cli import ROOT, cli
 
-EPOCH_LINE = re.compile(r"^epoch (\d)/2  loss (\d+\.\d{4})  accuracy (\d\.\d{3})  root (0x[0-9a-f]{8})\.\.\.([0-9a-f]{4})  eth (pending|submitted|confirmed)$")
+# The root when the epoch tree is built by the time the epoch ends; "in progress" when it is built
+# beside training (the summary then gives it).
+EPOCH_LINE = re.compile(r"^epoch (\d)/2  loss (\d+\.\d{4})  accuracy (\d\.\d{3})  "
+                        r"(?:root (0x[0-9a-f]{8})\.\.\.([0-9a-f]{4})  eth (pending|submitted|confirmed)|epoch tree in progress)$")
 
 
 def modes(folder) -> dict[str, int]:
@@ -36,7 +39,8 @@ def test_train_prints_a_line_per_epoch_and_no_bar_in_a_pipe(tmp_path):
     record = json.loads((tmp_path / "piped" / "record.json").read_text())
     for m in matches:
         stage = next(s for s in record["stages"] if s["name"] == f"epoch-{m.group(1)}")
-        assert stage["root"].startswith(m.group(4)) and stage["root"].endswith(m.group(5))
+        if m.group(4):
+            assert stage["root"].startswith(m.group(4)) and stage["root"].endswith(m.group(5))
         assert float(m.group(2)) == round(stage["metrics"]["loss"], 4)
         assert float(m.group(3)) == round(stage["metrics"]["test_accuracy"], 3)
     assert "\r" not in done.stderr and "training" not in done.stderr and "%|" not in done.stderr  # no bar in a pipe
@@ -75,3 +79,15 @@ def test_train_shows_bars_on_a_terminal_and_json_stays_clean(tmp_path):
     assert set(summary) >= {"run_dir", "test_accuracy", "roots", "anchors", "history", "verified", "report", "phases_s"}
     found = modes(tmp_path / "tty")
     assert {path: m for path, m in found.items() if m != (0o755 if (tmp_path / "tty" / path).is_dir() else 0o644)} == {}
+
+
+def test_epoch_line_without_a_root_yet_or_without_epoch_trees():
+    from provenance.cli.progress import epoch_line
+    from provenance.training.job import EpochDone
+
+    root = "0x" + "ab" * 31 + "cdef"
+    assert epoch_line(EpochDone(3, 10, 0.123456, 0.9, root, {"ethereum": "submitted", "ipfs": "pending"})) == \
+        "epoch  3/10  loss 0.1235  accuracy 0.900  root 0xabababab...cdef  eth submitted, ipfs pending"
+    assert epoch_line(EpochDone(1, 2, 1.0, 0.5, None, {}, tree_pending=True)) == \
+        "epoch 1/2  loss 1.0000  accuracy 0.500  epoch tree in progress"
+    assert epoch_line(EpochDone(1, 2, 1.0, 0.5, None, {})).endswith("accuracy 0.500  no epoch tree")
