@@ -30,12 +30,19 @@ if ! stamp_ok "requirements.lock pyproject.toml" .venv/.installed; then
   stamp_write "requirements.lock pyproject.toml" .venv/.installed
 fi
 
-# The package's C extension (provenance/merkle/_native/: bulk keccak256 for Merkle trees), built in place
-# by the editable install with the machine's C compiler; rebuilt when its sources change.
-if ! stamp_ok "setup.py provenance/merkle/_native/*" .venv/.native || ! .venv/bin/python -c "import provenance.merkle._merkle_native" 2>/dev/null; then
-  echo "setup: building the C extension provenance.merkle._merkle_native"
+# The official BLAKE3 C sources (pinned sdist of the `blake3` package, sha256-checked) that
+# provenance.digests._blake3_native is compiled from; a no-op once they are in place.
+.venv/bin/python tools/fetch_blake3_c.py
+
+# The package's C extensions (provenance/merkle/_native/: bulk keccak256 for Merkle trees;
+# provenance/digests/_native/: many BLAKE3 digests per call), built in place by the editable
+# install with the machine's C compiler; rebuilt when their sources change.
+native_sources="setup.py provenance/merkle/_native/* provenance/digests/_native/*.c provenance/digests/_native/blake3/SOURCE"
+if ! stamp_ok "$native_sources" .venv/.native \
+   || ! .venv/bin/python -c "import provenance.merkle._merkle_native, provenance.digests._blake3_native" 2>/dev/null; then
+  echo "setup: building the C extensions provenance.merkle._merkle_native and provenance.digests._blake3_native"
   .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
-  stamp_write "setup.py provenance/merkle/_native/*" .venv/.native
+  stamp_write "$native_sources" .venv/.native
 fi
 
 if ! stamp_ok "package-lock.json" node_modules/.installed; then
