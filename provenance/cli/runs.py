@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -225,13 +224,3 @@ def status(run, base_dir, config_path, as_json) -> None:
 
     emit(as_json, data, text)
 
-
-@click.command()
-@click.argument("run")
-@base_dir_option
-@config_option
-def report(run, base_dir, config_path) -> None:
-    """Verify RUN and write report.json and report.md into its folder."""
-    tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path, read_only=True)
-    path = tracker.save_blockchain_report()
-    click.echo(f"{path}\n{Path(path).with_suffix('.md')}")
