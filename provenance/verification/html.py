@@ -123,7 +123,11 @@ def figures(record: Record, verification: VerificationReport) -> Figures:
         drawn.append(Plot(key, title, caption, buffer.getvalue()))
 
     # Names from the record are text, never mathtext: `$` in a leaf name must not be parsed (or fail).
-    with matplotlib.rc_context({"text.parse_math": False}):
+    # Only that one setting is swapped and put back: `rc_context` would also put back what a first
+    # figure sets up (a notebook's inline backend turns interactive mode on), and plots would vanish.
+    parse_math = matplotlib.rcParams["text.parse_math"]
+    matplotlib.rcParams["text.parse_math"] = False
+    try:
         history = _history(record)
         if history:
             draw("curves", "Training", "Loss and test accuracy per epoch, as committed in the epoch trees.",
@@ -138,6 +142,8 @@ def figures(record: Record, verification: VerificationReport) -> Figures:
             draw("tree", f"Tree {stage}", f"{why} In red the path from {leaf.label} to the root, in blue the hashes of its proof"
                  + ("." if whole else f" (the tree has {len(tree)} leaves: only the path is drawn)."),
                  lambda: plots.merkle_tree(tree, highlight=leaf) if whole else plots.proof_path(tree, leaf))
+    finally:
+        matplotlib.rcParams["text.parse_math"] = parse_math
     return Figures(tuple(drawn), tuple(notes))
 
 
