@@ -21,7 +21,7 @@ URLs):
   `provenance.changed_leaves` (the first few, `kind:name in tree 'stage' changed`), and per anchor
   `...verified` (`true`/`false`) with the submitter read from the chain when the verdict gives it;
   `provenance.identity.<network>`: the identity the pre tree commits to, where it holds one;
-- artifacts under `provenance/`: `record.json`, `report.json`, `report.md` (those present).
+- artifacts under `provenance/`: `record.json`, `report.json`, `report.md`, `report.html` (those present).
 """
 
 from __future__ import annotations
