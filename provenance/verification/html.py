@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..errors import ProvenanceError
 from ..merkle import Leaf, MerkleTree
 from ..record import CHAIN_PREV, Record
-from .report import CANNOT_CHECK, anchor_rows, dataset_summary, git_summary, headline
+from .facts import CANNOT_CHECK, anchor_rows, dataset_summary, git_summary, headline
 from .verify import VerificationReport
 
 # Trees up to this many leaves are drawn whole; bigger ones as the highlighted leaf's proof path.
@@ -148,7 +148,7 @@ def figures(record: Record, verification: VerificationReport) -> Figures:
 
 
 def render(data: Mapping[str, Any], figs: Figures = Figures(())) -> str:
-    """The whole page, from `report.report_json`'s dict and the figures."""
+    """The whole page, from `facts.report_json`'s dict and the figures."""
     v = data["verification"]
     verdict = data.get("verdict") or headline(v)
     changes = v.get("changes") or []
