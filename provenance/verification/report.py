@@ -21,13 +21,16 @@ HTML_FILE = "report.html"
 
 
 def write_reports(record: Record, verification: VerificationReport, run_dir: Path, *, html: bool = True) -> Path:
-    """Write report.json, report.md and (with `html`) report.html into `run_dir`, each atomically;
+    """Write report.json, report.md and (with `html`) report.html into `run_dir`, each atomically,
+    all three rendered before the first is written (a failure leaves the earlier set whole);
     returns the JSON report's path. The HTML needs matplotlib for its plots and says so without it."""
     data = report_json(record, verification)
+    markdown = render_markdown(data).encode()
+    page = html_report.render(data, html_report.figures(record, verification)).encode() if html else None
     path = atomic_write_json(run_dir / "report.json", data)
-    atomic_write_bytes(run_dir / "report.md", render_markdown(data).encode())
-    if html:
-        atomic_write_bytes(run_dir / HTML_FILE, html_report.render(data, html_report.figures(record, verification)).encode())
+    atomic_write_bytes(run_dir / "report.md", markdown)
+    if page is not None:
+        atomic_write_bytes(run_dir / HTML_FILE, page)
     return path
 
 
