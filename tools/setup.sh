@@ -4,7 +4,8 @@
 #                          with its C extension built in place)
 #   node_modules/          solc (wasm), OpenZeppelin contracts, anvil, @openzeppelin/merkle-tree
 #   .provenance/solcx/     a `solc-vX.Y.Z` stand-in that py-solc-x / ape-solidity accept
-#   .provenance/ape/       Ape's data folder (APE_DATA_FOLDER)
+#   .provenance/ape/       Ape's data folder for the test suite and CI only (`make test` exports
+#                          APE_DATA_FOLDER); everything else uses yours (~/.ape), accounts included
 # Each step is skipped when the lock file it installs from has not changed since it last ran.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,9 +54,11 @@ chmod +x "$data/solcx/solc-v$solc_version"
 
 # Every process started from this venv (ape, pytest, provenance, notebooks) sees the project's
 # data folder, solc stand-in and node binaries without the user exporting anything.
-# Values already set in the environment win.
+# Values already set in the environment win. Ape's data folder is NOT set here: `ape accounts`,
+# `ape run deploy --account ALIAS` and `provenance anchor --account ALIAS` see your own ~/.ape
+# (Ape keeps the OpenZeppelin dependency it installs from node_modules there, as for any Ape project).
 site="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 cat >"$site/ml_provenance_env.pth" <<PTH
-import os; os.environ.setdefault("PROVENANCE_HOME", "$data"); os.environ.setdefault("APE_DATA_FOLDER", "$data/ape"); os.environ.setdefault("SOLCX_BINARY_PATH", "$data/solcx"); b = "$root/node_modules/.bin"; p = os.environ.get("PATH", ""); os.environ["PATH"] = p if b in p.split(os.pathsep) else b + os.pathsep + p
+import os; os.environ.setdefault("PROVENANCE_HOME", "$data"); os.environ.setdefault("SOLCX_BINARY_PATH", "$data/solcx"); b = "$root/node_modules/.bin"; p = os.environ.get("PATH", ""); os.environ["PATH"] = p if b in p.split(os.pathsep) else b + os.pathsep + p
 PTH
 echo "setup: ready (.venv, node_modules, solc $solc_version stand-in)"

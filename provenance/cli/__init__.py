@@ -31,11 +31,11 @@ def main(log_level: str) -> None:
 
 
 def _register() -> None:
-    from . import bitcoin, chain, ipfs, proofs, report, runs, shards, trees
+    from . import bitcoin, chain, ipfs, listing, proofs, report, runs, shards, trees
 
     for command in (runs.train, runs.verify, runs.anchor, runs.status, report.report, proofs.prove_command,
                     proofs.check_proof, trees.hash_command, trees.tree_command, shards.hash_dataset_command,
-                    chain.chain, ipfs.ipfs):
+                    chain.chain, ipfs.ipfs, listing.runs_command):
         main.add_command(command)
     main.add_command(bitcoin.bitcoin)
     main.add_command(__import__("provenance.cli.revoke", fromlist=["revoke"]).revoke)

@@ -9,7 +9,9 @@ import click
 
 from ..training.tracker import ProvenanceTracker
 from ..verification.verify import verify_run
-from .common import base_dir_option, config_option, emit, json_option, resolve_run
+from .common import (account_option, base_dir_option, config_option, emit, ethereum_flags, ethereum_options, json_option,
+                     load_settings_for, network_option, resolve_run)
+from .listing import read_row
 from .shards import open_engine, shard_options
 
 
@@ -35,6 +37,8 @@ def training_options(f: Callable) -> Callable:
                      help="With --dp: Opacus's privacy accountant  [default: prv]"),
         base_dir_option,
         config_option,
+        network_option,
+        account_option,
         json_option,
     ]
     for option in reversed(options):
@@ -50,9 +54,12 @@ def options_from(params: dict[str, Any], **extra: Any) -> Any:
     if dp_values and not params["dp"]:
         names = ", ".join("--" + k.replace("_", "-") for k in dp_values)
         raise click.UsageError(f"{names}: expected together with --dp, found without it")
+    config = params["config_path"]
+    if params["eth_network"] or params["eth_account"]:
+        config = load_settings_for(config, ethereum_flags(params["eth_network"], params["eth_account"]))
     return TrainOptions(epochs=params["epochs"], batch_size=params["batch_size"], learning_rate=params["learning_rate"],
                         seed=params["seed"], mnist_dir=params["mnist_dir"], base_dir=str(params["base_dir"]),
-                        config=params["config_path"], run_id=params["run_id"], dp=params["dp"], **dp_values, **extra)
+                        config=config, run_id=params["run_id"], dp=params["dp"], **dp_values, **extra)
 
 
 def report_training(result: Any, epochs: int, as_json: bool) -> None:
@@ -62,7 +69,7 @@ def report_training(result: Any, epochs: int, as_json: bool) -> None:
         "run_dir": str(result.run_dir), "test_accuracy": result.accuracy, "roots": result.roots,
         "anchors": {k: {"state": v["state"], **{x: v["location"][x] for x in ("tx_hash", "cid", "txid") if x in v["location"]}}
                     for k, v in result.receipts.items()},
-        "verified": ok, "report": str(result.report_path), "phases_s": {k: round(v, 3) for k, v in result.phases.items()},
+        "history": result.history, "verified": ok, "report": str(result.report_path), "phases_s": {k: round(v, 3) for k, v in result.phases.items()},
     }
     if result.privacy:
         summary["privacy"] = result.privacy
@@ -93,9 +100,16 @@ def report_training(result: Any, epochs: int, as_json: bool) -> None:
 def train(gradient_shards, threads, **params) -> None:
     """Train a small CNN with provenance: hash, anchor (before, per epoch, after) and verify."""
     from ..training import run_training
+    from ..training.job import Hooks
+    from .progress import TrainingProgress
 
     options = options_from(params, gradient_shards=gradient_shards, threads=threads)
-    report_training(run_training(options), options.epochs, params["as_json"])
+    progress = TrainingProgress(options.epochs, lines=not params["as_json"])  # bars only on a terminal
+    try:
+        result = run_training(options, hooks=Hooks(phase=progress.phase, epoch=progress.epoch))
+    finally:
+        progress.close()
+    report_training(result, options.epochs, params["as_json"])
 
 
 @click.command()
@@ -107,8 +121,9 @@ def train(gradient_shards, threads, **params) -> None:
 @shard_options
 @base_dir_option
 @config_option
+@network_option
 @json_option
-def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed, base_dir, config_path, as_json) -> None:
+def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed, base_dir, config_path, eth_network, as_json) -> None:
     """Verify RUN (a run folder, a run id under --base-dir, or `latest`) from its folder alone:
     re-hash data and models, recompute roots, check the chain, every anchor, who made it and in
     which order, and that the run is complete.
@@ -116,7 +131,8 @@ def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed,
     Exits 1 if anything does not hold (FAILED, naming each changed leaf and its tree) or something
     is missing (INCOMPLETE: no post tree, or a tree without a confirmed anchor)."""
     with open_engine(engine, scheduler=scheduler, workers=workers) as runner:
-        report = verify_run(resolve_run(run, base_dir), config=config_path, submitters=submitters, engine=runner,
+        settings = load_settings_for(config_path, ethereum_flags(eth_network, None))
+        report = verify_run(resolve_run(run, base_dir), config=settings, submitters=submitters, engine=runner,
                             spot_check=spot_check, seed=seed)
 
     def text() -> str:
@@ -148,23 +164,24 @@ def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed,
               "each run's receipt carries its proof to the batch root.")
 @base_dir_option
 @config_option
+@ethereum_options
 @json_option
-def anchor(run, retry, batch, base_dir, config_path, as_json) -> None:
+def anchor(run, retry, batch, base_dir, config_path, eth_network, eth_account, as_json) -> None:
     """Anchor RUN's trees that have no confirmed anchor yet; with --retry, drive the outbox;
     with --batch, send all queued roots as one batch.
 
     Exits 3 if any anchor is still not confirmed (it stays queued for the next retry)."""
+    settings = load_settings_for(config_path, ethereum_flags(eth_network, eth_account))
     if run is None:
         if not (retry or batch):
             raise click.UsageError("give a RUN, or --retry / --batch to deliver what is queued in the outbox")
         from ..anchoring import Anchors
-        from ..config import load_config
 
-        anchors = Anchors(load_config(config_path))
+        anchors = Anchors(settings)
         entries = (anchors.send_batch() if batch else []) + (anchors.retry() if retry else [])
         receipts = {f"{e.run_id}/{e.stage}/{e.network}": e.current_receipt().to_json() for e in entries}
     else:
-        tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
+        tracker = ProvenanceTracker.load(resolve_run(run, base_dir), settings)
         done = tracker.anchor_pending()
         receipts = {f"{stage}/{net}": r.to_json() for stage, by_net in done.items() for net, r in by_net.items()}
     emit(as_json, receipts, lambda: "\n".join(f"{k}: {v['state']} {v.get('reason') or ''}" for k, v in receipts.items()) or "nothing to anchor")
@@ -178,49 +195,108 @@ def anchor(run, retry, batch, base_dir, config_path, as_json) -> None:
 @config_option
 @json_option
 def status(run, base_dir, config_path, as_json) -> None:
-    """The configured anchor networks and, for RUN, every stored root with its anchors."""
-    if run is None:
-        from ..anchoring import Anchors
-        from ..config import load_config
+    """The configured anchor networks and the outbox; for RUN, every stored root with its anchors,
+    the run's outbox entries not confirmed yet and what to do next. Nothing is sent."""
+    from ..anchoring import Anchors
 
-        config = load_config(config_path)
-        anchors = Anchors(config, read_only=True)
-        queued = [e for e in anchors.outbox.entries() if e.state.value != "confirmed"]
+    if run is None:
+        anchors = Anchors(load_settings_for(config_path), read_only=True)
+        queued = [_outbox_entry(e) for e in anchors.outbox.entries() if e.state.value != "confirmed"]
         data = {
             "blockchain_enabled": anchors.enabled,
             "networks": anchors.status(),
-            "outbox": {"counts": anchors.outbox.counts(), "not_confirmed": [
-                {"run_id": e.run_id, "stage": e.stage, "network": e.network, "state": e.state.value,
-                 "attempts": e.attempts, "last_error": e.last_error} for e in queued]},
+            "outbox": {"counts": anchors.outbox.counts(), "not_confirmed": queued},
+            "next": ("run `provenance anchor --retry` to deliver the outbox entries not confirmed" if queued else None),
         }
-
-        def text() -> str:
-            lines = [f"blockchain enabled: {anchors.enabled}"] + [f"{k}: {v}" for k, v in data["networks"].items()]
-            lines.append("outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(data["outbox"]["counts"].items())) or "empty"))
-            lines += [f"  {e['run_id']}/{e['stage']} on {e['network']}: {e['state']} after {e['attempts']} attempts ({e['last_error']})"
-                      for e in data["outbox"]["not_confirmed"]]
-            return "\n".join(lines)
-
-        emit(as_json, data, text)
+        emit(as_json, data, lambda: _status_text(data))
         return
     from ..anchoring.outbox import Outbox
-    from ..anchoring.recovery import news
+    from ..anchoring.recovery import entries_for, news
 
     run_dir = resolve_run(run, base_dir)
     tracker = ProvenanceTracker.load(run_dir, config_path, read_only=True)
     data = tracker.get_blockchain_status()
-    known = news(tracker.record, run_dir, Outbox())
-    if known:
-        data["recover"] = f"the outbox knows more than record.json ({', '.join(known)}): run `provenance recover {run_dir}`"
+    outbox = Outbox()
+    known = news(tracker.record, run_dir, outbox)
+    data["recover"] = (f"the outbox knows more than record.json ({', '.join(known)}): run `provenance recover {run_dir}`"
+                       if known else None)  # always there: --json keys do not come and go
+    data["outbox"] = [_outbox_entry(e) for e in entries_for(run_dir, tracker.record.run_id, outbox) if e.state.value != "confirmed"]
+    saved = read_row(run_dir)
+    data["saved_verdict"] = {"verdict": saved.verdict, "saved_at": saved.verdict_saved_at, "current": saved.verdict_current}
+    data["next"] = _next_step(data, run_dir)
+    emit(as_json, data, lambda: _run_status_text(data))
 
-    def text() -> str:
-        lines = [f"run {data['run_id']} (anchoring {'on' if data['blockchain_enabled'] else 'off'}: {', '.join(data['networks'])})"]
-        for entry in data["stored_hashes"]:
-            anchors_text = ", ".join(f"{n} {a['state']}" for n, a in entry["anchors"].items()) or "not anchored"
-            lines.append(f"  {entry['stage']:<9} {entry['root']}  {anchors_text}")
-        if known:
-            lines.append(data["recover"])
-        return "\n".join(lines)
 
-    emit(as_json, data, text)
+def _outbox_entry(e: Any) -> dict[str, Any]:
+    return {"run_id": e.run_id, "stage": e.stage, "network": e.network, "state": e.state.value,
+            "attempts": e.attempts, "last_error": e.last_error}
+
+
+def _next_step(data: dict[str, Any], run_dir: Path) -> str:
+    """What the user of a run's status should do next, most urgent first."""
+    if data["recover"]:
+        return f"run `provenance recover {run_dir}` (the outbox knows more than record.json)"
+    stages = data["stored_hashes"]
+    networks = data["networks"] if data["blockchain_enabled"] else []
+    unconfirmed = [f"{h['stage']}/{n}" for h in stages for n in networks if h["anchors"].get(n, {}).get("state") != "confirmed"]
+    if unconfirmed:
+        return (f"run `provenance anchor {run_dir}` to anchor what is not confirmed ({', '.join(unconfirmed)}), "
+                "or `provenance anchor --retry` for every run")
+    if not any(h["stage"] == "post" for h in stages):
+        return "no post-training tree yet: the run is incomplete until its training finishes (or `provenance recover` brings it back)"
+    return f"run `provenance verify {run_dir}` to check the artifacts and every anchor"
+
+
+def short_root(root: str) -> str:
+    """`0x1234abcd...ef01`: enough of a root to tell runs apart on a screen."""
+    return root if len(root) <= 18 else f"{root[:10]}...{root[-4:]}"
+
+
+def _describe_network(info: dict[str, Any]) -> str:
+    if info.get("reachable") is False:
+        return f"unreachable: {info.get('reason') or info.get('error') or 'no answer'}"
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in info.items() if k not in ("network", "reachable") and v is not None)
+
+
+def _status_text(data: dict[str, Any]) -> str:
+    networks = data["networks"]
+    lines = [f"anchoring: {'on' if data['blockchain_enabled'] else 'off'}" + (f" ({', '.join(networks)})" if networks else "")]
+    lines += [f"  {name:<9} {_describe_network(info)}" for name, info in networks.items()]
+    counts = data["outbox"]["counts"]
+    lines.append("outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty"))
+    lines += [f"  {e['run_id']}/{e['stage']} on {e['network']}: {e['state']} after {e['attempts']} attempts"
+              + (f" (last error: {e['last_error']})" if e["last_error"] else "") for e in data["outbox"]["not_confirmed"]]
+    if data["next"]:
+        lines.append(f"next: {data['next']}")
+    return "\n".join(lines)
+
+
+def _run_status_text(data: dict[str, Any]) -> str:
+    networks = data["networks"]
+    lines = [f"run {data['run_id']}: anchoring {'on' if data['blockchain_enabled'] else 'off'}"
+             + (f" ({', '.join(networks)})" if networks else "")]
+    shown = sorted({n for h in data["stored_hashes"] for n in h["anchors"]} | set(networks if data["blockchain_enabled"] else []))
+    table = [("stage", "root", *shown)] + [
+        (h["stage"], short_root(h["root"]), *(_anchor_cell(h["anchors"].get(n)) for n in shown)) for h in data["stored_hashes"]]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+    if data["outbox"]:
+        lines.append(f"outbox: {len(data['outbox'])} not confirmed")
+        lines += [f"  {e['stage']} on {e['network']}: {e['state']} after {e['attempts']} attempts"
+                  + (f" (last error: {e['last_error']})" if e["last_error"] else "") for e in data["outbox"]]
+    if data["recover"]:
+        lines.append(data["recover"])
+    saved = data["saved_verdict"]
+    lines.append(f"last saved verdict: {saved['verdict']}" + (f" (report.json of {saved['saved_at']}"
+                 + (", about older trees" if saved["current"] is False else "") + ")" if saved["saved_at"] else ""))
+    lines.append(f"next: {data['next']}")
+    return "\n".join(lines)
+
+
+def _anchor_cell(anchor: dict[str, Any] | None) -> str:
+    if anchor is None:
+        return "-"
+    if anchor["state"] == "submitted":
+        return f"submitted ({anchor.get('confirmations', 0)} conf.)"
+    return anchor["state"] + (f" ({anchor['reason']})" if anchor["state"] == "failed" and anchor.get("reason") else "")
 

@@ -13,10 +13,11 @@ from tests.support.cli import cli
 IMG = '<img src=x onerror="alert(2)">'
 
 
-def make_report(run_dir: Path, *args: str) -> dict[str, Any]:
-    """`provenance report RUN --json ARGS`; its JSON (files written, verdict)."""
+def make_report(run_dir: Path, *args: str, code: int = 0) -> dict[str, Any]:
+    """`provenance report RUN --json ARGS`, which must exit with `code` (0 PASSED, 1 FAILED or
+    INCOMPLETE, 3 CANNOT CHECK); its JSON (files written, verdict)."""
     done = cli("report", str(run_dir), "--json", *args)
-    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.returncode == code and "Traceback" not in done.stderr, (done.returncode, done.stderr[-2000:])
     return json.loads(done.stdout)
 
 

@@ -86,7 +86,7 @@ def test_html_is_self_contained(run_copy):
 
 def test_changed_leaf_is_named_and_highlighted(run_copy):
     tensor = flip_tensor_byte(run_copy / FINAL_MODEL_FILE)
-    make_report(run_copy)
+    make_report(run_copy, code=1)
     data = json.loads((run_copy / "report.json").read_text())
     md = (run_copy / "report.md").read_text()
     page = (run_copy / "report.html").read_text()
@@ -103,7 +103,7 @@ def test_markup_in_the_run_folder_is_shown_as_text(run_copy):
     """The run folder is the attacker's: a metric name, a git branch and an environment field
     holding markup reach the page as text, never as elements."""
     inject_markup(run_copy, SCRIPT)
-    make_report(run_copy)
+    make_report(run_copy, code=1)
     page = (run_copy / "report.html").read_text()
     md = (run_copy / "report.md").read_text()
     assert "<script" not in page.lower() and "<img src=x" not in page
@@ -133,7 +133,7 @@ def test_renderer_escapes_every_field_it_is_given():
 def test_cannot_check_when_the_chain_cannot_be_asked(run_copy, tmp_path):
     config = tmp_path / "dead-rpc.json"
     config.write_text(json.dumps({"blockchain": {"ethereum": {"network": "http://127.0.0.1:9"}}}))
-    files = make_report(run_copy, "--config", str(config))
+    files = make_report(run_copy, "--config", str(config), code=3)
     data = json.loads((run_copy / "report.json").read_text())
     assert files["verdict"] == data["verdict"] == "CANNOT CHECK"
     assert data["verification"]["verdict"] == "FAILED"  # the verifier fails closed; the report says why

@@ -75,7 +75,7 @@ def test_passed_run_renders_verdict_first_and_every_root(run_copy, tmp_path):
 
 def test_failed_run_shows_the_changed_leaf_highlighted(run_copy, tmp_path):
     tensor = flip_tensor_byte(run_copy / FINAL_MODEL_FILE)
-    make_report(run_copy)
+    make_report(run_copy, code=1)
     dom = rendered_dom(run_copy / "report.html", tmp_path)
     assert '<header id="verdict" class="verdict failed"><div class="word">FAILED</div>' in dom
     highlighted = re.findall(r'<tr class="changed">(.*?)</tr>', dom, re.S)
@@ -86,7 +86,7 @@ def test_failed_run_shows_the_changed_leaf_highlighted(run_copy, tmp_path):
 
 def test_markup_from_the_run_folder_stays_text_in_the_browser(run_copy, tmp_path):
     inject_markup(run_copy, "<script>document.title='pwned'</script>")
-    make_report(run_copy)
+    make_report(run_copy, code=1)
     dom = rendered_dom(run_copy / "report.html", tmp_path)
     assert "<script" not in dom.lower()  # no script element was created
     assert not re.search(r"<img[^>]*onerror", dom)
