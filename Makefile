@@ -3,7 +3,7 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup setup-ipfs setup-bitcoin demo test bench bench-gas bench-hashing bench-merkle bench-training bench-bitcoin bench-ipfs bench-scale clean
+.PHONY: setup setup-ipfs setup-bitcoin setup-browser demo test bench bench-gas bench-hashing bench-merkle bench-training bench-bitcoin bench-ipfs bench-scale clean
 
 setup:
 	@bash tools/setup.sh
@@ -15,13 +15,17 @@ setup-ipfs:
 setup-bitcoin: setup
 	@bash tools/bitcoin-node/setup.sh
 
+# Headless Chromium (Debian's) for the HTML report's browser test; only the tests need it.
+setup-browser:
+	@bash tools/setup-browser.sh
+
 demo: setup
 	$(VENV)/provenance train --epochs 3
 	$(VENV)/provenance verify latest --brief
 
 # The suite keeps Ape's data (its dependency cache, test keystores) in the repo, never in your ~/.ape.
 test: export APE_DATA_FOLDER := $(CURDIR)/.provenance/ape
-test: setup setup-ipfs setup-bitcoin
+test: setup setup-ipfs setup-bitcoin setup-browser
 	$(APE) test -q
 	$(VENV)/pytest -p no:ape_test --nbmake notebooks -q  # the walkthrough, executed (ape's plugin knows no notebook items)
 	$(APE) test tests/contracts -q --network ethereum:local:foundry

@@ -31,9 +31,9 @@ def main(log_level: str) -> None:
 
 
 def _register() -> None:
-    from . import bitcoin, chain, ipfs, listing, proofs, runs, shards, trees
+    from . import bitcoin, chain, ipfs, listing, proofs, report, runs, shards, trees
 
-    for command in (runs.train, runs.verify, runs.anchor, runs.status, runs.report, proofs.prove_command,
+    for command in (runs.train, runs.verify, runs.anchor, runs.status, report.report, proofs.prove_command,
                     proofs.check_proof, trees.hash_command, trees.tree_command, shards.hash_dataset_command,
                     chain.chain, ipfs.ipfs, listing.runs_command):
         main.add_command(command)

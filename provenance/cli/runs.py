@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -301,13 +300,3 @@ def _anchor_cell(anchor: dict[str, Any] | None) -> str:
         return f"submitted ({anchor.get('confirmations', 0)} conf.)"
     return anchor["state"] + (f" ({anchor['reason']})" if anchor["state"] == "failed" and anchor.get("reason") else "")
 
-
-@click.command()
-@click.argument("run")
-@base_dir_option
-@config_option
-def report(run, base_dir, config_path) -> None:
-    """Verify RUN and write report.json and report.md into its folder."""
-    tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path, read_only=True)
-    path = tracker.save_blockchain_report()
-    click.echo(f"{path}\n{Path(path).with_suffix('.md')}")

@@ -21,7 +21,7 @@ URLs):
   `provenance.changed_leaves` (the first few, `kind:name in tree 'stage' changed`), and per anchor
   `...verified` (`true`/`false`) with the submitter read from the chain when the verdict gives it;
   `provenance.identity.<network>`: the identity the pre tree commits to, where it holds one;
-- artifacts under `provenance/`: `record.json`, `report.json`, `report.md` (those present).
+- artifacts under `provenance/`: `record.json`, `report.json`, `report.md`, `report.html` (those present).
 """
 
 from __future__ import annotations
@@ -35,27 +35,11 @@ from mlflow.tracking import MlflowClient
 from ..errors import ProvenanceError
 from ..record import Record
 from ..training.tracker import RECORD_FILE, ProvenanceTracker
+from ..verification.links import explorer_link
 
 ARTIFACT_PATH = "provenance"
 REPORT_FILES = ("report.json", "report.md", "report.html")
 MAX_CHANGES = 5
-
-ETHERSCAN = {1: "https://etherscan.io", 11155111: "https://sepolia.etherscan.io", 17000: "https://holesky.etherscan.io",
-             560048: "https://hoodi.etherscan.io"}
-MEMPOOL = {"main": "https://mempool.space", "test": "https://mempool.space/testnet",
-           "testnet4": "https://mempool.space/testnet4", "signet": "https://mempool.space/signet"}
-
-
-def explorer_link(network: str, location: Mapping[str, Any]) -> str | None:
-    """A public explorer's page for an anchor's transaction, or None where the network has none."""
-    if network == "ethereum" and location.get("tx_hash"):
-        base = ETHERSCAN.get(_int(location.get("chain_id")))
-        return f"{base}/tx/{location['tx_hash']}" if base else None
-    if network == "bitcoin" and location.get("txid"):
-        base = MEMPOOL.get(str(location.get("chain")))
-        return f"{base}/tx/{location['txid']}" if base else None
-    return None
-
 
 def log_run(run: str | Path | ProvenanceTracker, *, verify: bool = True, mlflow_run_id: str | None = None,
             config: Mapping[str, Any] | str | Path | None = None) -> str:
@@ -152,9 +136,3 @@ def _run_dir(run: str | Path) -> Path:
         raise ProvenanceError(f"mlflow: expected a run folder holding {RECORD_FILE}, found none at {path}")
     return path
 
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

@@ -1,5 +1,6 @@
-"""Pictures of a run for people (the walkthrough notebook): training curves, the provenance
-timeline (pre -> epochs -> post with their anchors) and a small Merkle tree with a proof path.
+"""Pictures of a run for people (the walkthrough notebook, the HTML report): training curves, the
+provenance timeline (pre -> epochs -> post with their anchors), a small Merkle tree with a proof
+path, and the proof path alone for a tree of any size.
 
 Each function draws on a new matplotlib figure (or the given axes) and returns the figure.
 Needs matplotlib (`pip install ml-provenance[plots]`).
@@ -106,6 +107,39 @@ def merkle_tree(tree: MerkleTree, highlight: Leaf | None = None, ax: Axes | None
         title += f": path of {highlight.label} (red), its proof of {len(proof)} hashes (blue)"
     ax.set_title(title, fontsize=9)
     ax.set(ylim=(-depth - 2.2, 0.5))
+    ax.axis("off")
+    return fig
+
+
+def proof_path(tree: MerkleTree, leaf: Leaf, ax: Axes | None = None) -> Figure:
+    """The path from one leaf to the root of a tree of any size: each level's node on the path (red)
+    and the sibling hash its proof carries (blue), the leaf's `kind:name` at the bottom."""
+    import matplotlib.pyplot as plt
+
+    nodes = tree.nodes
+    i = nodes.index(leaf_hash(leaf), len(nodes) // 2)
+    levels: list[tuple[int, int | None]] = []  # (node on the path, its sibling) from the leaf up
+    while i > 0:
+        levels.append((i, i + 1 if i % 2 else i - 1))
+        i = (i - 1) // 2
+    levels.append((0, None))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8.0, 0.55 * len(levels) + 1.4), layout="constrained")
+    else:
+        fig = ax.figure
+    for y, (node, sibling) in enumerate(levels):
+        if y:
+            ax.plot([0, 0], [y - 1, y], color="tab:red", lw=2, zorder=1)
+            ax.plot([1, 0], [y - 1, y], color="tab:blue", lw=1, zorder=1)
+        ax.scatter([0], [y], s=40, color="tab:red", zorder=2)
+        label = "root " + _short(nodes[node]) if node == 0 else f"{leaf.label}  {_short(nodes[node])}" if y == 0 else _short(nodes[node])
+        ax.text(-0.08, y, label, ha="right", va="center", fontsize=7.5, color="tab:red")
+        if sibling is not None:
+            ax.scatter([1], [y], s=40, color="tab:blue", zorder=2)
+            ax.text(1.08, y, f"proof[{y}] {_short(nodes[sibling])}", ha="left", va="center", fontsize=7.5, color="tab:blue")
+    ax.set_title(f"{len(tree)} leaves, root {_short(tree.root)}: path of {leaf.label} (red), "
+                 f"its proof of {len(levels) - 1} hashes (blue)", fontsize=9)
+    ax.set(xlim=(-2.6, 3.2), ylim=(-0.6, len(levels) - 0.4))
     ax.axis("off")
     return fig
 

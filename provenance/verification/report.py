@@ -1,58 +1,55 @@
-"""Reports of a run: `report.json` for machines and `report.md` for people.
-
-What was hashed, the roots and how they chain, every anchor with its state and where to look it
-up, the verification's checks and any leaf that changed, and the timings.
+"""Reports of a run: `report.json` for machines, `report.md` and `report.html` for people, written
+into the run folder (each atomically). The facts are `facts.report_json`; this module writes them
+and renders the Markdown; `html.py` renders the page.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import numbers
 from pathlib import Path
 from typing import Any
 
 from ..files import atomic_write_bytes, atomic_write_json
 from ..record import Record
+from . import html as html_report
+from .facts import CANNOT_CHECK, FORMAT, anchor_rows, dataset_summary, git_summary, headline, report_json
 from .verify import VerificationReport
 
-FORMAT = "provenance-report/v1"
+__all__ = ["FORMAT", "HTML_FILE", "headline", "render_markdown", "report_json", "write_reports"]
+
+HTML_FILE = "report.html"
 
 
-def report_json(record: Record, verification: VerificationReport) -> dict[str, Any]:
-    return {
-        "format": FORMAT,
-        "run_id": record.run_id,
-        "canonicalization": record.canonicalization,
-        "trees": [
-            {"stage": s.name, "root": "0x" + s.root.hex(), "prev": s.prev, "created_at": s.created_at,
-             "leaves": dict(Counter(leaf.kind for leaf in s.leaves))}
-            for s in record.stages
-        ],
-        "anchors": [r.to_json() for r in record.receipts],
-        "dataset": record.artifacts.get("dataset", {}),
-        "code": record.code,
-        "environment": {k: v for k, v in record.environment.items() if k != "packages"},
-        "verification": verification.to_json(),
-        "privacy": {"target": record.config["dp"], "history": verification.privacy} if "dp" in record.config else None,
-        "timings": record.timings,
-    }
-
-
-def write_reports(record: Record, verification: VerificationReport, run_dir: Path) -> Path:
-    """Write report.json and report.md into `run_dir`; returns the JSON report's path."""
+def write_reports(record: Record, verification: VerificationReport, run_dir: Path, *, html: bool = True) -> Path:
+    """Write report.json, report.md and (with `html`) report.html into `run_dir`, each atomically,
+    all three rendered before the first is written (a failure leaves the earlier set whole);
+    returns the JSON report's path. The HTML needs matplotlib for its plots and says so without it."""
     data = report_json(record, verification)
+    markdown = render_markdown(data).encode()
+    page = html_report.render(data, html_report.figures(record, verification)).encode() if html else None
     path = atomic_write_json(run_dir / "report.json", data)
-    atomic_write_bytes(run_dir / "report.md", render_markdown(data).encode())
+    atomic_write_bytes(run_dir / "report.md", markdown)
+    if page is not None:
+        atomic_write_bytes(run_dir / HTML_FILE, page)
     return path
 
 
 def render_markdown(data: dict[str, Any]) -> str:
     v = data["verification"]
+    verdict = data.get("verdict") or headline(v)
+    m = data.get("metrics") or {}
+    git = (data.get("code") or {}).get("git") or {}
+    dataset = data.get("dataset") or {}
     lines = [
-        f"# Provenance report: {data['run_id']}",
+        f"# Provenance report: {_md(data['run_id'])}",
         "",
-        f"**Verification: {v.get('verdict', 'PASSED' if v['ok'] else 'FAILED')}** — tree links: {'yes' if v.get('tree_links', v['chain_integrity']) else 'NO'}",
+        f"**Verification: {verdict}** — tree links: {'yes' if v.get('tree_links', v['chain_integrity']) else 'NO'}"
+        + (f" (the verifier says {v.get('verdict')}: a network could not be asked)" if verdict == CANNOT_CHECK else ""),
         "",
-        f"Identity (committed in the pre tree): `{v.get('identity') or 'none'}`",
+        f"- Accuracy: {_number(m.get('accuracy'))}; loss: {_number(m.get('loss'))} (as committed in the trees)",
+        f"- Dataset: {_md(dataset_summary(dataset))}",
+        f"- Git commit: {_md(git_summary(git))}",
+        f"- Identity (committed in the pre tree): `{_md(v.get('identity') or 'none')}`",
         "",
         "## Trees (each commits to the one before through a `chain.prev` leaf)",
         "",
@@ -60,17 +57,24 @@ def render_markdown(data: dict[str, Any]) -> str:
         "|---|---|---|---|",
     ]
     for t in data["trees"]:
-        kinds = ", ".join(f"{n} {k}" for k, n in sorted(t["leaves"].items()))
-        lines.append(f"| {t['stage']} | `{t['root']}` | {t['prev'] or '—'} | {kinds} |")
+        kinds = ", ".join(f"{n} {_md(k)}" for k, n in sorted(t["leaves"].items()))
+        lines.append(f"| {_md(t['stage'])} | `{t['root']}` | {_md(t['prev'] or '—')} | {kinds} |")
+    if m.get("epochs"):
+        keys = sorted({k for e in m["epochs"] for k in e if k != "stage"})
+        lines += ["", "## Metrics by epoch", "", "| tree | " + " | ".join(_md(k) for k in keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        lines += [f"| {_md(e['stage'])} | " + " | ".join(_number(e.get(k)) for k in keys) + " |" for e in m["epochs"]]
     if v.get("missing"):
-        lines += ["", "## Missing (INCOMPLETE)", ""] + [f"- {m}" for m in v["missing"]]
-    submitters = v.get("submitters", {})
-    lines += ["", "## Anchors", "", "| stage | network | state | anchored by (from the chain) | where to look |", "|---|---|---|---|---|"]
-    for a in data["anchors"]:
-        where = ", ".join(f"{k} `{val}`" for k, val in a["location"].items() if k in ("chain_id", "contract", "tx_hash", "block_number", "cid", "txid", "vout"))
-        state = a["state"] + (f" ({a['reason']})" if a.get("reason") else "")
-        by = submitters.get(a["stage"], "—") if a["network"] == "ethereum" else "—"
-        lines.append(f"| {a['stage']} | {a['network']} | {state} | {by} | {where or '—'} |")
+        lines += ["", "## Missing (INCOMPLETE)", ""] + [f"- {_md(x)}" for x in v["missing"]]
+    lines += ["", "## Anchors", "", "| stage | network | state | verified | anchored by | when | block | where to look |",
+              "|---|---|---|---|---|---|---|---|"]
+    for a in anchor_rows(data):
+        where = ", ".join(f"{k} `{_md(val)}`" for k, val in a["where"].items())
+        if a["link"]:
+            where += f" ([explorer]({a['link']}))"
+        by = _md(a["submitter"] or "—") + ("" if a["submitter_from_chain"] or not a["submitter"] else " (per receipt)")
+        when = _md(a["when"] or "—") + ("" if a["when_from_chain"] or not a["when"] else " (per receipt)")
+        lines.append(f"| {_md(a['stage'])} | {_md(a['network'])} | {_md(a['state'])} | {_md(a['verified'])} | {by} | {when} | "
+                     f"{_md(a['block'] if a['block'] is not None else '—')} | {where or '—'} |")
     if data.get("privacy"):
         target = data["privacy"]["target"]
         lines += ["", f"## Differential privacy (target epsilon {target.get('target_epsilon')}, delta {target.get('delta')}, "
@@ -79,10 +83,26 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines += [f"| {h['stage']} | {h['epsilon']:.4f} | {h['delta']:g} | {h['steps']} | {h['noise_multiplier']:.4f} | "
                   f"{h['sample_rate']:.5f} | {h['accountant']} |" for h in data["privacy"]["history"]]
     if v["changes"]:
-        lines += ["", "## Changed leaves", ""] + [f"- {c['description']}: recorded {c['recorded']}, found {c['found']}" for c in v["changes"]]
+        lines += ["", "## Changed leaves", ""] + [f"- **{_md(c['description'])}**: recorded {_md(c['recorded'])}, found {_md(c['found'])}"
+                                                  for c in v["changes"]]
     if v.get("warnings"):
-        lines += ["", "## Warnings", ""] + [f"- {w}" for w in v["warnings"]]
+        lines += ["", "## Warnings", ""] + [f"- {_md(w)}" for w in v["warnings"]]
     lines += ["", "## Checks", "", "| check | result | detail |", "|---|---|---|"]
-    lines += [f"| {c['name']} | {'ok' if c['ok'] else 'FAILED'} | {c['detail']} |" for c in v["checks"]]
-    lines += ["", "## Timings (seconds)", ""] + [f"- {k}: {val:.3f}" for k, val in data["timings"].items()]
+    lines += [f"| {_md(c['name'])} | {'ok' if c['ok'] else 'MISSING' if c.get('incomplete') else 'FAILED'} | {_md(c['detail'])} |"
+              for c in v["checks"]]
+    lines += ["", "## Timings (seconds)", ""] + [f"- {_md(k)}: {val:.3f}" for k, val in data["timings"].items()
+                                                 if isinstance(val, numbers.Real)]
     return "\n".join(lines) + "\n"
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _md(value: Any) -> str:
+    """A value from the record inside a Markdown table cell: pipes and newlines would break the
+    table, and `<` would let a viewer that renders HTML in Markdown run the record's markup."""
+    return (str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\r", " ").replace("\n", " "))

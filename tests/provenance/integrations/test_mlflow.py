@@ -59,7 +59,7 @@ def test_fit_logged_to_mlflow_with_roots_anchors_and_verdict(tmp_path, tracking)
     assert tags["provenance.final_root"] == "0x" + record.stage("post").root.hex()
     assert tags["provenance.verdict"] == "PASSED" and tags["provenance.checks_failed"] == "0"
     artifacts = {a.path for a in tracking.list_artifacts(run.info.run_id, "provenance")}
-    assert {"provenance/record.json", "provenance/report.json", "provenance/report.md"} <= artifacts
+    assert {"provenance/record.json", "provenance/report.json", "provenance/report.md", "provenance/report.html"} <= artifacts
     local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="provenance/record.json",
                                                 dst_path=str(tmp_path / "back"))
     assert json.loads(open(local).read())["run_id"] == "mlflow-run"

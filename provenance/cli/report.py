@@ -1,0 +1,44 @@
+"""`provenance report RUN`: verify a run and write its reports (JSON, Markdown, HTML) into its folder."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .common import (base_dir_option, config_option, emit, ethereum_flags, json_option, load_settings_for, network_option,
+                     resolve_run)
+from .exits import EXIT_FAILED, EXIT_UNREACHABLE
+
+
+@click.command()
+@click.argument("run")
+@click.option("--html/--no-html", "html", default=True, show_default=True,
+              help="Also write report.html: one self-contained page (verdict, trees and anchors, metrics, plots, "
+                   "changed leaves highlighted) that loads nothing from the network.")
+@click.option("--submitter", "submitters", multiple=True, metavar="ADDRESS",
+              help="An Ethereum address you trust to anchor runs (repeatable), as for `provenance verify`.")
+@base_dir_option
+@config_option
+@network_option
+@json_option
+def report(run, html, submitters, base_dir, config_path, eth_network, as_json) -> None:
+    """Verify RUN (a run folder, a run id under --base-dir, or `latest`) and write report.json,
+    report.md and report.html into its folder.
+
+    The reports are written whatever the verdict. Exits as `provenance verify` does: 0 PASSED,
+    1 FAILED or INCOMPLETE; and 3 for CANNOT CHECK (the only failures are anchors whose network
+    could not be asked: nothing found against the run, try again when it is up)."""
+    from ..record import Record
+    from ..verification.report import HTML_FILE, headline, write_reports
+    from ..verification.verify import RECORD_FILE, verify_run
+
+    run_dir = resolve_run(run, base_dir)
+    settings = load_settings_for(config_path, ethereum_flags(eth_network, None))
+    verification = verify_run(run_dir, config=settings, submitters=submitters)
+    path = write_reports(Record.load(run_dir / RECORD_FILE), verification, run_dir, html=html)
+    files = {"json": str(path), "markdown": str(path.with_suffix(".md"))} | ({"html": str(run_dir / HTML_FILE)} if html else {})
+    data = {"run_id": verification.run_id, "verdict": headline(verification.to_json()), "files": files}
+    emit(as_json, data, lambda: "\n".join([*files.values(), f"verdict: {data['verdict']}"]))
+    if data["verdict"] != "PASSED":
+        sys.exit(EXIT_UNREACHABLE if data["verdict"] == "CANNOT CHECK" else EXIT_FAILED)
