@@ -7,6 +7,7 @@ edited value can name exactly which item changed.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import platform
 import re
@@ -101,9 +102,16 @@ def environment_info(lockfile: Path | None = None) -> dict[str, Any]:
 
 def installed_packages() -> dict[str, str]:
     """Every installed distribution's normalised name and version, from the names of the
-    `*.dist-info` folders on sys.path (reading each one's METADATA takes half a second)."""
+    `*.dist-info` folders on sys.path (reading each one's METADATA takes half a second). Listed
+    once per process and `sys.path` (what is installed does not change under a running job; a
+    `pip install` inside a notebook does not change the versions already imported either)."""
+    return dict(_installed_packages(tuple(sys.path)))
+
+
+@functools.lru_cache(maxsize=4)
+def _installed_packages(path: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     packages: dict[str, str] = {}
-    for entry in sys.path:
+    for entry in path:
         folder = Path(entry or ".")
         if not folder.is_dir():
             continue
@@ -112,7 +120,7 @@ def installed_packages() -> dict[str, str]:
             packages.setdefault(re.sub(r"[-_.]+", "-", name).lower(), version)
     if not packages:  # an unusual layout (eggs, zip imports): ask importlib
         packages = {d.metadata["Name"].lower(): d.version for d in importlib.metadata.distributions() if d.metadata["Name"]}
-    return dict(sorted(packages.items()))
+    return tuple(sorted(packages.items()))
 
 
 def environment_leaves(environment: Mapping[str, Any]) -> list[Leaf]:

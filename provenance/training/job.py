@@ -4,6 +4,10 @@ How an epoch trains is a variant chosen once (`variants.py`): plain, gradient sh
 (`cluster=...`, under torchrun: every rank hashes its shard of data and weights, rank 0 alone
 builds the trees, anchors and writes the record) or DP-SGD (`dp=True`, the privacy spent after each
 epoch in that epoch's tree). `provenance=False` runs the same training with no tracking.
+
+Provenance stays off the training loop's critical path: the pre anchor is sent before the first
+step and confirmed beside training; each epoch's checkpoint, tree and anchor are made in the
+background from a copy of the weights (`tracker.py`, `background.py`).
 """
 
 from __future__ import annotations
@@ -126,7 +130,9 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
                 tracker.record.artifacts["distributed"] = cluster.describe()
             tracker.track_data((x_train, y_train), (x_test, y_test), source=descriptor, leaves=data_leaves)
             tracker.track_model(model, param_leaves=init_leaves)
-            tracker.store_merkle_on_blockchain_before_training(options.training_config(descriptor))
+            # Sent, not awaited: the confirmation comes in beside training (chain order is kept:
+            # every epoch's anchor goes out after it).
+            tracker.store_merkle_on_blockchain_before_training(options.training_config(descriptor), wait=False)
         phases["provenance_before_s"] = time.perf_counter() - started
     epoch_trees = bool(tracker and tracker.config["storage_options"]["store_epoch_checkpoints"])
     if hasher is not None:
@@ -155,7 +161,8 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
             started = time.perf_counter()
             leaves = hasher.weight_leaves(model.state_dict()) if hasher is not None and epoch_trees else None
             if tracker is not None:
-                tracker.track_epoch(epoch, model, metrics, privacy=spent, param_leaves=leaves)
+                # A copy of the weights now; checkpoint, hashes, tree and anchor in the background.
+                tracker.track_epoch(epoch, model, metrics, privacy=spent, param_leaves=leaves, background=True)
             phases["provenance_epochs_s"] += time.perf_counter() - started
 
     accuracy = history[-1]["test_accuracy"] if history else (_accuracy(model, x_test, y_test, device) if main else 0.0)

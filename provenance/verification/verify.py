@@ -308,7 +308,7 @@ def _model_leaves(record: Record, run_dir: Path, stage: Stage) -> tuple[list[Lea
     data = read_file(path, "model file")
     file_leaves = [models.file_leaf(name, data)]
     try:
-        params = models.weight_leaves(models.load_weights(path))
+        params = models.weight_leaves(models.load_weights(path, data))
     except ProvenanceError:
         params = []  # unreadable: every tensor leaf is reported missing, the file leaf as changed
     return params, file_leaves
