@@ -42,9 +42,10 @@ def config_leaves(config: Mapping[str, Any], encode: Encode = canonical_json) ->
     return mapping_leaves("config", config, encode)
 
 
-def code_info(path: Path | str = ".") -> dict[str, Any]:
+def code_info(path: Path | str = ".", exclude: Path | str | None = None) -> dict[str, Any]:
     """The git commit of the repository holding `path`, and a digest of uncommitted changes
-    (tracked diff against HEAD plus the contents of untracked, not ignored files)."""
+    (tracked diff against HEAD plus the contents of untracked, not ignored files). Untracked
+    files under `exclude` (the run's own folder, being written while this runs) are left out."""
     try:
         import git
     except ImportError:  # pragma: no cover - GitPython is a dependency
@@ -59,6 +60,9 @@ def code_info(path: Path | str = ".") -> dict[str, Any]:
         commit = None  # a repository without commits
     diff = repo.git.diff("HEAD", "--binary").encode() if commit else b""
     untracked = sorted(repo.untracked_files)
+    if exclude is not None and repo.working_tree_dir is not None:
+        skip = Path(exclude).resolve()
+        untracked = [n for n in untracked if not Path(repo.working_tree_dir, n).resolve().is_relative_to(skip)]
     untracked_bytes = b"".join(
         name.encode() + b"\0" + (Path(repo.working_tree_dir, name).read_bytes() if Path(repo.working_tree_dir, name).is_file() else b"")
         for name in untracked

@@ -130,7 +130,8 @@ class ProvenanceTracker:
         """Start what the pre-training tree will need and does not depend on the data: the git
         state (tens of ms of git subprocesses) and the Ethereum backend (connecting, checking the
         contract), each in a thread, so both are ready by the time the data is hashed."""
-        self._code = Ahead(lambda: context.code_info(self._code_path), "provenance-git")
+        # The run folder is being written meanwhile: its files are never part of the code state.
+        self._code = Ahead(lambda: context.code_info(self._code_path, exclude=self.run_dir), "provenance-git")
         if self.anchors.enabled and "ethereum" in self.anchors.networks:
             def open_ethereum() -> None:
                 try:
@@ -251,7 +252,7 @@ class ProvenanceTracker:
         self.record.config = config
         atomic_write_json(self.run_dir / CONFIG_FILE, config)
         self.record.artifacts["config"] = CONFIG_FILE
-        self.record.code = self._code.result() if self._code is not None else context.code_info(self._code_path)
+        self.record.code = self._code.result() if self._code is not None else context.code_info(self._code_path, exclude=self.run_dir)
         self.record.environment = context.environment_info(self._lockfile)
         leaves = (
             self._data_leaves

@@ -91,3 +91,23 @@ def test_an_error_in_the_background_is_raised_by_the_next_call(tmp_path, monkeyp
         tracker.store_merkle_on_blockchain_after_training({"test_accuracy": 0.5})
     assert [s.name for s in tracker.record.stages] == ["pre"]  # no post tree over a missing epoch
     tracker.close()
+
+
+def test_the_code_state_read_ahead_leaves_out_the_run_folder_being_written(tmp_path):
+    """The git state is read in a thread while the run folder fills up: its files never count as
+    untracked code, so the code leaves do not depend on that thread's timing."""
+    import git
+
+    from provenance.digests import context
+
+    repo = git.Repo.init(tmp_path)
+    (tmp_path / "train.py").write_text("print('train')\n")
+    repo.index.add(["train.py"])
+    repo.index.commit("train")
+    (tmp_path / "notes.txt").write_text("untracked code\n")
+    before = context.code_info(tmp_path, exclude=tmp_path / "artifacts" / "run")
+    (tmp_path / "artifacts" / "run").mkdir(parents=True)
+    (tmp_path / "artifacts" / "run" / "model_init.safetensors").write_bytes(b"weights")
+    after = context.code_info(tmp_path, exclude=tmp_path / "artifacts" / "run")
+    assert after == before and after["git"]["untracked_files"] == 1  # notes.txt, not the run's file
+    assert context.code_info(tmp_path)["git"]["untracked_files"] == 2
