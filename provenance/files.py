@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +76,16 @@ def read_json(path: Path | str, what: str) -> Any:
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder and a rename, so a
-    crash leaves either the old file or the new one, never half of one."""
+    """Write `data` to `path` through a temporary file in the same folder, fsync and a rename, so
+    a crash leaves either the old file or the new one, never half of one.
+
+    The file gets the mode a plain `open(path, "w")` would give (0666 less the umask: 0644 under
+    0022, 0640 under 0027), so teammates can read a run on a shared folder; `mkstemp`'s 0600
+    would hide it. The kernel applies the umask (and any default ACL) at creation, so nothing
+    reads or changes the process's umask, which other threads share."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -88,9 +93,22 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """A new file beside `path`, opened for writing, with mode 0666 less the umask. O_EXCL: never
+    an existing file or a symlink planted under the name; a fresh random name on a collision."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "expected a free temporary name, found 100 taken", str(path.parent))
 
 
 def atomic_write_json(path: Path | str, value: Any) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -28,22 +29,35 @@ from .common import RECORD_FILE, base_dir_option, config_option, emit, json_opti
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Proof file to write (default: RUN/proofs/<kind>_<name>.json).")
 @base_dir_option
-def prove_command(run, leaf_ref, stage, output, base_dir) -> None:
-    """Write a proof that a leaf belongs to RUN, chained up to the run's final (anchored) root."""
+@json_option
+def prove_command(run, leaf_ref, stage, output, base_dir, as_json) -> None:
+    """Write a proof that a leaf belongs to RUN, chained up to the run's final (anchored) root.
+
+    With --json, print where it went, the chain of trees and the proof itself."""
     kind, name = parse_leaf_ref(leaf_ref)
     run_dir = resolve_run(run, base_dir)
     record = Record.load(run_dir / RECORD_FILE)
     path = output or run_dir / "proofs" / f"{kind}_{name.replace('/', '_')}.json"
     if (nested := maybe_prove(record, kind, name, stage)) is not None:  # a sharded run: sample -> shard -> root
         atomic_write_json(path, nested.to_json())
-        click.echo(f"{path}: {nested.sample.label} (sample {nested.index} of shard {nested.shard}) in tree "
-                   f"{nested.run.steps[0].stage}, chained through {' -> '.join(s.stage for s in nested.run.steps)}")
+        steps = [s.stage for s in nested.run.steps]
+        data = _proof_summary(path, kind, name, steps, nested.run.submitter, nested.to_json(), nested.shard, nested.index)
+        emit(as_json, data, lambda: f"{path}: {nested.sample.label} (sample {nested.index} of shard {nested.shard}) in tree "
+                                    f"{steps[0]}, chained through {' -> '.join(steps)}")
         return
     bundle = prove(record, kind, name, stage)
     atomic_write_json(path, bundle.to_json())
-    click.echo(f"{path}: {kind}:{name} in tree {bundle.steps[0].stage}, chained through "
-               f"{' -> '.join(s.stage for s in bundle.steps)}"
-               + (f", final root anchored by {bundle.submitter}" if bundle.submitter else ", final root not anchored on Ethereum"))
+    steps = [s.stage for s in bundle.steps]
+    data = _proof_summary(path, kind, name, steps, bundle.submitter, bundle.to_json())
+    emit(as_json, data, lambda: f"{path}: {kind}:{name} in tree {steps[0]}, chained through {' -> '.join(steps)}"
+         + (f", final root anchored by {bundle.submitter}" if bundle.submitter else ", final root not anchored on Ethereum"))
+
+
+def _proof_summary(path: Path, kind: str, name: str, steps: list[str], submitter: str | None, proof: dict[str, Any],
+                   shard: str | None = None, index: int | None = None) -> dict[str, Any]:
+    """`prove --json`: the same keys for a plain and a nested (sharded) proof."""
+    return {"path": str(path), "kind": kind, "name": name, "stage": steps[0], "chain": steps, "submitter": submitter,
+            "nested": shard is not None, "shard": shard, "index": index, "proof": proof}
 
 
 @click.command("check-proof")

@@ -11,6 +11,7 @@ import click
 from ..training.tracker import ProvenanceTracker
 from ..verification.verify import verify_run
 from .common import base_dir_option, config_option, emit, json_option, resolve_run
+from .listing import read_row
 from .shards import open_engine, shard_options
 
 
@@ -63,7 +64,7 @@ def report_training(result: Any, epochs: int, as_json: bool) -> None:
         "run_dir": str(result.run_dir), "test_accuracy": result.accuracy, "roots": result.roots,
         "anchors": {k: {"state": v["state"], **{x: v["location"][x] for x in ("tx_hash", "cid", "txid") if x in v["location"]}}
                     for k, v in result.receipts.items()},
-        "verified": ok, "report": str(result.report_path), "phases_s": {k: round(v, 3) for k, v in result.phases.items()},
+        "history": result.history, "verified": ok, "report": str(result.report_path), "phases_s": {k: round(v, 3) for k, v in result.phases.items()},
     }
     if result.privacy:
         summary["privacy"] = result.privacy
@@ -94,9 +95,16 @@ def report_training(result: Any, epochs: int, as_json: bool) -> None:
 def train(gradient_shards, threads, **params) -> None:
     """Train a small CNN with provenance: hash, anchor (before, per epoch, after) and verify."""
     from ..training import run_training
+    from ..training.job import Hooks
+    from .progress import TrainingProgress
 
     options = options_from(params, gradient_shards=gradient_shards, threads=threads)
-    report_training(run_training(options), options.epochs, params["as_json"])
+    progress = TrainingProgress(options.epochs, lines=not params["as_json"])  # bars only on a terminal
+    try:
+        result = run_training(options, hooks=Hooks(phase=progress.phase, epoch=progress.epoch))
+    finally:
+        progress.close()
+    report_training(result, options.epochs, params["as_json"])
 
 
 @click.command()
@@ -179,51 +187,111 @@ def anchor(run, retry, batch, base_dir, config_path, as_json) -> None:
 @config_option
 @json_option
 def status(run, base_dir, config_path, as_json) -> None:
-    """The configured anchor networks and, for RUN, every stored root with its anchors."""
-    if run is None:
-        from ..anchoring import Anchors
-        from ..config import load_config
+    """The configured anchor networks and the outbox; for RUN, every stored root with its anchors,
+    the run's outbox entries not confirmed yet and what to do next. Nothing is sent."""
+    from ..anchoring import Anchors
+    from ..config import load_config
 
-        config = load_config(config_path)
-        anchors = Anchors(config, read_only=True)
-        queued = [e for e in anchors.outbox.entries() if e.state.value != "confirmed"]
+    if run is None:
+        anchors = Anchors(load_config(config_path), read_only=True)
+        queued = [_outbox_entry(e) for e in anchors.outbox.entries() if e.state.value != "confirmed"]
         data = {
             "blockchain_enabled": anchors.enabled,
             "networks": anchors.status(),
-            "outbox": {"counts": anchors.outbox.counts(), "not_confirmed": [
-                {"run_id": e.run_id, "stage": e.stage, "network": e.network, "state": e.state.value,
-                 "attempts": e.attempts, "last_error": e.last_error} for e in queued]},
+            "outbox": {"counts": anchors.outbox.counts(), "not_confirmed": queued},
+            "next": ("run `provenance anchor --retry` to deliver the outbox entries not confirmed" if queued else None),
         }
-
-        def text() -> str:
-            lines = [f"blockchain enabled: {anchors.enabled}"] + [f"{k}: {v}" for k, v in data["networks"].items()]
-            lines.append("outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(data["outbox"]["counts"].items())) or "empty"))
-            lines += [f"  {e['run_id']}/{e['stage']} on {e['network']}: {e['state']} after {e['attempts']} attempts ({e['last_error']})"
-                      for e in data["outbox"]["not_confirmed"]]
-            return "\n".join(lines)
-
-        emit(as_json, data, text)
+        emit(as_json, data, lambda: _status_text(data))
         return
     from ..anchoring.outbox import Outbox
-    from ..anchoring.recovery import news
+    from ..anchoring.recovery import entries_for, news
 
     run_dir = resolve_run(run, base_dir)
     tracker = ProvenanceTracker.load(run_dir, config_path, read_only=True)
     data = tracker.get_blockchain_status()
-    known = news(tracker.record, run_dir, Outbox())
-    if known:
-        data["recover"] = f"the outbox knows more than record.json ({', '.join(known)}): run `provenance recover {run_dir}`"
+    outbox = Outbox()
+    known = news(tracker.record, run_dir, outbox)
+    data["recover"] = (f"the outbox knows more than record.json ({', '.join(known)}): run `provenance recover {run_dir}`"
+                       if known else None)  # always there: --json keys do not come and go
+    data["outbox"] = [_outbox_entry(e) for e in entries_for(run_dir, tracker.record.run_id, outbox) if e.state.value != "confirmed"]
+    saved = read_row(run_dir)
+    data["saved_verdict"] = {"verdict": saved.verdict, "saved_at": saved.verdict_saved_at, "current": saved.verdict_current}
+    data["next"] = _next_step(data, run_dir)
+    emit(as_json, data, lambda: _run_status_text(data))
 
-    def text() -> str:
-        lines = [f"run {data['run_id']} (anchoring {'on' if data['blockchain_enabled'] else 'off'}: {', '.join(data['networks'])})"]
-        for entry in data["stored_hashes"]:
-            anchors_text = ", ".join(f"{n} {a['state']}" for n, a in entry["anchors"].items()) or "not anchored"
-            lines.append(f"  {entry['stage']:<9} {entry['root']}  {anchors_text}")
-        if known:
-            lines.append(data["recover"])
-        return "\n".join(lines)
 
-    emit(as_json, data, text)
+def _outbox_entry(e: Any) -> dict[str, Any]:
+    return {"run_id": e.run_id, "stage": e.stage, "network": e.network, "state": e.state.value,
+            "attempts": e.attempts, "last_error": e.last_error}
+
+
+def _next_step(data: dict[str, Any], run_dir: Path) -> str:
+    """What the user of a run's status should do next, most urgent first."""
+    if data["recover"]:
+        return f"run `provenance recover {run_dir}` (the outbox knows more than record.json)"
+    stages = data["stored_hashes"]
+    networks = data["networks"] if data["blockchain_enabled"] else []
+    unconfirmed = [f"{h['stage']}/{n}" for h in stages for n in networks if h["anchors"].get(n, {}).get("state") != "confirmed"]
+    if unconfirmed:
+        return (f"run `provenance anchor {run_dir}` to anchor what is not confirmed ({', '.join(unconfirmed)}), "
+                "or `provenance anchor --retry` for every run")
+    if not any(h["stage"] == "post" for h in stages):
+        return "no post-training tree yet: the run is incomplete until its training finishes (or `provenance recover` brings it back)"
+    return f"run `provenance verify {run_dir}` to check the artifacts and every anchor"
+
+
+def short_root(root: str) -> str:
+    """`0x1234abcd...ef01`: enough of a root to tell runs apart on a screen."""
+    return root if len(root) <= 18 else f"{root[:10]}...{root[-4:]}"
+
+
+def _describe_network(info: dict[str, Any]) -> str:
+    if info.get("reachable") is False:
+        return f"unreachable: {info.get('reason') or info.get('error') or 'no answer'}"
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in info.items() if k not in ("network", "reachable") and v is not None)
+
+
+def _status_text(data: dict[str, Any]) -> str:
+    networks = data["networks"]
+    lines = [f"anchoring: {'on' if data['blockchain_enabled'] else 'off'}" + (f" ({', '.join(networks)})" if networks else "")]
+    lines += [f"  {name:<9} {_describe_network(info)}" for name, info in networks.items()]
+    counts = data["outbox"]["counts"]
+    lines.append("outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty"))
+    lines += [f"  {e['run_id']}/{e['stage']} on {e['network']}: {e['state']} after {e['attempts']} attempts"
+              + (f" (last error: {e['last_error']})" if e["last_error"] else "") for e in data["outbox"]["not_confirmed"]]
+    if data["next"]:
+        lines.append(f"next: {data['next']}")
+    return "\n".join(lines)
+
+
+def _run_status_text(data: dict[str, Any]) -> str:
+    networks = data["networks"]
+    lines = [f"run {data['run_id']}: anchoring {'on' if data['blockchain_enabled'] else 'off'}"
+             + (f" ({', '.join(networks)})" if networks else "")]
+    shown = sorted({n for h in data["stored_hashes"] for n in h["anchors"]} | set(networks if data["blockchain_enabled"] else []))
+    table = [("stage", "root", *shown)] + [
+        (h["stage"], short_root(h["root"]), *(_anchor_cell(h["anchors"].get(n)) for n in shown)) for h in data["stored_hashes"]]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+    if data["outbox"]:
+        lines.append(f"outbox: {len(data['outbox'])} not confirmed")
+        lines += [f"  {e['stage']} on {e['network']}: {e['state']} after {e['attempts']} attempts"
+                  + (f" (last error: {e['last_error']})" if e["last_error"] else "") for e in data["outbox"]]
+    if data["recover"]:
+        lines.append(data["recover"])
+    saved = data["saved_verdict"]
+    lines.append(f"last saved verdict: {saved['verdict']}" + (f" (report.json of {saved['saved_at']}"
+                 + (", about older trees" if saved["current"] is False else "") + ")" if saved["saved_at"] else ""))
+    lines.append(f"next: {data['next']}")
+    return "\n".join(lines)
+
+
+def _anchor_cell(anchor: dict[str, Any] | None) -> str:
+    if anchor is None:
+        return "-"
+    if anchor["state"] == "submitted":
+        return f"submitted ({anchor.get('confirmations', 0)} conf.)"
+    return anchor["state"] + (f" ({anchor['reason']})" if anchor["state"] == "failed" and anchor.get("reason") else "")
 
 
 @click.command()

@@ -16,7 +16,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -77,6 +77,34 @@ class TrainOptions:
         return config
 
 
+@dataclass(frozen=True)
+class EpochDone:
+    """One finished epoch, as `Hooks.epoch` hears of it (the epoch's anchors go out in the
+    background, so their states are those at the epoch's end: usually pending)."""
+
+    epoch: int
+    epochs: int
+    loss: float
+    accuracy: float
+    root: str | None  # the epoch tree's root (0x...); None without epoch trees, or while it is built
+    anchors: dict[str, str]  # network -> anchor state
+    tree_pending: bool = False  # the epoch tree is still being built (in the background): no root yet
+
+
+def _ignore(*_: Any) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What a caller (the CLI) passes to `run_training` to follow the run; training never prints.
+    `phase(name)` when a phase begins ("hashing data", "hashing model", "anchoring pre",
+    "training", "anchoring post", "verifying"); `epoch(EpochDone)` after each epoch."""
+
+    phase: Callable[[str], None] = _ignore
+    epoch: Callable[[EpochDone], None] = _ignore
+
+
 @dataclass
 class TrainResult:
     run_dir: Path | None
@@ -90,7 +118,7 @@ class TrainResult:
     privacy: list[dict[str, Any]] = field(default_factory=list)  # the accounting after each epoch (DP runs)
 
 
-def run_training(options: TrainOptions, cluster: Cluster | None = None) -> TrainResult:
+def run_training(options: TrainOptions, cluster: Cluster | None = None, hooks: Hooks = Hooks()) -> TrainResult:
     """Train SmallCNN with provenance (unless `options.provenance` is off) and verify the run.
 
     With `cluster`, every rank of a torch.distributed job calls this; only rank 0 tracks, anchors
@@ -100,12 +128,12 @@ def run_training(options: TrainOptions, cluster: Cluster | None = None) -> Train
     if options.threads is not None:
         torch.set_num_threads(options.threads)
     try:
-        return _train(options, cluster)
+        return _train(options, cluster, hooks)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
+def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> TrainResult:
     torch.manual_seed(options.seed)
     torch.use_deterministic_algorithms(True)
     main = cluster is None or cluster.rank == 0
@@ -128,8 +156,11 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
             tracker = ProvenanceTracker(options.base_dir, options.config, run_id=options.run_id or new_run_id("digits" if not options.mnist_dir else "mnist"))
             if cluster is not None:
                 tracker.record.artifacts["distributed"] = cluster.describe()
+            hooks.phase("hashing data")
             tracker.track_data((x_train, y_train), (x_test, y_test), source=descriptor, leaves=data_leaves)
+            hooks.phase("hashing model")
             tracker.track_model(model, param_leaves=init_leaves)
+            hooks.phase("anchoring pre")
             # Sent, not awaited: the confirmation comes in beside training (chain order is kept:
             # every epoch's anchor goes out after it).
             tracker.store_merkle_on_blockchain_before_training(options.training_config(descriptor), wait=False)
@@ -143,6 +174,8 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
     history: list[dict[str, Any]] = []
     privacy_history: list[dict[str, Any]] = []
     phases["train_s"] = phases["provenance_epochs_s"] = 0.0
+    if main:
+        hooks.phase("training")
     for epoch in range(1, options.epochs + 1):
         started = time.perf_counter()
         model.train()
@@ -164,12 +197,15 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
                 # A copy of the weights now; checkpoint, hashes, tree and anchor in the background.
                 tracker.track_epoch(epoch, model, metrics, privacy=spent, param_leaves=leaves, background=True)
             phases["provenance_epochs_s"] += time.perf_counter() - started
+        if main:
+            _tell_epoch(hooks, epoch, options.epochs, metrics, tracker, epoch_trees)
 
     accuracy = history[-1]["test_accuracy"] if history else (_accuracy(model, x_test, y_test, device) if main else 0.0)
     result = TrainResult(None, accuracy, history, phases, privacy=privacy_history)
     final_leaves = hasher.weight_leaves(model.state_dict()) if hasher is not None else None
     if tracker is None:
         return result
+    hooks.phase("anchoring post")
     started = time.perf_counter()
     results = {"test_accuracy": accuracy, "epochs": options.epochs}
     tracker.store_merkle_on_blockchain_after_training(results, param_leaves=final_leaves, privacy=variant.spent())
@@ -178,6 +214,7 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
     result.roots = {s.name: "0x" + s.root.hex() for s in tracker.record.stages}
     result.receipts = {f"{r.stage}/{r.receipt.network}": r.receipt.to_json() for r in tracker.record.receipts}
     if options.verify:
+        hooks.phase("verifying")
         started = time.perf_counter()
         result.verification = tracker.verify_blockchain_provenance()
         result.report_path = tracker.save_blockchain_report()
@@ -186,6 +223,16 @@ def _train(options: TrainOptions, cluster: Cluster | None) -> TrainResult:
     tracker.save()
     tracker.close()  # the run is done: its folder's lock goes now, not whenever the tracker is collected
     return result
+
+
+def _tell_epoch(hooks: Hooks, epoch: int, epochs: int, metrics: dict[str, Any], tracker: ProvenanceTracker | None,
+                epoch_trees: bool) -> None:
+    name = f"epoch-{epoch}"
+    stage = next((s for s in tracker.record.stages if s.name == name), None) if tracker is not None else None
+    anchors = {n: r.state.value for n, r in tracker.record.receipts_for(name).items()} if stage is not None else {}
+    hooks.epoch(EpochDone(epoch, epochs, metrics["loss"], metrics["test_accuracy"],
+                          "0x" + stage.root.hex() if stage is not None else None, anchors,
+                          tree_pending=epoch_trees and stage is None))
 
 
 def _variant(options: TrainOptions, model: nn.Module, features: torch.Tensor, labels: torch.Tensor, cluster: Cluster | None) -> variants.Variant:

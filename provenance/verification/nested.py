@@ -23,7 +23,7 @@ from ..errors import FormatError, VerificationError
 from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, MerkleTree, parse_bytes32, verify
 from ..merkle.reference import verify_nested
-from .proofs import ProofBundle, check_offline, check_on_network, prove
+from .proofs import ProofBundle, check_offline, check_on_network, expect_format, prove
 from ..record import Record
 from ..digests.shards import SHARD_KIND, ShardRef, from_descriptor, shard_tree
 
@@ -52,9 +52,7 @@ class NestedProof:
 
     @classmethod
     def from_json(cls, data: Any) -> NestedProof:
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            found = data.get("format") if isinstance(data, dict) else type(data).__name__
-            raise FormatError(f"nested proof file: expected format {FORMAT!r}, found {found!r}")
+        expect_format(data, FORMAT, "nested proof file")
         sample = data.get("sample")
         if not isinstance(sample, dict) or not isinstance(sample.get("proof"), list):
             raise FormatError("nested proof file: expected sample {leaf, proof}")

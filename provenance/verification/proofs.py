@@ -65,9 +65,7 @@ class ProofBundle:
 
     @classmethod
     def from_json(cls, data: Any) -> ProofBundle:
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            found = data.get("format") if isinstance(data, dict) else type(data).__name__
-            raise FormatError(f"proof file: expected format {FORMAT!r}, found {found!r}")
+        expect_format(data, FORMAT, "proof file")
         steps = data.get("steps")
         if not isinstance(steps, list) or not steps:
             raise FormatError("proof file: expected a non-empty list of steps")
@@ -89,6 +87,13 @@ class ProofBundle:
             raise FormatError(f"{path}: proof file not found") from None
         except json.JSONDecodeError as e:
             raise FormatError(f"{path}: expected a JSON proof file, found invalid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def expect_format(data: Any, expected: str, what: str) -> None:
+    """Refuse a JSON document whose `format` is not `expected`, naming what was found."""
+    if not isinstance(data, dict) or data.get("format") != expected:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise FormatError(f"{what}: expected format {expected!r}, found {found!r}")
 
 
 def prove(record: Record, kind: str, name: str, stage: str | None = None) -> ProofBundle:
