@@ -6,12 +6,13 @@ after another, first in, first out, in one thread at the lowest CPU priority: th
 epoch N is saved, hashed and chained after that of epoch N-1, while epoch N+1 trains. An error
 stops the queue and is raised to the caller at its next call (`submit` or `finish`), never lost.
 
-Why a thread at the lowest priority (measured on 2 cores, `bench/training.py`, README): torch's
-intra-op threads take both cores, and a parallel region waits at its barrier for whichever of its
-threads the scheduler set aside, so any CPU the background takes at normal priority is paid about
-twice by training. At nice 19 it runs in the gaps (data loading, Python between ops, the end of an
-epoch) and its work is done before the next epoch ends. A process of its own would add the
-transfer of every checkpoint and a second web3 connection, for the same CPU.
+Why a thread at the lowest priority (reasoned; on this session's shared 2-core machine a nice 0 /
+nice 19 comparison drowned in other jobs' load, `bench/training.py --background-nice 0` makes it
+on a quiet one): torch's intra-op threads take both cores, and a parallel region waits at its
+barrier for whichever of its threads the scheduler set aside, so CPU the background takes at
+normal priority is paid again by training. At nice 19 it runs in the gaps (Python between ops,
+the end of an epoch) and what is left is waited for after training. A process of its own would
+add the transfer of every checkpoint and a second web3 connection (and keys), for the same CPU.
 """
 
 from __future__ import annotations
