@@ -19,6 +19,8 @@ demo: setup
 	$(VENV)/provenance train --epochs 3
 	$(VENV)/provenance verify latest --brief
 
+# The suite keeps Ape's data (its dependency cache, test keystores) in the repo, never in your ~/.ape.
+test: export APE_DATA_FOLDER := $(CURDIR)/.provenance/ape
 test: setup setup-ipfs setup-bitcoin
 	$(APE) test -q
 	$(VENV)/pytest -p no:ape_test --nbmake notebooks -q  # the walkthrough, executed (ape's plugin knows no notebook items)

@@ -12,7 +12,9 @@ a run on a GPU is also the test that CUDA tensors hash like CPU tensors.
 On a lent GPU machine (no network there, its python3 holds a CUDA torch): fetch the wheels this
 needs beside torch, numpy and tqdm with `bash bench/gpu_wheels.sh` here, then run there, carrying
 `bench/results/wheels`: `python3 -m pip install -q --no-index --no-deps --target /tmp/site
-bench/results/wheels/*.whl && PYTHONPATH=/tmp/site:. python3 bench/gpu_checkpoint.py`.
+bench/results/wheels/*.whl && PYTHONPATH=/tmp/site:. python3 bench/gpu_checkpoint.py`. The
+package's C extensions, built here for another Python, do not load there: the GPU path hashes
+with blake3-py anyway (`provenance.digests.staging`), and the header line says which backends ran.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from provenance.digests import staging
+from provenance import merkle
+from provenance.digests import hasher, staging
 from provenance.digests.hashing import hash_tensor, state_dict_leaves
 
 
@@ -90,7 +93,8 @@ def main() -> int:
     def ours() -> list[tuple[bytes, int]]:
         return [(leaf.digest, leaf.size) for leaf in state_dict_leaves(state)]
 
-    print(f"device: {where}; torch {torch.__version__}; {os.cpu_count()} CPU threads")
+    print(f"device: {where}; torch {torch.__version__}; {os.cpu_count()} CPU threads; "
+          f"many-input blake3: {hasher.BACKEND}, merkle: {merkle.BACKEND}")
     print(f"model: {layers} x Linear({width}, {width}) bf16, {params:,} parameters, state dict "
           f"{nbytes / 1e9:.3f} GB, {len(state)} tensors; AdamW, batch {batch}; median of {args.repeat}", flush=True)
     step_s, _ = timed(step, args.repeat, sync)

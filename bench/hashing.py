@@ -3,11 +3,12 @@
     .venv/bin/python bench/hashing.py            (or: make bench-hashing)
 
 Three inputs: a 1 GiB file (raw: blake3's own `update_mmap` on all cores), a 100M-parameter
-float32 state dict (raw: blake3 on all cores over each tensor's bytes, no trailer, no leaf), and
-70,000 MNIST-sized samples (raw: blake3 over each sample's image and label bytes). Each figure is
-the best of `--repeat` interleaved runs (this machine is shared, so the least disturbed run is
-the best estimate of the cost), the page cache warm. Target: >= 0.9 of raw for the
-file and the state dict; for the samples, well under a second.
+float32 state dict (raw: blake3-py on all cores over each tensor's bytes, no trailer, no leaf),
+and 70,000 MNIST-sized samples (raw: a plain blake3-py loop over each sample's image and label
+bytes; plus the 1M samples/s target). Each figure is the best of `--repeat` interleaved runs
+(this machine is shared, so the least disturbed run is the best estimate of the cost), the page
+cache warm. Targets (issue 14): >= 0.9 of raw for the file, >= 0.95 of raw for the state dict,
+>= 1M samples/s for the samples.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import os
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Callable
 
@@ -23,30 +25,46 @@ import numpy as np
 import torch
 from blake3 import blake3
 
+from provenance.digests import hasher
 from provenance.digests.hashing import dataset_leaves, file_leaves, hash_file, state_dict_leaves
+from provenance.digests.tensors import trailer
 
 
 def best_times(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """Least seconds of each run, the runs interleaved so drift hits them alike."""
+    """Least wall seconds of each run, the runs interleaved so drift hits them alike. The least
+    process CPU seconds of each go to `CPU`: on cores shared with other jobs, wall time says
+    how much of the machine we got, CPU time what the work cost."""
     times: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
     for name, fn in runs.items():
         fn()  # warm-up: page cache, thread pool, lazy imports
     for _ in range(repeat):
         for name, fn in runs.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn()
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    CPU.update({name: min(t) for name, t in cpu.items()})
+    MEDIAN.update({name: sorted(t)[len(t) // 2] for name, t in times.items()})
     return {name: min(t) for name, t in times.items()}
+
+
+CPU: dict[str, float] = {}
+MEDIAN: dict[str, float] = {}  # wall seconds, a second estimate where the best run was luck
 
 
 def report(title: str, nbytes: int, times: dict[str, float], raw: str, target: float | None) -> None:
     print(f"{title} ({nbytes / 2**20:,.0f} MiB)")
+    print(f"  {'':<46} {'wall':>8}   {'GB/s':>7}  {'of raw':>6}  {'CPU s':>7}  {'of raw':>6}")
     for name, seconds in times.items():
-        print(f"  {name:<46} {seconds:8.4f} s {nbytes / seconds / 1e9:7.2f} GB/s  {times[raw] / seconds:5.2f} of raw")
+        print(f"  {name:<46} {seconds:8.4f} s {nbytes / seconds / 1e9:7.2f}  {times[raw] / seconds:6.2f}  "
+              f"{CPU[name]:7.4f}  {CPU[raw] / CPU[name]:6.2f}")
     if target is not None:
-        ours = max(s for name, s in times.items() if name != raw)
+        ours = max(s for name, s in times.items() if name.startswith("ours"))
         verdict = "met" if times[raw] / ours >= target else "MISSED"
-        print(f"  target >= {target} of raw (slowest of ours): {verdict}")
+        slowest = max((name for name in times if name.startswith("ours")), key=times.__getitem__)
+        print(f"  target >= {target} of raw wall time (slowest of ours): {verdict} ({times[raw] / ours:.2f}; "
+              f"of medians {MEDIAN[raw] / MEDIAN[slowest]:.2f})")
 
 
 def bench_file(folder: Path, size: int, repeat: int) -> None:
@@ -83,44 +101,67 @@ def bench_state_dict(repeat: int) -> None:
     def raw() -> list[bytes]:
         return [blake3(a, max_threads=blake3.AUTO).digest() for a in arrays]
 
-    times = best_times(
-        {"raw: blake3 per tensor, all cores": raw, "ours: state_dict_leaves": lambda: state_dict_leaves(state)},
-        repeat,
-    )
-    report(f"state dict, {params / 1e6:.1f}M float32 parameters in {len(state)} tensors", nbytes, times,
-           "raw: blake3 per tensor, all cores", 0.9)
-
-
-def bench_samples(repeat: int) -> None:
-    rng = np.random.default_rng(1)
-    x = rng.integers(0, 256, size=(70_000, 28, 28), dtype=np.uint8)
-    y = rng.integers(0, 10, size=70_000, dtype=np.int64)
-
-    labels = y.view(np.uint8).reshape(len(y), 8)
-
-    def raw() -> list[bytes]:
-        return [blake3(x[i]).update(labels[i]).digest() for i in range(len(x))]
+    def raw_one_thread() -> list[bytes]:
+        return [blake3(a).digest() for a in arrays]
 
     times = best_times(
         {
-            "raw: blake3 per sample (image + label)": raw,
-            "ours: dataset_leaves((x, y)) with leaves": lambda: dataset_leaves((x, y), "train"),
-            "ours: dataset_leaves(TensorDataset)": lambda: dataset_leaves(
-                torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), "train"),
+            "raw: blake3 per tensor, all cores": raw,
+            "ours: state_dict_leaves": lambda: state_dict_leaves(state),
+            "(raw: blake3 per tensor, one thread)": raw_one_thread,
         },
         repeat,
     )
-    report("70,000 MNIST-sized samples (uint8 28x28 + int64 label)", x.nbytes + y.nbytes, times,
-           "raw: blake3 per sample (image + label)", None)
+    report(f"state dict, {params / 1e6:.1f}M float32 parameters in {len(state)} tensors", nbytes, times,
+           "raw: blake3 per tensor, all cores", 0.95)
+
+
+def bench_samples(repeat: int) -> None:
+    n = 70_000
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, size=n, dtype=np.int64)
+    labels = y.view(np.uint8).reshape(n, 8)
+    rows = [(x.reshape(-1), 784), (trailer("uint8", (28, 28)), 0), (y.view(np.uint8), 8), (trailer("int64", ()), 0)]
+    leaves = dataset_leaves((x, y), "train")
+    assert hasher.hash_rows(rows, n) == b"".join(leaf.digest for leaf in leaves)
+
+    def raw() -> list[bytes]:
+        return [blake3(x[i]).update(labels[i]).digest() for i in range(n)]
+
+    raw_name = "raw: plain blake3 loop per sample (image + label)"
+    times = best_times(
+        {
+            raw_name: raw,
+            "ours: dataset_leaves((x, y)), Leaf objects": lambda: dataset_leaves((x, y), "train"),
+            "ours: dataset_leaves(TensorDataset)": lambda: dataset_leaves(
+                torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), "train"),
+            "ours: hasher.hash_rows, digests only, all cores": lambda: hasher.hash_rows(rows, n),
+            "ours: hasher.hash_rows, digests only, one thread": lambda: hasher.hash_rows(rows, n, threads=1),
+        },
+        repeat,
+    )
+    print(f"{n:,} MNIST-sized samples (uint8 28x28 + int64 label; {x.nbytes + y.nbytes:,} bytes)")
+    print(f"  {'':<52} {'wall':>8}   {'M samples/s':>11}  {'x raw':>6}  {'CPU s':>7}  {'x raw':>6}")
+    for name, seconds in times.items():
+        print(f"  {name:<52} {seconds:8.4f} s {n / seconds / 1e6:11.2f}  {times[raw_name] / seconds:6.2f}  "
+              f"{CPU[name]:7.4f}  {CPU[raw_name] / CPU[name]:6.2f}")
+    slowest = max(s for name, s in times.items() if name.startswith("ours: dataset_leaves"))
+    verdict = "met" if n / slowest >= 1e6 else "MISSED"
+    print(f"  target >= 1M samples/s (slowest dataset_leaves, with its Leaf objects): {verdict} "
+          f"({n / slowest / 1e6:.2f}M samples/s)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=7, help="timed runs of each measurement (best of)")
+    parser.add_argument("--repeat", type=int, default=15, help="timed runs of each measurement (best of)")
     parser.add_argument("--file-mib", type=int, default=1024, help="size of the file to hash")
     parser.add_argument("--dir", type=Path, default=None, help="folder for the temporary file (default: system temp)")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPU threads; blake3 {blake3.name}, torch {torch.__version__}, numpy {np.__version__}")
+    native = f"official C {hasher.native.BLAKE3_VERSION}, SIMD degree {hasher.native.simd_degree()}" if hasher.native else "none"
+    print(f"{os.cpu_count()} CPU threads; blake3-py {version('blake3')}"
+          f"; many-input backend: {hasher.BACKEND} ({native}); torch {torch.__version__}, numpy {np.__version__}")
+    print("load average at start: {:.1f} {:.1f} {:.1f} (more than the cores: shared, wall times vary)".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         bench_file(Path(folder), args.file_mib << 20, args.repeat)
     bench_state_dict(args.repeat)

@@ -1,5 +1,11 @@
-"""Tracker configuration: a dict or a JSON file, in the original system's shape or ours, merged
-over defaults and validated with one-line errors ("config: PATH: expected X, found Y").
+"""The configuration: one typed model (pydantic) per anchor network plus the run's own part, read
+with one precedence by every entry point (the tracker, every `provenance` command, the outbox):
+
+    defaults  <  config file or dict  <  environment  <  command-line flags
+
+`load_settings` returns the typed `ProvenanceConfig`; `load_config` returns the same as the dict
+the API has always handed out (`ProvenanceTracker(config=dict|path)`, `BlockchainManager`): a
+dict is validated into the models, never read by string keys past this module.
 
 Our shape (every key optional):
 
@@ -7,7 +13,7 @@ Our shape (every key optional):
       "blockchain": {
         "enabled": true, "networks": ["ethereum"], "debug": false,
         "ethereum": {"network": "local", "contract_address": null, "gas_limit": null, "gas_price": "auto",
-                     "enabled": true, "retry_attempts": 1, "trusted_submitters": [], ...},
+                     "enabled": true, "retry_attempts": 1, "trusted_submitters": [], "account": null, ...},
         "ipfs": {"api_url": null, "timeout": 30, "enabled": true, "retry_attempts": 1},
         "bitcoin": {"rpc_url": null, "chain": "regtest", ...}
       },
@@ -15,6 +21,12 @@ Our shape (every key optional):
                           "store_epoch_checkpoints": true},
       "epochs": null, "batch_size": null, "learning_rate": null, "hash_algorithm": "blake3"
     }
+
+The models and their environment variables live beside each backend (`anchors/<network>/settings.py`):
+`PROVENANCE_ETHEREUM_NETWORK` (or `ETH_RPC_URL`), `PROVENANCE_ETHEREUM_CONTRACT_ADDRESS`, ...,
+`PROVENANCE_ETH_ACCOUNT` (an Ape account alias); `PROVENANCE_IPFS_API_URL` (or `PROVENANCE_IPFS_URL`),
+`PROVENANCE_IPFS_TIMEOUT`; `PROVENANCE_BITCOIN_RPC_URL` (or `BITCOIN_RPC_URL`), `PROVENANCE_BITCOIN_CHAIN`,
+`_DIALECT`, `_CONFIRMATIONS`, `_WALLET`, `_MAX_FEE_RATE`, `_TIMEOUT`; `PROVENANCE_NETWORKS` (comma-separated).
 
 The original system's spellings are accepted as written and mean the same thing:
 
@@ -30,105 +42,149 @@ The original system's spellings are accepted as written and mean the same thing:
     hash_algorithm                -> the content digest; only "blake3" is supported
 
 One rule where two spellings name the same value: equal values are fine, different values are an
-error naming both paths. Unknown keys are refused with the list of known ones.
-
-Precedence: defaults < the file or dict < the environment (`ETH_RPC_URL` replaces
-`blockchain.ethereum.network`; `ETH_PRIVATE_KEY` or `PROVENANCE_ETH_ACCOUNT` replace a key given
-in a dict).
+error naming both paths. Unknown keys are refused with the list of known ones. Every error is one
+line, "WHERE: expected X, found Y", WHERE being the config path, the environment variable or the flag.
 
 Keys: `blockchain.ethereum.private_key` (or the guide's `ethereum.private_key`) is the one field
-that may hold a private key, and only in a dict held in memory: it is taken out of the returned
-config into a `KeySigner` (`config["blockchain"]["ethereum"].signer`), which is not an item of the
-dict, so it is never in the config's JSON or repr. In a config file that field may hold only the
-guide's placeholder (`your_private_key_here`, counted as absent, with a warning) or a reference to
-the environment (`"${ETH_PRIVATE_KEY}"`); a real key there is refused. Every other value and key
-name of every config is screened (`refuse_secrets`): anything that looks like a private key is
-refused with one line that never quotes it.
+that may hold a private key, and only in a dict held in memory: it is taken out of the config into
+a `KeySigner` (`EthereumSettings.signer`, a private attribute; in the dict form
+`config["blockchain"]["ethereum"].signer`), never in the config's JSON or repr. In a config file
+that field may hold only the guide's placeholder (`your_private_key_here`, counted as absent, with
+a warning) or a reference to the environment (`"${ETH_PRIVATE_KEY}"`); a real key there is
+refused. `ETH_PRIVATE_KEY` or an account alias from the environment or a flag wins over a dict's
+key. Every other value and key name of every config, and every environment value read, is screened
+(`refuse_secrets`): anything that looks like a private key is refused with one line that never quotes it.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
-import math
 import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
+
+from pydantic import Field, ValidationError, field_validator
 
 from .errors import ConfigError
+from .anchors.bitcoin.settings import BitcoinSettings
 from .anchors.ethereum.keys import ACCOUNT_ENV, KEY_ENV, KeySigner, secret_kind
+from .anchors.ethereum.settings import EthereumSettings
+from .anchors.ipfs.settings import IpfsSettings
+from .anchors.settings import Section, describe, one_line, problem
 
 log = logging.getLogger(__name__)
 
 NETWORKS = ("ethereum", "ipfs", "bitcoin")
 HASH_ALGORITHMS = ("blake3",)
-MAX_CONFIRMATIONS = 1000
-MAX_SECONDS = 86_400.0
-MAX_RETRY_ATTEMPTS = 100
 SECRET_WORDS = ("private_key", "privatekey", "secret", "mnemonic", "password", "passphrase", "seed_phrase")
 PLACEHOLDERS = ("your_private_key_here", "your_private_key", "")
 KEY_PATHS = (("blockchain", "ethereum", "private_key"),)
+DEFAULT_FILE = Path("configs/blockchain_config.json")
 _ENV_REFERENCE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
-_ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
 
-DEFAULTS: dict[str, Any] = {
-    "blockchain": {
-        "enabled": True,
-        "networks": ["ethereum"],
-        "debug": False,  # DEBUG logging for the `provenance` loggers
-        "ethereum": {
-            "enabled": True,
-            "network": "local",  # 'local' (embedded anvil) or an http(s):// JSON-RPC URL
-            "contract_address": None,
-            "confirmations": 1,
-            "request_timeout": 10.0,
-            "receipt_timeout": 120.0,
-            "gas_limit": None,  # None: estimated by the node
-            "gas_price": "auto",  # "auto": the node's suggestion; an int: wei
-            "retry_attempts": 1,
-            "trusted_submitters": [],  # 0x addresses; verification requires one of them when given
-            "batch": False,  # queue roots and anchor many at once with `provenance anchor --batch`
-        },
-        "ipfs": {"enabled": True, "api_url": None, "timeout": 30.0, "retry_attempts": 1},
-        "bitcoin": {
-            "enabled": True,
-            "rpc_url": None,  # None: the embedded regtest node; else http(s)://host:port (credentials from the environment)
-            "chain": "regtest",
-            "dialect": "auto",  # core | sv | auto
-            "confirmations": 1,
-            "wallet": None,
-            "max_fee_rate": 0.001,  # BTC per kvB
-            "timeout": 30.0,
-            "retry_attempts": 1,
-            "mine_local_blocks": True,  # embedded regtest only: mine the blocks that confirm each anchor
-        },
-    },
-    "storage_options": {
-        "store_before_training": True,
-        "store_after_training": True,
-        "store_epoch_checkpoints": True,
-    },
-    # The guide's training-config form: the run's hyper-parameters, kept with the config.
-    "epochs": None,
-    "batch_size": None,
-    "learning_rate": None,
-    "hash_algorithm": "blake3",
-}
 
-# Values whose default is None, and what they may be instead.
-_OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
-    "blockchain.ethereum.contract_address": (str,),
-    "blockchain.ethereum.gas_limit": (int,),
-    "blockchain.ipfs.api_url": (str,),
-    "blockchain.bitcoin.rpc_url": (str,),
-    "blockchain.bitcoin.wallet": (str,),
-    "epochs": (int,),
-    "batch_size": (int,),
-    "learning_rate": (int, float),
+class BlockchainSettings(Section):
+    """`blockchain`: which networks anchor, and each one's settings."""
+
+    enabled: bool = True
+    networks: list[str] = ["ethereum"]
+    debug: bool = False  # DEBUG logging for the `provenance` loggers
+    ethereum: EthereumSettings = Field(default_factory=EthereumSettings)
+    ipfs: IpfsSettings = Field(default_factory=IpfsSettings)
+    bitcoin: BitcoinSettings = Field(default_factory=BitcoinSettings)
+
+    ENV: ClassVar = {"networks": ("PROVENANCE_NETWORKS",)}
+
+    @field_validator("networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in NETWORKS:
+                raise problem(f"unknown network {name!r}, expected one of {', '.join(NETWORKS)}")
+        if len(set(value)) != len(value):
+            raise problem(f"expected each network once, found {value}")
+        return value
+
+    def section(self, network: str) -> Section:
+        if network not in NETWORKS:
+            raise ConfigError(f"anchor network {network!r}: expected one of {', '.join(NETWORKS)}, found no such backend")
+        return getattr(self, network)
+
+
+class StorageOptions(Section):
+    """`storage_options`: which stages are anchored."""
+
+    store_before_training: bool = True
+    store_after_training: bool = True
+    store_epoch_checkpoints: bool = True
+
+
+class ProvenanceConfig(Section):
+    """The whole configuration: the anchor networks, what to anchor, and the guide's training-config
+    form (the run's hyper-parameters, kept with the config)."""
+
+    blockchain: BlockchainSettings = Field(default_factory=BlockchainSettings)
+    storage_options: StorageOptions = Field(default_factory=StorageOptions)
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    hash_algorithm: str = "blake3"
+
+    @field_validator("epochs", "batch_size")
+    @classmethod
+    def _positive(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise problem(f"expected a positive integer or null, found {describe(value)}")
+        return value
+
+    @field_validator("learning_rate")
+    @classmethod
+    def _rate(cls, value: float | None) -> float | None:
+        if value is not None and not (value == value and abs(value) != float("inf") and value > 0):
+            raise problem(f"expected a positive finite number or null, found {describe(value)}")
+        return value
+
+    @field_validator("hash_algorithm")
+    @classmethod
+    def _algorithm(cls, value: str) -> str:
+        if value not in HASH_ALGORITHMS:
+            raise problem(f"expected one of {', '.join(HASH_ALGORITHMS)} (the supported list), found {describe(value)}")
+        return value
+
+    @property
+    def networks(self) -> list[str]:
+        """The networks anchoring is on for (none when `blockchain.enabled` is false)."""
+        return list(self.blockchain.networks) if self.blockchain.enabled else []
+
+    def as_dict(self) -> dict[str, Any]:
+        """The dict form the API has always handed out; `["blockchain"]["ethereum"].signer` keeps
+        the in-memory key, which no dump carries."""
+        data = self.model_dump()
+        data["blockchain"]["ethereum"] = section = EthereumSection(data["blockchain"]["ethereum"])
+        section.signer = self.blockchain.ethereum.signer
+        return data
+
+
+class EthereumSection(dict):  # type: ignore[type-arg]
+    """The dict form of `blockchain.ethereum`. `signer` holds the key given in a dict in memory; it
+    is an attribute, not an item, so the section's JSON and repr never carry it."""
+
+    signer: KeySigner | None = None
+
+
+# The settings models by config path, and the environment they read.
+SECTIONS: dict[tuple[str, ...], type[Section]] = {
+    (): ProvenanceConfig,
+    ("blockchain",): BlockchainSettings,
+    ("blockchain", "ethereum"): EthereumSettings,
+    ("blockchain", "ipfs"): IpfsSettings,
+    ("blockchain", "bitcoin"): BitcoinSettings,
+    ("storage_options",): StorageOptions,
 }
+DEFAULTS: dict[str, Any] = ProvenanceConfig().model_dump()
 
 # The original system's spellings: a prefix rewrite (its top-level network sections and
 # `blockchain.storage_options`), then a leaf rename.
@@ -141,21 +197,25 @@ _LEAF_ALIASES: dict[tuple[str, ...], tuple[str, ...]] = {
     ("blockchain", "ipfs", "url"): ("blockchain", "ipfs", "api_url"),
 }
 
-
-class EthereumSection(dict):  # type: ignore[type-arg]
-    """The `blockchain.ethereum` section. `signer` holds the key given in a dict in memory; it is
-    an attribute, not an item, so the section's JSON and repr never carry it."""
-
-    signer: KeySigner | None = None
+Flags = Mapping[str, tuple[str, Any]]
+"""Command-line values: {"blockchain.bitcoin.chain": ("--chain", value)}; a None value is not given."""
 
 
-def load_config(source: Mapping[str, Any] | str | Path | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The validated configuration: defaults, then `source` (a dict or a JSON file), then the
-    environment. `None` reads `configs/blockchain_config.json` if it exists."""
+def load_settings(
+    source: ProvenanceConfig | Mapping[str, Any] | str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Flags | None = None,
+) -> ProvenanceConfig:
+    """The typed configuration: defaults, then `source` (a dict, a JSON file, or a config already
+    loaded), then the environment, then `flags`. `None` reads `configs/blockchain_config.json` if
+    it exists. `ConfigError` (one line) for anything that cannot work."""
+    if isinstance(source, ProvenanceConfig):
+        if not flags:
+            return source  # loaded already: the environment is not applied twice (it would undo flags)
+        source = source.as_dict()
     environ = os.environ if environ is None else environ
     if source is None:
-        default_file = Path("configs/blockchain_config.json")
-        source = default_file if default_file.is_file() else {}
+        source = DEFAULT_FILE if DEFAULT_FILE.is_file() else {}
     from_file = isinstance(source, (str, Path))
     if from_file:
         refuse_secrets(str(source), "config file name")
@@ -164,25 +224,60 @@ def load_config(source: Mapping[str, Any] | str | Path | None = None, environ: M
         raise ConfigError(f"config: expected a JSON object, found {type(source).__name__}")
 
     given, keys = _flatten(source, from_file)
-    config = copy.deepcopy(DEFAULTS)
-    for path, (_, value) in given.items():
-        _set(config, path, value)
-    config["blockchain"]["ethereum"] = section = EthereumSection(config["blockchain"]["ethereum"])
-    section.signer = _signer(keys, from_file, environ)
+    values: dict[tuple[str, ...], Any] = {path: value for path, (_, value) in given.items()}
+    origins: dict[tuple[str, ...], str] = {}
+    for prefix, model in SECTIONS.items():
+        for field, (where, value) in model.from_environment(environ).items():
+            refuse_secrets(value, where)
+            values[prefix + (field,)] = value
+            origins[prefix + (field,)] = where
+    for dotted_path, (flag, value) in (flags or {}).items():
+        if value is None:
+            continue
+        path = tuple(dotted_path.split("."))
+        refuse_secrets(value, flag)
+        values[path] = SECTIONS[path[:-1]].from_text(path[-1], value, flag)
+        origins[path] = flag
+    account = ("blockchain", "ethereum", "account")
+    if account in values and not origins.get(account, "").startswith("--") and environ.get(KEY_ENV):
+        del values[account]  # $ETH_PRIVATE_KEY wins over an alias from the file or the environment, not over --account
+
+    nested: dict[str, Any] = {}
+    for path, value in values.items():
+        node = nested
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    try:
+        config = ProvenanceConfig.model_validate(nested, strict=True)
+    except ValidationError as e:
+        raise ConfigError(_named(one_line(e, ProvenanceConfig, origins))) from None
+
+    ethereum = config.blockchain.ethereum
+    ethereum._signer = _signer(keys, from_file, environ) if ethereum.account is None else None
     # a config loaded once and passed again keeps its in-memory signer
     previous = source.get("blockchain", {}).get("ethereum") if isinstance(source.get("blockchain"), Mapping) else None
-    if section.signer is None and isinstance(previous, EthereumSection) and not _key_in_environment(environ):
-        section.signer = previous.signer
-
-    if environ.get("ETH_RPC_URL"):
-        refuse_secrets(environ["ETH_RPC_URL"], "$ETH_RPC_URL")
-        config["blockchain"]["ethereum"]["network"] = environ["ETH_RPC_URL"]
-    _validate(config)
-    blockchain = config["blockchain"]
-    blockchain["networks"] = [n for n in blockchain["networks"] if blockchain[n]["enabled"]]
-    if blockchain["debug"]:
+    if ethereum._signer is None and isinstance(previous, EthereumSection) and not _key_in_environment(environ) and ethereum.account is None:
+        ethereum._signer = previous.signer
+    blockchain = config.blockchain
+    blockchain.networks = [n for n in blockchain.networks if blockchain.section(n).enabled]
+    if blockchain.debug:
         _debug_logging()
     return config
+
+
+def load_config(
+    source: ProvenanceConfig | Mapping[str, Any] | str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Flags | None = None,
+) -> dict[str, Any]:
+    """`load_settings` in the dict form of the API (`ProvenanceTracker.config`)."""
+    return load_settings(source, environ, flags).as_dict()
+
+
+def _named(message: str) -> str:
+    """The guide's name beside ours where the two differ (`network (or rpc_url)`)."""
+    return message.replace("config: blockchain.ethereum.network:", "config: blockchain.ethereum.network (or rpc_url):")
 
 
 def refuse_secrets(value: Any, where: str) -> None:
@@ -280,14 +375,14 @@ def _flatten(source: Mapping[str, Any], from_file: bool) -> tuple[dict[tuple[str
                 default = default[part]
             if isinstance(default, dict):
                 if not isinstance(value, Mapping):
-                    raise ConfigError(f"config: {where}: expected an object, found {type(value).__name__} ({_describe(value)})")
+                    raise ConfigError(f"config: {where}: expected an object, found {type(value).__name__} ({describe(value)})")
                 walk(value, written + (key,), path)
                 continue
             refuse_secrets(value, f"config: {where}")
             if path in given and not _same(given[path][1], value):
                 raise ConfigError(
                     f"config: {given[path][0]} and {where} name the same setting: expected equal values, "
-                    f"found {_describe(given[path][1])} and {_describe(value)}"
+                    f"found {describe(given[path][1])} and {describe(value)}"
                 )
             given[path] = (where, value)
 
@@ -306,129 +401,8 @@ def _lookup(path: tuple[str, ...]) -> Mapping[str, Any]:
     return node
 
 
-def _set(config: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    node = config
-    for part in path[:-1]:
-        node = node[part]
-    where = ".".join(path)
-    node[path[-1]] = _check_type(where, _lookup(path[:-1])[path[-1]], value)
-
-
 def _same(a: Any, b: Any) -> bool:
     return isinstance(a, bool) == isinstance(b, bool) and a == b
-
-
-def _describe(value: Any) -> str:
-    """A value for an error message, without quoting anything long (it may be a mistyped key)."""
-    if isinstance(value, str):
-        return repr(value) if len(value) <= 24 else f"a {len(value)}-character string"
-    if value is None or isinstance(value, (bool, int, float)):
-        return repr(value) if not isinstance(value, int) or abs(value) < 10**24 else f"a {len(str(value))}-digit number"
-    return type(value).__name__
-
-
-def _check_type(where: str, default: Any, value: Any) -> Any:
-    if where == "blockchain.ethereum.gas_price":
-        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool)):
-            return value
-        raise ConfigError(f"config: {where}: expected \"auto\" or an integer (wei), found {_describe(value)}")
-    if default is None:
-        expected = _OPTIONAL_TYPES[where]
-        if value is None or (isinstance(value, expected) and not isinstance(value, bool)):
-            return float(value) if float in expected and value is not None else value
-        names = " or ".join("number" if t is float else t.__name__ for t in expected if not (t is int and float in expected))
-        raise ConfigError(f"config: {where}: expected {names} or null, found {type(value).__name__} ({_describe(value)})")
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        raise ConfigError(f"config: {where}: expected {type(default).__name__}, found {type(value).__name__} ({_describe(value)})")
-    return value
-
-
-# ---------------------------------------------------------------- validation
-
-
-def _validate(config: dict[str, Any]) -> None:
-    blockchain = config["blockchain"]
-    networks = blockchain["networks"]
-    if not all(isinstance(n, str) for n in networks):
-        raise ConfigError(f"config: blockchain.networks: expected a list of names, found {[_describe(n) for n in networks]}")
-    for name in networks:
-        if name not in NETWORKS:
-            raise ConfigError(f"config: blockchain.networks: unknown network {name!r}, expected one of {', '.join(NETWORKS)}")
-    if len(set(networks)) != len(networks):
-        raise ConfigError(f"config: blockchain.networks: expected each network once, found {networks}")
-    for network in ("ethereum", "bitcoin"):
-        confirmations = blockchain[network]["confirmations"]
-        if not 1 <= confirmations <= MAX_CONFIRMATIONS:
-            raise ConfigError(f"config: blockchain.{network}.confirmations: expected 1..{MAX_CONFIRMATIONS}, found {confirmations}")
-    for network in NETWORKS:
-        attempts = blockchain[network]["retry_attempts"]
-        if not 1 <= attempts <= MAX_RETRY_ATTEMPTS:
-            raise ConfigError(f"config: blockchain.{network}.retry_attempts: expected 1..{MAX_RETRY_ATTEMPTS}, found {attempts}")
-    ethereum = blockchain["ethereum"]
-    network = ethereum["network"]
-    if network != "local" and not _is_url(network):
-        raise ConfigError(
-            f"config: blockchain.ethereum.network (or rpc_url): expected 'local' or an http(s):// JSON-RPC URL, found {_describe(network)}"
-        )
-    address = ethereum["contract_address"]
-    if address is not None:
-        ethereum["contract_address"] = _address(address, "blockchain.ethereum.contract_address")
-    submitters = ethereum["trusted_submitters"]
-    ethereum["trusted_submitters"] = [
-        _address(a, f"blockchain.ethereum.trusted_submitters[{i}]") for i, a in enumerate(submitters)
-    ]
-    if ethereum["gas_limit"] is not None and not 21_000 <= ethereum["gas_limit"] <= 30_000_000:
-        raise ConfigError(f"config: blockchain.ethereum.gas_limit: expected 21000..30000000 or null, found {_describe(ethereum['gas_limit'])}")
-    if isinstance(ethereum["gas_price"], int) and not 0 < ethereum["gas_price"] < 10**24:
-        raise ConfigError(f"config: blockchain.ethereum.gas_price: expected \"auto\" or a positive number of wei, found {_describe(ethereum['gas_price'])}")
-    for key in ("ipfs.api_url", "bitcoin.rpc_url"):
-        net, name = key.split(".")
-        url = blockchain[net][name]
-        if url is not None and not _is_url(url) and not (net == "bitcoin" and url == "local"):
-            raise ConfigError(f"config: blockchain.{key}: expected an http(s):// URL or null, found {_describe(url)}")
-    for key in ("epochs", "batch_size"):
-        if config[key] is not None and config[key] < 1:
-            raise ConfigError(f"config: {key}: expected a positive integer or null, found {_describe(config[key])}")
-    rate = config["learning_rate"]
-    if rate is not None and not (math.isfinite(rate) and rate > 0):
-        raise ConfigError(f"config: learning_rate: expected a positive finite number or null, found {_describe(rate)}")
-    if config["hash_algorithm"] not in HASH_ALGORITHMS:
-        raise ConfigError(
-            f"config: hash_algorithm: expected one of {', '.join(HASH_ALGORITHMS)} (the supported list), found {_describe(config['hash_algorithm'])}"
-        )
-    _check_numbers(config, "")
-
-
-def _is_url(text: str) -> bool:
-    return text.startswith(("http://", "https://")) and len(text) > len("https://")
-
-
-def _address(value: Any, where: str) -> str:
-    from eth_utils import is_checksum_address, to_checksum_address
-
-    if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
-        raise ConfigError(f"config: {where}: expected a 20-byte 0x address (0x + 40 hex digits), found {_describe(value)}")
-    if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
-        raise ConfigError(f"config: {where}: expected a valid EIP-55 checksum (or all one case), found a mixed-case address that fails it")
-    return to_checksum_address(value)
-
-
-def _check_numbers(value: Any, path: str) -> None:
-    """Timeouts and fee rates must be finite and positive (JSON allows `Infinity` and `1e400`)."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _check_numbers(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, float) and path != "learning_rate" and not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
-        raise ConfigError(f"config: {path}: expected a positive finite number up to {MAX_SECONDS:g}, found {value!r}")
 
 
 # ---------------------------------------------------------------- keys and logging

@@ -25,6 +25,8 @@ from typing import Any, Mapping
 from ..anchors.base import AnchorBackend, redact_url
 from ..record.receipts import AnchorState, Receipt, Verdict
 from ..anchors.open import open_backend
+from ..anchors.settings import Section
+from ..config import ProvenanceConfig, load_settings
 from ..errors import AnchorError, ConfigError
 from .delivery import await_submitted, deliver, deliver_batch, destination_of, recheck, submit
 from .outbox import Entry, Outbox
@@ -55,15 +57,16 @@ class Anchors:
 
     def __init__(
         self,
-        config: Mapping[str, Any],
+        config: ProvenanceConfig | Mapping[str, Any],
         backends: Mapping[str, AnchorBackend] | None = None,
         outbox: Outbox | None = None,
         read_only: bool = False,
     ) -> None:
-        self.enabled: bool = config["blockchain"]["enabled"]
+        # a dict here is a config already loaded (`load_config`): validated again, the environment not re-read
+        self.config = config if isinstance(config, ProvenanceConfig) else load_settings(config, environ={})
+        self.enabled: bool = self.config.blockchain.enabled
         self.read_only = read_only  # verification and other read-only commands: never start or deploy
-        self.networks: list[str] = list(config["blockchain"]["networks"]) if self.enabled else []
-        self._sections = config["blockchain"]
+        self.networks: list[str] = self.config.networks
         self._backends: dict[str, AnchorBackend] = dict(backends or {})
         self._outbox = outbox
         self._queue: queue.Queue[int | None] = queue.Queue()
@@ -71,9 +74,9 @@ class Anchors:
         self._worker_lock = threading.Lock()
         self._opening = threading.Lock()  # a backend may be opened ahead, from another thread
 
-    def section(self, network: str) -> Mapping[str, Any]:
-        """The configuration of `network` (empty if it has none)."""
-        return self._sections.get(network, {})
+    def section(self, network: str) -> Section:
+        """The typed settings of `network`."""
+        return self.config.blockchain.section(network)
 
     @property
     def outbox(self) -> Outbox:
@@ -85,7 +88,7 @@ class Anchors:
         """The open backend for `network`; AnchorError if it cannot be reached."""
         with self._opening:
             if network not in self._backends:
-                self._backends[network] = open_backend(network, self._sections, read_only=self.read_only)
+                self._backends[network] = open_backend(network, self.config, read_only=self.read_only)
             return self._backends[network]
 
     # ------------------------------------------------------------------ sending
@@ -141,8 +144,8 @@ class Anchors:
     def target(self, network: str) -> str:
         """Where `network` anchors go with this configuration (for the outbox; URLs without paths
         or credentials, which may hold API keys)."""
-        section = self._sections.get(network, {})
-        where = section.get("network") or section.get("api_url") or section.get("rpc_url") or "local"
+        section = self.section(network)
+        where = getattr(section, "network", None) or getattr(section, "api_url", None) or getattr(section, "rpc_url", None) or "local"
         return f"{network}:{redact_url(where) if '://' in where else where}"
 
     def _mine(self, entry: Entry) -> bool:
@@ -150,7 +153,7 @@ class Anchors:
         return entry.network in self.networks and entry.target in ("", self.target(entry.network))
 
     def _batched(self, network: str) -> bool:
-        return bool(self._sections.get(network, {}).get("batch"))
+        return bool(getattr(self.section(network), "batch", False))
 
     def send_batch(self, network: str = "ethereum") -> list[Entry]:
         """Anchor every queued root on `network` (of all runs) with one transaction, and update

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 from . import ROOTS_RUN_ID, AnchorResult, Anchors
 from ..anchors.base import AnchorBackend
 from ..record.receipts import Receipt, Verdict
-from ..config import load_config, refuse_secrets
+from ..config import load_settings, refuse_secrets
 from ..errors import AnchorError, ConfigError
 from ..files import data_home
 from ..merkle import parse_bytes32
@@ -34,8 +34,9 @@ class BlockchainManager:
 
     def __init__(self, config: Mapping[str, Any] | str | Path | None = None, *,
                  backends: Mapping[str, AnchorBackend] | None = None) -> None:
-        self.config = load_config(config)
-        self.anchors = Anchors(self.config, backends)
+        self.settings = load_settings(config)  # typed; `config` is its dict form, kept for the API
+        self.config = self.settings.as_dict()
+        self.anchors = Anchors(self.settings, backends)
 
     @property
     def networks(self) -> list[str]:

@@ -1,13 +1,18 @@
 """The one place that turns a configuration section into an anchor backend: `open_backend`.
 
-`Anchors.backend` calls it; so does anything else that needs a backend from a config (the CLI,
-verification). It passes every setting of the section where it belongs:
+`Anchors.backend` (the tracker, the outbox's delivery, `provenance anchor`/`verify`) calls it, and
+so do the `provenance bitcoin` / `provenance ipfs` commands: the same settings give the same
+backend whichever entry point read them. It takes the typed settings (`provenance.config`'s
+`ProvenanceConfig`, its `blockchain` part, or one network's section), or a dict of the same shape,
+which is validated into the network's model first. It passes every setting where it belongs:
 
 - Ethereum: `network`, `contract_address`, `confirmations`, the timeouts, `gas_limit`,
-  `gas_price`, the in-memory signer taken from a dict's `private_key` (`config.EthereumSection`),
+  `gas_price`, the signer: the Ape keystore account `account` (its passphrase from
+  `$APE_ACCOUNTS_<alias>_PASSPHRASE` or a prompt), else the in-memory key taken from a dict's
+  `private_key`, else the environment's (`connect`),
   and `allow_start` / `allow_deploy` = not `read_only` (a read-only caller never starts the local
   chain nor deploys a contract).
-- IPFS: `api_url` (the guide's `url`) and `timeout`.
+- IPFS: `api_url` (the guide's `url`), `timeout` and the node's own wait (`IpfsSettings.fetch_timeout`).
 - Bitcoin: the node settings; blocks that confirm an anchor are mined on the embedded regtest
   node only when not `read_only`.
 - `retry_attempts` (every network): how many tries one delivery makes before the outbox entry is
@@ -23,10 +28,15 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from decimal import Decimal
 from typing import Any, Callable, Mapping, TypeVar
 
+from pydantic import ValidationError
+
 from .base import AnchorBackend
+from .bitcoin.settings import BitcoinSettings
+from .ethereum.settings import EthereumSettings
+from .ipfs.settings import IpfsSettings
+from .settings import Section, one_line
 from ..record.receipts import AnchorState, Receipt
 from ..errors import AnchorError, ConfigError
 
@@ -36,16 +46,14 @@ RETRY_PAUSE_S = 0.5  # doubled after each failed try, at most MAX_RETRY_PAUSE_S
 MAX_RETRY_PAUSE_S = 5.0
 
 
-def open_backend(network: str, config: Mapping[str, Any], *, read_only: bool = False) -> AnchorBackend:
-    """The backend for `network` from `config` (as `load_config` returns it, or its `blockchain`
-    section). `AnchorError` if the network cannot be reached; `ConfigError` for a setting that
-    cannot work."""
-    sections = config["blockchain"] if "blockchain" in config else config
+def open_backend(network: str, config: Any, *, read_only: bool = False) -> AnchorBackend:
+    """The backend for `network` from `config` (see the module's docstring). `AnchorError` if the
+    network cannot be reached; `ConfigError` for a setting that cannot work."""
     opener = OPENERS.get(network)
-    if opener is None or network not in sections:
+    if opener is None:
         raise ConfigError(f"anchor network {network!r}: expected one of {', '.join(OPENERS)}, found no such backend")
-    section = sections[network]
-    attempts = int(section.get("retry_attempts", 1))
+    section = section_of(network, config)
+    attempts = section.retry_attempts
     backend = _tried(attempts, f"opening {network}", lambda: opener(section, read_only))
     if network == "ipfs" and getattr(backend, "url", None) is None:
         attempts = 1  # the local store only: nothing to retry
@@ -57,6 +65,28 @@ def open_backend(network: str, config: Mapping[str, Any], *, read_only: bool = F
             lambda *args, **kwargs: _tried(attempts, f"anchoring on {network}", lambda: anchor(*args, **kwargs))
         )
     return backend
+
+
+def section_of(network: str, config: Any) -> Section:
+    """`network`'s typed settings from a whole config, its `blockchain` part, the section itself,
+    or the dict form of any of these."""
+    model = MODELS[network]
+    if isinstance(config, model):
+        return config
+    if isinstance(config, Mapping):
+        sections = config["blockchain"] if "blockchain" in config else config
+        data = sections.get(network, {})
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"config: blockchain.{network}: expected an object, found {type(data).__name__}")
+        try:
+            section = model.model_validate(dict(data), strict=True)
+        except ValidationError as e:
+            raise ConfigError(one_line(e, model, {})) from None
+        if network == "ethereum":
+            section._signer = getattr(data, "signer", None)
+        return section
+    blockchain = getattr(config, "blockchain", config)
+    return getattr(blockchain, network)
 
 
 def _tried(attempts: int, what: str, call: Callable[[], T]) -> T:
@@ -78,51 +108,44 @@ def _tried(attempts: int, what: str, call: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # attempts >= 1 is checked by the config
 
 
-def _open_ethereum(section: Mapping[str, Any], read_only: bool) -> AnchorBackend:
+def ethereum_signer(section: EthereumSettings) -> Any:
+    """The signer the settings name: the Ape keystore account `account`, else the key of a dict
+    held in memory, else None (`connect` then takes `$ETH_PRIVATE_KEY`, else the node's account)."""
+    from .ethereum.keys import ape_keystore_signer
+
+    return ape_keystore_signer(section.account) if section.account else section.signer
+
+
+def _open_ethereum(section: EthereumSettings, read_only: bool) -> AnchorBackend:
     from .ethereum import backend as ethereum
 
-    options: dict[str, Any] = {
-        "contract_address": section["contract_address"],
-        "confirmations": section["confirmations"],
-        "request_timeout": section["request_timeout"],
-        "receipt_timeout": section["receipt_timeout"],
-        "signer": getattr(section, "signer", None),
-        "gas_limit": section.get("gas_limit"),
-        "gas_price": section.get("gas_price", "auto"),
-        "allow_start": not read_only,
-        "allow_deploy": not read_only,
-    }
-    return ethereum.connect(section["network"], **options)
+    return ethereum.connect(
+        section.network, contract_address=section.contract_address, confirmations=section.confirmations,
+        request_timeout=section.request_timeout, receipt_timeout=section.receipt_timeout, signer=ethereum_signer(section),
+        gas_limit=section.gas_limit, gas_price=section.gas_price, allow_start=not read_only, allow_deploy=not read_only,
+    )
 
 
-def _open_ipfs(section: Mapping[str, Any], read_only: bool) -> AnchorBackend:
+def _open_ipfs(section: IpfsSettings, read_only: bool) -> AnchorBackend:
     from .ipfs import backend as ipfs
 
-    # js-ipfs waits forever for an absent block unless told; keep its wait inside ours
-    return ipfs.connect(section["api_url"], timeout=section["timeout"], fetch_timeout=section["timeout"] * 2 / 3)
+    return ipfs.connect(section.api_url, timeout=section.timeout, fetch_timeout=section.fetch_timeout)
 
 
-def _open_bitcoin(section: Mapping[str, Any], read_only: bool) -> AnchorBackend:
+def _open_bitcoin(section: BitcoinSettings, read_only: bool) -> AnchorBackend:
     from .bitcoin import backend as bitcoin
 
-    config = bitcoin.BitcoinConfig(
-        url=section["rpc_url"] or bitcoin.LOCAL,
-        chain=section["chain"],
-        dialect=section["dialect"],
-        confirmations=section["confirmations"],
-        wallet=section["wallet"],
-        max_fee_rate=Decimal(str(section["max_fee_rate"])),
-        timeout=section["timeout"],
-    )
+    config = section.backend_config()
     backend = bitcoin.connect(config)
-    if config.url == bitcoin.LOCAL and section["mine_local_blocks"] and not read_only:
+    if config.url == bitcoin.LOCAL and section.mine_local_blocks and not read_only:
         from .bitcoin.node import default_node
 
         return bitcoin.MinedLocally(backend, default_node())
     return backend
 
 
-OPENERS: dict[str, Callable[[Mapping[str, Any], bool], AnchorBackend]] = {
+MODELS: dict[str, type[Section]] = {"ethereum": EthereumSettings, "ipfs": IpfsSettings, "bitcoin": BitcoinSettings}
+OPENERS: dict[str, Callable[[Any, bool], AnchorBackend]] = {
     "ethereum": _open_ethereum,
     "ipfs": _open_ipfs,
     "bitcoin": _open_bitcoin,

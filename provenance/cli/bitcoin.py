@@ -1,7 +1,9 @@
 """`provenance bitcoin`: anchor roots in OP_RETURN outputs, verify receipts and OpenTimestamps
 proofs against a node, build signed anchor transactions offline, run the embedded regtest node.
 
-The node is `--url` (or `$BITCOIN_RPC_URL`), default `local`: the embedded regtest node, started
+The node and what to expect of it come from the one configuration (`provenance.config`):
+defaults < `--config` (its `blockchain.bitcoin` section) < `$PROVENANCE_BITCOIN_*` (and
+`$BITCOIN_RPC_URL`) < these flags. The node defaults to `local`: the embedded regtest node, started
 on demand. Credentials only from `$BITCOIN_RPC_USER`/`$BITCOIN_RPC_PASSWORD` or the cookie file
 in `$BITCOIN_RPC_COOKIE` (the local node's own cookie by default); an offline signing key only
 from `$BITCOIN_PRIVATE_KEY` (WIF).
@@ -20,35 +22,39 @@ import click
 
 from ..anchors.bitcoin import node as bitcoin_node
 from ..record.receipts import Receipt, Verdict
-from ..anchors.bitcoin.backend import ENV, URL_ENV, BitcoinAnchor, BitcoinConfig, connect
+from ..anchors.bitcoin.backend import BitcoinAnchor
+from ..anchors.bitcoin.settings import BitcoinSettings
+from ..anchors.open import open_backend
 from ..anchors.bitcoin.dialects import DIALECTS, dialect_named
 from ..anchors.bitcoin.rpc import require_extra
 from ..errors import ConfigError, FormatError
 from ..files import atomic_write_json
 from ..merkle import parse_bytes32
 from .exits import EXIT_FAILED
-from .common import json_option
+from .common import config_option, json_option, load_settings_for
 
 KEY_ENV = "BITCOIN_PRIVATE_KEY"
 
 
 def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The node to talk to; each option falls back to its environment variable, then the default."""
+    """The node to talk to: each flag wins over the environment, which wins over `--config`."""
     options = [
-        click.option("--url", help=f"Node JSON-RPC URL, or 'local' (the embedded regtest node). [${URL_ENV}]"),
-        click.option("--chain", help=f"Chain the node must be on: main, test, signet, regtest, ... [${ENV['chain']}; regtest]"),
-        click.option("--dialect", type=click.Choice(["auto", *DIALECTS]), help=f"Node dialect. [${ENV['dialect']}; auto]"),
-        click.option("--confirmations", type=click.IntRange(min=1), help=f"Confirmations required. [${ENV['confirmations']}; 1]"),
-        click.option("--wallet", help=f"Bitcoin Core wallet to use (loaded or created). [${ENV['wallet']}]"),
-        click.option("--max-fee-rate", type=Decimal, help=f"Highest fee rate to pay, BTC/kvB. [${ENV['max_fee_rate']}; 0.001]"),
+        config_option,
+        click.option("--url", help=f"Node JSON-RPC URL, or 'local' (the embedded regtest node). [$PROVENANCE_BITCOIN_RPC_URL, $BITCOIN_RPC_URL]"),
+        click.option("--chain", help=f"Chain the node must be on: main, test, signet, regtest, ... [$PROVENANCE_BITCOIN_CHAIN; regtest]"),
+        click.option("--dialect", type=click.Choice(["auto", *DIALECTS]), help=f"Node dialect. [$PROVENANCE_BITCOIN_DIALECT; auto]"),
+        click.option("--confirmations", type=click.IntRange(min=1), help=f"Confirmations required. [$PROVENANCE_BITCOIN_CONFIRMATIONS; 1]"),
+        click.option("--wallet", help=f"Bitcoin Core wallet to use (loaded or created). [$PROVENANCE_BITCOIN_WALLET]"),
+        click.option("--max-fee-rate", type=Decimal, help=f"Highest fee rate to pay, BTC/kvB. [$PROVENANCE_BITCOIN_MAX_FEE_RATE; 0.001]"),
     ]
 
     @functools.wraps(command)
-    def wrapper(url, chain, dialect, confirmations, wallet, max_fee_rate, **kwargs):
-        config = BitcoinConfig.from_environment(
-            url=url, chain=chain, dialect=dialect, confirmations=confirmations, wallet=wallet, max_fee_rate=max_fee_rate
-        )
-        return command(config=config, **kwargs)
+    def wrapper(config_path, url, chain, dialect, confirmations, wallet, max_fee_rate, **kwargs):
+        flags = {"rpc_url": ("--url", url), "chain": ("--chain", chain), "dialect": ("--dialect", dialect),
+                 "confirmations": ("--confirmations", confirmations), "wallet": ("--wallet", wallet),
+                 "max_fee_rate": ("--max-fee-rate", max_fee_rate)}
+        settings = load_settings_for(config_path, {f"blockchain.bitcoin.{k}": v for k, v in flags.items()})
+        return command(config=settings.blockchain.bitcoin, **kwargs)
 
     for option in reversed(options):
         wrapper = option(wrapper)
@@ -66,9 +72,9 @@ def bitcoin() -> None:
 @bitcoin.command()
 @connection_options
 @json_option
-def status(config: BitcoinConfig, as_json: bool) -> None:
+def status(config: BitcoinSettings, as_json: bool) -> None:
     """What the node is: chain, dialect, height, wallet balance."""
-    _echo(connect(config).status(), as_json)
+    _echo(_open(config).status(), as_json)
 
 
 @bitcoin.command()
@@ -76,10 +82,10 @@ def status(config: BitcoinConfig, as_json: bool) -> None:
 @connection_options
 @out_option
 @json_option
-def anchor(config: BitcoinConfig, root: str, out: Path | None, as_json: bool) -> None:
+def anchor(config: BitcoinSettings, root: str, out: Path | None, as_json: bool) -> None:
     """Anchor ROOT (32 bytes as hex) with the node's wallet; prints the receipt."""
     value = parse_bytes32(root, what="root")
-    receipt = connect(config).anchor(value)
+    receipt = _open(config).anchor(value)
     _receipt_out(receipt, out, as_json)
 
 
@@ -89,10 +95,10 @@ def anchor(config: BitcoinConfig, root: str, out: Path | None, as_json: bool) ->
 @connection_options
 @out_option
 @json_option
-def broadcast(config: BitcoinConfig, root: str, raw_tx: str, out: Path | None, as_json: bool) -> None:
+def broadcast(config: BitcoinSettings, root: str, raw_tx: str, out: Path | None, as_json: bool) -> None:
     """Send RAW_TX, signed elsewhere (`build-tx`), that anchors ROOT; prints the receipt."""
     value = parse_bytes32(root, what="root")
-    receipt = connect(config).broadcast(value, raw_tx.strip())
+    receipt = _open(config).broadcast(value, raw_tx.strip())
     _receipt_out(receipt, out, as_json)
 
 
@@ -131,9 +137,9 @@ def build_tx(root: str, outpoint: str, amount: int, script_hex: str, fee_rate: i
 @click.argument("receipt_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @connection_options
 @json_option
-def refresh(config: BitcoinConfig, receipt_file: Path, as_json: bool) -> None:
+def refresh(config: BitcoinSettings, receipt_file: Path, as_json: bool) -> None:
     """Bring RECEIPT_FILE's confirmations and state up to date (the file is rewritten)."""
-    receipt = connect(config).refresh(_load_receipt(receipt_file))
+    receipt = _open(config).refresh(_load_receipt(receipt_file))
     _receipt_out(receipt, receipt_file, as_json)
 
 
@@ -143,7 +149,7 @@ def refresh(config: BitcoinConfig, receipt_file: Path, as_json: bool) -> None:
 @connection_options
 @json_option
 @click.pass_context
-def verify(ctx: click.Context, config: BitcoinConfig, receipt_file: Path, root: str | None, as_json: bool) -> None:
+def verify(ctx: click.Context, config: BitcoinSettings, receipt_file: Path, root: str | None, as_json: bool) -> None:
     """Check on the node that RECEIPT_FILE's output carries the root, mined with enough
     confirmations. Exit 1 if not."""
     receipt = _load_receipt(receipt_file)
@@ -157,7 +163,7 @@ def verify(ctx: click.Context, config: BitcoinConfig, receipt_file: Path, root: 
 @connection_options
 @json_option
 @click.pass_context
-def verify_ots_command(ctx: click.Context, config: BitcoinConfig, proof: Path, file: Path, as_json: bool) -> None:
+def verify_ots_command(ctx: click.Context, config: BitcoinSettings, proof: Path, file: Path, as_json: bool) -> None:
     """Check that the OpenTimestamps PROOF (.ots) timestamps FILE in a block of the node's chain.
     Making or upgrading a proof needs the public calendars: `ots stamp`/`ots upgrade`, online."""
     ots = require_extra("provenance.anchors.bitcoin.ots")  # opentimestamps, python-bitcoinlib
@@ -202,9 +208,14 @@ def node_status(as_json: bool) -> None:
     _echo(info, as_json)
 
 
-def _reachable(config: BitcoinConfig) -> BitcoinAnchor:
+def _open(config: BitcoinSettings) -> BitcoinAnchor:
+    """The backend, as the tracker would open it from the same settings (no blocks mined here)."""
+    return open_backend("bitcoin", config, read_only=True)  # type: ignore[return-value]
+
+
+def _reachable(config: BitcoinSettings) -> BitcoinAnchor:
     """A backend whose node answered: an unreachable node exits 3 (retry later), not 1."""
-    backend = connect(config)
+    backend = _open(config)
     backend.node()
     return backend
 

@@ -17,6 +17,36 @@ config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Tracker config JSON (default: configs/blockchain_config.json if present, else built-in defaults).",
 )
+network_option = click.option(
+    "--network", "eth_network", metavar="NETWORK", default=None,
+    help="Ethereum network: Ape's ecosystem:network:provider (ethereum:local:foundry, ethereum:sepolia:node), "
+         "'local' or an http(s) JSON-RPC URL. [$PROVENANCE_ETHEREUM_NETWORK, $ETH_RPC_URL; config "
+         "blockchain.ethereum.network; local]",
+)
+account_option = click.option(
+    "--account", "eth_account", metavar="ALIAS", default=None,
+    help="Sign with this Ape keystore account (ape accounts import ALIAS) from your Ape data folder; "
+         "passphrase from $APE_ACCOUNTS_<ALIAS>_PASSPHRASE or a prompt. [$PROVENANCE_ETH_ACCOUNT]",
+)
+
+
+def ethereum_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--network` and `--account` (Ape's spellings) for a command that talks to Ethereum."""
+    return network_option(account_option(command))
+
+
+def load_settings_for(config_path: Path | None, flags: dict[str, tuple[str, Any]] | None = None) -> Any:
+    """The typed configuration with the one precedence: defaults < `--config` file (or the
+    repo's configs/blockchain_config.json) < environment < `flags` ({"blockchain.x.y": (flag, value)})."""
+    from ..config import load_settings
+
+    return load_settings(config_path, flags=flags)
+
+
+def ethereum_flags(eth_network: str | None, eth_account: str | None) -> dict[str, tuple[str, Any]]:
+    return {"blockchain.ethereum.network": ("--network", eth_network), "blockchain.ethereum.account": ("--account", eth_account)}
+
+
 base_dir_option = click.option(
     "--base-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("artifacts"), show_default=True,
     help="Folder holding run folders.",

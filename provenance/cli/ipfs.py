@@ -3,6 +3,7 @@ run the embedded js-ipfs node."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Callable
 
@@ -10,25 +11,33 @@ import click
 
 from ..anchors.ipfs import node as ipfsnode
 from ..anchors.ipfs import backend as ipfs_anchor
+from ..anchors.open import open_backend
 from ..errors import ProvenanceError
 from ..merkle import parse_bytes32
+from .common import config_option, load_settings_for
 from .exits import EXIT_FAILED
 
 
 def ipfs_url_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """`--ipfs-url` (env `PROVENANCE_IPFS_URL`) and `--timeout`, for every command that talks to a node."""
-    fn = click.option(
-        "--timeout", type=click.FloatRange(min=1.0), default=30.0, show_default=True,
-        help="Seconds to wait for any one answer from the node.",
-    )(fn)
-    return click.option(
-        "--ipfs-url", envvar="PROVENANCE_IPFS_URL", show_envvar=True, metavar="URL",
-        help="Kubo RPC API of your IPFS node, e.g. http://127.0.0.1:5001 (default: the embedded node if it runs).",
-    )(fn)
+    """`--config`, `--ipfs-url` and `--timeout`, for every command that talks to a node: each flag
+    wins over the environment (`$PROVENANCE_IPFS_URL`, `$PROVENANCE_IPFS_TIMEOUT`), which wins over
+    the config file's `blockchain.ipfs` section."""
+    @functools.wraps(fn)
+    def wrapper(config_path: Any, ipfs_url: str | None, timeout: float | None, **kwargs: Any) -> Any:
+        flags = {"blockchain.ipfs.api_url": ("--ipfs-url", ipfs_url), "blockchain.ipfs.timeout": ("--timeout", timeout)}
+        section = load_settings_for(config_path, flags).blockchain.ipfs
+        return fn(anchor=open_backend("ipfs", section, read_only=True), **kwargs)
 
-
-def _connect(ipfs_url: str | None, timeout: float) -> ipfs_anchor.IpfsAnchor:
-    return ipfs_anchor.connect(ipfs_url, timeout=timeout, fetch_timeout=timeout * 2 / 3)
+    wrapper = click.option(
+        "--timeout", type=click.FloatRange(min=1.0), default=None,
+        help="Seconds to wait for any one answer from the node. [$PROVENANCE_IPFS_TIMEOUT; config blockchain.ipfs.timeout; 30]",
+    )(wrapper)
+    wrapper = click.option(
+        "--ipfs-url", metavar="URL",
+        help="Kubo RPC API of your IPFS node, e.g. http://127.0.0.1:5001 (default: the embedded node if it runs). "
+             "[$PROVENANCE_IPFS_URL; config blockchain.ipfs.api_url]",
+    )(wrapper)
+    return config_option(wrapper)
 
 
 def _emit(info: dict[str, Any], as_json: bool) -> None:
@@ -44,10 +53,9 @@ def ipfs() -> None:
 @click.argument("cids", nargs=-1)
 @ipfs_url_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-def push(cids: tuple[str, ...], ipfs_url: str | None, timeout: float, as_json: bool) -> None:
+def push(anchor: ipfs_anchor.IpfsAnchor, cids: tuple[str, ...], as_json: bool) -> None:
     """Add and pin records from the local store to the node (default: every stored record).
     Each is confirmed only if the node returns the CID computed locally."""
-    anchor = _connect(ipfs_url, timeout)
     todo = [ipfs_anchor.parse_cid(c) for c in cids] or anchor.store.cids()
     pushed = []
     for cid in todo:
@@ -69,7 +77,7 @@ def push(cids: tuple[str, ...], ipfs_url: str | None, timeout: float, as_json: b
 @ipfs_url_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @click.pass_context
-def verify(ctx: click.Context, target: str, root_hex: str, ipfs_url: str | None, timeout: float, as_json: bool) -> None:
+def verify(ctx: click.Context, anchor: ipfs_anchor.IpfsAnchor, target: str, root_hex: str, as_json: bool) -> None:
     """Fetch a record from IPFS, re-hash it, and check it holds ROOT. TARGET is the record's
     CID, or the 0x sha2-256 `recordDigest` an Ethereum anchor stores (the CID is rebuilt from it)."""
     root = parse_bytes32(root_hex, what="--root")
@@ -77,7 +85,7 @@ def verify(ctx: click.Context, target: str, root_hex: str, ipfs_url: str | None,
         cid = ipfs_anchor.cid_from_sha256(parse_bytes32(target, what="record digest"))
     else:
         cid = ipfs_anchor.parse_cid(target)
-    verdict = _connect(ipfs_url, timeout).verify_cid(cid, root)
+    verdict = anchor.verify_cid(cid, root)
     if as_json:
         click.echo(json.dumps(verdict.to_json() | {"cid": cid}))
     else:
@@ -89,9 +97,9 @@ def verify(ctx: click.Context, target: str, root_hex: str, ipfs_url: str | None,
 @ipfs.command()
 @ipfs_url_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-def status(ipfs_url: str | None, timeout: float, as_json: bool) -> None:
+def status(anchor: ipfs_anchor.IpfsAnchor, as_json: bool) -> None:
     """The node records go to (version, peer id) and the local store."""
-    _emit(_connect(ipfs_url, timeout).status(), as_json)
+    _emit(anchor.status(), as_json)
 
 
 @ipfs.group()

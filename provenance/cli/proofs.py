@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from ..config import load_config
 from ..files import atomic_write_json
 from ..verification.nested import (
     NestedProof,
@@ -19,7 +18,7 @@ from ..verification.nested import (
 )
 from ..verification.proofs import check_offline, check_on_network, prove
 from ..record import Record
-from .common import RECORD_FILE, base_dir_option, config_option, emit, json_option, parse_leaf_ref, resolve_run
+from .common import RECORD_FILE, base_dir_option, config_option, emit, json_option, load_settings_for, parse_leaf_ref, resolve_run
 
 
 @click.command("prove")
@@ -63,7 +62,8 @@ def _proof_summary(path: Path, kind: str, name: str, steps: list[str], submitter
 @click.command("check-proof")
 @click.argument("proof_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--offline", is_flag=True, help="Check the hashes only; do not ask the chain.")
-@click.option("--network", default=None, help="Ethereum network: 'local' or an RPC URL (default: from the config).")
+@click.option("--network", default=None, help="Ethereum network: 'local', an RPC URL or Ape's ecosystem:network:provider "
+              "(default: from the config and environment).")
 @config_option
 @json_option
 def check_proof(proof_file, offline, network, config_path, as_json) -> None:
@@ -75,12 +75,12 @@ def check_proof(proof_file, offline, network, config_path, as_json) -> None:
     if isinstance(bundle, NestedProof):  # both levels offline; verifyNestedInclusion on-chain
         results = check_nested_offline(bundle)
         if not offline:
-            results += check_nested_on_network(bundle, network or load_config(config_path)["blockchain"]["ethereum"]["network"])
+            results += check_nested_on_network(bundle, _network(config_path, network))
         bundle = bundle.run
     else:
         results = check_offline(bundle)
         if not offline:
-            results += check_on_network(bundle, network or load_config(config_path)["blockchain"]["ethereum"]["network"])
+            results += check_on_network(bundle, _network(config_path, network))
     ok = all(r[1] for r in results)
     data = {"ok": ok, "offline_only": offline, "submitter": bundle.submitter,
             "checks": [{"name": n, "ok": o, "detail": d} for n, o, d in results]}
@@ -88,3 +88,8 @@ def check_proof(proof_file, offline, network, config_path, as_json) -> None:
                                          + [f"proof {'VALID' if ok else 'INVALID'}" + (" (offline only; on-chain not checked)" if offline else "")]))
     if not ok:
         sys.exit(1)
+
+
+def _network(config_path: Path | None, network: str | None) -> str:
+    """The Ethereum network with the one precedence (config < environment < --network)."""
+    return load_settings_for(config_path, {"blockchain.ethereum.network": ("--network", network)}).blockchain.ethereum.network

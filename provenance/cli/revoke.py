@@ -13,7 +13,8 @@ import click
 from ..errors import ConfigError
 from ..merkle import parse_bytes32
 from ..record import Record
-from .common import RECORD_FILE, base_dir_option, config_option, emit, json_option, resolve_run
+from .common import (RECORD_FILE, base_dir_option, config_option, emit, ethereum_flags, ethereum_options, json_option,
+                     load_settings_for, resolve_run)
 
 
 @click.command("revoke")
@@ -22,11 +23,12 @@ from .common import RECORD_FILE, base_dir_option, config_option, emit, json_opti
 @click.option("--reason", required=True, help="Why (a leaked key, a withdrawn run); kept in the contract's event.")
 @base_dir_option
 @config_option
+@ethereum_options
 @json_option
-def revoke(run, stage, reason, base_dir, config_path, as_json) -> None:
+def revoke(run, stage, reason, base_dir, config_path, eth_network, eth_account, as_json) -> None:
     """Revoke the Ethereum anchor of RUN's STAGE (sent from the configured signer)."""
     from ..anchors.ethereum import backend as ethereum
-    from ..config import load_config
+    from ..anchors.open import ethereum_signer
 
     if not reason.strip():
         raise ConfigError("--reason: expected a non-empty reason, found none")
@@ -37,14 +39,15 @@ def revoke(run, stage, reason, base_dir, config_path, as_json) -> None:
         raise ConfigError(f"run {record.run_id}: expected an Ethereum anchor of stage {stage!r}, found none")
     loc = receipt.location
     root = parse_bytes32(loc["batch_root"], what="batch root") if "batch_root" in loc else receipt.root
-    section = load_config(config_path)["blockchain"]["ethereum"]
+    section = load_settings_for(config_path, ethereum_flags(eth_network, eth_account)).blockchain.ethereum
     backend = ethereum.connect(
-        section["network"],
+        section.network,
         contract_address=str(loc.get("contract")),
-        request_timeout=section["request_timeout"],
-        receipt_timeout=section["receipt_timeout"],
-        gas_limit=section.get("gas_limit"),
-        gas_price=section.get("gas_price"),
+        signer=ethereum_signer(section),
+        request_timeout=section.request_timeout,
+        receipt_timeout=section.receipt_timeout,
+        gas_limit=section.gas_limit,
+        gas_price=section.gas_price,
         allow_deploy=False,
     )
     if backend.chain_id != loc.get("chain_id"):

@@ -10,7 +10,8 @@ import click
 
 from ..training.tracker import ProvenanceTracker
 from ..verification.verify import verify_run
-from .common import base_dir_option, config_option, emit, json_option, resolve_run
+from .common import (account_option, base_dir_option, config_option, emit, ethereum_flags, ethereum_options, json_option,
+                     load_settings_for, network_option, resolve_run)
 from .listing import read_row
 from .shards import open_engine, shard_options
 
@@ -37,6 +38,8 @@ def training_options(f: Callable) -> Callable:
                      help="With --dp: Opacus's privacy accountant  [default: prv]"),
         base_dir_option,
         config_option,
+        network_option,
+        account_option,
         json_option,
     ]
     for option in reversed(options):
@@ -52,9 +55,12 @@ def options_from(params: dict[str, Any], **extra: Any) -> Any:
     if dp_values and not params["dp"]:
         names = ", ".join("--" + k.replace("_", "-") for k in dp_values)
         raise click.UsageError(f"{names}: expected together with --dp, found without it")
+    config = params["config_path"]
+    if params["eth_network"] or params["eth_account"]:
+        config = load_settings_for(config, ethereum_flags(params["eth_network"], params["eth_account"]))
     return TrainOptions(epochs=params["epochs"], batch_size=params["batch_size"], learning_rate=params["learning_rate"],
                         seed=params["seed"], mnist_dir=params["mnist_dir"], base_dir=str(params["base_dir"]),
-                        config=params["config_path"], run_id=params["run_id"], dp=params["dp"], **dp_values, **extra)
+                        config=config, run_id=params["run_id"], dp=params["dp"], **dp_values, **extra)
 
 
 def report_training(result: Any, epochs: int, as_json: bool) -> None:
@@ -116,8 +122,9 @@ def train(gradient_shards, threads, **params) -> None:
 @shard_options
 @base_dir_option
 @config_option
+@network_option
 @json_option
-def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed, base_dir, config_path, as_json) -> None:
+def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed, base_dir, config_path, eth_network, as_json) -> None:
     """Verify RUN (a run folder, a run id under --base-dir, or `latest`) from its folder alone:
     re-hash data and models, recompute roots, check the chain, every anchor, who made it and in
     which order, and that the run is complete.
@@ -125,7 +132,8 @@ def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed,
     Exits 1 if anything does not hold (FAILED, naming each changed leaf and its tree) or something
     is missing (INCOMPLETE: no post tree, or a tree without a confirmed anchor)."""
     with open_engine(engine, scheduler=scheduler, workers=workers) as runner:
-        report = verify_run(resolve_run(run, base_dir), config=config_path, submitters=submitters, engine=runner,
+        settings = load_settings_for(config_path, ethereum_flags(eth_network, None))
+        report = verify_run(resolve_run(run, base_dir), config=settings, submitters=submitters, engine=runner,
                             spot_check=spot_check, seed=seed)
 
     def text() -> str:
@@ -157,23 +165,24 @@ def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed,
               "each run's receipt carries its proof to the batch root.")
 @base_dir_option
 @config_option
+@ethereum_options
 @json_option
-def anchor(run, retry, batch, base_dir, config_path, as_json) -> None:
+def anchor(run, retry, batch, base_dir, config_path, eth_network, eth_account, as_json) -> None:
     """Anchor RUN's trees that have no confirmed anchor yet; with --retry, drive the outbox;
     with --batch, send all queued roots as one batch.
 
     Exits 3 if any anchor is still not confirmed (it stays queued for the next retry)."""
+    settings = load_settings_for(config_path, ethereum_flags(eth_network, eth_account))
     if run is None:
         if not (retry or batch):
             raise click.UsageError("give a RUN, or --retry / --batch to deliver what is queued in the outbox")
         from ..anchoring import Anchors
-        from ..config import load_config
 
-        anchors = Anchors(load_config(config_path))
+        anchors = Anchors(settings)
         entries = (anchors.send_batch() if batch else []) + (anchors.retry() if retry else [])
         receipts = {f"{e.run_id}/{e.stage}/{e.network}": e.current_receipt().to_json() for e in entries}
     else:
-        tracker = ProvenanceTracker.load(resolve_run(run, base_dir), config_path)
+        tracker = ProvenanceTracker.load(resolve_run(run, base_dir), settings)
         done = tracker.anchor_pending()
         receipts = {f"{stage}/{net}": r.to_json() for stage, by_net in done.items() for net, r in by_net.items()}
     emit(as_json, receipts, lambda: "\n".join(f"{k}: {v['state']} {v.get('reason') or ''}" for k, v in receipts.items()) or "nothing to anchor")
@@ -190,10 +199,9 @@ def status(run, base_dir, config_path, as_json) -> None:
     """The configured anchor networks and the outbox; for RUN, every stored root with its anchors,
     the run's outbox entries not confirmed yet and what to do next. Nothing is sent."""
     from ..anchoring import Anchors
-    from ..config import load_config
 
     if run is None:
-        anchors = Anchors(load_config(config_path), read_only=True)
+        anchors = Anchors(load_settings_for(config_path), read_only=True)
         queued = [_outbox_entry(e) for e in anchors.outbox.entries() if e.state.value != "confirmed"]
         data = {
             "blockchain_enabled": anchors.enabled,

@@ -65,8 +65,9 @@ import numpy as np
 from blake3 import blake3
 from tqdm import tqdm
 
+from . import hasher as _hasher
 from . import tensors
-from .hasher import PARALLEL_MIN, new_hasher
+from .hasher import PARALLEL_MIN, hash_items, hash_rows, new_hasher
 from ..errors import FormatError, ProvenanceError
 from ..merkle import Leaf
 
@@ -78,7 +79,13 @@ CANONICALIZATION = "provenance-canonical/v1"
 Progress = Callable[[int], object]
 
 STEP = 256 << 20  # bytes per update call on large inputs, so a progress bar can move
-_ROWS_BYTES = 32 << 20  # canonical sample bytes assembled at a time on the dataset fast path
+_ROWS_BYTES = 64 << 20  # canonical sample bytes hashed per native call on the dataset fast path
+_ITEMS = 4096  # samples per native call on the one-by-one dataset path
+# Tensors from this size on are hashed one at a time by blake3-py on all cores (its rayon pool:
+# the same path as raw blake3, and the one that keeps its share of busy cores: native threads
+# that run a whole batch got half of it on this shared machine, measured); smaller ones, where a
+# call per tensor costs more than its hashing, in batches of one native call (`hash_items`).
+LARGE = PARALLEL_MIN
 
 
 def hash_bytes(data: bytes | bytearray | memoryview) -> bytes:
@@ -159,11 +166,12 @@ def hash_tensor(tensor: torch.Tensor) -> tuple[bytes, int]:
         return stager_for(tensor.device).hash_tensors([tensor], progress=report)[0]
 
 
-def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.param") -> list[Leaf]:
+def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.param", *, threads: int | None = None) -> list[Leaf]:
     """One leaf per entry of a state dict (or of `module.state_dict()` for an object that has
     one), named by its key. Values must be numpy arrays or torch tensors; anything else, such as
     an optimizer's step counter or a module's extra state, is a `FormatError` naming the key.
-    Tensors on a GPU are hashed through the pinned, overlapped pipeline of `provenance.digests.staging`."""
+    Tensors on a GPU are hashed through the pinned, overlapped pipeline of `provenance.digests.staging`.
+    `threads`: at most this many hashing threads for host tensors (default: every core)."""
     if not isinstance(state_dict, Mapping) and callable(getattr(state_dict, "state_dict", None)):
         state_dict = state_dict.state_dict()
     if not isinstance(state_dict, Mapping):
@@ -185,14 +193,43 @@ def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.pa
 
     results: dict[int, tuple[bytes, int]] = {}
     on_device: dict[Any, list[int]] = {}
+    # Host tensors in groups of about STEP bytes: their canonical views made first (a copy only
+    # where the layout needs one), then hashed back to back, so blake3's threads wait for no
+    # Python between tensors; the small ones in one native call.
+    group: list[tuple[int, tensors.Canonical]] = []
     with _bar(total, "state dict") as report:
+
+        def flush() -> None:
+            small = [(i, c) for i, c in group if c.nbytes < LARGE]
+            if small:
+                digests = hash_items([(c.data, c.trailer) for _, c in small], threads)
+                for j, (i, c) in enumerate(small):
+                    results[i] = (digests[32 * j : 32 * j + 32], c.nbytes)
+                if report is not None:
+                    report(sum(c.nbytes for _, c in small))
+            for i, c in group:
+                if c.nbytes >= LARGE:
+                    hasher = new_hasher(c.nbytes, threads)
+                    _feed(hasher, c.data, report)
+                    results[i] = (hasher.update(c.trailer).digest(), c.nbytes)
+            group.clear()
+
+        grouped = 0
         for i, (key, value) in enumerate(entries):
             if isinstance(value, np.ndarray):
-                results[i] = _digest(tensors.numpy_canonical(value, key), report)
+                value = tensors.numpy_canonical(value, key)
             elif value.device.type == "cpu":
-                results[i] = _digest(tensors.torch_canonical(value, key), report)
+                value = tensors.torch_canonical(value, key)
             else:
                 on_device.setdefault(value.device, []).append(i)
+                continue
+            group.append((i, value))
+            grouped += value.nbytes
+            if grouped >= STEP:
+                flush()
+                grouped = 0
+        if group:
+            flush()
         if on_device:
             from .staging import stager_for
 
@@ -229,17 +266,27 @@ def dataset_leaves(dataset: Any, split: str, kind: str = "data.sample", *, rows:
     n = len(dataset)
     start, stop = _rows(rows, n, split)
     names = _sample_names(split, n)
-    leaves = []
+    leaves: list[Leaf] = []
+    # (name, canonical bytes, x data size) of up to _ITEMS samples, hashed in one native call. The
+    # bytes are copied: a dataset may hand out views of one buffer it refills for every item.
+    batch: list[tuple[str, bytes, int]] = []
+
+    def flush() -> None:
+        digests = hash_items([(data,) for _, data, _ in batch])
+        leaves.extend(Leaf(kind, name, digests[32 * j : 32 * j + 32], size) for j, (name, _, size) in enumerate(batch))
+        batch.clear()
+
     for i in tqdm(range(start, stop), desc=split, unit="sample", disable=None, delay=1.0, file=sys.stderr, leave=False):
         item = dataset[i]
         if not (isinstance(item, tuple | list) and len(item) == 2):
             raise FormatError(f"dataset sample {names[i]}: expected an (x, y) pair, found {tensors.type_name(item)}")
         x = tensors.canonical(item[0], f"dataset sample {names[i]} features")
         y = tensors.canonical(item[1], f"dataset sample {names[i]} label")
-        hasher = new_hasher(x.nbytes + y.nbytes)
-        for part in (x.data, x.trailer, y.data, y.trailer):
-            hasher.update(part)
-        leaves.append(Leaf(kind, names[i], hasher.digest(), x.nbytes))
+        batch.append((names[i], b"".join((x.data, x.trailer, y.data, y.trailer)), x.nbytes))
+        if len(batch) >= _ITEMS:
+            flush()
+    if batch:
+        flush()
     return leaves
 
 
@@ -345,7 +392,7 @@ def _rows(rows: tuple[int, int] | None, n: int, split: str) -> tuple[int, int]:
 
 
 def _sample_names(split: str, n: int) -> list[str]:
-    width = max(6, len(str(n - 1)))
+    width = _name_digits(n)
     return [f"{split}/{i:0{width}d}" for i in range(n)]
 
 
@@ -374,42 +421,48 @@ def _take(values: Any, indices: Any) -> Any:
 
 
 def _pair_leaves(features: Any, labels: Any, *, split: str, kind: str, shard: tuple[int, int] | None = None) -> list[Leaf]:
-    """The fast path: each chunk of samples is laid out as rows of canonical bytes
-    (x data, x trailer, y data, y trailer) in one buffer, then each row is hashed."""
+    """The fast path: every sample is one row `x data | x trailer | y data | y trailer`, the data
+    read in place from the two arrays (a copy only where `tensors.canonical` needs one), and the
+    rows are hashed many per native call (`hasher.hash_rows`)."""
     for what, values in (("features", features), ("labels", labels)):
         if values.ndim == 0:
             raise FormatError(f"dataset {split!r} {what}: expected one row per sample, found a 0-d value")
     n = len(features)
     if len(labels) != n:
         raise FormatError(f"dataset {split!r}: expected as many labels as samples ({n}), found {len(labels)}")
-    names = _sample_names(split, n)
-    if shard is not None:
-        first, last = _rows(shard, n, split)
-        names, features, labels, n = names[first:last], features[first:last], labels[first:last], last - first
-    leaves: list[Leaf] = []
-    if n == 0:
-        return leaves
+    first, last = _rows(shard, n, split)
+    digits = _name_digits(n)
+    if first == last:
+        return []
     # Trailers and widths from the first sample; the same for every row.
-    x0 = tensors.canonical(features[:1], f"dataset {split!r} features")
-    y0 = tensors.canonical(labels[:1], f"dataset {split!r} labels")
-    xt = np.frombuffer(tensors.trailer(x0.dtype, x0.shape[1:]), dtype=np.uint8)
-    yt = np.frombuffer(tensors.trailer(y0.dtype, y0.shape[1:]), dtype=np.uint8)
+    x0 = tensors.canonical(features[first : first + 1], f"dataset {split!r} features")
+    y0 = tensors.canonical(labels[first : first + 1], f"dataset {split!r} labels")
+    xt = tensors.trailer(x0.dtype, x0.shape[1:])
+    yt = tensors.trailer(y0.dtype, y0.shape[1:])
     xn, yn = x0.nbytes, y0.nbytes
-    y_at = xn + len(xt)
-    width = y_at + yn + len(yt)
-    rows = max(1, min(n, _ROWS_BYTES // width))
-    buffer = np.empty((rows, width), dtype=np.uint8)
-    buffer[:, xn:y_at] = xt
-    buffer[:, y_at + yn :] = yt
-    flat = memoryview(buffer.reshape(-1))
-    with tqdm(total=n, desc=split, unit="sample", disable=None, delay=1.0, file=sys.stderr, leave=False) as bar:
-        for start in range(0, n, rows):
-            stop = min(n, start + rows)
-            m = stop - start
-            buffer[:m, :xn] = tensors.canonical(features[start:stop], "features").data.reshape(m, xn)
-            buffer[:m, y_at : y_at + yn] = tensors.canonical(labels[start:stop], "labels").data.reshape(m, yn)
-            for r in range(m):
-                digest = blake3(flat[r * width : (r + 1) * width]).digest()
-                leaves.append(Leaf(kind, names[start + r], digest, xn))
-            bar.update(m)
+    # Checks kind and size once for every leaf below, which are made without Leaf's checks.
+    Leaf(kind, f"{split}/{first:0{digits}d}", bytes(32), xn)
+    rows = max(1, _ROWS_BYTES // (xn + len(xt) + yn + len(yt)))
+    leaves: list[Leaf] = []
+    with tqdm(total=last - first, desc=split, unit="sample", disable=None, delay=1.0, file=sys.stderr, leave=False) as bar:
+        for start in range(first, last, rows):
+            stop = min(last, start + rows)
+            x = tensors.canonical(features[start:stop], "features").data
+            y = tensors.canonical(labels[start:stop], "labels").data
+            digests = hash_rows([(x, xn), (xt, 0), (y, yn), (yt, 0)], stop - start)
+            leaves += _leaves(kind, f"{split}/", digits, start, digests, xn)
+            bar.update(stop - start)
     return leaves
+
+
+def _name_digits(n: int) -> int:
+    return max(6, len(str(n - 1)))
+
+
+def _leaves(kind: str, prefix: str, digits: int, first: int, digests: bytes, size: int) -> list[Leaf]:
+    """`Leaf(kind, f"{prefix}{first + i:0{digits}d}", digests[32*i : 32*i+32], size)` for each
+    digest; natively made at C speed (Leaf's own checks cost more than hashing the sample), so
+    only for values valid by construction."""
+    if _hasher.native is not None and Leaf.__slots__ == ("kind", "name", "digest", "size"):
+        return _hasher.native.make_leaves(Leaf, kind, prefix, digits, first, digests, size)
+    return [Leaf(kind, f"{prefix}{first + i:0{digits}d}", digests[32 * i : 32 * i + 32], size) for i in range(len(digests) // 32)]

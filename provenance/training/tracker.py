@@ -43,14 +43,14 @@ from ..record import runlock
 from ..anchoring import AnchorResult, Anchors
 from ..anchors.base import AnchorBackend
 from ..record.receipts import AnchorState, Receipt, now_iso
-from ..config import load_config, refuse_secrets
+from ..config import ProvenanceConfig, load_settings, refuse_secrets
 from ..errors import AnchorError, ConfigError, ProvenanceError
 from ..files import atomic_write_json
-from ..digests.hashing import CANONICALIZATION, dataset_leaves
+from ..digests.hashing import CANONICALIZATION
 from ..merkle import Leaf
 from ..digests.privacy import METRICS_KEY as PRIVACY_KEY
-from ..digests.privacy import leaves as privacy_leaves
-from ..record import Record, Stage, check_run_id, ethereum_identity_leaf, nonce_leaf
+from ..digests.privacy import KIND as privacy_kind
+from ..record import IDENTITY_ETHEREUM, RUN_NONCE, Record, Stage, check_run_id, kinds
 from .background import Ahead, EpochWork
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,9 @@ def _value_leaves(kind: str, values: Mapping[str, Any], privacy: Mapping[str, An
                   encode: context.Encode) -> list[Leaf]:
     """One leaf per metric or result; the DP accounting as its own `privacy` leaves."""
     if privacy is None:
-        return context.mapping_leaves(kind, values, encode)
+        return kinds.make(kind, values, encode)
     rest = {k: v for k, v in values.items() if k != PRIVACY_KEY}
-    return context.mapping_leaves(kind, rest, encode) + privacy_leaves(values[PRIVACY_KEY], encode)
+    return kinds.make(kind, rest, encode) + kinds.make(privacy_kind, values[PRIVACY_KEY], encode)
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -93,7 +93,7 @@ class ProvenanceTracker:
     def __init__(
         self,
         base_dir: str | Path = "artifacts",
-        config: Mapping[str, Any] | str | Path | None = None,
+        config: ProvenanceConfig | Mapping[str, Any] | str | Path | None = None,
         *,
         run_id: str | None = None,
         backends: Mapping[str, AnchorBackend] | None = None,
@@ -102,13 +102,14 @@ class ProvenanceTracker:
         read_only: bool = False,
         _attach: bool = False,
     ) -> None:
-        self.config = load_config(config)
+        self.settings = load_settings(config)  # typed; `config` is its dict form, kept for the API
+        self.config = self.settings.as_dict()
         if run_id is not None:
             refuse_secrets(run_id, "run id")  # a key pasted as a run id would name the folder and the outbox entries
         self.run_id = check_run_id(run_id) if run_id is not None else new_run_id()
         self.run_dir = Path(base_dir) / self.run_id
         self.record = Record(self.run_id, CANONICALIZATION)
-        self.anchors = Anchors(self.config, backends, read_only=read_only)  # read-only: never starts a node or deploys
+        self.anchors = Anchors(self.settings, backends, read_only=read_only)  # read-only: never starts a node or deploys
         self._code_path = Path(code_path)
         self._lockfile = Path(lockfile) if lockfile else None
         self._data_leaves: list[Leaf] = []
@@ -202,9 +203,7 @@ class ProvenanceTracker:
         if leaves is not None:
             leaves = list(leaves)
         else:
-            leaves = dataset_leaves(train_data, "train")
-            if test_data is not None:
-                leaves += dataset_leaves(test_data, "test")
+            leaves = kinds.make(kinds.DATA_SAMPLE, train_data, test_data)
         self._data_leaves = leaves
         self._datasets = (train_data, test_data)
         self.record.artifacts["dataset"] = dict(source or {"source": "custom"})
@@ -222,7 +221,7 @@ class ProvenanceTracker:
         state = models.state_dict_of(model)
         params = self._param_leaves(state, param_leaves)
         data = models.save_weights(state, self.run_dir / INIT_MODEL_FILE)
-        self._init_leaves = params + [models.file_leaf(INIT_MODEL_FILE, data)]
+        self._init_leaves = params + kinds.make(models.FILE_KIND, INIT_MODEL_FILE, data)
         self._stage_artifacts("pre")["model"] = INIT_MODEL_FILE
         self._timing("hash_model_s", started)
         return {"tensors": len(state), "parameters_bytes": sum(x.size for x in self._init_leaves if x.kind == models.PARAM_KIND)}
@@ -257,9 +256,9 @@ class ProvenanceTracker:
         leaves = (
             self._data_leaves
             + self._init_leaves
-            + context.config_leaves(config, self.record.value_encoding)
-            + context.code_leaves(self.record.code)
-            + context.environment_leaves(self.record.environment)
+            + kinds.make(kinds.CONFIG, config, self.record.value_encoding)
+            + kinds.make(kinds.CODE, self.record.code)
+            + kinds.make(kinds.ENVIRONMENT, self.record.environment)
             + identity
         )
         self.record.add_stage(Stage.build("pre", leaves, None, now_iso()))
@@ -269,9 +268,9 @@ class ProvenanceTracker:
     def _identity_leaves(self) -> list[Leaf]:
         """A random nonce, and the Ethereum account that will anchor every stage (when Ethereum is
         one of the networks): verification checks each anchor was made by it."""
-        leaves = [nonce_leaf(secrets.token_bytes(32))]
+        leaves = kinds.make(RUN_NONCE, secrets.token_bytes(32))
         if self.anchors.enabled and "ethereum" in self.anchors.networks:
-            leaves.append(ethereum_identity_leaf(self._ethereum_identity()))
+            leaves += kinds.make(IDENTITY_ETHEREUM, self._ethereum_identity())
         return leaves
 
     def _ethereum_identity(self) -> str:
@@ -306,7 +305,7 @@ class ProvenanceTracker:
         next call)."""
         metrics = _with_privacy(dict(metrics or {}) | {"epoch": epoch}, privacy)
         self._epoch_metrics.append(metrics)
-        if not self.config["storage_options"]["store_epoch_checkpoints"]:
+        if not self.settings.storage_options.store_epoch_checkpoints:
             return None
         started = time.perf_counter()
         state = models.state_dict_of(model if model is not None else self._require_model())  # a copy: the snapshot
@@ -325,7 +324,7 @@ class ProvenanceTracker:
         file_name = checkpoint_file(epoch)
         params = self._param_leaves(state, param_leaves)
         data = models.save_weights(state, self.run_dir / file_name)
-        leaves = params + [models.file_leaf(file_name, data)] + _value_leaves("metrics", metrics, privacy, self.record.value_encoding)
+        leaves = params + kinds.make(models.FILE_KIND, file_name, data) + _value_leaves(kinds.METRICS, metrics, privacy, self.record.value_encoding)
         self.record.add_stage(Stage.build(name, leaves, self._last_stage(), now_iso(), metrics))
         self._stage_artifacts(name)["model"] = file_name
         self._timing("epoch_trees_s", started, accumulate=True)
@@ -347,7 +346,7 @@ class ProvenanceTracker:
         state = models.state_dict_of(model if model is not None else self._require_model())
         params = self._param_leaves(state, param_leaves)
         data = models.save_weights(state, self.run_dir / FINAL_MODEL_FILE)
-        leaves = params + [models.file_leaf(FINAL_MODEL_FILE, data)] + _value_leaves("results", results, privacy, self.record.value_encoding)
+        leaves = params + kinds.make(models.FILE_KIND, FINAL_MODEL_FILE, data) + _value_leaves(kinds.RESULTS, results, privacy, self.record.value_encoding)
         self.record.add_stage(Stage.build("post", leaves, self._last_stage(), now_iso(), results))
         self._stage_artifacts("post")["model"] = FINAL_MODEL_FILE
         self._timing("build_post_tree_s", started)
@@ -456,12 +455,12 @@ class ProvenanceTracker:
             return False
         if option is None:
             option = "store_before_training" if stage == "pre" else "store_after_training" if stage == "post" else "store_epoch_checkpoints"
-        return bool(self.config["storage_options"][option])
+        return bool(getattr(self.settings.storage_options, option))
 
     @staticmethod
     def _param_leaves(state: Mapping[str, Any], given: Sequence[Leaf] | None) -> list[Leaf]:
         if given is None:
-            return models.weight_leaves(state)
+            return kinds.make(models.PARAM_KIND, state)
         given = list(given)
         if [leaf.name for leaf in given] != list(state):
             raise ProvenanceError(f"param_leaves: expected one leaf per tensor of the model ({len(state)}), "

@@ -21,17 +21,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from ..digests import context, datasets, models, privacy, shard_tracking
+from ..digests import privacy, shard_tracking
 from ..anchoring import Anchors
-from ..config import load_config
+from ..config import load_settings
 from ..errors import FormatError, ProvenanceError
-from ..files import read_file, read_json
-from ..digests.hashing import dataset_leaves
 from ..record.receipts import AnchorState, Receipt
 from ..merkle import Leaf, MerkleTree
-from ..record import CHAIN_PREV, IDENTITY_ETHEREUM, RUN_NONCE, Record, Stage, ethereum_identity_leaf, nonce_leaf
+from ..record import CHAIN_PREV, IDENTITY_ETHEREUM, Record
+from ..record.kinds import KINDS, RunFiles, accounting_json, has_privacy
 
 RECORD_FILE = "record.json"
 
@@ -134,9 +133,9 @@ def verify_run(
     run_dir = Path(run_dir)
     record = Record.load(run_dir / RECORD_FILE)
     if anchors is None:
-        anchors = Anchors(load_config(config), read_only=True)
+        anchors = Anchors(load_settings(config), read_only=True)
     report = VerificationReport(record.run_id)
-    report.trusted_submitters = _trusted(list(submitters) + list(anchors.section("ethereum").get("trusted_submitters", []) or []))
+    report.trusted_submitters = _trusted(list(submitters) + list(anchors.section("ethereum").trusted_submitters))
     _check_roots(record, report)
     report.chain_integrity = _check_chain(record, report)
     _check_artifacts(record, run_dir, datasets, report)
@@ -193,60 +192,23 @@ def _check_chain(record: Record, report: VerificationReport) -> bool:
 
 # ---------------------------------------------------------------------- artifacts
 
-@dataclass(frozen=True)
-class _Inputs:
-    """What a re-hash may read: the record, the run folder, the data given to the verifier."""
-
-    record: Record
-    run_dir: Path
-    data: tuple[Any, Any] | None
-    report: VerificationReport
-
-
-@dataclass(frozen=True)
-class Rehash:
-    """How verification re-hashes the leaves of one kind. `leaves` None: the kind is checked by a
-    step of its own (chain links, data shards); `per_run`: every tree that has the kind holds the
-    same leaves, re-hashed once."""
-
-    leaves: Callable[[_Inputs, Stage], list[Leaf]] | None
-    per_run: bool = False
-
-
-# Every leaf kind a run's trees hold, and how it is re-hashed: a new artifact type adds its row.
-KINDS: dict[str, Rehash] = {
-    "data.sample": Rehash(lambda i, stage: _dataset_leaves(i.record, i.data), per_run=True),
-    shard_tracking.SHARD_KIND: Rehash(None),  # `shard_tracking.check_run_shards`
-    models.PARAM_KIND: Rehash(lambda i, stage: _model_leaves(i.record, i.run_dir, stage)[0]),
-    models.FILE_KIND: Rehash(lambda i, stage: _model_leaves(i.record, i.run_dir, stage)[1]),
-    "config": Rehash(lambda i, stage: _config_leaves(i.record, i.run_dir, i.report), per_run=True),
-    "code.git": Rehash(lambda i, stage: context.code_leaves(i.record.code), per_run=True),
-    "env": Rehash(lambda i, stage: context.environment_leaves(i.record.environment), per_run=True),
-    "metrics": Rehash(lambda i, stage: context.mapping_leaves("metrics", _plain_metrics(stage), i.record.value_encoding)),
-    "results": Rehash(lambda i, stage: context.mapping_leaves("results", _plain_metrics(stage), i.record.value_encoding)),
-    privacy.KIND: Rehash(lambda i, stage: privacy.leaves(_accounting_json(stage), i.record.value_encoding)),
-    IDENTITY_ETHEREUM: Rehash(lambda i, stage: _identity_leaves(stage)),
-    RUN_NONCE: Rehash(lambda i, stage: _nonce_leaves(stage)),
-    CHAIN_PREV: Rehash(None),  # `_check_chain`
-}
-
-
 def _check_artifacts(record: Record, run_dir: Path, data: tuple[Any, Any] | None, report: VerificationReport) -> None:
-    inputs = _Inputs(record, run_dir, data, report)
+    inputs = RunFiles(record, run_dir, data, report.add)
     cache: dict[tuple[str, str], list[Leaf] | ProvenanceError] = {}
     for stage in record.stages:
         for kind in sorted({leaf.kind for leaf in stage.leaves}):
             recorded = [leaf for leaf in stage.leaves if leaf.kind == kind]
-            rehash = KINDS.get(kind)
-            if rehash is None:
+            row = KINDS.get(kind)
+            rehash = row.rehash if row is not None else None
+            if row is None:
                 report.add(f"{stage.name} {kind}", False, f"{len(recorded)} leaves of kind {kind!r}: no way to re-hash them")
                 continue
-            if rehash.leaves is None:
-                continue
-            key = (kind, "" if rehash.per_run else stage.name)
+            if rehash is None:
+                continue  # checked by a step of its own
+            key = (kind, "" if row.per_run else stage.name)
             if key not in cache:
                 try:
-                    cache[key] = rehash.leaves(inputs, stage)
+                    cache[key] = rehash(inputs, stage)
                 except ProvenanceError as e:
                     cache[key] = e
             found = cache[key]
@@ -261,21 +223,6 @@ def _check_artifacts(record: Record, run_dir: Path, data: tuple[Any, Any] | None
                 else f"{len(changes)} of {len(recorded)} leaves differ: " + ", ".join(c.describe() for c in changes[:5])
                 + (" ..." if len(changes) > 5 else ""),
             )
-
-
-def _identity_leaves(stage: Stage) -> list[Leaf]:
-    """The identity leaf re-derived from its name (the address); only the pre tree has one."""
-    if stage.name != "pre":
-        raise ProvenanceError(f"an {IDENTITY_ETHEREUM} leaf belongs in the pre tree only, found one in {stage.name!r}")
-    return [ethereum_identity_leaf(name) for name in stage.identities()]
-
-
-def _nonce_leaves(stage: Stage) -> list[Leaf]:
-    """The nonce is random: its leaf must have the nonce's shape (name, 32 bytes), once, in pre."""
-    found = [leaf for leaf in stage.leaves if leaf.kind == RUN_NONCE]
-    if stage.name != "pre" or len(found) != 1:
-        raise ProvenanceError(f"expected one {RUN_NONCE} leaf, in the pre tree, found {len(found)} in {stage.name!r}")
-    return [nonce_leaf(found[0].digest)]
 
 
 def _compare(stage: str, recorded: Sequence[Leaf], found: Sequence[Leaf]) -> list[LeafChange]:
@@ -295,59 +242,23 @@ def _digest(leaf: Leaf | None) -> str | None:
     return None if leaf is None else f"0x{leaf.digest.hex()} ({leaf.size} bytes)"
 
 
-def _dataset_leaves(record: Record, data: tuple[Any, Any] | None) -> list[Leaf]:
-    train, test = data if data is not None else datasets.load(record.artifacts.get("dataset", {"source": "custom"}))
-    return dataset_leaves(train, "train") + (dataset_leaves(test, "test") if test is not None else [])
-
-
-def _model_leaves(record: Record, run_dir: Path, stage: Stage) -> tuple[list[Leaf], list[Leaf]]:
-    name = record.artifacts.get("stages", {}).get(stage.name, {}).get("model")
-    if not name:
-        raise ProvenanceError(f"the record names no model file for tree {stage.name!r}")
-    path = run_dir / name
-    data = read_file(path, "model file")
-    file_leaves = [models.file_leaf(name, data)]
-    try:
-        params = models.weight_leaves(models.load_weights(path, data))
-    except ProvenanceError:
-        params = []  # unreadable: every tensor leaf is reported missing, the file leaf as changed
-    return params, file_leaves
-
-
-def _has_privacy(stage: Stage) -> bool:
-    return any(leaf.kind == privacy.KIND for leaf in stage.leaves)
-
-
-def _plain_metrics(stage: Stage) -> dict[str, Any]:
-    """A stage's metrics or results without the DP accounting, which has leaves of its own."""
-    return {k: v for k, v in stage.metrics.items() if not (_has_privacy(stage) and k == privacy.METRICS_KEY)}
-
-
-def _accounting_json(stage: Stage) -> dict[str, Any]:
-    value = stage.metrics.get(privacy.METRICS_KEY)
-    if not isinstance(value, dict):
-        raise FormatError(f"tree {stage.name!r} has privacy leaves but its metrics hold no accounting object under "
-                          f"{privacy.METRICS_KEY!r} (found {type(value).__name__})")
-    return value
-
-
 def _check_privacy(record: Record, report: VerificationReport) -> None:
     """The epsilon history of a DP run, from the stages' metrics (whose leaves `_check_artifacts`
     has re-hashed): present in every epoch tree, non-decreasing, within the committed target."""
     target = record.config.get("dp")
-    stages = [s for s in record.stages if _has_privacy(s)]
+    stages = [s for s in record.stages if has_privacy(s)]
     if target is None and not stages:
         return
     if not isinstance(target, dict):
         report.add("privacy target", False, "trees hold privacy leaves, but the run's config commits to no DP target")
         return
-    missing = [s.name for s in record.stages if s.name.startswith("epoch-") and not _has_privacy(s)]
+    missing = [s.name for s in record.stages if s.name.startswith("epoch-") and not has_privacy(s)]
     if missing:
         report.add("privacy in every epoch", False, "no privacy leaves in " + ", ".join(missing))
     history = []
     for stage in stages:
         try:
-            accounting = privacy.Accounting.from_json(_accounting_json(stage), where=f"tree {stage.name!r} privacy")
+            accounting = privacy.Accounting.from_json(accounting_json(stage), where=f"tree {stage.name!r} privacy")
         except FormatError as e:
             report.add(f"{stage.name} privacy accounting", False, str(e))
             return
@@ -355,17 +266,6 @@ def _check_privacy(record: Record, report: VerificationReport) -> None:
         report.privacy.append({"stage": stage.name} | accounting.to_json())
     for name, ok, detail in privacy.check_history(history, target):
         report.add(name, ok, detail)
-
-
-def _config_leaves(record: Record, run_dir: Path, report: VerificationReport) -> list[Leaf]:
-    path = run_dir / record.artifacts.get("config", "config.json")
-    config = read_json(path, "config file")
-    if not isinstance(config, dict):
-        raise ProvenanceError(f"config file {path}: expected a JSON object, found {type(config).__name__}")
-    differing = sorted(k for k in config.keys() | record.config.keys() if config.get(k) != record.config.get(k))
-    report.add("config file equals the record's config", not differing,
-               "equal" if not differing else "keys differ: " + ", ".join(differing))
-    return context.config_leaves(config, record.value_encoding)
 
 
 # ---------------------------------------------------------------------- anchors

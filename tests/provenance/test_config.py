@@ -305,7 +305,7 @@ def test_two_spellings_with_equal_values_are_fine():
         ({"blockchain": {"ethereum": {"contract_address": "0x123"}}},
          "blockchain.ethereum.contract_address: expected a 20-byte 0x address (0x + 40 hex digits), found '0x123'"),
         ({"blockchain": {"ethereum": {"trusted_submitters": ["0xabc"]}}}, "trusted_submitters[0]: expected a 20-byte 0x address"),
-        ({"blockchain": {"ethereum": {"rpc_url": "ws://127.0.0.1:8546"}}}, "expected 'local' or an http(s):// JSON-RPC URL, found 'ws://127.0.0.1:8546'"),
+        ({"blockchain": {"ethereum": {"rpc_url": "ws://127.0.0.1:8546"}}}, "network (or rpc_url): expected 'local', an http(s):// JSON-RPC URL or an Ape network such as ethereum:local:foundry, found 'ws://127.0.0.1:8546'"),
         ({"blockchain": {"ipfs": {"url": "localhost:5001"}}}, "blockchain.ipfs.api_url: expected an http(s):// URL or null"),
         ({"epochs": 0}, "config: epochs: expected a positive integer or null, found 0"),
         ({"batch_size": "64"}, "config: batch_size: expected int or null, found str"),
@@ -435,3 +435,62 @@ def test_a_key_pasted_into_a_config_field_is_refused_in_one_line(field):
     message = one_line_error({"blockchain": {"ethereum": {field: value}}})
     assert f"blockchain.ethereum.{field}" in message and "expected no private key" in message
     assert key[2:] not in message.lower()
+
+
+# ---------------------------------------------------------------- one precedence: defaults < file < environment < flags
+
+
+@pytest.mark.parametrize("network, field, file_value, env, env_value, flag, flag_value", [
+    ("ethereum", "network", "http://file:8545", "PROVENANCE_ETHEREUM_NETWORK", "http://env:8545", "--network", "http://flag:8545"),
+    ("ipfs", "api_url", "http://file:5001", "PROVENANCE_IPFS_URL", "http://env:5001", "--ipfs-url", "http://flag:5001"),
+    ("ipfs", "timeout", 7, "PROVENANCE_IPFS_TIMEOUT", "8", "--timeout", 9.0),
+    ("bitcoin", "rpc_url", "http://file:8332", "BITCOIN_RPC_URL", "http://env:8332", "--url", "http://flag:8332"),
+    ("bitcoin", "confirmations", 4, "PROVENANCE_BITCOIN_CONFIRMATIONS", "5", "--confirmations", 6),
+])
+def test_file_then_environment_then_flags(tmp_path, network, field, file_value, env, env_value, flag, flag_value):
+    from provenance.config import load_settings
+
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"blockchain": {network: {field: file_value}}}))
+    flags = {f"blockchain.{network}.{field}": (flag, flag_value)}
+    read = lambda environ, flags=None: getattr(load_settings(path, environ=environ, flags=flags).blockchain.section(network), field)  # noqa: E731
+    default = getattr(load_settings({}, environ={}).blockchain.section(network), field)
+    assert read({}) == file_value != default
+    from_env = read({env: env_value})
+    assert from_env == (env_value if isinstance(file_value, str) else float(env_value)) and type(from_env) is type(default or "")
+    assert read({env: env_value}, flags) == flag_value
+    assert read({env: ""}) == file_value  # an empty variable is unset
+    assert read({env: env_value}, {f"blockchain.{network}.{field}": (flag, None)}) != flag_value  # a flag not given
+
+
+def test_which_key_signs():
+    from provenance.config import load_settings
+
+    key = {"ETH_PRIVATE_KEY": fresh_key()}
+    account = lambda source, environ, flags=None: load_settings(source, environ=environ, flags=flags).blockchain.ethereum.account  # noqa: E731
+    assert account({}, {"PROVENANCE_ETH_ACCOUNT": "trainer"}) == "trainer"
+    assert account({}, key | {"PROVENANCE_ETH_ACCOUNT": "trainer"}) is None  # $ETH_PRIVATE_KEY first, as before
+    assert account({"ethereum": {"account": "trainer"}}, key) is None
+    assert account({}, key, {"blockchain.ethereum.account": ("--account", "trainer")}) == "trainer"  # the flag wins
+    in_dict = load_settings({"ethereum": {"private_key": fresh_key(), "account": "trainer"}}, environ={})
+    assert in_dict.blockchain.ethereum.signer is None and in_dict.blockchain.ethereum.account == "trainer"
+
+
+def test_environment_values_are_screened_and_typed_in_one_line():
+    key = fresh_key()
+    message = one_line_error({}, {"PROVENANCE_ETHEREUM_NETWORK": "https://rpc.example/" + key[2:]})
+    assert message.startswith("$PROVENANCE_ETHEREUM_NETWORK: expected no private key") and key[2:] not in message
+    assert one_line_error({}, {"PROVENANCE_BITCOIN_CONFIRMATIONS": "0"}) == "$PROVENANCE_BITCOIN_CONFIRMATIONS: expected 1..1000, found 0"
+    assert one_line_error({}, {"PROVENANCE_IPFS_TIMEOUT": "soon"}).startswith("$PROVENANCE_IPFS_TIMEOUT: expected number, found str")
+    assert one_line_error({}, {"PROVENANCE_NETWORKS": "ethereum,solana"}).startswith("$PROVENANCE_NETWORKS: unknown network 'solana'")
+    assert load_config({}, environ={"PROVENANCE_NETWORKS": "ethereum, bitcoin"})["blockchain"]["networks"] == ["ethereum", "bitcoin"]
+
+
+def test_the_ipfs_wait_rule_is_written_once():
+    from provenance.anchors.ipfs.settings import FETCH_SHARE
+    from provenance.config import load_settings
+
+    settings = load_settings({"ipfs": {"timeout": 9}}, environ={}).blockchain.ipfs
+    assert settings.fetch_timeout == 9 * FETCH_SHARE
+    backend = open_backend("ipfs", settings)
+    assert (backend.timeout, backend.fetch_timeout) == (9, 9 * FETCH_SHARE)

@@ -13,7 +13,6 @@ root commits to the previous root through its `chain.prev` leaf).
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -36,14 +35,6 @@ from .rpc import (
 )
 
 LOCAL = "local"  # the embedded regtest node (provenance.anchors.bitcoin.node), started on demand
-URL_ENV = "BITCOIN_RPC_URL"
-ENV = {  # BitcoinConfig field -> environment variable
-    "chain": "PROVENANCE_BITCOIN_CHAIN",
-    "dialect": "PROVENANCE_BITCOIN_DIALECT",
-    "confirmations": "PROVENANCE_BITCOIN_CONFIRMATIONS",
-    "wallet": "PROVENANCE_BITCOIN_WALLET",
-    "max_fee_rate": "PROVENANCE_BITCOIN_MAX_FEE_RATE",
-}
 _TXID = re.compile(r"[0-9a-f]{64}")
 _BLOCK_FIELDS = ("block_hash", "block_height")
 
@@ -69,24 +60,6 @@ class BitcoinConfig:
             raise ConfigError("Bitcoin chain: expected a chain name (main, test, signet, regtest), found ''")
         if not isinstance(self.max_fee_rate, Decimal) or not self.max_fee_rate > 0:
             raise ConfigError(f"Bitcoin max fee rate: expected a positive BTC/kvB amount, found {self.max_fee_rate!r}")
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> BitcoinConfig:
-        """Defaults, then `$BITCOIN_RPC_URL` and `$PROVENANCE_BITCOIN_*`, then `overrides` that are
-        not None (the CLI's options)."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        if env.get(URL_ENV):
-            values["url"] = env[URL_ENV]
-        for name, var in ENV.items():
-            if env.get(var):
-                values[name] = env[var]
-        values |= {k: v for k, v in overrides.items() if v is not None}
-        if "confirmations" in values:
-            values["confirmations"] = _parse_int(values["confirmations"], "Bitcoin confirmations")
-        if "max_fee_rate" in values:
-            values["max_fee_rate"] = _parse_decimal(values["max_fee_rate"], "Bitcoin max fee rate")
-        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -356,11 +329,12 @@ class MinedLocally(BitcoinAnchor):
 
 
 def connect(config: BitcoinConfig | None = None, credentials: Credentials | None = None) -> BitcoinAnchor:
-    """A `BitcoinAnchor` from `config` (default: from the environment). With url "local", the
+    """A `BitcoinAnchor` from `config` (default: the embedded regtest node; the configuration's
+    `BitcoinSettings.backend_config()` gives it from file, environment and flags). With url "local", the
     embedded regtest node is started if it is not running and its cookie file is the default
     credential. Credentials: the argument, else `$BITCOIN_RPC_USER`/`$BITCOIN_RPC_PASSWORD`,
     else `$BITCOIN_RPC_COOKIE`."""
-    config = config or BitcoinConfig.from_environment()
+    config = config or BitcoinConfig()
     default_cookie = None
     if config.url == LOCAL:
         from . import node as bitcoin_node
@@ -370,21 +344,3 @@ def connect(config: BitcoinConfig | None = None, credentials: Credentials | None
         config = replace(config, url=node.url)
         default_cookie = node.cookie_file
     return BitcoinAnchor(config, credentials or credentials_from_environment(default_cookie=default_cookie))
-
-
-
-def _parse_int(value: Any, what: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{what}: expected an integer, found {value!r}") from None
-
-
-def _parse_decimal(value: Any, what: str) -> Decimal:
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        raise ConfigError(f"{what}: expected a decimal number, found {value!r}") from None
-
-
-__all__ = ["DIALECTS", "BitcoinAnchor", "BitcoinConfig", "NodeInfo", "connect"]

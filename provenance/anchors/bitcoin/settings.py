@@ -1,0 +1,85 @@
+"""The typed settings of the Bitcoin anchor (`blockchain.bitcoin`). Credentials are never
+settings: they come from `$BITCOIN_RPC_USER`/`$BITCOIN_RPC_PASSWORD` or a cookie file
+(`rpc.credentials_from_environment`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+from pydantic import field_validator
+
+from ..settings import MAX_CONFIRMATIONS, MAX_RETRY_ATTEMPTS, Section, describe, in_range, is_url, problem, seconds
+from .dialects import DIALECTS
+
+LOCAL = "local"  # the embedded regtest node
+
+
+class BitcoinSettings(Section):
+    """`blockchain.bitcoin`: which node, which chain it must be on, what an anchor may cost."""
+
+    enabled: bool = True
+    rpc_url: str | None = None  # None or "local": the embedded regtest node; else http(s)://host:port
+    chain: str = "regtest"  # what getblockchaininfo must report: main, test, signet, regtest, ...
+    dialect: str = "auto"  # core | sv | auto (from getnetworkinfo's subversion)
+    confirmations: int = 1
+    wallet: str | None = None  # Bitcoin Core: the wallet to load (created if absent)
+    max_fee_rate: float = 0.001  # BTC per kvB; an anchor never pays more
+    timeout: float = 30.0
+    retry_attempts: int = 1
+    mine_local_blocks: bool = True  # embedded regtest only: mine the blocks that confirm each anchor
+
+    ENV: ClassVar = {
+        "rpc_url": ("PROVENANCE_BITCOIN_RPC_URL", "BITCOIN_RPC_URL"),
+        "chain": ("PROVENANCE_BITCOIN_CHAIN",),
+        "dialect": ("PROVENANCE_BITCOIN_DIALECT",),
+        "confirmations": ("PROVENANCE_BITCOIN_CONFIRMATIONS",),
+        "wallet": ("PROVENANCE_BITCOIN_WALLET",),
+        "max_fee_rate": ("PROVENANCE_BITCOIN_MAX_FEE_RATE",),
+        "timeout": ("PROVENANCE_BITCOIN_TIMEOUT",),
+        "retry_attempts": ("PROVENANCE_BITCOIN_RETRY_ATTEMPTS",),
+    }
+
+    def backend_config(self):  # -> backend.BitcoinConfig (imported late: the backend needs the RPC extras)
+        from .backend import BitcoinConfig
+
+        return BitcoinConfig(
+            url=self.rpc_url or LOCAL, chain=self.chain, dialect=self.dialect, confirmations=self.confirmations,
+            wallet=self.wallet, max_fee_rate=Decimal(str(self.max_fee_rate)), timeout=self.timeout,
+        )
+
+    @field_validator("rpc_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and value != LOCAL and not is_url(value):
+            raise problem(f"expected an http(s):// URL, 'local' or null, found {describe(value)}")
+        return value
+
+    @field_validator("chain")
+    @classmethod
+    def _chain(cls, value: str) -> str:
+        if not value.strip():
+            raise problem("expected a chain name (main, test, signet, regtest), found ''")
+        return value
+
+    @field_validator("dialect")
+    @classmethod
+    def _dialect(cls, value: str) -> str:
+        if value != "auto" and value not in DIALECTS:
+            raise problem(f"expected one of auto, {', '.join(DIALECTS)}, found {describe(value)}")
+        return value
+
+    @field_validator("confirmations")
+    @classmethod
+    def _confirmations(cls, value: int) -> int:
+        return in_range(1, MAX_CONFIRMATIONS)(value)
+
+    @field_validator("retry_attempts")
+    @classmethod
+    def _retries(cls, value: int) -> int:
+        return in_range(1, MAX_RETRY_ATTEMPTS)(value)
+
+    @field_validator("timeout", "max_fee_rate")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        return seconds(value)

@@ -1,0 +1,168 @@
+"""The registry of leaf kinds: for every kind a run's trees hold, how its leaves are made from
+the artifact when the tracker builds a tree (`make`), and how verification makes them again from
+the run folder alone (`rehash`). The tracker and `provenance.verification.verify` both read this
+table, so a new artifact type is one row here (its `make`, its `rehash`) plus the tracker's call
+that hands it the artifact; a kind with no row fails verification instead of passing unchecked.
+
+`make` takes the kind's own artifact (a dataset, a state dict, a config mapping, ...) and returns
+its leaves; `rehash(files, stage)` returns the leaves a tree should hold, from what a verifier has
+(`RunFiles`: the record, the run folder, any in-memory data). `rehash` None: the kind is checked by
+a verification step of its own (chain links, data shards). `per_run`: every tree holding the
+kind holds the same leaves, re-hashed once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ..digests import context, datasets, models, privacy, shard_tracking
+from ..digests.hashing import dataset_leaves
+from ..errors import FormatError, ProvenanceError
+from ..files import read_file, read_json
+from ..merkle import Leaf
+from . import CHAIN_PREV, IDENTITY_ETHEREUM, RUN_NONCE, Record, Stage, ethereum_identity_leaf, nonce_leaf
+
+DATA_SAMPLE = "data.sample"
+CONFIG = "config"
+CODE = "code.git"
+ENVIRONMENT = "env"
+METRICS = "metrics"
+RESULTS = "results"
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """What a re-hash may read. `note(name, ok, detail)` adds a check of its own to the report
+    (the config file's check that it equals the record's config)."""
+
+    record: Record
+    run_dir: Path
+    data: tuple[Any, Any] | None
+    note: Callable[[str, bool, str], Any]
+
+
+@dataclass(frozen=True)
+class LeafKind:
+    kind: str
+    trees: str  # which trees hold it, for readers
+    make: Callable[..., list[Leaf]] | None  # the artifact -> its leaves (None: `Stage.build` makes them)
+    rehash: Callable[[RunFiles, Stage], list[Leaf]] | None  # None: checked by a verification step of its own
+    per_run: bool = False
+
+
+def make(kind: str, *artifact: Any, **options: Any) -> list[Leaf]:
+    """The leaves of `kind` for `artifact`, as the tracker puts them in a tree."""
+    row = KINDS[kind]
+    if row.make is None:
+        raise ProvenanceError(f"leaf kind {kind!r}: expected a kind made from an artifact, found one made by Stage.build")
+    return row.make(*artifact, **options)
+
+
+# ---------------------------------------------------------------- making leaves (the tracker)
+
+
+def data_leaves(train: Any, test: Any = None) -> list[Leaf]:
+    """One leaf per sample, `data.sample:train/000123` (test samples under `test/`)."""
+    return dataset_leaves(train, "train") + (dataset_leaves(test, "test") if test is not None else [])
+
+
+def value_leaves(kind: str) -> Callable[[Mapping[str, Any], context.Encode], list[Leaf]]:
+    return lambda values, encode: context.mapping_leaves(kind, values, encode)
+
+
+# ---------------------------------------------------------------- making them again (verification)
+
+
+def _data(files: RunFiles, stage: Stage) -> list[Leaf]:
+    record = files.record
+    train, test = files.data if files.data is not None else datasets.load(record.artifacts.get("dataset", {"source": "custom"}))
+    return data_leaves(train, test)
+
+
+def _model_file(files: RunFiles, stage: Stage) -> tuple[str, Path]:
+    name = files.record.artifacts.get("stages", {}).get(stage.name, {}).get("model")
+    if not name:
+        raise ProvenanceError(f"the record names no model file for tree {stage.name!r}")
+    return name, files.run_dir / name
+
+
+def _params(files: RunFiles, stage: Stage) -> list[Leaf]:
+    _, path = _model_file(files, stage)
+    if not path.is_file():
+        read_file(path, "model file")  # raises, naming what is wrong with it
+    try:
+        return models.weight_leaves(models.load_weights(path))
+    except ProvenanceError:
+        return []  # unreadable: every tensor leaf is reported missing, the file leaf as changed
+
+
+def _file(files: RunFiles, stage: Stage) -> list[Leaf]:
+    name, path = _model_file(files, stage)
+    return [models.file_leaf(name, read_file(path, "model file"))]
+
+
+def _config(files: RunFiles, stage: Stage) -> list[Leaf]:
+    record = files.record
+    path = files.run_dir / record.artifacts.get("config", "config.json")
+    config = read_json(path, "config file")
+    if not isinstance(config, dict):
+        raise ProvenanceError(f"config file {path}: expected a JSON object, found {type(config).__name__}")
+    differing = sorted(k for k in config.keys() | record.config.keys() if config.get(k) != record.config.get(k))
+    files.note("config file equals the record's config", not differing,
+               "equal" if not differing else "keys differ: " + ", ".join(differing))
+    return context.config_leaves(config, record.value_encoding)
+
+
+def has_privacy(stage: Stage) -> bool:
+    return any(leaf.kind == privacy.KIND for leaf in stage.leaves)
+
+
+def plain_metrics(stage: Stage) -> dict[str, Any]:
+    """A stage's metrics or results without the DP accounting, which has leaves of its own."""
+    return {k: v for k, v in stage.metrics.items() if not (has_privacy(stage) and k == privacy.METRICS_KEY)}
+
+
+def accounting_json(stage: Stage) -> dict[str, Any]:
+    value = stage.metrics.get(privacy.METRICS_KEY)
+    if not isinstance(value, dict):
+        raise FormatError(f"tree {stage.name!r} has privacy leaves but its metrics hold no accounting object under "
+                          f"{privacy.METRICS_KEY!r} (found {type(value).__name__})")
+    return value
+
+
+def _identity(files: RunFiles, stage: Stage) -> list[Leaf]:
+    """The identity leaf re-derived from its name (the address); only the pre tree has one."""
+    if stage.name != "pre":
+        raise ProvenanceError(f"an {IDENTITY_ETHEREUM} leaf belongs in the pre tree only, found one in {stage.name!r}")
+    return [ethereum_identity_leaf(name) for name in stage.identities()]
+
+
+def _nonce(files: RunFiles, stage: Stage) -> list[Leaf]:
+    """The nonce is random: its leaf must have the nonce's shape (name, 32 bytes), once, in pre."""
+    found = [leaf for leaf in stage.leaves if leaf.kind == RUN_NONCE]
+    if stage.name != "pre" or len(found) != 1:
+        raise ProvenanceError(f"expected one {RUN_NONCE} leaf, in the pre tree, found {len(found)} in {stage.name!r}")
+    return [nonce_leaf(found[0].digest)]
+
+
+KINDS: dict[str, LeafKind] = {row.kind: row for row in (
+    LeafKind(DATA_SAMPLE, "pre", data_leaves, _data, per_run=True),
+    LeafKind(shard_tracking.SHARD_KIND, "pre", lambda *a, **k: shard_tracking.shard_leaves_of(*a, **k)[0],
+             None),  # `shard_tracking.check_run_shards` re-hashes shards (all, or a spot check)
+    LeafKind(models.PARAM_KIND, "pre, epoch-N, post", models.weight_leaves, _params),
+    LeafKind(models.FILE_KIND, "pre, epoch-N, post", lambda name, data: [models.file_leaf(name, data)], _file),
+    LeafKind(CONFIG, "pre", context.config_leaves, _config, per_run=True),
+    LeafKind(CODE, "pre", context.code_leaves, lambda f, s: context.code_leaves(f.record.code), per_run=True),
+    LeafKind(ENVIRONMENT, "pre", context.environment_leaves, lambda f, s: context.environment_leaves(f.record.environment), per_run=True),
+    LeafKind(METRICS, "epoch-N", value_leaves(METRICS),
+             lambda f, s: context.mapping_leaves(METRICS, plain_metrics(s), f.record.value_encoding)),
+    LeafKind(RESULTS, "post", value_leaves(RESULTS),
+             lambda f, s: context.mapping_leaves(RESULTS, plain_metrics(s), f.record.value_encoding)),
+    LeafKind(privacy.KIND, "epoch-N, post (DP runs)", privacy.leaves,
+             lambda f, s: privacy.leaves(accounting_json(s), f.record.value_encoding)),
+    LeafKind(IDENTITY_ETHEREUM, "pre", lambda address: [ethereum_identity_leaf(address)], _identity),
+    LeafKind(RUN_NONCE, "pre", lambda nonce: [nonce_leaf(nonce)], _nonce),
+    LeafKind(CHAIN_PREV, "every tree after pre", None, None),  # made by `Stage.build`, checked by verify's chain step
+)}
