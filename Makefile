@@ -3,7 +3,7 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup setup-ipfs setup-bitcoin setup-browser demo test bench bench-gas bench-hashing bench-merkle bench-training bench-bitcoin bench-ipfs bench-scale clean
+.PHONY: setup setup-ipfs setup-bitcoin setup-browser demo test bench bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale clean
 
 setup:
 	@bash tools/setup.sh
@@ -31,7 +31,7 @@ test: setup setup-ipfs setup-bitcoin setup-browser
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas bench-hashing bench-merkle bench-training bench-bitcoin bench-ipfs bench-scale
+bench: bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
@@ -41,6 +41,9 @@ bench-hashing: setup
 
 bench-training: setup
 	$(VENV)/python bench/training.py
+
+bench-startup: setup
+	$(VENV)/python bench/startup.py
 
 bench-bitcoin: setup-bitcoin
 	$(VENV)/python bench/bitcoin.py

@@ -1,14 +1,22 @@
 """Anchoring a run's stages on the configured networks, through the durable outbox.
 
 Every request is written to the outbox first, then delivered: at once (`wait=True`), or by a
-background thread so that training goes on while epoch roots are sent (`wait=False`). A network
-that cannot be reached leaves the entry pending with backoff, to be retried later
-(`provenance anchor --retry`); it never produces a made-up id, and the run is not affected.
+background thread so that training goes on while epoch roots are sent (`wait=False`), or sent at
+once and awaited in the background (`wait=False, submit=True`: the pre-training anchor is on its
+way before the first step). A network that cannot be reached leaves the entry pending with
+backoff, to be retried later (`provenance anchor --retry`); it never produces a made-up id, and
+the run is not affected.
+
+Chain order: one background thread delivers this process's entries first in, first out, and never
+sends a stage before its previous stage (same run and network) has been sent: an epoch anchor
+cannot be mined before the pre anchor it chains to. It runs at the lowest CPU priority, so what it
+does (web3, signing) takes CPU from the training threads only when they leave some.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from pathlib import Path
@@ -20,7 +28,7 @@ from ..anchors.open import open_backend
 from ..anchors.settings import Section
 from ..config import ProvenanceConfig, load_settings
 from ..errors import AnchorError, ConfigError
-from .delivery import deliver, deliver_batch, destination_of, recheck
+from .delivery import await_submitted, deliver, deliver_batch, destination_of, recheck, submit
 from .outbox import Entry, Outbox
 from ..record import Record
 
@@ -61,8 +69,10 @@ class Anchors:
         self.networks: list[str] = self.config.networks
         self._backends: dict[str, AnchorBackend] = dict(backends or {})
         self._outbox = outbox
-        self._queue: queue.Queue[int] = queue.Queue()
+        self._queue: queue.Queue[int | None] = queue.Queue()
         self._worker: threading.Thread | None = None
+        self._worker_lock = threading.Lock()
+        self._opening = threading.Lock()  # a backend may be opened ahead, from another thread
 
     def section(self, network: str) -> Section:
         """The typed settings of `network`."""
@@ -76,29 +86,37 @@ class Anchors:
 
     def backend(self, network: str) -> AnchorBackend:
         """The open backend for `network`; AnchorError if it cannot be reached."""
-        if network not in self._backends:
-            self._backends[network] = open_backend(network, self.config, read_only=self.read_only)
-        return self._backends[network]
+        with self._opening:
+            if network not in self._backends:
+                self._backends[network] = open_backend(network, self.config, read_only=self.read_only)
+            return self._backends[network]
 
     # ------------------------------------------------------------------ sending
 
-    def anchor_stage(self, record: Record, run_dir: Path, stage_name: str, wait: bool = True) -> dict[str, Receipt]:
+    def anchor_stage(self, record: Record, run_dir: Path, stage_name: str, wait: bool = True,
+                     submit: bool = False) -> dict[str, Receipt]:
         """Queue one stage's root for every configured network and deliver it (now, or in the
-        background with `wait=False`). Returns the receipts as they stand."""
+        background with `wait=False`; `submit` also sends it now where the backend can, see
+        `anchor_root`). Returns the receipts as they stand."""
         stage = record.stage(stage_name)
         prev_root = record.stage(stage.prev).root if stage.prev else bytes(32)
         receipts = self.anchor_root(
-            record.run_id, run_dir, stage_name, stage.root, prev_root, record.snapshot_bytes(stage_name), wait=wait
+            record.run_id, run_dir, stage_name, stage.root, prev_root, record.snapshot_bytes(stage_name), wait=wait,
+            submit=submit,
         )
         for receipt in receipts.values():
             record.set_receipt(stage_name, receipt)
         return receipts
 
     def anchor_root(
-        self, run_id: str, run_dir: Path, name: str, root: bytes, prev_root: bytes, payload: bytes, wait: bool = True
+        self, run_id: str, run_dir: Path, name: str, root: bytes, prev_root: bytes, payload: bytes, wait: bool = True,
+        submit: bool = False,
     ) -> AnchorResult:
         """Queue `root` (with `payload`, the bytes whose sha2-256 is anchored beside it) for every
-        configured network under (run_id, name), and deliver it now or in the background."""
+        configured network under (run_id, name), and deliver it now or in the background. With
+        `wait=False, submit=True`, a backend that `Submits` sends the transaction now (its id
+        committed) and the background thread waits for it to be mined; other backends are
+        delivered in the background."""
         receipts = AnchorResult()
         for network in self.networks:
             entry = self.outbox.enqueue(run_id, run_dir, name, network, root, prev_root, payload, self.target(network))
@@ -111,6 +129,8 @@ class Anchors:
                 if wait:
                     entry = self._deliver(entry)
                 else:
+                    if submit:
+                        entry = self._submit(entry)
                     self._submit_background(entry.id)
             receipts[network] = entry.current_receipt()
         return receipts
@@ -163,6 +183,15 @@ class Anchors:
             log.warning("%s/%s on %s: %s (%s)", entry.run_id, entry.stage, entry.network, result.state.value, result.last_error)
         return result
 
+    def _submit(self, entry: Entry) -> Entry:
+        """Send `entry` now without waiting for it to be mined (see `delivery.submit`)."""
+        try:
+            return submit(self.outbox, entry, self.backend(entry.network))
+        except AnchorError as e:
+            return self.outbox.retry_later(entry, str(e))
+        except ConfigError as e:
+            return self.outbox.fail(entry, str(e))
+
     def _deliver_batch(self, entry: Entry) -> list[Entry]:
         try:
             backend = self.backend(entry.network)
@@ -171,25 +200,59 @@ class Anchors:
         return deliver_batch(self.outbox, self.outbox.batch(entry.batch_id), backend)
 
     def _submit_background(self, entry_id: int) -> None:
-        if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(target=self._work, name="provenance-anchor", daemon=True)
-            self._worker.start()
-        self._queue.put(entry_id)
+        with self._worker_lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, name="provenance-anchor", daemon=True)
+                self._worker.start()
+            self._queue.put(entry_id)
 
     def _work(self) -> None:
+        lower_priority()
         while True:
             entry_id = self._queue.get()
+            if entry_id is None:  # drain(): nothing left; the next send starts a new thread
+                self._queue.task_done()
+                return
             try:
-                self._deliver(self.outbox.get(entry_id))
+                entry = self.outbox.get(entry_id)
+                waiting_for = self._unsent_previous(entry)
+                if waiting_for is not None:
+                    self.outbox.retry_later(entry, f"waits for {waiting_for.stage} (its previous stage) to be sent first")
+                elif entry.state is AnchorState.SUBMITTED:
+                    self._await(entry)
+                else:
+                    self._deliver(entry)
             except Exception:  # the entry stays in the outbox; a later retry picks it up
                 log.exception("background anchor of outbox entry %s failed", entry_id)
             finally:
                 self._queue.task_done()
 
+    def _await(self, entry: Entry) -> Entry:
+        try:
+            return await_submitted(self.outbox, entry, self.backend(entry.network))
+        except AnchorError as e:
+            return self.outbox.retry_later(entry, str(e))
+
+    def _unsent_previous(self, entry: Entry) -> Entry | None:
+        """The entry of the stage `entry` chains to (same run and network), if it was not sent:
+        sending `entry` first could get it mined before the root it commits to."""
+        if entry.run_id == ROOTS_RUN_ID or entry.prev_root == bytes(32) or entry.state is not AnchorState.PENDING:
+            return None
+        for other in self.outbox.entries(run_id=entry.run_id):
+            if other.network == entry.network and other.root == entry.prev_root and other.id != entry.id:
+                sent = other.state is AnchorState.CONFIRMED or (other.receipt is not None and other.state is AnchorState.SUBMITTED)
+                return None if sent else other
+        return None
+
     def drain(self) -> None:
-        """Wait until the background sends queued by this process are done."""
-        if self._worker is not None:
-            self._queue.join()
+        """Wait until the background sends queued by this process are done (and let the thread
+        go: a long-lived process that runs many trainings keeps no idle threads)."""
+        with self._worker_lock:
+            if self._worker is not None:
+                self._queue.join()
+                self._queue.put(None)
+                self._worker.join()
+                self._worker = None
 
     def sync_receipts(self, record: Record) -> None:
         """Copy the outbox's current receipts for this run's roots into the record."""
@@ -251,3 +314,20 @@ class Anchors:
             except AnchorError as e:  # unreachable is a status; a configuration mistake is an error
                 out[network] = {"network": network, "reachable": False, "error": str(e)}
         return out
+
+
+BACKGROUND_NICE = 19  # the niceness of background provenance threads (0: as the training threads)
+
+
+def lower_priority() -> None:
+    """Run the calling thread at the lowest CPU priority (Linux: nice is per thread), so that
+    background provenance work takes CPU from training threads only when they leave some: on 2
+    cores, torch's two intra-op threads stall at every barrier when one of them is descheduled.
+    A no-op where threads have no priority of their own."""
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return
+    try:
+        if BACKGROUND_NICE:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    except OSError:  # pragma: no cover - not permitted here: run at the normal priority
+        pass

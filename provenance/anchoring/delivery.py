@@ -8,14 +8,16 @@ second anchor, because each step's outcome is committed before the next network 
    on chain is confirmed, not re-sent);
 3. only then is it sent (in two phases where the backend can: the txid is stored first).
 
-A backend's optional abilities are the typed protocols of `provenance.anchors.base`.
+A backend's optional abilities are the typed protocols of `provenance.anchors.base`. One that
+`Submits` can be moved in two calls (`submit`, then `await_submitted`): the transaction is sent
+and its id committed, and the wait for it to be mined happens later, in the background.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..anchors.base import AnchorBackend, FindsAnchors, Refreshes, StaleTransactionError, TwoPhase
+from ..anchors.base import AnchorBackend, FindsAnchors, Refreshes, StaleTransactionError, Submits, TwoPhase
 from ..errors import AnchorError, ConfigError, ProvenanceError
 from ..record.receipts import AnchorState, Receipt, Status
 from .outbox import LOCAL_ONLY, RAW_TX, Batch, Entry, Outbox
@@ -74,6 +76,41 @@ def deliver(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
         if receipt.state is AnchorState.PENDING:  # e.g. IPFS without a node: stored locally, not delivered
             return outbox.retry_later(outbox.record(entry, receipt), receipt.reason or "not delivered")
         return outbox.record(entry, receipt)
+    except AnchorError as e:
+        return outbox.retry_later(entry, str(e))
+    except ProvenanceError as e:
+        return outbox.fail(entry, str(e))
+
+
+def submit(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
+    """Send a pending entry's anchor without waiting for it to be mined, its transaction id
+    committed to the outbox (`await_submitted` finishes it). A backend that cannot do that, or an
+    entry already under way, is left as it is for `deliver`."""
+    if not isinstance(backend, Submits) or entry.state is not AnchorState.PENDING or entry.receipt is not None:
+        return entry
+    destination = destination_of(backend)
+    if entry.destination and entry.destination != destination:
+        return outbox.note(entry, f"queued for {entry.destination}; this configuration sends to {destination}: not sent")
+    if not entry.destination:
+        entry = outbox.bind(entry, destination)
+    try:
+        return outbox.record(entry, backend.submit(entry.root, outbox.payload(entry), entry.prev_root))
+    except AnchorError as e:
+        return outbox.retry_later(entry, str(e))
+    except ProvenanceError as e:
+        return outbox.fail(entry, str(e))
+
+
+def await_submitted(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
+    """Wait for the transaction of an entry `submit` sent (mined, confirmations) and commit the
+    result; any other entry is delivered as usual."""
+    if not (isinstance(backend, Submits) and entry.state is AnchorState.SUBMITTED and entry.receipt is not None
+            and "tx_hash" in entry.receipt.location and "block_number" not in entry.receipt.location):
+        return deliver(outbox, entry, backend)
+    if entry.destination and entry.destination != destination_of(backend):
+        return deliver(outbox, entry, backend)  # says why it is not sent from here
+    try:
+        return outbox.record(entry, backend.await_mined(entry.receipt))
     except AnchorError as e:
         return outbox.retry_later(entry, str(e))
     except ProvenanceError as e:

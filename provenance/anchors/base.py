@@ -62,6 +62,17 @@ class FindsAnchors(Protocol):
 
 
 @runtime_checkable
+class Submits(Protocol):
+    """Sends an anchor without waiting for it to be mined (`submit`: a `submitted` receipt with
+    the transaction's id), then waits for that transaction (`await_mined`): a training job sends
+    its pre-training anchor before the first step and awaits it beside training."""
+
+    def submit(self, root: bytes, record: bytes = ..., prev_root: bytes = ...) -> Receipt: ...
+
+    def await_mined(self, receipt: Receipt) -> Receipt: ...
+
+
+@runtime_checkable
 class TwoPhase(Protocol):
     """Signs first (`prepare`: the receipt holds the txid and raw transaction, stored before
     anything is sent), then sends that same transaction (`broadcast`, again after a crash)."""

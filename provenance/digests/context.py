@@ -7,6 +7,7 @@ edited value can name exactly which item changed.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import platform
 import re
@@ -41,9 +42,10 @@ def config_leaves(config: Mapping[str, Any], encode: Encode = canonical_json) ->
     return mapping_leaves("config", config, encode)
 
 
-def code_info(path: Path | str = ".") -> dict[str, Any]:
+def code_info(path: Path | str = ".", exclude: Path | str | None = None) -> dict[str, Any]:
     """The git commit of the repository holding `path`, and a digest of uncommitted changes
-    (tracked diff against HEAD plus the contents of untracked, not ignored files)."""
+    (tracked diff against HEAD plus the contents of untracked, not ignored files). Untracked
+    files under `exclude` (the run's own folder, being written while this runs) are left out."""
     try:
         import git
     except ImportError:  # pragma: no cover - GitPython is a dependency
@@ -58,6 +60,9 @@ def code_info(path: Path | str = ".") -> dict[str, Any]:
         commit = None  # a repository without commits
     diff = repo.git.diff("HEAD", "--binary").encode() if commit else b""
     untracked = sorted(repo.untracked_files)
+    if exclude is not None and repo.working_tree_dir is not None:
+        skip = Path(exclude).resolve()
+        untracked = [n for n in untracked if not Path(repo.working_tree_dir, n).resolve().is_relative_to(skip)]
     untracked_bytes = b"".join(
         name.encode() + b"\0" + (Path(repo.working_tree_dir, name).read_bytes() if Path(repo.working_tree_dir, name).is_file() else b"")
         for name in untracked
@@ -101,9 +106,16 @@ def environment_info(lockfile: Path | None = None) -> dict[str, Any]:
 
 def installed_packages() -> dict[str, str]:
     """Every installed distribution's normalised name and version, from the names of the
-    `*.dist-info` folders on sys.path (reading each one's METADATA takes half a second)."""
+    `*.dist-info` folders on sys.path (reading each one's METADATA takes half a second). Listed
+    once per process and `sys.path` (what is installed does not change under a running job; a
+    `pip install` inside a notebook does not change the versions already imported either)."""
+    return dict(_installed_packages(tuple(sys.path)))
+
+
+@functools.lru_cache(maxsize=4)
+def _installed_packages(path: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     packages: dict[str, str] = {}
-    for entry in sys.path:
+    for entry in path:
         folder = Path(entry or ".")
         if not folder.is_dir():
             continue
@@ -112,7 +124,7 @@ def installed_packages() -> dict[str, str]:
             packages.setdefault(re.sub(r"[-_.]+", "-", name).lower(), version)
     if not packages:  # an unusual layout (eggs, zip imports): ask importlib
         packages = {d.metadata["Name"].lower(): d.version for d in importlib.metadata.distributions() if d.metadata["Name"]}
-    return dict(sorted(packages.items()))
+    return tuple(sorted(packages.items()))
 
 
 def environment_leaves(environment: Mapping[str, Any]) -> list[Leaf]:

@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import re
+import secrets
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -108,6 +109,14 @@ class Stage:
     def to_json(self) -> dict[str, Any]:
         return dict(self._json)  # a stage never changes: its (large) JSON is built once
 
+    def encoded(self, encode: Callable[[Any], bytes]) -> bytes:
+        """`encode(self.to_json())`, built once per encoding (a snapshot holds every earlier stage,
+        so without this each epoch re-encodes every leaf of the run)."""
+        cache = self.__dict__.setdefault("_encoded", {})  # a frozen dataclass: the cache goes around it
+        if encode not in cache:
+            cache[encode] = _encode_with_leaves(encode, self.to_json())
+        return cache[encode]
+
     @cached_property
     def _json(self) -> dict[str, Any]:
         return {
@@ -143,6 +152,33 @@ class Stage:
             created_at=str(data.get("created_at", "")),
             metrics=metrics,
         )
+
+
+def _marker() -> str:
+    return "provenance-placeholder-" + secrets.token_hex(16)  # random: no value of the record can hold it
+
+
+def _splice(encoded: bytes, encoded_marker: bytes, body: bytes) -> bytes:
+    if encoded.count(encoded_marker) != 1:  # pragma: no cover - a random marker
+        raise FormatError("record: expected one placeholder in the encoded snapshot, found another count")
+    return encoded.replace(encoded_marker, body)
+
+
+def _encode_with_leaves(encode: Callable[[Any], bytes], stage_json: dict[str, Any]) -> bytes:
+    """`encode(stage_json)`, its leaves (lists of four strings, most of the bytes) written by the
+    C JSON encoder: for lists of strings, RFC 8785 and Python's compact JSON with
+    `ensure_ascii=False` are the same bytes (both escape only `"`, `\\` and U+0000..U+001F, with
+    the same short forms and lowercase `\\u00xx`; tested against rfc8785). Anything else, or a
+    string UTF-8 cannot encode, goes through `encode` itself."""
+    leaves = stage_json["leaves"]
+    if not all(type(v) is list and all(type(s) is str for s in v) for v in leaves):
+        return encode(stage_json)
+    try:
+        body = json.dumps(leaves, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return encode(stage_json)
+    marker = _marker()
+    return _splice(encode(dict(stage_json, leaves=marker)), encode(marker), body)
 
 
 @dataclass(frozen=True)
@@ -241,8 +277,16 @@ class Record:
         return SNAPSHOT_ENCODINGS[self.format]
 
     def snapshot_bytes(self, stage: str) -> bytes:
-        """The snapshot's canonical bytes: RFC 8785 for v2, Python's sorted JSON for v1."""
-        return SNAPSHOT_ENCODINGS[self.format](self.snapshot(stage))
+        """The snapshot's canonical bytes: RFC 8785 for v2, Python's sorted JSON for v1. Equal to
+        `encode(self.snapshot(stage))`; built from each stage's own cached encoding (an object's
+        canonical bytes do not depend on where it sits, and a value's place among its siblings
+        depends only on the keys)."""
+        encode = SNAPSHOT_ENCODINGS[self.format]
+        data = self.snapshot(stage)
+        count = len(data["stages"])
+        data["stages"] = marker = _marker()
+        body = b"[" + b",".join(s.encoded(encode) for s in self.stages[:count]) + b"]"
+        return _splice(encode(data), encode(marker), body)
 
     def snapshot_digest(self, stage: str) -> bytes:
         """sha2-256 of the stage's snapshot: the `recordDigest` anchored on Ethereum."""

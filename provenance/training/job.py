@@ -4,6 +4,10 @@ How an epoch trains is a variant chosen once (`variants.py`): plain, gradient sh
 (`cluster=...`, under torchrun: every rank hashes its shard of data and weights, rank 0 alone
 builds the trees, anchors and writes the record) or DP-SGD (`dp=True`, the privacy spent after each
 epoch in that epoch's tree). `provenance=False` runs the same training with no tracking.
+
+Provenance stays off the training loop's critical path: the pre anchor is sent before the first
+step and confirmed beside training; each epoch's checkpoint, tree and anchor are made in the
+background from a copy of the weights (`tracker.py`, `background.py`).
 """
 
 from __future__ import annotations
@@ -157,7 +161,9 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
             hooks.phase("hashing model")
             tracker.track_model(model, param_leaves=init_leaves)
             hooks.phase("anchoring pre")
-            tracker.store_merkle_on_blockchain_before_training(options.training_config(descriptor))
+            # Sent, not awaited: the confirmation comes in beside training (chain order is kept:
+            # every epoch's anchor goes out after it).
+            tracker.store_merkle_on_blockchain_before_training(options.training_config(descriptor), wait=False)
         phases["provenance_before_s"] = time.perf_counter() - started
     epoch_trees = bool(tracker and tracker.config["storage_options"]["store_epoch_checkpoints"])
     if hasher is not None:
@@ -188,7 +194,8 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
             started = time.perf_counter()
             leaves = hasher.weight_leaves(model.state_dict()) if hasher is not None and epoch_trees else None
             if tracker is not None:
-                tracker.track_epoch(epoch, model, metrics, privacy=spent, param_leaves=leaves)
+                # A copy of the weights now; checkpoint, hashes, tree and anchor in the background.
+                tracker.track_epoch(epoch, model, metrics, privacy=spent, param_leaves=leaves, background=True)
             phases["provenance_epochs_s"] += time.perf_counter() - started
         if main:
             _tell_epoch(hooks, epoch, options.epochs, metrics, tracker, epoch_trees)

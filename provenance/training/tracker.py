@@ -19,12 +19,20 @@ same run id is refused while the first runs; a run id whose folder already holds
 whose stages already reached a network, is refused too: an anchored run is never overwritten.
 The `pre` tree commits to the run's anchoring identity and a random nonce (see the README's threat
 model).
+
+Off the training loop's critical path (`run_training` uses both; the defaults keep the original
+API's behaviour): `store_merkle_on_blockchain_before_training(..., wait=False)` sends the pre
+anchor and returns, its confirmation awaited beside training; `track_epoch(..., background=True)`
+takes a snapshot of the weights and leaves the checkpoint, its hashes, the epoch tree and its
+anchor to a background thread (`background.py`), in order. The git state is read and the Ethereum
+backend opened ahead, in threads started by the constructor, while the data is hashed.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,6 +51,7 @@ from ..merkle import Leaf
 from ..digests.privacy import METRICS_KEY as PRIVACY_KEY
 from ..digests.privacy import KIND as privacy_kind
 from ..record import IDENTITY_ETHEREUM, RUN_NONCE, Record, Stage, check_run_id, kinds
+from .background import Ahead, EpochWork
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +120,36 @@ class ProvenanceTracker:
         self._loaded = False
         self._last_report: Any = None
         self._lock_fd: int | None = None
+        self._epochs = EpochWork()
+        self._timings_lock = threading.Lock()
+        self._code: Ahead[dict[str, Any]] | None = None
         if not _attach:
             self._claim_run_dir()
+            self._start_ahead()
+
+    def _start_ahead(self) -> None:
+        """Start what the pre-training tree will need and does not depend on the data: the git
+        state (tens of ms of git subprocesses) and the Ethereum backend (connecting, checking the
+        contract), each in a thread, so both are ready by the time the data is hashed."""
+        # The run folder is being written meanwhile: its files are never part of the code state.
+        self._code = Ahead(lambda: context.code_info(self._code_path, exclude=self.run_dir), "provenance-git")
+        if self.anchors.enabled and "ethereum" in self.anchors.networks:
+            def open_ethereum() -> None:
+                try:
+                    self.anchors.backend("ethereum")
+                except ProvenanceError:
+                    pass  # asked again for the identity leaf, where the error is handled
+            Ahead(open_ethereum, "provenance-open-ethereum")
 
     def close(self) -> None:
-        """Release the run folder's lock (also done when the tracker is garbage-collected)."""
-        runlock.release(getattr(self, "_lock_fd", None))  # None also when __init__ stopped early
+        """Finish the epochs still being written, then release the run folder's lock (also done
+        when the tracker is garbage-collected)."""
+        epochs = getattr(self, "_epochs", None)  # None when __init__ stopped early
+        try:
+            if epochs is not None and not epochs.in_worker:
+                epochs.finish()
+        finally:
+            runlock.release(getattr(self, "_lock_fd", None))  # None also when __init__ stopped early
         self._lock_fd = None
 
     def __enter__(self) -> ProvenanceTracker:
@@ -193,12 +226,18 @@ class ProvenanceTracker:
         self._timing("hash_model_s", started)
         return {"tensors": len(state), "parameters_bytes": sum(x.size for x in self._init_leaves if x.kind == models.PARAM_KIND)}
 
-    def store_merkle_on_blockchain_before_training(self, training_config: Mapping[str, Any]) -> AnchorResult:
+    def store_merkle_on_blockchain_before_training(self, training_config: Mapping[str, Any], *,
+                                                   wait: bool = True) -> AnchorResult:
         """Build the pre-training tree (data, initial model, config, code, environment, the run's
         anchoring identity and a random nonce), save the record, and anchor the root if
         `store_before_training` is on. Refused, with nothing written, if called twice.
 
-        Returns {network: receipt}, true only if some anchor reached its network."""
+        `wait=False`: send the anchor and return without waiting for it to be mined (networks that
+        cannot send without waiting are delivered in the background); the confirmation is awaited
+        beside training, and every later stage's anchor goes out after it (chain order).
+
+        Returns {network: receipt}, true only if some anchor reached its network (`submitted`
+        counts: its transaction was sent)."""
         pre = next((s for s in self.record.stages if s.name == "pre"), None)
         if pre is not None:
             raise ProvenanceError(f"before training: expected one call per run, found the pre-training tree already built "
@@ -212,7 +251,7 @@ class ProvenanceTracker:
         self.record.config = config
         atomic_write_json(self.run_dir / CONFIG_FILE, config)
         self.record.artifacts["config"] = CONFIG_FILE
-        self.record.code = context.code_info(self._code_path)
+        self.record.code = self._code.result() if self._code is not None else context.code_info(self._code_path, exclude=self.run_dir)
         self.record.environment = context.environment_info(self._lockfile)
         leaves = (
             self._data_leaves
@@ -224,7 +263,7 @@ class ProvenanceTracker:
         )
         self.record.add_stage(Stage.build("pre", leaves, None, now_iso()))
         self._timing("build_pre_tree_s", started)
-        return self._anchor_if("pre", "store_before_training")
+        return self._anchor_if("pre", "store_before_training", wait=wait, submit=not wait, save=True)
 
     def _identity_leaves(self) -> list[Leaf]:
         """A random nonce, and the Ethereum account that will anchor every stage (when Ethereum is
@@ -252,19 +291,36 @@ class ProvenanceTracker:
         return address
 
     def track_epoch(self, epoch: int, model: Any = None, metrics: Mapping[str, Any] | None = None, *,
-                    privacy: Mapping[str, Any] | None = None, param_leaves: Sequence[Leaf] | None = None) -> bytes | None:
+                    privacy: Mapping[str, Any] | None = None, param_leaves: Sequence[Leaf] | None = None,
+                    background: bool = False) -> bytes | None:
         """Record an epoch's metrics; with `store_epoch_checkpoints` on, save the checkpoint, build
         the epoch tree (chained to the previous root) and anchor it. Returns the epoch root, if any.
 
         `privacy`: the DP budget spent so far (`provenance.digests.privacy.Accounting.to_json()`), kept in
-        the stage's metrics under "privacy" and as one `privacy` leaf per value."""
+        the stage's metrics under "privacy" and as one `privacy` leaf per value.
+
+        `background=True`: only a copy of the weights is taken now; the checkpoint, its tree and
+        anchor are made in a background thread, in epoch order (returns None; the post-training
+        tree, verification, `save` and `close` wait for them; an error there is raised by the
+        next call)."""
         metrics = _with_privacy(dict(metrics or {}) | {"epoch": epoch}, privacy)
         self._epoch_metrics.append(metrics)
         if not self.settings.storage_options.store_epoch_checkpoints:
             return None
         started = time.perf_counter()
+        state = models.state_dict_of(model if model is not None else self._require_model())  # a copy: the snapshot
+        if background:
+            given = list(param_leaves) if param_leaves is not None else None
+            self._epochs.submit(lambda: self._epoch_tree(epoch, state, metrics, privacy, given, started))
+            return None
+        self._epochs.finish()
+        return self._epoch_tree(epoch, state, metrics, privacy, param_leaves, started)
+
+    def _epoch_tree(self, epoch: int, state: dict[str, Any], metrics: dict[str, Any], privacy: Mapping[str, Any] | None,
+                    param_leaves: Sequence[Leaf] | None, started: float) -> bytes:
+        if self._epochs.in_worker:
+            started = time.perf_counter()  # the background's own time, not its wait in the queue
         name = f"epoch-{epoch}"
-        state = models.state_dict_of(model if model is not None else self._require_model())
         file_name = checkpoint_file(epoch)
         params = self._param_leaves(state, param_leaves)
         data = models.save_weights(state, self.run_dir / file_name)
@@ -281,6 +337,7 @@ class ProvenanceTracker:
         """Build the post-training tree (final weights, results, chained to the previous root),
         save the final model and the record, and anchor if `store_after_training` is on.
         `privacy`: the DP budget spent by the whole run (as in `track_epoch`)."""
+        self._epochs.finish()
         started = time.perf_counter()
         results = dict(results)
         if self._epoch_metrics and "history" not in results:
@@ -301,6 +358,7 @@ class ProvenanceTracker:
         """Queue every stage that should be anchored and is not confirmed yet, deliver what is due
         in the outbox, and return this run's receipts by stage. A loaded run is locked meanwhile
         (refused while a training still writes it)."""
+        self._epochs.finish()
         fd = runlock.hold(self.run_dir, self.run_id) if self._loaded and self._lock_fd is None else None
         try:
             for stage in self.record.stages:
@@ -319,6 +377,7 @@ class ProvenanceTracker:
         chain and every anchor. Returns the report as a dict (`ok`, `chain_integrity`, ...)."""
         from ..verification.verify import verify_run
 
+        self._epochs.finish()
         if not self._loaded:
             self.anchors.drain()
             self.save()  # a loaded run is verified as found on disk, never rewritten first
@@ -337,6 +396,8 @@ class ProvenanceTracker:
 
     def save(self) -> Path:
         """Write the record (with the outbox's current receipts) atomically; returns its path."""
+        if not self._epochs.in_worker:
+            self._epochs.finish()
         if self.anchors.enabled and self.record.receipts:
             self.anchors.sync_receipts(self.record)
         return self.record.save(self.run_dir / RECORD_FILE)
@@ -370,17 +431,20 @@ class ProvenanceTracker:
 
     # ------------------------------------------------------------------ internals
 
-    def _anchor_if(self, stage: str, option: str, wait: bool = True) -> AnchorResult:
+    def _anchor_if(self, stage: str, option: str, wait: bool = True, submit: bool = False,
+                   save: bool | None = None) -> AnchorResult:
         """Anchor `stage` if `option` is on. Epoch roots go out in the background (`wait=False`)
-        so training does not wait for the network; the post-training anchor waits for them."""
+        so training does not wait for the network; the post-training anchor waits for them.
+        `submit`: send now, await in the background (see `Anchors.anchor_root`). `save`: write
+        the record afterwards (default: when waiting)."""
         started = time.perf_counter()
         receipts = AnchorResult()
         if self._should_anchor(stage, option):
             if wait:
                 self.anchors.drain()
-            receipts = AnchorResult(self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=wait))
+            receipts = AnchorResult(self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=wait, submit=submit))
         self._timing("anchor_s", started, accumulate=True)
-        if wait:
+        if wait if save is None else save:
             # Epoch stages are not written to record.json one by one (the outbox already holds
             # each anchored snapshot durably); the post-training save writes them all.
             self.save()
@@ -419,4 +483,5 @@ class ProvenanceTracker:
 
     def _timing(self, key: str, started: float, accumulate: bool = False) -> None:
         elapsed = time.perf_counter() - started
-        self.record.timings[key] = round(self.record.timings.get(key, 0.0) * accumulate + elapsed, 6)
+        with self._timings_lock:  # the epoch thread adds its own
+            self.record.timings[key] = round(self.record.timings.get(key, 0.0) * accumulate + elapsed, 6)

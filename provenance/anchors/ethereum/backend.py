@@ -124,7 +124,14 @@ class EthereumAnchor(AnchorBackend):
     def anchor(self, root: bytes, record: bytes = b"", prev_root: bytes = ZERO_ROOT) -> Receipt:
         """Anchor `root` for this signer; the record's sha2-256 digest goes into the event.
         Idempotent: a root this signer already anchored returns the receipt of the transaction
-        that anchored it. Anyone else's anchor of `root` plays no part."""
+        that anchored it. Anyone else's anchor of `root` plays no part. `submit` then
+        `await_mined`."""
+        receipt = self.submit(root, record, prev_root)
+        return self.await_mined(receipt) if receipt.state is AnchorState.SUBMITTED and "block_number" not in receipt.location else receipt
+
+    def submit(self, root: bytes, record: bytes = b"", prev_root: bytes = ZERO_ROOT) -> Receipt:
+        """Send the anchor transaction and return at once, `submitted` with its hash (not mined
+        yet as far as this call knows); or the receipt of an anchor this signer already made."""
         check_root(root)
         signer = self._require_signer()
         existing = self.find_anchor(root)
@@ -145,6 +152,14 @@ class EthereumAnchor(AnchorBackend):
             "record_digest": "0x" + record_digest.hex(),
             "prev_root": "0x" + prev_root.hex(),
         }
+        return Receipt(self.name, root, AnchorState.SUBMITTED, location, reason="not mined yet")
+
+    def await_mined(self, receipt: Receipt) -> Receipt:
+        """Wait (up to `receipt_timeout`) for a transaction `submit` sent, and return its receipt
+        with block and confirmations; still `submitted` if it is not mined by then."""
+        location = dict(receipt.location)
+        tx_hash = location["tx_hash"]
+        root = receipt.root
         try:
             tx_receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
         except TimeExhausted:
@@ -152,7 +167,7 @@ class EthereumAnchor(AnchorBackend):
         except (requests.RequestException, OSError) as e:
             return Receipt(self.name, root, AnchorState.SUBMITTED, location, reason=f"receipt not fetched: {_transport_reason(e)}")
         if tx_receipt["status"] != 1:
-            raise AnchorError(f"anchor transaction 0x{tx_hash.hex()} reverted in block {tx_receipt['blockNumber']}")
+            raise AnchorError(f"anchor transaction {tx_hash} reverted in block {tx_receipt['blockNumber']}")
         location |= {"block_number": tx_receipt["blockNumber"], "block_hash": "0x" + bytes(tx_receipt["blockHash"]).hex()}
         return self._with_confirmations(Receipt(self.name, root, AnchorState.SUBMITTED, location))
 
