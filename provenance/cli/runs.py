@@ -1,4 +1,4 @@
-"""`provenance train | verify | anchor | status | report`: whole runs."""
+"""`provenance train | verify | anchor | status`: whole runs (`report` is in report.py)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def report_training(result: Any, epochs: int, as_json: bool) -> None:
         if result.privacy:
             lines.append("  privacy spent (epsilon by epoch, delta {delta:g}, {accountant}): ".format(**result.privacy[-1])
                          + ", ".join(f"{p['epsilon']:.3f}" for p in result.privacy))
-        lines.append(f"verification: {'PASSED' if ok else 'FAILED'}; report {result.report_path} (and report.md)")
+        lines.append(f"verification: {'PASSED' if ok else 'FAILED'}; report {result.report_path} (and report.md, report.html)")
         return "\n".join(lines)
 
     emit(as_json, summary, text)

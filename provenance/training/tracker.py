@@ -387,7 +387,7 @@ class ProvenanceTracker:
         return report.to_json()
 
     def save_blockchain_report(self) -> Path:
-        """Write `report.json` and `report.md` into the run folder (verifying first if needed)."""
+        """Write `report.json`, `report.md` and `report.html` into the run folder (verifying first if needed)."""
         from ..verification.report import write_reports
 
         if self._last_report is None:
