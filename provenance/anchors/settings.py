@@ -11,9 +11,9 @@ precedence, defaults < config file or dict < environment < command-line flags.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Mapping
+from typing import Annotated, Any, ClassVar, Mapping
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
 from ..errors import ConfigError
@@ -133,3 +133,10 @@ def in_range(low: int, high: int) -> Any:
         return value
 
     return check
+
+
+# The field types the networks share, each with its one range rule.
+Seconds = Annotated[float, AfterValidator(seconds)]
+Positive = Seconds  # the same bound for other positive numbers (a fee rate)
+Confirmations = Annotated[int, AfterValidator(in_range(1, MAX_CONFIRMATIONS))]
+RetryAttempts = Annotated[int, AfterValidator(in_range(1, MAX_RETRY_ATTEMPTS))]

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from pydantic import field_validator
 
-from ..settings import MAX_CONFIRMATIONS, MAX_RETRY_ATTEMPTS, Section, describe, in_range, is_url, problem, seconds
+from ..settings import Confirmations, Positive, RetryAttempts, Seconds, Section, describe, is_url, problem
 from .dialects import DIALECTS
 
 LOCAL = "local"  # the embedded regtest node
@@ -22,11 +22,11 @@ class BitcoinSettings(Section):
     rpc_url: str | None = None  # None or "local": the embedded regtest node; else http(s)://host:port
     chain: str = "regtest"  # what getblockchaininfo must report: main, test, signet, regtest, ...
     dialect: str = "auto"  # core | sv | auto (from getnetworkinfo's subversion)
-    confirmations: int = 1
+    confirmations: Confirmations = 1
     wallet: str | None = None  # Bitcoin Core: the wallet to load (created if absent)
-    max_fee_rate: float = 0.001  # BTC per kvB; an anchor never pays more
-    timeout: float = 30.0
-    retry_attempts: int = 1
+    max_fee_rate: Positive = 0.001  # BTC per kvB; an anchor never pays more
+    timeout: Seconds = 30.0
+    retry_attempts: RetryAttempts = 1
     mine_local_blocks: bool = True  # embedded regtest only: mine the blocks that confirm each anchor
 
     ENV: ClassVar = {
@@ -68,18 +68,3 @@ class BitcoinSettings(Section):
         if value != "auto" and value not in DIALECTS:
             raise problem(f"expected one of auto, {', '.join(DIALECTS)}, found {describe(value)}")
         return value
-
-    @field_validator("confirmations")
-    @classmethod
-    def _confirmations(cls, value: int) -> int:
-        return in_range(1, MAX_CONFIRMATIONS)(value)
-
-    @field_validator("retry_attempts")
-    @classmethod
-    def _retries(cls, value: int) -> int:
-        return in_range(1, MAX_RETRY_ATTEMPTS)(value)
-
-    @field_validator("timeout", "max_fee_rate")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        return seconds(value)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, PrivateAttr, field_validator
 
-from ..settings import MAX_CONFIRMATIONS, MAX_RETRY_ATTEMPTS, Section, describe, in_range, is_url, problem, seconds
+from ..settings import Confirmations, RetryAttempts, Seconds, Section, describe, is_url, problem
 
 if TYPE_CHECKING:
     from .keys import KeySigner
@@ -54,12 +54,12 @@ class EthereumSettings(Section):
     enabled: bool = True
     network: str = LOCAL  # 'local', an http(s):// JSON-RPC URL, or Ape's ecosystem:network:provider
     contract_address: Address | None = None
-    confirmations: int = 1
-    request_timeout: float = 10.0
-    receipt_timeout: float = 120.0
+    confirmations: Confirmations = 1
+    request_timeout: Seconds = 10.0
+    receipt_timeout: Seconds = 120.0
     gas_limit: int | None = None  # None: estimated by the node
     gas_price: Any = "auto"  # "auto": the node's suggestion; an int: wei
-    retry_attempts: int = 1
+    retry_attempts: RetryAttempts = 1
     trusted_submitters: list[Address] = []  # 0x addresses; verification requires one of them when given
     batch: bool = False  # queue roots and anchor many at once with `provenance anchor --batch`
     account: str | None = None  # an Ape keystore account alias (not a secret: the file is encrypted)
@@ -81,21 +81,6 @@ class EthereumSettings(Section):
     def signer(self) -> KeySigner | None:
         """The key given in a dict in memory, or None. Never dumped."""
         return self._signer
-
-    @field_validator("confirmations")
-    @classmethod
-    def _confirmations(cls, value: int) -> int:
-        return in_range(1, MAX_CONFIRMATIONS)(value)
-
-    @field_validator("retry_attempts")
-    @classmethod
-    def _retries(cls, value: int) -> int:
-        return in_range(1, MAX_RETRY_ATTEMPTS)(value)
-
-    @field_validator("request_timeout", "receipt_timeout")
-    @classmethod
-    def _timeouts(cls, value: float) -> float:
-        return seconds(value)
 
     @field_validator("network")
     @classmethod

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from pydantic import field_validator
 
-from ..settings import MAX_RETRY_ATTEMPTS, Section, describe, in_range, is_url, problem, seconds
+from ..settings import RetryAttempts, Seconds, Section, describe, is_url, problem
 
 FETCH_SHARE = 2 / 3  # of `timeout`: js-ipfs waits forever for an absent block unless told; keep its wait inside ours
 
@@ -20,8 +20,8 @@ class IpfsSettings(Section):
 
     enabled: bool = True
     api_url: str | None = None
-    timeout: float = 30.0  # seconds for any one answer of the node
-    retry_attempts: int = 1
+    timeout: Seconds = 30.0  # seconds for any one answer of the node
+    retry_attempts: RetryAttempts = 1
 
     ENV: ClassVar = {
         "api_url": ("PROVENANCE_IPFS_API_URL", "PROVENANCE_IPFS_URL"),
@@ -41,13 +41,3 @@ class IpfsSettings(Section):
         if value is not None and not is_url(value):
             raise problem(f"expected an http(s):// URL or null, found {describe(value)}")
         return value
-
-    @field_validator("timeout")
-    @classmethod
-    def _timeout(cls, value: float) -> float:
-        return seconds(value)
-
-    @field_validator("retry_attempts")
-    @classmethod
-    def _retries(cls, value: int) -> int:
-        return in_range(1, MAX_RETRY_ATTEMPTS)(value)
