@@ -20,7 +20,7 @@ from provenance.digests.hashing import dataset_leaves
 from provenance.integrations.huggingface import ProvenanceCallback, training_config
 from tests.support.cli import cli
 
-from .conftest import flip_tensor_byte
+from tests.support.tamper import flip_tensor_byte
 
 TOKEN = "hf_" + "q" * 34  # what a Hugging Face access token looks like
 

@@ -13,7 +13,7 @@ from provenance.digests import datasets
 from provenance.integrations.lightning import ProvenanceCallback
 from tests.support.cli import cli
 
-from .conftest import flip_tensor_byte
+from tests.support.tamper import flip_tensor_byte
 
 
 class DigitsNet(L.LightningModule):

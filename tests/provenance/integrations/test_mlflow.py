@@ -16,7 +16,7 @@ from provenance.digests import datasets
 from provenance.integrations.lightning import ProvenanceCallback
 from provenance.integrations.mlflow import explorer_link, log_run
 
-from .conftest import flip_tensor_byte
+from tests.support.tamper import flip_tensor_byte
 from .test_lightning import DigitsNet, loaders
 
 

@@ -1,10 +1,9 @@
-"""Helpers for the report tests: `provenance report` in a fresh process, a flipped tensor byte,
+"""Helpers for the report tests: `provenance report` in a fresh process,
 and markup planted in a run folder as an attacker would plant it."""
 
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,6 @@ def make_report(run_dir: Path, *args: str, code: int = 0) -> dict[str, Any]:
     done = cli("report", str(run_dir), "--json", *args)
     assert done.returncode == code and "Traceback" not in done.stderr, (done.returncode, done.stderr[-2000:])
     return json.loads(done.stdout)
-
-
-def flip_tensor_byte(path: Path) -> str:
-    """Flip the last byte of the last tensor's data in a safetensors file; return that tensor's name."""
-    data = bytearray(path.read_bytes())
-    header_len = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8 : 8 + header_len])
-    tensors = {name: spec for name, spec in header.items() if name != "__metadata__"}
-    name, spec = max(tensors.items(), key=lambda item: item[1]["data_offsets"][1])
-    data[8 + header_len + spec["data_offsets"][1] - 1] ^= 0x01
-    path.write_bytes(bytes(data))
-    return name
 
 
 def inject_markup(run_dir: Path, markup: str) -> None:

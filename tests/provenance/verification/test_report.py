@@ -18,7 +18,8 @@ from provenance.verification.links import explorer_link
 from provenance.verification.report import headline, report_json
 from provenance.verification.verify import VerificationReport
 
-from tests.provenance.verification.reports import flip_tensor_byte, inject_markup, make_report
+from tests.provenance.verification.reports import inject_markup, make_report
+from tests.support.tamper import flip_tensor_byte
 
 SCRIPT = "<script>alert(1)</script>"
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from provenance.record import Record
 from provenance.training.tracker import FINAL_MODEL_FILE
 
-from tests.provenance.verification.reports import flip_tensor_byte, inject_markup, make_report
+from tests.provenance.verification.reports import inject_markup, make_report
+from tests.support.tamper import flip_tensor_byte
 
 WIDTH, HEIGHT = 1280, 2000
 
