@@ -8,7 +8,8 @@ stderr, never a traceback (`PROVENANCE_DEBUG=1` shows one).
 from __future__ import annotations
 
 import os
-from typing import Any
+import sys
+from typing import Any, Sequence
 
 import click
 
@@ -23,7 +24,14 @@ def exit_code(e: ProvenanceError) -> int:
 
 class OneLineErrors:
     """Mixed into a click command or group: the package's errors become one line on stderr and
-    the exit code `exit_code` gives."""
+    the exit code `exit_code` gives. An argument that looks like a private key never reaches the
+    printed line, whatever option it was pasted into."""
+
+    _argv: Sequence[str] = ()
+
+    def main(self, args: Sequence[str] | None = None, *more: Any, **options: Any) -> Any:
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().main(args, *more, **options)  # type: ignore[misc]
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -31,23 +39,38 @@ class OneLineErrors:
         except ProvenanceError as e:
             if os.environ.get("PROVENANCE_DEBUG"):
                 raise
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {self._shown(str(e))}", err=True)
             ctx.exit(exit_code(e))
         except click.UsageError as e:
             # click prints usage, a hint and the error on four lines; ours is one, with the hint in it
             if os.environ.get("PROVENANCE_DEBUG"):
                 raise
             command = e.ctx.command_path if e.ctx is not None else ctx.command_path
-            click.echo(f"error: {e.format_message()} (see `{command} -h`)", err=True)
+            click.echo(f"error: {self._shown(e.format_message())} (see `{command} -h`)", err=True)
             ctx.exit(EXIT_BAD_INPUT)
         except (OSError, EOFError) as e:
             # A path or stream no module turned into a ProvenanceError: still one line, and never
             # exit 1 (click turns EOFError into "Aborted!" and 1, the code of a failed verification).
             if os.environ.get("PROVENANCE_DEBUG"):
                 raise
-            click.echo(f"error: {_describe_os_error(e)}", err=True)
+            click.echo(f"error: {self._shown(_describe_os_error(e))}", err=True)
             ctx.exit(EXIT_UNREACHABLE if _is_network(e) else EXIT_BAD_INPUT)
 
+    def _shown(self, message: str) -> str:
+        """`message` with every private key given on the command line taken out: errors quote
+        what they found (a run, a folder, a stage, perhaps normalised), and a key pasted there
+        must not reach a terminal or a CI log."""
+        values = [a.split("=", 1)[-1] for a in self._argv]
+        suspects = [v for v in values if len(v) >= 47]  # no key is shorter (12 three-letter BIP-39 words: 47)
+        if not suspects:
+            return message
+        from ..anchors.ethereum.keys import secret_kind, secret_parts
+
+        for value in suspects:
+            kind = secret_kind(value)
+            for part in [value, *secret_parts(value)] if kind else []:
+                message = message.replace(part, f"<a {kind}, not shown>")
+        return message
 
 def _is_network(e: BaseException) -> bool:
     import requests

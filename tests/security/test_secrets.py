@@ -184,6 +184,21 @@ def test_key_as_a_cli_flag_or_in_the_environment_is_refused(tmp_path):
     assert_nowhere(key, outputs, [tmp_path, home()])
 
 
+@pytest.mark.parametrize("form", list(FORMS), ids=list(FORMS))
+def test_key_pasted_into_a_flag_that_errors_quote_is_not_shown(form, tmp_path):
+    """Errors quote what they found (a run name, a folder, a stage); a key pasted there is
+    replaced in the printed line, which still says what was expected."""
+    key = fresh_key()
+    value = FORMS[form](key)
+    outputs = []
+    for args in (["runs", "--base-dir", value], ["verify", value], ["status", value], ["--log-level=INFO", "verify", value]):
+        done = cli(*args)
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, (args, done.stderr)
+        assert "expected" in done.stderr and "not shown" in done.stderr and "Traceback" not in done.stderr
+        outputs += [done.stdout, done.stderr]
+    assert_nowhere(key, outputs, [tmp_path])
+
+
 # ---------------------------------------------------------------- a key in the training config
 
 

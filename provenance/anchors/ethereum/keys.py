@@ -157,6 +157,15 @@ def secret_kind(text: str) -> str | None:
     return None
 
 
+def secret_parts(text: str) -> list[str]:
+    """The pieces of `text` that `secret_kind` takes for private keys (all of `text` for a
+    mnemonic phrase), to take out of a message that quotes `text` whole or in part."""
+    if _has_phrase(text):
+        return [text]
+    return (_HEX_KEY.findall(text) + _EXTENDED.findall(text)
+            + [token for token in _B58_TOKEN.findall(text) if _is_wif(token)])
+
+
 def _is_wif(token: str) -> bool:
     if len(token) not in (51, 52):
         return False
