@@ -46,11 +46,9 @@ def deliver_batch(outbox: Outbox, batch: Batch, backend: FindsAnchors) -> list[E
 def deliver(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
     """Move one entry forward as far as its network allows (see the module docstring), only
     through a backend with the entry's destination."""
-    destination = destination_of(backend)
-    if entry.destination and entry.destination != destination:
-        return outbox.note(entry, f"queued for {entry.destination}; this configuration sends to {destination}: not sent")
-    if not entry.destination and destination != LOCAL_ONLY:
-        entry = outbox.bind(entry, destination)
+    entry, sendable = _bound(outbox, entry, backend)
+    if not sendable:
+        return entry
     try:
         if (entry.receipt is not None and entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED)
                 and _sent(entry.receipt) and isinstance(backend, Refreshes)):
@@ -82,17 +80,26 @@ def deliver(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
         return outbox.fail(entry, str(e))
 
 
+def _bound(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> tuple[Entry, bool]:
+    """The entry bound to `backend`'s destination (fixed at its first send) and True; or, when it
+    was queued for another destination, the entry with a note saying so and False: not sent."""
+    destination = destination_of(backend)
+    if entry.destination and entry.destination != destination:
+        return outbox.note(entry, f"queued for {entry.destination}; this configuration sends to {destination}: not sent"), False
+    if not entry.destination and destination != LOCAL_ONLY:
+        entry = outbox.bind(entry, destination)
+    return entry, True
+
+
 def submit(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:
     """Send a pending entry's anchor without waiting for it to be mined, its transaction id
     committed to the outbox (`await_submitted` finishes it). A backend that cannot do that, or an
     entry already under way, is left as it is for `deliver`."""
     if not isinstance(backend, Submits) or entry.state is not AnchorState.PENDING or entry.receipt is not None:
         return entry
-    destination = destination_of(backend)
-    if entry.destination and entry.destination != destination:
-        return outbox.note(entry, f"queued for {entry.destination}; this configuration sends to {destination}: not sent")
-    if not entry.destination:
-        entry = outbox.bind(entry, destination)
+    entry, sendable = _bound(outbox, entry, backend)
+    if not sendable:
+        return entry
     try:
         return outbox.record(entry, backend.submit(entry.root, outbox.payload(entry), entry.prev_root))
     except AnchorError as e:

@@ -68,8 +68,8 @@ def open_backend(network: str, config: Any, *, read_only: bool = False) -> Ancho
 
 
 def section_of(network: str, config: Any) -> Section:
-    """`network`'s typed settings from a whole config, its `blockchain` part, the section itself,
-    or the dict form of any of these."""
+    """`network`'s typed settings from a whole config or its `blockchain` part (typed, or in the
+    dict form), or the typed section itself."""
     model = MODELS[network]
     if isinstance(config, model):
         return config

@@ -40,12 +40,12 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The node to talk to: each flag wins over the environment, which wins over `--config`."""
     options = [
         config_option,
-        click.option("--url", help=f"Node JSON-RPC URL, or 'local' (the embedded regtest node). [$PROVENANCE_BITCOIN_RPC_URL, $BITCOIN_RPC_URL]"),
-        click.option("--chain", help=f"Chain the node must be on: main, test, signet, regtest, ... [$PROVENANCE_BITCOIN_CHAIN; regtest]"),
-        click.option("--dialect", type=click.Choice(["auto", *DIALECTS]), help=f"Node dialect. [$PROVENANCE_BITCOIN_DIALECT; auto]"),
-        click.option("--confirmations", type=click.IntRange(min=1), help=f"Confirmations required. [$PROVENANCE_BITCOIN_CONFIRMATIONS; 1]"),
-        click.option("--wallet", help=f"Bitcoin Core wallet to use (loaded or created). [$PROVENANCE_BITCOIN_WALLET]"),
-        click.option("--max-fee-rate", type=Decimal, help=f"Highest fee rate to pay, BTC/kvB. [$PROVENANCE_BITCOIN_MAX_FEE_RATE; 0.001]"),
+        click.option("--url", help="Node JSON-RPC URL, or 'local' (the embedded regtest node). [$PROVENANCE_BITCOIN_RPC_URL, $BITCOIN_RPC_URL]"),
+        click.option("--chain", help="Chain the node must be on: main, test, signet, regtest, ... [$PROVENANCE_BITCOIN_CHAIN; regtest]"),
+        click.option("--dialect", type=click.Choice(["auto", *DIALECTS]), help="Node dialect. [$PROVENANCE_BITCOIN_DIALECT; auto]"),
+        click.option("--confirmations", type=click.IntRange(min=1), help="Confirmations required. [$PROVENANCE_BITCOIN_CONFIRMATIONS; 1]"),
+        click.option("--wallet", help="Bitcoin Core wallet to use (loaded or created). [$PROVENANCE_BITCOIN_WALLET]"),
+        click.option("--max-fee-rate", type=Decimal, help="Highest fee rate to pay, BTC/kvB. [$PROVENANCE_BITCOIN_MAX_FEE_RATE; 0.001]"),
     ]
 
     @functools.wraps(command)

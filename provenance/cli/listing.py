@@ -18,14 +18,17 @@ import click
 
 from ..errors import ConfigError, ProvenanceError
 from ..files import read_json
-from ..record import FORMAT, FORMAT_V1
+from ..record import ACCURACY_KEYS, FORMAT, FORMAT_V1
 from .common import RECORD_FILE, base_dir_option, emit, json_option
 
 REPORT_FILE = "report.json"
 NOT_VERIFIED = "not verified"
 SHORT_NETWORK = {"ethereum": "eth", "bitcoin": "btc"}
-# Where a run's accuracy may be, by the trainer that made it: ours, then the usual framework names.
-ACCURACY_KEYS = ("test_accuracy", "accuracy", "eval_accuracy", "val_accuracy", "val_acc")
+
+
+def short_root(root: str) -> str:
+    """`0x1234abcd...ef01`: enough of a root to tell runs apart on a screen."""
+    return root if len(root) <= 18 else f"{root[:10]}...{root[-4:]}"
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,8 @@ def _saved_verdict(folder: Path, trees: list[tuple[str, str]]) -> tuple[str, str
     verification = report.get("verification") if isinstance(report, dict) else None
     if not isinstance(verification, dict) or not isinstance(verification.get("ok"), bool):
         raise ConfigError(f"{REPORT_FILE}: expected a provenance report with a verification, found another shape")
-    verdict = str(verification.get("verdict") or ("PASSED" if verification["ok"] else "FAILED"))
+    # the report's headline (CANNOT CHECK included), as report.md and report.html show it
+    verdict = str(report.get("verdict") or verification.get("verdict") or ("PASSED" if verification["ok"] else "FAILED"))
     reported = [(t.get("stage"), t.get("root")) for t in report.get("trees", []) if isinstance(t, dict)]
     return verdict, _mtime(path), reported == trees
 

@@ -18,7 +18,7 @@ from ..verification.nested import (
 )
 from ..verification.proofs import check_offline, check_on_network, prove
 from ..record import Record
-from .common import RECORD_FILE, base_dir_option, config_option, emit, json_option, load_settings_for, parse_leaf_ref, resolve_run
+from .common import RECORD_FILE, base_dir_option, config_option, emit, ethereum_flags, json_option, load_settings_for, parse_leaf_ref, resolve_run
 
 
 @click.command("prove")
@@ -92,4 +92,4 @@ def check_proof(proof_file, offline, network, config_path, as_json) -> None:
 
 def _network(config_path: Path | None, network: str | None) -> str:
     """The Ethereum network with the one precedence (config < environment < --network)."""
-    return load_settings_for(config_path, {"blockchain.ethereum.network": ("--network", network)}).blockchain.ethereum.network
+    return load_settings_for(config_path, ethereum_flags(network, None)).blockchain.ethereum.network

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -11,7 +12,7 @@ from ..training.tracker import ProvenanceTracker
 from ..verification.verify import verify_run
 from .common import (account_option, base_dir_option, config_option, emit, ethereum_flags, ethereum_options, json_option,
                      load_settings_for, network_option, resolve_run)
-from .listing import read_row
+from .listing import read_row, short_root
 from .shards import open_engine, shard_options
 
 
@@ -245,11 +246,6 @@ def _next_step(data: dict[str, Any], run_dir: Path) -> str:
     if not any(h["stage"] == "post" for h in stages):
         return "no post-training tree yet: the run is incomplete until its training finishes (or `provenance recover` brings it back)"
     return f"run `provenance verify {run_dir}` to check the artifacts and every anchor"
-
-
-def short_root(root: str) -> str:
-    """`0x1234abcd...ef01`: enough of a root to tell runs apart on a screen."""
-    return root if len(root) <= 18 else f"{root[:10]}...{root[-4:]}"
 
 
 def _describe_network(info: dict[str, Any]) -> str:

@@ -59,13 +59,13 @@ def save_weights(state: Mapping[str, Any], path: Path) -> bytes:
     return data
 
 
-def load_weights(path: Path, data: bytes | None = None) -> dict[str, Any]:
-    """The tensors of a safetensors file (its bytes `data`, if already read), with a one-line
+def load_weights(path: Path) -> dict[str, Any]:
+    """The tensors of a safetensors file, with a one-line
     error if it cannot be read. numpy arrays where numpy has the dtypes (a verifier then never
     imports torch: ~1 s of its start-up); torch tensors for bfloat16, float8 and the like. Both
     hash to the same leaves (`provenance-canonical/v1` names dtypes alike)."""
     try:
-        data = Path(path).read_bytes() if data is None else data
+        data = Path(path).read_bytes()
         if _numpy_dtypes_only(data):
             from safetensors.numpy import load as load_numpy
 

@@ -41,6 +41,9 @@ IDENTITY_ETHEREUM = "identity.ethereum"  # name: the checksummed address that an
 RUN_NONCE = "run.nonce"  # 32 random bytes: identical re-runs never share a root
 # Leaves that differ between two runs of the same job (who anchors it, its nonce, its chain links).
 RUN_SPECIFIC_KINDS = (CHAIN_PREV, IDENTITY_ETHEREUM, RUN_NONCE)
+# Where a run's headline metrics may be, by the trainer that made it (ours, Lightning, Hugging Face): first found wins.
+ACCURACY_KEYS = ("test_accuracy", "accuracy", "eval_accuracy", "val_accuracy", "val_acc")
+LOSS_KEYS = ("loss", "train_loss", "eval_loss", "val_loss")
 _SNAPSHOT_EXCLUDED = ("receipts", "timings")
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 

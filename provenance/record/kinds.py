@@ -47,7 +47,7 @@ class RunFiles:
 class LeafKind:
     kind: str
     trees: str  # which trees hold it, for readers
-    make: Callable[..., list[Leaf]] | None  # the artifact -> its leaves (None: `Stage.build` makes them)
+    make: Callable[..., list[Leaf]] | None  # the artifact -> its leaves (None: made elsewhere, `Stage.build` or shard_tracking)
     rehash: Callable[[RunFiles, Stage], list[Leaf]] | None  # None: checked by a verification step of its own
     per_run: bool = False
 
@@ -56,7 +56,7 @@ def make(kind: str, *artifact: Any, **options: Any) -> list[Leaf]:
     """The leaves of `kind` for `artifact`, as the tracker puts them in a tree."""
     row = KINDS[kind]
     if row.make is None:
-        raise ProvenanceError(f"leaf kind {kind!r}: expected a kind made from an artifact, found one made by Stage.build")
+        raise ProvenanceError(f"leaf kind {kind!r}: expected a kind made from an artifact, found one made by Stage.build (or by shard_tracking, for shards)")
     return row.make(*artifact, **options)
 
 
@@ -149,8 +149,9 @@ def _nonce(files: RunFiles, stage: Stage) -> list[Leaf]:
 
 KINDS: dict[str, LeafKind] = {row.kind: row for row in (
     LeafKind(DATA_SAMPLE, "pre", data_leaves, _data, per_run=True),
-    LeafKind(shard_tracking.SHARD_KIND, "pre", lambda *a, **k: shard_tracking.shard_leaves_of(*a, **k)[0],
-             None),  # `shard_tracking.check_run_shards` re-hashes shards (all, or a spot check)
+    # made by `shard_tracking.shard_leaves_of` in track_data (which also needs the source it returns);
+    # re-hashed by `shard_tracking.check_run_shards` (all, or a spot check)
+    LeafKind(shard_tracking.SHARD_KIND, "pre", None, None),
     LeafKind(models.PARAM_KIND, "pre, epoch-N, post", models.weight_leaves, _params),
     LeafKind(models.FILE_KIND, "pre, epoch-N, post", lambda name, data: [models.file_leaf(name, data)], _file),
     LeafKind(CONFIG, "pre", context.config_leaves, _config, per_run=True),

@@ -165,7 +165,7 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
             # every epoch's anchor goes out after it).
             tracker.store_merkle_on_blockchain_before_training(options.training_config(descriptor), wait=False)
         phases["provenance_before_s"] = time.perf_counter() - started
-    epoch_trees = bool(tracker and tracker.config["storage_options"]["store_epoch_checkpoints"])
+    epoch_trees = bool(tracker and tracker.settings.storage_options.store_epoch_checkpoints)
     if hasher is not None:
         epoch_trees = cluster.broadcast(epoch_trees)
 

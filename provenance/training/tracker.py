@@ -146,8 +146,8 @@ class ProvenanceTracker:
         when the tracker is garbage-collected)."""
         epochs = getattr(self, "_epochs", None)  # None when __init__ stopped early
         try:
-            if epochs is not None and not epochs.in_worker:
-                epochs.finish()
+            if epochs is not None:
+                epochs.finish()  # a no-op join from the worker itself
         finally:
             runlock.release(getattr(self, "_lock_fd", None))  # None also when __init__ stopped early
         self._lock_fd = None
@@ -396,8 +396,7 @@ class ProvenanceTracker:
 
     def save(self) -> Path:
         """Write the record (with the outbox's current receipts) atomically; returns its path."""
-        if not self._epochs.in_worker:
-            self._epochs.finish()
+        self._epochs.finish()
         if self.anchors.enabled and self.record.receipts:
             self.anchors.sync_receipts(self.record)
         return self.record.save(self.run_dir / RECORD_FILE)
@@ -432,11 +431,11 @@ class ProvenanceTracker:
     # ------------------------------------------------------------------ internals
 
     def _anchor_if(self, stage: str, option: str, wait: bool = True, submit: bool = False,
-                   save: bool | None = None) -> AnchorResult:
+                   save: bool = False) -> AnchorResult:
         """Anchor `stage` if `option` is on. Epoch roots go out in the background (`wait=False`)
         so training does not wait for the network; the post-training anchor waits for them.
-        `submit`: send now, await in the background (see `Anchors.anchor_root`). `save`: write
-        the record afterwards (default: when waiting)."""
+        `submit`: send now, await in the background (see `Anchors.anchor_root`). The record is
+        written afterwards when waiting, and with `save` also when not."""
         started = time.perf_counter()
         receipts = AnchorResult()
         if self._should_anchor(stage, option):
@@ -444,7 +443,7 @@ class ProvenanceTracker:
                 self.anchors.drain()
             receipts = AnchorResult(self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=wait, submit=submit))
         self._timing("anchor_s", started, accumulate=True)
-        if wait if save is None else save:
+        if wait or save:
             # Epoch stages are not written to record.json one by one (the outbox already holds
             # each anchored snapshot durably); the post-training save writes them all.
             self.save()

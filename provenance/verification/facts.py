@@ -14,15 +14,12 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from ..record import Record
+from ..record import ACCURACY_KEYS, LOSS_KEYS, Record
 from .links import explorer_link
 from .verify import VerificationReport
 
 FORMAT = "provenance-report/v1"
 
-# The metric names the headline looks for, first found wins (our job, Lightning, Hugging Face).
-ACCURACY_KEYS = ("test_accuracy", "accuracy", "eval_accuracy", "val_accuracy", "val_acc")
-LOSS_KEYS = ("loss", "train_loss", "eval_loss", "val_loss")
 CANNOT_CHECK = "CANNOT CHECK"
 
 
@@ -144,3 +141,10 @@ def _utc(timestamp: Any) -> str | None:
     if not isinstance(timestamp, int) or isinstance(timestamp, bool) or not 0 < timestamp < 2**40:
         return None
     return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_number(value: Any) -> str:
+    """A metric for a person: 4 significant digits for floats, a dash for none."""
+    if value is None:
+        return "—"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..errors import ProvenanceError
 from ..merkle import Leaf, MerkleTree
 from ..record import CHAIN_PREV, Record
-from .facts import CANNOT_CHECK, anchor_rows, dataset_summary, git_summary, headline
+from .facts import CANNOT_CHECK, anchor_rows, dataset_summary, format_number, git_summary, headline
 from .verify import VerificationReport
 
 # Trees up to this many leaves are drawn whole; bigger ones as the highlighted leaf's proof path.
@@ -202,8 +202,8 @@ def _summary(data: Mapping[str, Any], v: Mapping[str, Any]) -> str:
     trees = data.get("trees") or []
     final = trees[-1] if trees else None
     rows = [
-        ("Accuracy", f'<span class="big">{e(_num(m.get("accuracy")))}</span> <span class="muted">(as committed in the trees)</span>'),
-        ("Loss", f'<span class="big">{e(_num(m.get("loss")))}</span>'),
+        ("Accuracy", f'<span class="big">{e(format_number(m.get("accuracy")))}</span> <span class="muted">(as committed in the trees)</span>'),
+        ("Loss", f'<span class="big">{e(format_number(m.get("loss")))}</span>'),
         ("Dataset", e(dataset_summary(data.get("dataset") or {}))),
         ("Git commit", f'<code>{e(git_summary(git))}</code>'),
         ("Identity", f'<code>{e(v.get("identity") or "none committed")}</code> <span class="muted">(the Ethereum account the pre tree '
@@ -249,16 +249,21 @@ def _trees(data: Mapping[str, Any], changes: Sequence[Mapping[str, Any]], change
 
 def _anchor_summary(a: Mapping[str, Any]) -> str:
     status = a["verified"]
-    cls = "ok" if status == "ok" else "missing" if status in ("cannot check", "not checked") else "no"
+    cls = _status_class(status)
     block = f", block {e(a['block'])}" if a["block"] is not None else ""
     return f'{e(a["network"])}: {e(a["state"])}, verified <span class="{cls}">{e(status)}</span>{block}{_link(a["link"])}'
+
+
+def _status_class(status: str) -> str:
+    """The CSS class of an anchor's verification status: held, not asked, or failed."""
+    return "ok" if status == "ok" else "missing" if status in ("cannot check", "not checked") else "no"
 
 
 def _anchors(data: Mapping[str, Any]) -> str:
     rows = []
     for a in anchor_rows(data):
         status = a["verified"]
-        cls = "ok" if status == "ok" else "missing" if status in ("cannot check", "not checked") else "no"
+        cls = _status_class(status)
         where = "<br>".join(f'{e(k)} <code class="hex">{e(val)}</code>' for k, val in a["where"].items()) or "—"
         by = (f'<code class="hex">{e(a["submitter"])}</code>' + ("" if a["submitter_from_chain"] else ' <span class="muted">(per receipt)</span>')
               if a["submitter"] else "—")
@@ -285,9 +290,9 @@ def _metrics(m: Mapping[str, Any]) -> str:
     table = ""
     if epochs:
         table = ("<table><thead><tr><th>tree</th>" + "".join(f"<th>{e(k)}</th>" for k in keys) + "</tr></thead><tbody>"
-                 + "".join("<tr><td>" + e(row["stage"]) + "</td>" + "".join(f"<td>{e(_num(row.get(k)))}</td>" for k in keys) + "</tr>"
+                 + "".join("<tr><td>" + e(row["stage"]) + "</td>" + "".join(f"<td>{e(format_number(row.get(k)))}</td>" for k in keys) + "</tr>"
                            for row in epochs) + "</tbody></table>")
-    final_text = ", ".join(f"{e(k)} {e(_num(val))}" for k, val in sorted(final.items()))
+    final_text = ", ".join(f"{e(k)} {e(format_number(val))}" for k, val in sorted(final.items()))
     return ('<section id="metrics"><h2>Metrics</h2>' + table
             + (f"<p>Final tree: {final_text}</p>" if final_text else "") + "</section>")
 
@@ -303,8 +308,8 @@ def _privacy_table(privacy: Mapping[str, Any] | None) -> str:
     if not privacy:
         return ""
     target = privacy.get("target") or {}
-    rows = "".join(f"<tr><td>{e(h.get('stage'))}</td><td>{e(_num(h.get('epsilon')))}</td><td>{e(h.get('delta'))}</td>"
-                   f"<td>{e(h.get('steps'))}</td><td>{e(_num(h.get('noise_multiplier')))}</td><td>{e(h.get('accountant'))}</td></tr>"
+    rows = "".join(f"<tr><td>{e(h.get('stage'))}</td><td>{e(format_number(h.get('epsilon')))}</td><td>{e(h.get('delta'))}</td>"
+                   f"<td>{e(h.get('steps'))}</td><td>{e(format_number(h.get('noise_multiplier')))}</td><td>{e(h.get('accountant'))}</td></tr>"
                    for h in privacy.get("history") or [])
     return (f'<section id="privacy"><h2>Differential privacy</h2><p>Target epsilon {e(target.get("target_epsilon"))}, delta '
             f'{e(target.get("delta"))}, max grad norm {e(target.get("max_grad_norm"))}.</p><table><thead><tr><th>tree</th>'
@@ -345,11 +350,6 @@ def _list(key: str, title: str, items: Iterable[Any], cls: str) -> str:
 def _link(url: str | None) -> str:
     return f' <a href="{e(url)}" rel="noopener noreferrer">explorer</a>' if url else ""
 
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 # ---------------------------------------------------------------------- which pictures

@@ -12,7 +12,7 @@ from typing import Any
 from ..files import atomic_write_bytes, atomic_write_json
 from ..record import Record
 from . import html as html_report
-from .facts import CANNOT_CHECK, FORMAT, anchor_rows, dataset_summary, git_summary, headline, report_json
+from .facts import CANNOT_CHECK, FORMAT, anchor_rows, dataset_summary, format_number, git_summary, headline, report_json
 from .verify import VerificationReport
 
 __all__ = ["FORMAT", "HTML_FILE", "headline", "render_markdown", "report_json", "write_reports"]
@@ -46,7 +46,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         f"**Verification: {verdict}** — tree links: {'yes' if v.get('tree_links', v['chain_integrity']) else 'NO'}"
         + (f" (the verifier says {v.get('verdict')}: a network could not be asked)" if verdict == CANNOT_CHECK else ""),
         "",
-        f"- Accuracy: {_number(m.get('accuracy'))}; loss: {_number(m.get('loss'))} (as committed in the trees)",
+        f"- Accuracy: {format_number(m.get('accuracy'))}; loss: {format_number(m.get('loss'))} (as committed in the trees)",
         f"- Dataset: {_md(dataset_summary(dataset))}",
         f"- Git commit: {_md(git_summary(git))}",
         f"- Identity (committed in the pre tree): `{_md(v.get('identity') or 'none')}`",
@@ -62,7 +62,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     if m.get("epochs"):
         keys = sorted({k for e in m["epochs"] for k in e if k != "stage"})
         lines += ["", "## Metrics by epoch", "", "| tree | " + " | ".join(_md(k) for k in keys) + " |", "|---" * (len(keys) + 1) + "|"]
-        lines += [f"| {_md(e['stage'])} | " + " | ".join(_number(e.get(k)) for k in keys) + " |" for e in m["epochs"]]
+        lines += [f"| {_md(e['stage'])} | " + " | ".join(format_number(e.get(k)) for k in keys) + " |" for e in m["epochs"]]
     if v.get("missing"):
         lines += ["", "## Missing (INCOMPLETE)", ""] + [f"- {_md(x)}" for x in v["missing"]]
     lines += ["", "## Anchors", "", "| stage | network | state | verified | anchored by | when | block | where to look |",
@@ -94,11 +94,6 @@ def render_markdown(data: dict[str, Any]) -> str:
                                                  if isinstance(val, numbers.Real)]
     return "\n".join(lines) + "\n"
 
-
-def _number(value: Any) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _md(value: Any) -> str:

@@ -25,11 +25,11 @@ from typing import Any, Mapping, Sequence
 
 from ..digests import privacy, shard_tracking
 from ..anchoring import Anchors
-from ..config import load_settings
+from ..config import ProvenanceConfig, load_settings
 from ..errors import FormatError, ProvenanceError
 from ..record.receipts import AnchorState, Receipt
 from ..merkle import Leaf, MerkleTree
-from ..record import CHAIN_PREV, IDENTITY_ETHEREUM, Record
+from ..record import CHAIN_PREV, Record
 from ..record.kinds import KINDS, RunFiles, accounting_json, has_privacy
 
 RECORD_FILE = "record.json"
@@ -119,7 +119,7 @@ def verify_run(
     *,
     anchors: Anchors | None = None,
     datasets: tuple[Any, Any] | None = None,
-    config: Mapping[str, Any] | str | Path | None = None,
+    config: ProvenanceConfig | Mapping[str, Any] | str | Path | None = None,
     submitters: Sequence[str] = (),
     engine: Any = None,
     spot_check: int | None = None,
@@ -199,16 +199,15 @@ def _check_artifacts(record: Record, run_dir: Path, data: tuple[Any, Any] | None
         for kind in sorted({leaf.kind for leaf in stage.leaves}):
             recorded = [leaf for leaf in stage.leaves if leaf.kind == kind]
             row = KINDS.get(kind)
-            rehash = row.rehash if row is not None else None
             if row is None:
                 report.add(f"{stage.name} {kind}", False, f"{len(recorded)} leaves of kind {kind!r}: no way to re-hash them")
                 continue
-            if rehash is None:
+            if row.rehash is None:
                 continue  # checked by a step of its own
             key = (kind, "" if row.per_run else stage.name)
             if key not in cache:
                 try:
-                    cache[key] = rehash(inputs, stage)
+                    cache[key] = row.rehash(inputs, stage)
                 except ProvenanceError as e:
                     cache[key] = e
             found = cache[key]

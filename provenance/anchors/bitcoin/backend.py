@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Mapping
 
 from ...errors import AnchorError, ConfigError, FormatError
 from ..base import ZERO_ROOT, AnchorBackend, StaleTransactionError, check_root
 from ...record.receipts import AnchorState, Receipt, Verdict
-from .dialects import DIALECTS, Dialect, dialect_from_subversion, dialect_named, root_from_script
+from .dialects import Dialect, dialect_from_subversion, dialect_named, root_from_script
 from .rpc import (
     RPC_INVALID_ADDRESS_OR_KEY,
     RPC_VERIFY_ERROR,
