@@ -18,7 +18,7 @@ import re
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -31,15 +31,29 @@ ACCOUNT_ENV = "PROVENANCE_ETH_ACCOUNT"  # the alias of an Ape keystore account
 
 
 class Signer(Protocol):
-    """Sends one transaction from `address`."""
+    """Sends one transaction from `address`. The anchoring hot path sends without web3.py where
+    the signer lets it: a `NodeSigner`'s transaction goes out as `eth_sendTransaction`, a
+    `SignsLocally` one's as the raw transaction it signs; any other signer is handed the built
+    transaction through `send`."""
 
     address: str
 
     def send(self, w3: Web3, tx: dict[str, Any]) -> bytes: ...
 
 
+@runtime_checkable
+class SignsLocally(Protocol):
+    """A signer that signs here: `sign_transaction` returns the raw signed transaction (its
+    `nonce` and `chainId` given in `tx`), for the caller to send however it sends."""
+
+    address: str
+
+    def sign_transaction(self, tx: dict[str, Any]) -> bytes: ...
+
+
 class NodeSigner:
-    """An account the node itself unlocks (anvil's and Ape's development accounts)."""
+    """An account the node itself unlocks (anvil's and Ape's development accounts): the node
+    signs what `eth_sendTransaction` gives it."""
 
     def __init__(self, address: str) -> None:
         self.address = Web3.to_checksum_address(address)
@@ -62,8 +76,11 @@ class KeySigner:
     def send(self, w3: Web3, tx: dict[str, Any]) -> bytes:
         tx = dict(tx)
         tx.setdefault("nonce", w3.eth.get_transaction_count(self.address, "pending"))
-        signed = self._account.sign_transaction(tx)
-        return bytes(w3.eth.send_raw_transaction(signed.raw_transaction))
+        return bytes(w3.eth.send_raw_transaction(self.sign_transaction(tx)))
+
+    def sign_transaction(self, tx: dict[str, Any]) -> bytes:
+        """The raw signed transaction (EIP-1559 with fee caps, else legacy with `gasPrice`)."""
+        return bytes(self._account.sign_transaction(tx).raw_transaction)
 
     def __repr__(self) -> str:
         return f"KeySigner({self.address} from {self.source})"
