@@ -2,8 +2,9 @@
 
 web3.py spends about a millisecond of CPU per request in its middleware and formatters; anchoring
 makes several requests per root, from training's background threads. `HttpRpc` posts each request
-with `http.client` on one connection per thread, kept open between calls (opened again in a forked
-child, and when the node has closed it), and returns the JSON-RPC `result` as the node sent it.
+as HTTP/1.1 on one connection per thread, kept open between calls (opened again in a forked child,
+and when the node has closed it), reads just the status line and the framing headers of the
+answer, and returns the JSON-RPC `result` as the node sent it.
 
 Credentials in the URL (`https://user:pass@host/...`) are sent as HTTP basic auth, as web3.py's
 requests session does; the endpoint is only ever shown as scheme://host:port (`redact_url`), and
@@ -15,16 +16,19 @@ provider instead (`ProviderRpc`), so the backend has one code path whatever it i
 from __future__ import annotations
 
 import base64
-import http.client
 import itertools
 import json
 import os
 import select
+import socket
 import ssl
 import threading
 import urllib.request
+import zlib
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
+
+from requests.utils import requote_uri
 
 from ...errors import AnchorError, ConfigError
 from ..base import redact_url
@@ -34,7 +38,9 @@ from ..base import redact_url
 _LEAN_REQUEST_KWARGS = frozenset({"timeout", "headers"})
 DEFAULT_TIMEOUT = 30.0  # web3.py's default for HTTP requests
 _NOT_REPEATABLE = frozenset({"eth_sendTransaction"})  # the node signs anew: a repeat is a second transaction
-_STALE = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)
+_STALE = (ConnectionResetError, BrokenPipeError)  # _Closed too: no answer began on a reused connection
+MAX_LINE, MAX_HEADERS = 65_536, 200
+MAX_ANSWER = 64 * 2**20  # the hot path's answers are a few KiB; a node sending more is misbehaving
 
 
 class TransportError(AnchorError):
@@ -82,17 +88,22 @@ class HttpRpc:
         try:
             port = parts.port
         except ValueError:
-            port = None
-            parts = parts._replace(netloc="")
+            raise ConfigError(f"Ethereum RPC URL: expected a port number in 1..65535, found another in {self.endpoint!r}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"Ethereum RPC URL: expected http(s)://host[:port][/path], found {self.endpoint!r}")
         self._https = parts.scheme == "https"
-        self._host, self._port = parts.hostname, port
-        self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self._headers = dict(headers or {"Content-Type": "application/json"})
+        self._address = (parts.hostname, port or (443 if self._https else 80))
+        host = parts.netloc.rpartition("@")[2]  # the Host header: host[:port], no credentials
+        target = requote_uri((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+        fields = dict(headers or {"Content-Type": "application/json"})
         if parts.username is not None or parts.password is not None:
             pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
-            self._headers["Authorization"] = "Basic " + base64.b64encode(pair.encode("latin-1", "replace")).decode("ascii")
+            fields["Authorization"] = "Basic " + base64.b64encode(pair.encode("latin-1", "replace")).decode("ascii")
+        lines = [f"POST {target} HTTP/1.1", f"Host: {host}"] + [f"{name}: {value}" for name, value in fields.items()]
+        if any(c in line for line in lines for c in "\r\n\0"):
+            raise ConfigError("Ethereum RPC URL or headers: expected no line breaks, found one (the value is not shown)")
+        # Encoded once: a request is this, its length and the body (the head holds credentials: never shown).
+        self._head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1", "replace")
         self._timeout = timeout
         self._local = threading.local()
         self._ids = itertools.count(1)
@@ -103,21 +114,22 @@ class HttpRpc:
 
     def call(self, method: str, params: list[Any]) -> Any:
         body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": next(self._ids)}).encode()
-        reused = getattr(self._local, "connection", None) is not None
+        request = self._head + b"%d\r\n\r\n" % len(body) + body
+        connection = self._connection()
         try:
-            response, data = self._post(body)
-        except (OSError, http.client.HTTPException) as e:
+            status, data = connection.exchange(request)
+        except (OSError, _ProtocolError) as e:
             self._drop()
             # A kept-alive connection the node closed just as it was reused: one more try on a new
             # one, unless the request may have been taken (a node-signed send could go out twice).
-            if not (reused and method not in _NOT_REPEATABLE and isinstance(e, _STALE)):
+            if not (connection.used and method not in _NOT_REPEATABLE and isinstance(e, _STALE)):
                 raise TransportError(self.endpoint, _reason(e)) from None
             try:
-                response, data = self._post(body)
-            except (OSError, http.client.HTTPException) as again:
+                status, data = self._connection().exchange(request)
+            except (OSError, _ProtocolError) as again:
                 self._drop()
                 raise TransportError(self.endpoint, _reason(again)) from None
-        if response.status >= 400:
+        if status >= 400:
             # what web3.py's `raise_for_status` gave: the status names no secret, but the body may
             raise TransportError(self.endpoint, "HTTPError")
         try:
@@ -128,42 +140,172 @@ class HttpRpc:
             raise NotJsonError(self.endpoint, "text that is not JSON") from None
         return result_of(answer, self.endpoint, method)
 
-    def _post(self, body: bytes) -> tuple[http.client.HTTPResponse, bytes]:
-        connection = self._connection()
-        connection.request("POST", self._target, body, self._headers)
-        response = connection.getresponse()
-        return response, response.read()
-
     def close(self) -> None:
         """Close this thread's connection (the next call opens a new one)."""
         self._drop()
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> _Connection:
         local = self._local
         connection = getattr(local, "connection", None)
-        if connection is not None:
-            if local.pid != os.getpid():
-                connection = None  # the parent's socket: leave it to the parent
-            elif _dropped(connection):
-                connection.close()
-                connection = None
+        if connection is not None and (connection.pid != os.getpid() or not connection.alive()):
+            if connection.pid == os.getpid():
+                connection.close()  # (a forked child leaves its parent's socket alone)
+            connection = None
         if connection is None:
-            connection = self._open()
-            local.connection, local.pid = connection, os.getpid()
+            if self._https and self._ssl is None:
+                self._ssl = _ssl_context()
+            try:
+                connection = _Connection(self._address, self._timeout, self._ssl if self._https else None)
+            except OSError as e:
+                raise TransportError(self.endpoint, _reason(e)) from None
+            local.connection = connection
         return connection
-
-    def _open(self) -> http.client.HTTPConnection:
-        if not self._https:
-            return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
-        if self._ssl is None:
-            self._ssl = _ssl_context()
-        return http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._ssl)
 
     def _drop(self) -> None:
         connection = getattr(self._local, "connection", None)
-        if connection is not None and self._local.pid == os.getpid():
+        if connection is not None and connection.pid == os.getpid():
             connection.close()
         self._local.connection = None
+
+
+class _ProtocolError(Exception):
+    """The answer is not HTTP/1.x as this client reads it."""
+
+
+class _Closed(ConnectionResetError):
+    """The node closed the connection before answering."""
+
+
+class _Connection:
+    """One HTTP/1.1 connection: a whole request out, a whole response in, kept open for the next
+    unless the node says otherwise. http.client parses headers with the email package, which
+    costs four times the CPU of the rest of a request; this reads what JSON-RPC needs."""
+
+    def __init__(self, address: tuple[str, int], timeout: float, context: ssl.SSLContext | None) -> None:
+        sock = socket.create_connection(address, timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if context is not None:
+                sock = context.wrap_socket(sock, server_hostname=address[0])
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        self.reader = sock.makefile("rb")
+        self.pid = os.getpid()
+        self.used = False  # an answer came back on it before (a node may since have closed it)
+        self.closed = False
+
+    def alive(self) -> bool:
+        """Still open, and not closed by the node while idle (its socket would read as ready)."""
+        if self.closed:
+            return False
+        try:
+            poller = select.poll()
+            poller.register(self.sock, select.POLLIN)
+            return not poller.poll(0)
+        except (OSError, ValueError):
+            return False
+
+    def close(self) -> None:
+        self.closed = True
+        self.reader.close()
+        self.sock.close()
+
+    def exchange(self, request: bytes) -> tuple[int, bytes]:
+        self.sock.sendall(request)
+        status, fields, version = self._head()
+        while 100 <= status < 200:  # interim answers (100 Continue) before the real one
+            status, fields, version = self._head()
+        if status in (204, 304):
+            body = b""
+        elif "chunked" in fields.get("transfer-encoding", ""):
+            body = self._chunked()
+        elif "content-length" in fields:
+            body = self._exactly(_length(fields["content-length"]))
+        else:
+            body = self.reader.read(MAX_ANSWER + 1)  # until the node closes the connection
+            fields["connection"] = "close"
+            if len(body) > MAX_ANSWER:
+                raise _ProtocolError("answer too large")
+        encoding = fields.get("content-encoding", "identity")
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            body = _inflate(body, encoding)
+        elif encoding != "identity":
+            raise _ProtocolError("unknown content encoding")
+        keep = fields.get("connection", "").lower()
+        if "close" in keep or (version == b"HTTP/1.0" and "keep-alive" not in keep):
+            self.close()
+        self.used = True
+        return status, body
+
+    def _head(self) -> tuple[int, dict[str, str], bytes]:
+        line = self.reader.readline(MAX_LINE + 1)
+        if not line:
+            raise _Closed("the node closed the connection")
+        version, _, rest = line.partition(b" ")
+        if not version.startswith(b"HTTP/1.") or len(line) > MAX_LINE or not rest[:3].isdigit():
+            raise _ProtocolError("not an HTTP/1.x status line")
+        fields: dict[str, str] = {}
+        for _ in range(MAX_HEADERS):
+            line = self.reader.readline(MAX_LINE + 1)
+            if line in (b"\r\n", b"\n"):
+                return int(rest[:3]), fields, version
+            if not line or len(line) > MAX_LINE:
+                raise _ProtocolError("a header line cut short or too long")
+            name, _, value = line.decode("latin-1").partition(":")
+            key = name.strip().lower()
+            fields[key] = f"{fields[key]}, {value.strip()}" if key in fields else value.strip()
+        raise _ProtocolError("too many header lines")
+
+    def _exactly(self, size: int) -> bytes:
+        if size > MAX_ANSWER:
+            raise _ProtocolError("answer too large")
+        data = self.reader.read(size)
+        if len(data) != size:
+            raise _ProtocolError("the answer was cut short")
+        return data
+
+    def _chunked(self) -> bytes:
+        parts, total = [], 0
+        while True:
+            line = self.reader.readline(MAX_LINE + 1)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise _ProtocolError("a chunk size that is not hex") from None
+            if size == 0:
+                break
+            total += size
+            if total > MAX_ANSWER:
+                raise _ProtocolError("answer too large")
+            parts.append(self._exactly(size))
+            self._exactly(2)  # the chunk's CRLF
+        for _ in range(MAX_HEADERS):  # trailer lines, up to the blank one
+            line = self.reader.readline(MAX_LINE + 1)
+            if line in (b"\r\n", b"\n"):
+                return b"".join(parts)
+            if not line:
+                raise _ProtocolError("the answer was cut short")
+        raise _ProtocolError("too many trailer lines")
+
+
+def _length(text: str) -> int:
+    values = {v.strip() for v in text.split(",")}
+    if len(values) != 1 or not next(iter(values)).isdigit():
+        raise _ProtocolError("a Content-Length that is not one number")
+    return int(values.pop())
+
+
+def _inflate(body: bytes, encoding: str) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, MAX_ANSWER + 1)
+    except zlib.error:
+        raise _ProtocolError("a compressed answer that does not inflate") from None
+    if len(data) > MAX_ANSWER:
+        raise _ProtocolError("answer too large")
+    return data
 
 
 class ProviderRpc:
@@ -217,19 +359,6 @@ def _reason(e: BaseException) -> str:
     if isinstance(e, TimeoutError):  # socket.timeout is TimeoutError
         return "the request timed out"
     return "connection refused or host unreachable"
-
-
-def _dropped(connection: http.client.HTTPConnection) -> bool:
-    """Whether the node closed this idle keep-alive connection (its socket reads as ready: EOF)."""
-    sock = connection.sock
-    if sock is None:
-        return False  # http.client opens it on the next request
-    try:
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0))
-    except (OSError, ValueError):
-        return True
 
 
 def _proxied(url: str) -> bool:

@@ -247,21 +247,24 @@ def test_a_restarted_node_is_reached_again_on_a_new_connection(anvil):
 
 
 @contextlib.contextmanager
-def fake_authenticating_relay(target: str, user: str, password: str):
-    """An HTTP relay to a real anvil that, like a node behind basic auth, answers 401 unless the
-    request carries `user:password`; it records the Authorization headers and paths it saw."""
+def fake_relay(target: str, auth: tuple[str, str] | None = None, framing: str = "length"):
+    """An HTTP relay to a real anvil, posing as a node that answers in a way anvil never does:
+    behind basic auth (401 unless the request carries `auth`), or framing its answers otherwise
+    (`chunked`, `close` after each, `http/1.0` to the end of the stream, `gzip`). It records the
+    paths and Authorization headers it saw."""
     import base64
+    import gzip
 
     seen: list[tuple[str, str | None]] = []
-    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    expected = "Basic " + base64.b64encode(":".join(auth).encode()).decode() if auth else None
 
     class Relay(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+        protocol_version = "HTTP/1.0" if framing == "http/1.0" else "HTTP/1.1"
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             seen.append((self.path, self.headers.get("Authorization")))
-            if self.headers.get("Authorization") != expected:
+            if expected is not None and self.headers.get("Authorization") != expected:
                 self.send_response(401)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -271,7 +274,22 @@ def fake_authenticating_relay(target: str, user: str, password: str):
                 answer = response.read()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
+            if framing == "chunked":
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for i in range(0, len(answer), 7):
+                    piece = answer[i : i + 7]
+                    self.wfile.write(b"%x;ext=1\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\nX-Trailer: 1\r\n\r\n")
+                return
+            if framing == "gzip":
+                answer = gzip.compress(answer)
+                self.send_header("Content-Encoding", "gzip")
+            if framing == "close":
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            if framing != "http/1.0":
+                self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
             self.wfile.write(answer)
 
@@ -279,6 +297,7 @@ def fake_authenticating_relay(target: str, user: str, password: str):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -288,8 +307,17 @@ def fake_authenticating_relay(target: str, user: str, password: str):
         server.server_close()
 
 
+@pytest.mark.parametrize("framing", ["chunked", "close", "http/1.0", "gzip"])
+def test_answers_framed_as_other_servers_frame_them(anvil, framing):
+    with fake_relay(anvil.url, framing=framing) as (port, seen):
+        backend = node_backend(anvil, url=f"http://127.0.0.1:{port}")
+        receipt = backend.anchor(roots(1, seed=13)[0])
+        assert receipt.state is AnchorState.CONFIRMED and backend.verify(receipt, receipt.root).ok
+        assert len(seen) >= 7
+
+
 def test_url_credentials_go_as_basic_auth_and_the_path_is_kept(anvil):
-    with fake_authenticating_relay(anvil.url, "alice", "s3cr:t/?") as (port, seen):
+    with fake_relay(anvil.url, auth=("alice", "s3cr:t/?")) as (port, seen):
         url = f"http://alice:s3cr%3At%2F%3F@127.0.0.1:{port}/key-in-path?apikey=abc"
         backend = node_backend(anvil, url=url)
         receipt = backend.anchor(roots(1, seed=12)[0])
