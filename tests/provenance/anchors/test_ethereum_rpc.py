@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.server
+import ipaddress
 import json
 import multiprocessing
 import os
 import random
 import socket
+import ssl
 import threading
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -247,11 +249,11 @@ def test_a_restarted_node_is_reached_again_on_a_new_connection(anvil):
 
 
 @contextlib.contextmanager
-def fake_relay(target: str, auth: tuple[str, str] | None = None, framing: str = "length"):
+def fake_relay(target: str, auth: tuple[str, str] | None = None, framing: str = "length", tls: ssl.SSLContext | None = None):
     """An HTTP relay to a real anvil, posing as a node that answers in a way anvil never does:
     behind basic auth (401 unless the request carries `auth`), or framing its answers otherwise
-    (`chunked`, `close` after each, `http/1.0` to the end of the stream, `gzip`). It records the
-    paths and Authorization headers it saw."""
+    (`chunked`, `close` after each, `http/1.0` to the end of the stream, `gzip`), or over TLS. It
+    records the paths and Authorization headers it saw."""
     import base64
     import gzip
 
@@ -298,6 +300,8 @@ def fake_relay(target: str, auth: tuple[str, str] | None = None, framing: str = 
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Relay)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -312,6 +316,48 @@ def test_answers_framed_as_other_servers_frame_them(anvil, framing):
     with fake_relay(anvil.url, framing=framing) as (port, seen):
         backend = node_backend(anvil, url=f"http://127.0.0.1:{port}")
         receipt = backend.anchor(roots(1, seed=13)[0])
+        assert receipt.state is AnchorState.CONFIRMED and backend.verify(receipt, receipt.root).ok
+        assert len(seen) >= 7
+
+
+def self_signed_tls(folder) -> tuple[ssl.SSLContext, str]:
+    """A server context with a fresh self-signed certificate for 127.0.0.1, and the certificate's path."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "node.pem", folder / "node.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context, str(cert_path)
+
+
+def test_https_with_the_certificates_requests_would_trust(anvil, tmp_path, monkeypatch):
+    context, cert = self_signed_tls(tmp_path)
+    with fake_relay(anvil.url, auth=("alice", "s3cret"), tls=context) as (port, seen):
+        url = f"https://alice:s3cret@127.0.0.1:{port}"
+        untrusting = rpc.HttpRpc(url, timeout=5)
+        with pytest.raises(rpc.TransportError) as info:  # a certificate nobody vouched for
+            untrusting.call("eth_blockNumber", [])
+        assert str(info.value) == f"cannot reach Ethereum RPC at https://127.0.0.1:{port}: connection refused or host unreachable"
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)  # as requests (so web3.py) takes it
+        backend = node_backend(anvil, url=url)
+        assert isinstance(backend.rpc, rpc.HttpRpc)
+        receipt = backend.anchor(roots(1, seed=15)[0])
         assert receipt.state is AnchorState.CONFIRMED and backend.verify(receipt, receipt.root).ok
         assert len(seen) >= 7
 
