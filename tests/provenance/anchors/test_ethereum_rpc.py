@@ -23,7 +23,7 @@ from eth_account import Account
 from web3 import Web3
 
 from provenance.anchors.base import ZERO_ROOT
-from provenance.anchors.ethereum import backend as ethereum, calldata, rpc
+from provenance.anchors.ethereum import backend as ethereum, calldata, keys, rpc
 from provenance.anchors.ethereum.contract import artifact
 from provenance.anchors.ethereum.keys import KeySigner, NodeSigner
 from provenance.errors import AnchorError
@@ -127,11 +127,28 @@ def test_key_signed_transaction_equals_web3s_and_verifies(anvil):
 
 
 def test_local_signing_equals_eth_accounts():
+    """KeySigner encodes EIP-1559 calls itself and has only the hash signed: byte for byte what
+    eth_account signs, for many transactions; anything else is signed by eth_account."""
+    rng = random.Random(1559)
     account = Account.create()
     signer = KeySigner(account, "test key")
-    tx = {"chainId": 31337, "nonce": 5, "gas": 90_000, "maxFeePerGas": 2 * 10**9, "maxPriorityFeePerGas": 10**9,
-          "to": "0x5FbDB2315678afecb367f032d93F642f64180aa3", "value": 0, "data": "0x" + "ab" * 100, "from": account.address}
-    assert signer.sign_transaction(tx) == bytes(account.sign_transaction(tx).raw_transaction)
+    to = Web3.to_checksum_address("0x" + rng.randbytes(20).hex())
+    for i in range(200):
+        tx = {"chainId": rng.choice((1, 31337, 2**63 - 37)), "nonce": rng.getrandbits(rng.choice((1, 8, 64))),
+              "gas": rng.randrange(21_000, 30_000_000), "maxFeePerGas": rng.getrandbits(rng.choice((0, 40, 120))),
+              "maxPriorityFeePerGas": rng.getrandbits(rng.choice((0, 30))), "to": to, "value": rng.choice((0, 1, 10**18)),
+              "data": "0x" + rng.randbytes(rng.choice((0, 4, 100))).hex()}
+        if i % 2:
+            tx["from"] = account.address
+        assert keys._dynamic_fee_fields(tx, account.address) is not None
+        assert signer.sign_transaction(tx) == bytes(account.sign_transaction(tx).raw_transaction)
+    legacy = {"chainId": 31337, "nonce": 1, "gas": 90_000, "gasPrice": 10**9, "to": to, "value": 0, "data": "0x"}
+    assert keys._dynamic_fee_fields(legacy, account.address) is None
+    assert signer.sign_transaction(legacy) == bytes(account.sign_transaction(legacy).raw_transaction)
+    for odd in ({"from": Account.create().address}, {"to": to.lower()[:41]}, {"nonce": True}, {"data": b"\x01"}, {"accessList": []}):
+        assert keys._dynamic_fee_fields(tx | odd, account.address) is None, odd
+    with pytest.raises(Exception, match="from"):  # eth_account's own check: never signed for another sender
+        signer.sign_transaction(tx | {"from": Account.create().address})
 
 
 def test_chain_without_base_fee_gets_a_legacy_transaction_at_the_nodes_gas_price(tmp_path):
