@@ -333,8 +333,10 @@ def for_web3(w3: Any, endpoint: str, timeout: float | None = None) -> JsonRpc:
         kwargs = dict(provider.get_request_kwargs())
         explicit_session = getattr(provider._request_session_manager, "_explicit_session", None)
         url = str(provider.endpoint_uri)
-        if set(kwargs) <= _LEAN_REQUEST_KWARGS and explicit_session is None and not _proxied(url):
-            return HttpRpc(url, timeout=timeout or kwargs.get("timeout") or DEFAULT_TIMEOUT, headers=kwargs.get("headers"))
+        seconds = timeout or kwargs.get("timeout") or DEFAULT_TIMEOUT  # requests also takes a (connect, read) pair
+        if (set(kwargs) <= _LEAN_REQUEST_KWARGS and isinstance(seconds, (int, float)) and explicit_session is None
+                and not _proxied(url)):
+            return HttpRpc(url, timeout=seconds, headers=kwargs.get("headers"))
     return ProviderRpc(w3, endpoint)
 
 

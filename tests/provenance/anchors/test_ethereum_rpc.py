@@ -461,6 +461,11 @@ def test_what_is_not_a_plain_http_endpoint_goes_through_the_provider(anvil, monk
     assert isinstance(node_backend(anvil).rpc, rpc.HttpRpc)
     w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 5, "verify": False}))
     assert isinstance(rpc.for_web3(w3, "x"), rpc.ProviderRpc)  # a requests option this client lacks
+    w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": (3, 10)}))
+    assert isinstance(rpc.for_web3(w3, "x"), rpc.ProviderRpc)  # a (connect, read) pair
+    w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 7, "headers": {"X-Api-Key": "k"}}))
+    lean = rpc.for_web3(w3, "x")
+    assert isinstance(lean, rpc.HttpRpc) and lean._timeout == 7 and b"X-Api-Key: k\r\n" in lean._head
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "")
     assert isinstance(rpc.for_web3(Web3(Web3.HTTPProvider(anvil.url)), "x"), rpc.ProviderRpc)
