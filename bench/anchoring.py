@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 import statistics
 import sys
@@ -152,6 +153,7 @@ def main() -> None:
         })
     finally:
         localchain.stop()
+        shutil.rmtree(home, ignore_errors=True)
     print(f"{'signer':11} {'path':36} {'CPU ms':>8} {'wall ms':>8} {'requests':>9}")
     for (signer, path), (cpu, wall, requests) in rows.items():
         print(f"{signer:11} {path:36} {cpu:8.2f} {wall:8.2f} {requests:9.0f}")
