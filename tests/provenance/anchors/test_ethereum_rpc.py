@@ -7,9 +7,7 @@ import contextlib
 import hashlib
 import http.server
 import ipaddress
-import json
 import multiprocessing
-import os
 import random
 import socket
 import ssl
