@@ -27,7 +27,7 @@ from ..record.receipts import AnchorState, Receipt, Verdict
 from ..anchors.open import open_backend
 from ..anchors.settings import Section
 from ..config import ProvenanceConfig, load_settings
-from ..errors import AnchorError, ConfigError
+from ..errors import AnchorError, ConfigError, NotDeployedError
 from .delivery import await_submitted, deliver, deliver_batch, destination_of, recheck, submit
 from .outbox import Entry, Outbox
 from ..record import Record
@@ -335,6 +335,8 @@ class Anchors:
                 out[network] = self.backend(network).status()
             except AnchorError as e:  # unreachable is a status; a configuration mistake is an error
                 out[network] = {"network": network, "reachable": False, "error": str(e)}
+            except NotDeployedError as e:  # ... and so is a chain without the contract (a fresh local one)
+                out[network] = {"network": network, "reachable": True, "deployed": False, "error": str(e)}
         return out
 
 

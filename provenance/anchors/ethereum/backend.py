@@ -42,7 +42,7 @@ from web3.exceptions import (
 from . import deployments, node as localchain, rpc
 from .calldata import AnchorInfo, BadAnswer, decode_anchor_of, encode_anchor, encode_anchor_of, hex_data, to_bytes, to_int
 from .contract import artifact
-from ...errors import AnchorError, ConfigError, FormatError
+from ...errors import AnchorError, ConfigError, FormatError, NotDeployedError
 from .keys import NodeSigner, Signer, SignsLocally, signer_from_environment
 from ...merkle import Leaf, MerkleTree, MultiProof, leaf_hash, parse_bytes32
 from ..base import ZERO_ROOT, AnchorBackend, check_root, redact_url
@@ -101,10 +101,17 @@ class EthereumAnchor(AnchorBackend):
         self.gas_limit = gas_limit
         self.gas_price = None if gas_price == "auto" else gas_price
         self.rpc = rpc.for_web3(w3, endpoint, request_timeout)
-        self.chain_id = _check_chain_id(self._request("eth_chainId", decode=to_int), endpoint)
+        self.chain_id = _check_chain_id(self._request("eth_chainId", decode=_big_int), endpoint)
         self.address = Web3.to_checksum_address(contract_address)
         self._contracts: dict[str, Contract] = {}
-        self.contract = self._contract_at(self.address)
+        self._checked: set[str] = set()
+        self._check_code(self.address)  # a wrong address fails here, before anything is sent
+
+    @property
+    def contract(self) -> Contract:
+        """web3.py's view of this backend's contract (events, views), made when first used: the
+        anchoring hot path encodes its calls itself (`calldata.py`)."""
+        return self._contract_at(self.address)
 
     # ------------------------------------------------------------------ identity
 
@@ -383,21 +390,28 @@ class EthereumAnchor(AnchorBackend):
         """The MLProvenance contract at `address` on this chain (code checked once)."""
         address = _checksummed(address)
         if address not in self._contracts:
-            code = bytes(self._rpc(lambda: self.w3.eth.get_code(address)))
-            if not code:
-                raise AnchorError(
-                    f"no contract code at {address} on chain {self.chain_id}: expected MLProvenance "
-                    "(deploy it with `ape run deploy --network ...` or pass the right address)"
-                )
-            # A receipt (or config) may name any address; only the code this package ships is
-            # trusted to mean what MLProvenance's events and views say.
-            if code != bytes.fromhex(artifact()["deployedBytecode"].removeprefix("0x")):
-                raise AnchorError(
-                    f"the contract at {address} on chain {self.chain_id} is not this version of MLProvenance: "
-                    "expected its code to equal the packaged runtime bytecode, found other code"
-                )
+            self._check_code(address)
             self._contracts[address] = self.w3.eth.contract(address=address, abi=artifact()["abi"])
         return self._contracts[address]
+
+    def _check_code(self, address: str) -> None:
+        """That `address` holds this package's MLProvenance (asked once per address)."""
+        if address in self._checked:
+            return
+        code = self._request("eth_getCode", address, "latest", decode=to_bytes)
+        if not code:
+            raise AnchorError(
+                f"no contract code at {address} on chain {self.chain_id}: expected MLProvenance "
+                "(deploy it with `ape run deploy --network ...` or pass the right address)"
+            )
+        # A receipt (or config) may name any address; only the code this package ships is
+        # trusted to mean what MLProvenance's events and views say.
+        if code != bytes.fromhex(artifact()["deployedBytecode"].removeprefix("0x")):
+            raise AnchorError(
+                f"the contract at {address} on chain {self.chain_id} is not this version of MLProvenance: "
+                "expected its code to equal the packaged runtime bytecode, found other code"
+            )
+        self._checked.add(address)
 
     def _require_signer(self) -> Signer:
         if self.signer is None:
@@ -613,31 +627,28 @@ def connect(
         raise ConfigError(f"unknown Ethereum network {network!r}: expected 'local' or an http(s):// JSON-RPC URL")
     endpoint = redact_url(url)
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": request_timeout}))
+    client = rpc.for_web3(w3, endpoint, request_timeout)  # the lean client: web3.py costs ~1 ms of CPU a request
     signer = signer or signer_from_environment()
     try:
-        chain_id = _check_chain_id(w3.eth.chain_id, endpoint)
+        chain_id = _check_chain_id(_big_int(client.call("eth_chainId", [])), endpoint)
         if signer is None:
             # No key in the environment: use an account the node itself unlocks, if it has one
             # (anvil, a dev node, your own node); public RPC endpoints have none.
-            accounts = w3.eth.accounts
-            signer = NodeSigner(accounts[0]) if accounts else None
+            accounts = _node_accounts(client)
+            signer = NodeSigner(_address(accounts[0], "the node's first account")) if accounts else None
         address = contract_address
         if address is None:
             known = deployments.lookup(chain_id)
-            if known is not None and (network != "local" or w3.eth.get_code(known.address)):
+            if known is not None and (network != "local" or to_bytes(client.call("eth_getCode", [known.address, "latest"]))):
                 address = known.address
-    except (requests.RequestException, OSError) as e:
-        raise AnchorError(f"cannot reach Ethereum RPC at {endpoint}: {_transport_reason(e)}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise AnchorError(f"Ethereum RPC at {endpoint}: expected a JSON-RPC answer, found {_not_json(e)}") from None
-    except Web3Exception as e:
-        raise AnchorError(f"Ethereum RPC at {endpoint} failed: {_oneline(e)}") from None
+    except BadAnswer as e:
+        raise AnchorError(f"Ethereum RPC at {endpoint} failed: {e}") from None
     if address is None and network == "local" and allow_deploy:
         if signer is None:
             raise ConfigError("no Ethereum signer to deploy MLProvenance on the local chain")
         address = deploy(w3, signer, network="local").address
     if address is None:
-        raise ConfigError(
+        raise NotDeployedError(
             f"no MLProvenance deployment known for chain {chain_id}: deploy one with "
             f"`ape run deploy --network ...` or pass the contract address"
         )
@@ -645,6 +656,27 @@ def connect(
         w3, address, signer, confirmations=confirmations, receipt_timeout=receipt_timeout, endpoint=endpoint,
         gas_limit=gas_limit, gas_price=gas_price, request_timeout=request_timeout,
     )
+
+
+def _big_int(value: Any) -> int:
+    """A quantity of any size (a chain id is checked against its range after, naming its length)."""
+    if isinstance(value, str) and value[:2] in ("0x", "0X") and len(value) <= 2 + 1000:
+        try:
+            return int(value[2:], 16)
+        except ValueError:
+            pass
+    return to_int(value)
+
+
+def _node_accounts(client: rpc.JsonRpc) -> list[Any]:
+    """The accounts the node unlocks; none where it refuses to say (public endpoints may)."""
+    try:
+        accounts = client.call("eth_accounts", [])
+    except rpc.RpcError:
+        return []
+    if not isinstance(accounts, list):
+        raise BadAnswer(f"expected a list of accounts, found {str(accounts)[:20]!r}")
+    return accounts
 
 
 def deploy(w3: Web3, signer: Signer, network: str) -> deployments.Deployment:
