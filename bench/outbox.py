@@ -1,0 +1,286 @@
+"""CPU and wall time of the outbox per anchor, beside the old way and the floor, in one run.
+
+    .venv/bin/python bench/outbox.py            (or: make bench-outbox)
+
+One anchor's life in the outbox, as a training run drives it (one network, a run of 12 stages):
+`enqueue` (the foreground queues the stage with its record snapshot), `get` and `previous` (the
+background thread picks the entry up and checks that the stage it chains to was sent), `bind`,
+`payload` (read to send it), `record` submitted, `record` confirmed, and `entries` of the run
+(`sync_receipts` when the record is saved). Three ways side by side, the anchors interleaved so
+that drift hits them alike:
+
+- old: as before issue 14: a new connection (and its two PRAGMAs) per operation, the snapshot
+  inside the entry's row, every write read back, `renew` after every `enqueue`, and the whole
+  run read to find the previous stage (the SQL of `Outbox` at main 804c6ea);
+- new: `provenance.anchoring.outbox.Outbox`;
+- floor: the new SQL on one connection, with no locking, parsing or entries built.
+
+Payloads of 200 KB (a digits record snapshot) and 1.5 MB (14k samples). Each figure is the
+median over the anchors of the CPU time (`time.thread_time`: what the step costs, and what the
+machine's other jobs do not change much) and the wall time (which includes waiting for fsync:
+every commit is durable, WAL with `synchronous=FULL`, in all three). Target (issue 14):
+<= 1 ms of CPU per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from provenance.anchoring.outbox import ENTRY_COLUMNS, Outbox
+from provenance.record.receipts import AnchorState, Receipt
+
+STEPS = ("enqueue", "get", "previous", "bind", "payload", "submitted", "confirmed", "entries")
+STAGES = 12  # pre, 10 epochs, post
+DESTINATION = "ethereum:31337:0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+def receipts(root: bytes) -> tuple[Receipt, Receipt]:
+    location = {"chain_id": 31337, "contract": DESTINATION.rsplit(":", 1)[1], "submitter": "0x" + "11" * 20,
+                "tx_hash": "0x" + os.urandom(32).hex(), "record_digest": "0x" + os.urandom(32).hex(), "prev_root": "0x" + "00" * 32}
+    submitted = Receipt("ethereum", root, AnchorState.SUBMITTED, location, reason="not mined yet")
+    confirmed = Receipt("ethereum", root, AnchorState.CONFIRMED, location | {"block_number": 12, "block_hash": "0x" + "22" * 32},
+                        confirmations=1)
+    return submitted, confirmed
+
+
+class New:
+    """The outbox as it is."""
+
+    def __init__(self, path: Path) -> None:
+        self.outbox = Outbox(path)
+
+    def lifecycle(self, run_id: str, run_dir: Path, stage: str, root: bytes, prev: bytes, payload: bytes) -> list[Callable[[], Any]]:
+        o, submitted, confirmed = self.outbox, *receipts(root)
+        state: dict[str, Any] = {}
+
+        def enqueue() -> None:
+            state["e"] = o.enqueue(run_id, run_dir, stage, "ethereum", root, prev, payload, "ethereum:http://127.0.0.1:8545", renew=True)
+
+        def get() -> None:
+            state["e"] = o.get(state["e"].id)
+
+        def previous() -> None:
+            o.previous(state["e"])
+
+        def bind() -> None:
+            state["e"] = o.bind(state["e"], DESTINATION)
+
+        def read_payload() -> None:
+            o.payload(state["e"])
+
+        def record_submitted() -> None:
+            state["e"] = o.record(state["e"], submitted)
+
+        def record_confirmed() -> None:
+            state["e"] = o.record(state["e"], confirmed)
+
+        def entries() -> None:
+            [e.current_receipt() for e in o.entries(run_id=run_id)]
+
+        return [enqueue, get, previous, bind, read_payload, record_submitted, record_confirmed, entries]
+
+
+class Floor:
+    """The same SQL as `Outbox`, on one connection, nothing around it."""
+
+    def __init__(self, path: Path) -> None:
+        Outbox(path).close()  # the schema
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+
+    def write(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        self.db.execute("BEGIN IMMEDIATE")
+        rows = self.db.execute(sql, args).fetchall()
+        self.db.execute("COMMIT")
+        return rows
+
+    def lifecycle(self, run_id: str, run_dir: Path, stage: str, root: bytes, prev: bytes, payload: bytes) -> list[Callable[[], Any]]:
+        db, submitted, confirmed = self.db, *receipts(root)
+        state: dict[str, Any] = {}
+
+        def enqueue() -> None:
+            now = time.time()
+            db.execute("BEGIN IMMEDIATE")
+            cur = db.execute(
+                "INSERT INTO entries (run_id, run_dir, stage, network, root, prev_root, state, created, updated, target) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (run_id, stage, network, root) DO NOTHING",
+                (run_id, str(run_dir), stage, "ethereum", root.hex(), prev.hex(), now, now, "ethereum:http://127.0.0.1:8545"))
+            state["id"] = cur.lastrowid
+            db.execute("INSERT INTO payloads (id, payload) VALUES (?, ?)", (state["id"], payload))
+            db.execute("COMMIT")
+
+        def get() -> None:
+            db.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id=?", (state["id"],)).fetchall()
+
+        def previous() -> None:
+            db.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE run_id=? AND network=? AND root=? AND id<>? ORDER BY id LIMIT 1",
+                       (run_id, "ethereum", prev.hex(), state["id"])).fetchall()
+
+        def bind() -> None:
+            self.write(f"UPDATE entries SET destination=?, updated=? WHERE id=? AND destination='' RETURNING {ENTRY_COLUMNS}",
+                       (DESTINATION, time.time(), state["id"]))
+
+        def read_payload() -> None:
+            db.execute("SELECT payload FROM payloads WHERE id=?", (state["id"],)).fetchall()
+
+        def record(receipt: Receipt) -> Callable[[], None]:
+            def run() -> None:
+                self.write(f"UPDATE entries SET state=?, receipt=?, last_error=?, updated=? WHERE id=? RETURNING {ENTRY_COLUMNS}",
+                           (receipt.state.value, json.dumps(receipt.to_json()), receipt.reason, time.time(), state["id"]))
+            return run
+
+        def entries() -> None:
+            db.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE run_id=? ORDER BY id", (run_id,)).fetchall()
+
+        return [enqueue, get, previous, bind, read_payload, record(submitted), record(confirmed), entries]
+
+
+OLD_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, run_dir TEXT NOT NULL, stage TEXT NOT NULL, network TEXT NOT NULL,
+    root TEXT NOT NULL, prev_root TEXT NOT NULL, payload BLOB NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0, last_error TEXT, receipt TEXT, created REAL NOT NULL, updated REAL NOT NULL,
+    batch_id INTEGER, target TEXT NOT NULL DEFAULT '', destination TEXT NOT NULL DEFAULT '', UNIQUE (run_id, stage, network, root)
+)"""
+
+
+class Old:
+    """The outbox before issue 14 (main 804c6ea): its SQL, a connection per operation."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self.connect() as db:
+            db.execute(OLD_SCHEMA)
+
+    def connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    def write(self, sql: str, args: tuple[Any, ...]) -> None:
+        with self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(sql, args)
+            db.execute("COMMIT")
+
+    def read(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        with self.connect() as db:
+            return [_old_entry(r) for r in db.execute(sql, args)]
+
+    def lifecycle(self, run_id: str, run_dir: Path, stage: str, root: bytes, prev: bytes, payload: bytes) -> list[Callable[[], Any]]:
+        submitted, confirmed = receipts(root)
+        state: dict[str, Any] = {}
+        by_id = f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id=?"
+
+        def enqueue() -> None:
+            now = time.time()
+            self.write(
+                "INSERT INTO entries (run_id, run_dir, stage, network, root, prev_root, payload, state, created, updated, target) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (run_id, stage, network, root) DO UPDATE SET "
+                "run_dir=excluded.run_dir, target=CASE WHEN state='pending' THEN excluded.target ELSE target END",
+                (run_id, str(Path(run_dir).resolve()), stage, "ethereum", root.hex(), prev.hex(), payload, now, now,
+                 "ethereum:http://127.0.0.1:8545"))
+            [state["e"]] = self.read(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE run_id=? AND stage=? AND network=? AND root=?",
+                                     (run_id, stage, "ethereum", root.hex()))
+            # `renew`, which the old `anchor_root` called after every enqueue
+            self.write("UPDATE entries SET payload=?, prev_root=?, updated=? WHERE id=?", (payload, prev.hex(), time.time(), state["e"]["id"]))
+            self.read(by_id, (state["e"]["id"],))
+
+        def get() -> None:
+            self.read(by_id, (state["e"]["id"],))
+
+        def previous() -> None:  # the old `_unsent_previous`: every entry of the run
+            self.read(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE 1=1 AND run_id=? ORDER BY id", (run_id,))
+
+        def bind() -> None:
+            self.write("UPDATE entries SET destination=?, updated=? WHERE id=? AND destination=''", (DESTINATION, time.time(), state["e"]["id"]))
+            self.read(by_id, (state["e"]["id"],))
+
+        def read_payload() -> None:
+            with self.connect() as db:
+                bytes(db.execute("SELECT payload FROM entries WHERE id=?", (state["e"]["id"],)).fetchone()["payload"])
+
+        def record(receipt: Receipt) -> Callable[[], None]:
+            def run() -> None:
+                self.write("UPDATE entries SET state=?, receipt=?, last_error=?, updated=? WHERE id=?",
+                           (receipt.state.value, json.dumps(receipt.to_json()), receipt.reason, time.time(), state["e"]["id"]))
+                self.read(by_id, (state["e"]["id"],))
+            return run
+
+        def entries() -> None:
+            self.read(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE 1=1 AND run_id=? ORDER BY id", (run_id,))
+
+        return [enqueue, get, previous, bind, read_payload, record(submitted), record(confirmed), entries]
+
+
+def _old_entry(row: sqlite3.Row) -> dict[str, Any]:
+    """What the old outbox built from a row (an `Entry`, parsed receipt included), as a dict."""
+    from provenance.anchoring.outbox import Entry
+
+    Entry.from_row(row)
+    return {"id": row["id"]}
+
+
+def measure(size: int, runs: int, folder: Path) -> dict[str, dict[str, tuple[float, float]]]:
+    """{way: {step: (median CPU s, median wall s)}} over `runs` runs of STAGES anchors."""
+    ways = {"old": Old(folder / f"old-{size}.sqlite"), "new": New(folder / f"new-{size}.sqlite"),
+            "floor": Floor(folder / f"floor-{size}.sqlite")}
+    cpu: dict[str, dict[str, list[float]]] = {w: {s: [] for s in STEPS + ("total",)} for w in ways}
+    wall: dict[str, dict[str, list[float]]] = {w: {s: [] for s in STEPS + ("total",)} for w in ways}
+    for run in range(runs):
+        run_id, run_dir = f"bench-{size}-{run}", folder / f"run-{run}"
+        run_dir.mkdir(exist_ok=True)
+        prev = bytes(32)
+        for n in range(STAGES):
+            root, payload = os.urandom(32), os.urandom(size)  # a snapshot of the run so far
+            stage = "pre" if n == 0 else "post" if n == STAGES - 1 else f"epoch-{n}"
+            for name, way in ways.items():
+                total_cpu = total_wall = 0.0
+                for step, call in zip(STEPS, way.lifecycle(run_id, run_dir, stage, root, prev, payload)):
+                    c, w = time.thread_time(), time.perf_counter()
+                    call()
+                    c, w = time.thread_time() - c, time.perf_counter() - w
+                    cpu[name][step].append(c)
+                    wall[name][step].append(w)
+                    total_cpu, total_wall = total_cpu + c, total_wall + w
+                cpu[name]["total"].append(total_cpu)
+                wall[name]["total"].append(total_wall)
+            prev = root
+    return {w: {s: (statistics.median(cpu[w][s]), statistics.median(wall[w][s])) for s in cpu[w]} for w in ways}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs of 12 anchors per payload size (default 5)")
+    parser.add_argument("--sizes", default="200000,1500000", help="payload sizes in bytes (default 200000,1500000)")
+    parser.add_argument("--dir", default=None, help="folder for the outbox files (default: a temporary folder)")
+    args = parser.parse_args()
+    print(f"sqlite {sqlite3.sqlite_version}; median per anchor step, CPU ms / wall ms; {args.runs} runs x {STAGES} anchors")
+    with tempfile.TemporaryDirectory(dir=args.dir) as folder:
+        for size in (int(s) for s in args.sizes.split(",")):
+            result = measure(size, args.runs, Path(folder))
+            print(f"\npayload {size / 1e3:.0f} KB")
+            print(f"{'step':10}" + "".join(f"{w:>18}" for w in result) + f"{'new/old CPU':>14}")
+            for step in STEPS + ("total",):
+                cells = "".join(f"{c * 1e3:8.3f} /{w * 1e3:8.3f}" for c, w in (result[way][step] for way in result))
+                ratio = result["new"][step][0] / result["old"][step][0] if result["old"][step][0] else float("nan")
+                print(f"{step:10}{cells}{ratio:14.2f}")
+            steps = [s for s in STEPS]
+            worst = max(steps, key=lambda s: result["new"][s][0])
+            print(f"new: the costliest step is {worst} at {result['new'][worst][0] * 1e3:.3f} ms CPU "
+                  f"(target <= 1 ms: {'met' if result['new'][worst][0] <= 1e-3 else 'not met'})")
+
+
+if __name__ == "__main__":
+    main()
