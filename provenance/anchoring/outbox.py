@@ -11,8 +11,11 @@ Every entry names its full destination (`ethereum:<chain id>:<contract>`, `ipfs:
 or re-checked against, a backend with that same destination, whatever the configuration says.
 Each entry's payload is its stage's record snapshot, which holds every tree up to that stage:
 `provenance recover` rebuilds a run's record from it after a crash. Snapshots (hundreds of KB
-each) live in a table of their own, written once and read only to be sent or recovered, so the
-small updates of an entry's state never rewrite them.
+each) live in a table of their own, written once, never changed, and read only to be sent or
+recovered, so the small updates of an entry's state never rewrite them. A run's snapshots grow
+stage by stage (each is the one before with a stage more), so a snapshot is stored as the copies
+and insertions that make it from a whole snapshot of the run stored earlier (`delta.py`): an
+epoch's anchor writes a few KB, not the run's data tree again.
 
 The schema is versioned (`PRAGMA user_version`): a file made by an older version (before
 versioning, or with the snapshots inside `entries`) is migrated in place, in one transaction; one
@@ -43,6 +46,7 @@ from typing import Any, Iterable, Iterator
 from ..errors import ConfigError, FormatError
 from ..record.receipts import AnchorState, Receipt
 from ..files import data_home
+from .delta import diff, patch
 
 SCHEMA_VERSION = 2  # 0: before versioning; 1: snapshots inside `entries` (both migrated on open)
 LOCAL_ONLY = "ipfs:local-store"  # an IPFS backend without a node: not a destination to bind to
@@ -66,11 +70,19 @@ CREATE TABLE entries (
     batch_id INTEGER REFERENCES batches (id),
     target TEXT NOT NULL DEFAULT '',
     destination TEXT NOT NULL DEFAULT '',
+    payload_id INTEGER REFERENCES payloads (id),
     UNIQUE (run_id, stage, network, root)
 )"""
-# One snapshot per entry, under the entry's id. Apart from the entry because SQLite rewrites a
-# whole row on every update: a state change of a row holding 1.5 MB cost ~5 ms of CPU.
-PAYLOADS_TABLE = "CREATE TABLE IF NOT EXISTS payloads (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)"
+# Snapshots apart from their entries, because SQLite rewrites a whole row on every update (a
+# state change of a row holding 1.5 MB cost ~5 ms of CPU). Never updated. A whole snapshot is its
+# `data`; one with a `base` (a whole snapshot) is `delta.patch(base's data, ops, data)`.
+PAYLOADS_TABLE = """
+CREATE TABLE IF NOT EXISTS payloads (
+    id INTEGER PRIMARY KEY,
+    base INTEGER REFERENCES payloads (id),
+    ops TEXT,
+    data BLOB NOT NULL
+)"""
 BATCHES_TABLE = """
 CREATE TABLE IF NOT EXISTS batches (
     id INTEGER PRIMARY KEY,
@@ -145,6 +157,7 @@ class Outbox:
         self._lock = threading.Lock()  # one operation at a time on this process's connection
         self._db: sqlite3.Connection | None = None
         self._pid = 0  # the process that opened `_db`
+        self._whole: tuple[int, bytes] | None = None  # the last whole snapshot written or read (payloads never change)
         with _LIVE_LOCK:
             _LIVE.add(self)  # before the first connection: a fork from now on closes it first
         try:
@@ -206,6 +219,7 @@ class Outbox:
                 yield db
                 db.execute("COMMIT")
             except BaseException:
+                self._whole = None  # it may name a snapshot rolled back now, whose id SQLite gives out again
                 try:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
@@ -270,12 +284,12 @@ class Outbox:
                 destination = _destination_from_receipt(row["network"], json.loads(row["receipt"]))
                 if destination:
                     db.execute("UPDATE entries SET destination=? WHERE id=?", (destination, row["id"]))
-        if "payload" in columns:  # version 1 and older: the snapshots move to their own table
+        if "payload" in columns:  # version 1 and older: the snapshots move to their own table, whole
             copied = ENTRY_COLUMNS + ", created, updated"
             db.execute("ALTER TABLE entries RENAME TO entries_v1")
             db.execute(ENTRIES_TABLE)
-            db.execute(f"INSERT INTO entries ({copied}) SELECT {copied} FROM entries_v1")
-            db.execute("INSERT INTO payloads (id, payload) SELECT id, payload FROM entries_v1")
+            db.execute("INSERT INTO payloads (id, data) SELECT id, payload FROM entries_v1")
+            db.execute(f"INSERT INTO entries ({copied}, payload_id) SELECT {copied}, id FROM entries_v1")
             db.execute("DROP TABLE entries_v1")
 
     # ------------------------------------------------------------------ writes
@@ -292,26 +306,26 @@ class Outbox:
         run_dir = str(Path(run_dir).resolve())  # the record is updated from other processes and folders later
         key = (run_id, stage, network, root.hex())
         with self._transaction() as db:
-            inserted = db.execute(
-                "INSERT INTO entries (run_id, run_dir, stage, network, root, prev_root, state, created, updated, target) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (run_id, stage, network, root) DO NOTHING",
-                (run_id, run_dir, stage, network, root.hex(), prev_root.hex(), now, now, target),
-            )
-            if inserted.rowcount == 1:  # a new entry: it is what was just written
-                entry_id = inserted.lastrowid
-                assert entry_id is not None
-                db.execute("INSERT INTO payloads (id, payload) VALUES (?, ?)", (entry_id, payload))
-                return Entry(entry_id, run_id, run_dir, stage, network, root, prev_root, AnchorState.PENDING, 0, 0.0, None, None,
-                             target=target)
-            pending = "CASE WHEN state='pending' THEN ? ELSE {0} END"
-            assignments, args = f"run_dir=?, target={pending.format('target')}", [run_dir, target]
-            if renew:
-                assignments += f", prev_root={pending.format('prev_root')}, updated={pending.format('updated')}"
-                args += [prev_root.hex(), now]
-            entry = self._changed(db, assignments, args, "run_id=? AND stage=? AND network=? AND root=?", key)
-            if renew and entry.state is AnchorState.PENDING:
-                db.execute("UPDATE payloads SET payload=? WHERE id=?", (payload, entry.id))
-            return entry
+            if db.execute("SELECT 1 FROM entries WHERE run_id=? AND stage=? AND network=? AND root=?", key).fetchall():
+                pending = "CASE WHEN state='pending' THEN ? ELSE {0} END"
+                assignments, args = f"run_dir=?, target={pending.format('target')}", [run_dir, target]
+                if renew:
+                    assignments += f", prev_root={pending.format('prev_root')}, updated={pending.format('updated')}"
+                    args += [prev_root.hex(), now]
+                entry = self._changed(db, assignments, args, "run_id=? AND stage=? AND network=? AND root=?", key)
+                if renew and entry.state is AnchorState.PENDING:
+                    self._replace_payload(db, entry, payload)
+                return entry
+            payload_id = self._store_payload(db, run_id, payload)
+            entry_id = db.execute(
+                "INSERT INTO entries (run_id, run_dir, stage, network, root, prev_root, state, created, updated, target, payload_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+                (run_id, run_dir, stage, network, root.hex(), prev_root.hex(), now, now, target, payload_id),
+            ).lastrowid
+            assert entry_id is not None
+            # a new entry: it is what was just written
+            return Entry(entry_id, run_id, run_dir, stage, network, root, prev_root, AnchorState.PENDING, 0, 0.0, None, None,
+                         target=target)
 
     def record(self, entry: Entry, receipt: Receipt) -> Entry:
         """Store what the network said: submitted or confirmed (or pending again after a reorg)."""
@@ -329,8 +343,40 @@ class Outbox:
         if entry.state is not AnchorState.PENDING:
             return entry
         with self._transaction() as db:
-            db.execute("UPDATE payloads SET payload=? WHERE id=?", (payload, entry.id))
+            self._replace_payload(db, entry, payload)
             return self._changed(db, "prev_root=?, updated=?", (prev_root.hex(), time.time()), "id=?", (entry.id,))
+
+    def _store_payload(self, db: sqlite3.Connection, run_id: str, payload: bytes) -> int:
+        """Write a snapshot (in the open transaction) and return its id: as a delta from the whole
+        snapshot behind the run's latest entry where they are alike, else whole."""
+        latest = db.execute("SELECT p.id, p.base FROM entries e JOIN payloads p ON p.id = e.payload_id "
+                            "WHERE e.run_id=? ORDER BY e.id DESC LIMIT 1", (run_id,)).fetchall()
+        if latest:
+            base = latest[0]["base"] if latest[0]["base"] is not None else latest[0]["id"]
+            found = diff(self._whole_payload(db, base), payload)
+            if found is not None:
+                payload_id = db.execute("INSERT INTO payloads (base, ops, data) VALUES (?, ?, ?)",
+                                        (base, json.dumps([x for op in found.ops for x in op]), found.inserted)).lastrowid
+                assert payload_id is not None
+                return payload_id
+        payload_id = db.execute("INSERT INTO payloads (data) VALUES (?)", (payload,)).lastrowid
+        assert payload_id is not None
+        self._whole = (payload_id, payload)
+        return payload_id
+
+    def _whole_payload(self, db: sqlite3.Connection, payload_id: int) -> bytes:
+        """A whole snapshot's bytes (one stored without a base), from memory when it was the last one used."""
+        if self._whole is None or self._whole[0] != payload_id:
+            self._whole = (payload_id, bytes(db.execute("SELECT data FROM payloads WHERE id=?", (payload_id,)).fetchall()[0]["data"]))
+        return self._whole[1]
+
+    def _replace_payload(self, db: sqlite3.Connection, entry: Entry, payload: bytes) -> None:
+        """Point `entry` at a new snapshot (snapshots never change: others may share its bytes);
+        the old one goes unless another snapshot is built on it."""
+        old = db.execute("SELECT payload_id FROM entries WHERE id=?", (entry.id,)).fetchall()[0]["payload_id"]
+        db.execute("UPDATE entries SET payload_id=? WHERE id=?", (self._store_payload(db, entry.run_id, payload), entry.id))
+        db.execute("DELETE FROM payloads WHERE id=? AND NOT EXISTS (SELECT 1 FROM payloads WHERE base=?) "
+                   "AND NOT EXISTS (SELECT 1 FROM entries WHERE payload_id=?)", (old, old, old))
 
     def bind(self, entry: Entry, destination: str) -> Entry:
         """Fix where this entry goes, before anything is sent (never changed afterwards)."""
@@ -383,7 +429,15 @@ class Outbox:
 
     def payload(self, entry: Entry) -> bytes:
         """The record snapshot to send with this entry."""
-        return bytes(self._read("SELECT payload FROM payloads WHERE id=?", (entry.id,))[0]["payload"])
+        with self._lock:
+            db = self._connection()
+            [row] = db.execute("SELECT p.base, p.ops, p.data FROM entries e JOIN payloads p ON p.id = e.payload_id WHERE e.id=?",
+                               (entry.id,)).fetchall()
+            if row["ops"] is None:
+                return bytes(row["data"])
+            whole = self._whole_payload(db, row["base"])
+        flat = json.loads(row["ops"])
+        return patch(whole, list(zip(flat[::2], flat[1::2])), row["data"])
 
     def entries(self, run_id: str | None = None, states: Iterable[AnchorState] | None = None) -> list[Entry]:
         sql, args = "1=1", []
