@@ -12,11 +12,12 @@ that drift hits them alike:
 - old: as before issue 14: a new connection (and its two PRAGMAs) per operation, the snapshot
   inside the entry's row, every write read back, `renew` after every `enqueue`, and the whole
   run read to find the previous stage (the SQL of `Outbox` at main 804c6ea);
-- new: `provenance.anchoring.outbox.Outbox`;
-- floor: the new SQL on one connection, with no locking, parsing or entries built.
+- new: `provenance.anchoring.outbox.Outbox` (one connection per process; snapshots in their own
+  table, each stored as a delta from the run's whole snapshot; writes return the entry);
+- floor: the new SQL (and deltas) on one connection, with no locking, parsing or entries built.
 
-Snapshots of 200 KB (digits) and 1.5 MB (14k samples), each stage adding ~1.7 KB as in a real run. Each figure is the
-median over the anchors of the CPU time (`time.thread_time`: what the step costs, and what the
+Snapshots of 200 KB (digits) and 1.5 MB (14k samples), shaped as a real run's: each stage adds
+an artifact near the start and ~1.7 KB of tree near the end. Each figure is the median over the anchors of the CPU time (`time.thread_time`: what the step costs, and what the
 machine's other jobs do not change much) and the wall time (which includes waiting for fsync:
 every commit is durable, WAL with `synchronous=FULL`, in all three). Target (issue 14):
 <= 1 ms of CPU per step.
@@ -146,12 +147,14 @@ class Floor:
                        (DESTINATION, time.time(), state["id"]))
 
         def read_payload() -> None:
-            [(ops, data, whole)] = db.execute(
-                "SELECT p.ops, p.data, b.data FROM entries e JOIN payloads p ON p.id = e.payload_id "
-                "LEFT JOIN payloads b ON b.id = p.base WHERE e.id=?", (state["id"],)).fetchall()
+            [(base, ops, data)] = db.execute(
+                "SELECT p.base, p.ops, p.data FROM entries e JOIN payloads p ON p.id = e.payload_id WHERE e.id=?",
+                (state["id"],)).fetchall()
             if ops is not None:
+                if self.whole[0] != base:
+                    self.whole = (base, db.execute("SELECT data FROM payloads WHERE id=?", (base,)).fetchall()[0][0])
                 flat = json.loads(ops)
-                patch(whole, list(zip(flat[::2], flat[1::2])), data)
+                patch(self.whole[1], list(zip(flat[::2], flat[1::2])), data)
 
         def record(receipt: Receipt) -> Callable[[], None]:
             def run() -> None:
