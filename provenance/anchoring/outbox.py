@@ -74,11 +74,12 @@ CREATE TABLE entries (
     UNIQUE (run_id, stage, network, root)
 )"""
 # Snapshots apart from their entries, because SQLite rewrites a whole row on every update (a
-# state change of a row holding 1.5 MB cost ~5 ms of CPU). Never updated. A whole snapshot is its
-# `data`; one with a `base` (a whole snapshot) is `delta.patch(base's data, ops, data)`.
+# state change of a row holding 1.5 MB cost ~5 ms of CPU). Never updated, and their ids never
+# given out again (AUTOINCREMENT), so a process may keep a whole snapshot in memory by its id. A
+# whole snapshot is its `data`; one with a `base` (a whole one) is `delta.patch(base's data, ops, data)`.
 PAYLOADS_TABLE = """
 CREATE TABLE IF NOT EXISTS payloads (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     base INTEGER REFERENCES payloads (id),
     ops TEXT,
     data BLOB NOT NULL
@@ -157,7 +158,7 @@ class Outbox:
         self._lock = threading.Lock()  # one operation at a time on this process's connection
         self._db: sqlite3.Connection | None = None
         self._pid = 0  # the process that opened `_db`
-        self._whole: tuple[int, bytes] | None = None  # the last whole snapshot written or read (payloads never change)
+        self._whole: tuple[int, bytes] | None = None  # the last whole snapshot written or read, by id
         with _LIVE_LOCK:
             _LIVE.add(self)  # before the first connection: a fork from now on closes it first
         try:
