@@ -159,6 +159,7 @@ class Outbox:
         self._db: sqlite3.Connection | None = None
         self._pid = 0  # the process that opened `_db`
         self._whole: tuple[int, bytes] | None = None  # the last whole snapshot written or read, by id
+        self._together: int | None = None  # the thread inside `together()`, holding `_lock` and a transaction
         with _LIVE_LOCK:
             _LIVE.add(self)  # before the first connection: a fork from now on closes it first
         try:
@@ -211,8 +212,23 @@ class Outbox:
             db.close()
 
     @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        """This process's connection, for this thread alone meanwhile."""
+        if self._together == threading.get_ident():  # inside `together()`: the lock is this thread's already
+            assert self._db is not None
+            yield self._db
+            return
+        with self._lock:
+            yield self._connection()
+
+    @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, committed (durably) on leaving, rolled back on any error."""
+        """One write transaction, committed (durably) on leaving, rolled back on any error; inside
+        `together()`, part of its transaction."""
+        if self._together == threading.get_ident():
+            assert self._db is not None
+            yield self._db
+            return
         with self._lock:
             db = self._connection()
             db.execute("BEGIN IMMEDIATE")
@@ -228,9 +244,24 @@ class Outbox:
                     self._close()
                 raise
 
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """Make the writes of this thread inside one transaction, committed on leaving (one
+        durable commit for e.g. every member of a batch), or none of them on an error. Other
+        threads wait meanwhile: nothing slow (no network) goes inside."""
+        if self._together == threading.get_ident():
+            yield
+            return
+        with self._transaction():
+            self._together = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._together = None
+
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._connection().execute(sql, tuple(args)).fetchall()  # fetched whole: no read stays open
+        with self._locked() as db:
+            return db.execute(sql, tuple(args)).fetchall()  # fetched whole: no read stays open
 
     def _entries(self, sql: str, args: Iterable[Any] = ()) -> list[Entry]:
         return [Entry.from_row(r) for r in self._read(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {sql}", args)]
@@ -430,8 +461,7 @@ class Outbox:
 
     def payload(self, entry: Entry) -> bytes:
         """The record snapshot to send with this entry."""
-        with self._lock:
-            db = self._connection()
+        with self._locked() as db:
             [row] = db.execute("SELECT p.base, p.ops, p.data FROM entries e JOIN payloads p ON p.id = e.payload_id WHERE e.id=?",
                                (entry.id,)).fetchall()
             if row["ops"] is None:
@@ -460,8 +490,7 @@ class Outbox:
         return {row["state"]: row["n"] for row in self._read("SELECT state, COUNT(*) AS n FROM entries GROUP BY state")}
 
     def batch(self, batch_id: int) -> Batch:
-        with self._lock:
-            db = self._connection()
+        with self._locked() as db:
             row = db.execute("SELECT * FROM batches WHERE id=?", (batch_id,)).fetchall()[0]
             rows = db.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE batch_id=? ORDER BY id", (batch_id,)).fetchall()
         return Batch(row["id"], row["network"], bytes.fromhex(row["root"]), bytes(row["manifest"]), [Entry.from_row(r) for r in rows])

@@ -326,3 +326,20 @@ def test_a_version_1_outbox_is_migrated_with_its_snapshots(tmp_path):
     db.close()
     grown = outbox.enqueue("r", tmp_path, "epoch-2", "ethereum", os.urandom(32), epoch.root, b"snapshot of epoch-2")
     assert Outbox(path).payload(grown) == b"snapshot of epoch-2"
+
+
+def test_writes_together_commit_at_once_or_not_at_all(tmp_path):
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    entries = [outbox.enqueue("run", tmp_path, f"stage-{i}", "ethereum", os.urandom(32), bytes(32), b"s") for i in range(3)]
+    other = Outbox(tmp_path / "outbox.sqlite")  # another connection: sees only what is committed
+    with outbox.together():
+        bound = [outbox.bind(e, DESTINATION) for e in entries]
+        assert [outbox.get(e.id).destination for e in entries] == [DESTINATION] * 3  # this thread sees its writes
+        assert {e.destination for e in other.entries()} == {""}  # not committed yet
+    assert [e.destination for e in other.entries()] == [DESTINATION] * 3 == [e.destination for e in bound]
+    with pytest.raises(RuntimeError):
+        with outbox.together():
+            for entry in bound:
+                outbox.record(entry, confirmed(entry.root))
+            raise RuntimeError("fails before the end")
+    assert {e.state for e in other.entries()} == {AnchorState.PENDING}  # none of them
