@@ -470,10 +470,12 @@ class Outbox:
         flat = json.loads(row["ops"])
         return patch(whole, list(zip(flat[::2], flat[1::2])), row["data"])
 
-    def entries(self, run_id: str | None = None, states: Iterable[AnchorState] | None = None) -> list[Entry]:
+    def entries(self, run_id: str | None = None, states: Iterable[AnchorState] | None = None, root: bytes | None = None) -> list[Entry]:
         sql, args = "1=1", []
         if run_id is not None:
             sql, args = sql + " AND run_id=?", [run_id]
+        if root is not None:
+            sql, args = sql + " AND root=?", args + [root.hex()]
         if states is not None:
             wanted = [s.value for s in states]
             sql += f" AND state IN ({','.join('?' * len(wanted))})"

@@ -343,3 +343,12 @@ def test_writes_together_commit_at_once_or_not_at_all(tmp_path):
                 outbox.record(entry, confirmed(entry.root))
             raise RuntimeError("fails before the end")
     assert {e.state for e in other.entries()} == {AnchorState.PENDING}  # none of them
+
+
+def test_entries_of_one_root(tmp_path):
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    root = os.urandom(32)
+    wanted = [outbox.enqueue(run, tmp_path, "pre", network, root, bytes(32), b"s") for run, network in (("a", "ethereum"), ("b", "ipfs"))]
+    outbox.enqueue("a", tmp_path, "epoch-1", "ethereum", os.urandom(32), root, b"s")
+    assert outbox.entries(root=root) == wanted
+    assert outbox.entries(run_id="a", root=root) == wanted[:1]
