@@ -120,10 +120,11 @@ class Anchors:
         delivered in the background."""
         receipts = AnchorResult()
         for network in self.networks:
-            entry = self.outbox.enqueue(run_id, run_dir, name, network, root, prev_root, payload, self.target(network))
+            # A rerun's request not sent yet takes this snapshot in the same transaction; a new one is written once.
+            entry = self.outbox.enqueue(run_id, run_dir, name, network, root, prev_root, payload, self.target(network), renew=True)
             if entry.state is AnchorState.CONFIRMED:
                 entry = self._recheck(entry)  # the same request made earlier: is it on *this* network?
-            entry = self.outbox.renew(entry, payload, prev_root)
+                entry = self.outbox.renew(entry, payload, prev_root)  # reopened (reorged out): to be re-sent with this snapshot
             if self._batched(network) and entry.state is AnchorState.PENDING:
                 entry = self.outbox.note(entry, "queued for the next batch (provenance anchor --batch)")
             elif entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED) and send:
@@ -260,11 +261,11 @@ class Anchors:
         sending `entry` first could get it mined before the root it commits to."""
         if entry.run_id == ROOTS_RUN_ID or entry.prev_root == bytes(32) or entry.state is not AnchorState.PENDING:
             return None
-        for other in self.outbox.entries(run_id=entry.run_id):
-            if other.network == entry.network and other.root == entry.prev_root and other.id != entry.id:
-                sent = other.state is AnchorState.CONFIRMED or (other.receipt is not None and other.state is AnchorState.SUBMITTED)
-                return None if sent else other
-        return None
+        other = self.outbox.previous(entry)
+        if other is None:
+            return None
+        sent = other.state is AnchorState.CONFIRMED or (other.receipt is not None and other.state is AnchorState.SUBMITTED)
+        return None if sent else other
 
     def drain(self) -> None:
         """Wait until the background sends queued by this process are done (and let the thread
