@@ -385,8 +385,11 @@ class Outbox:
                             "WHERE e.run_id=? ORDER BY e.id DESC LIMIT 1", (run_id,)).fetchall()
         if latest:
             base = latest[0]["base"] if latest[0]["base"] is not None else latest[0]["id"]
-            found = diff(self._whole_payload(db, base), payload)
-            if found is not None:
+            whole = self._whole_payload(db, base)
+            found = diff(whole, payload)
+            # Checked before it is stored: a delta that did not give back these exact bytes would
+            # change the anchored record digest; stored whole instead (never expected to happen).
+            if found is not None and patch(whole, found.ops, found.inserted) == payload:
                 payload_id = db.execute("INSERT INTO payloads (base, ops, data) VALUES (?, ?, ?)",
                                         (base, json.dumps([x for op in found.ops for x in op]), found.inserted)).lastrowid
                 assert payload_id is not None

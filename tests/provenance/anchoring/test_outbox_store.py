@@ -75,6 +75,24 @@ def test_unlike_snapshots_are_stored_whole(tmp_path):
     assert Outbox(tmp_path / "outbox.sqlite").payload(second) == other
 
 
+def test_a_delta_that_would_not_give_the_bytes_back_is_never_stored(tmp_path, monkeypatch):
+    """Each delta is patched and compared before it is stored: a wrong one (here a diff that
+    drops the last byte, a fake fault) leaves the snapshot stored whole, read back exactly."""
+    from provenance.anchoring.delta import Delta
+
+    def fake_lossy_diff(base, new, worth=0.5):
+        found = diff(base, new, worth)
+        return found and Delta(found.ops, found.inserted[:-1])
+
+    monkeypatch.setattr(outbox_module, "diff", fake_lossy_diff)
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    first, second = snapshots(2)
+    pre = outbox.enqueue("run", tmp_path, "pre", "ethereum", os.urandom(32), bytes(32), first)
+    epoch = outbox.enqueue("run", tmp_path, "epoch-1", "ethereum", os.urandom(32), pre.root, second)
+    assert payload_rows(tmp_path / "outbox.sqlite")[:2] == (2, 2)
+    assert Outbox(tmp_path / "outbox.sqlite").payload(epoch) == second
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_patch_of_diff_gives_the_new_bytes_back_for_any_edits(seed):
     import random
