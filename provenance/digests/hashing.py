@@ -81,10 +81,9 @@ Progress = Callable[[int], object]
 STEP = 256 << 20  # bytes per update call on large inputs, so a progress bar can move
 _ROWS_BYTES = 64 << 20  # canonical sample bytes hashed per native call on the dataset fast path
 _ITEMS = 4096  # samples per native call on the one-by-one dataset path
-# Tensors from this size on are hashed one at a time by blake3-py on all cores (its rayon pool:
-# the same path as raw blake3, and the one that keeps its share of busy cores: native threads
-# that run a whole batch got half of it on this shared machine, measured); smaller ones, where a
-# call per tensor costs more than its hashing, in batches of one native call (`hash_items`).
+# Without the C extension, tensors from this size on are hashed one at a time by blake3-py on
+# all cores (its rayon pool), smaller ones in batches (`hash_items`). With it, every tensor of a
+# batch goes to one native call, the big ones cut into subtrees that all threads share.
 LARGE = PARALLEL_MIN
 
 
@@ -194,21 +193,22 @@ def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.pa
     results: dict[int, tuple[bytes, int]] = {}
     on_device: dict[Any, list[int]] = {}
     # Host tensors in groups of about STEP bytes: their canonical views made first (a copy only
-    # where the layout needs one), then hashed back to back, so blake3's threads wait for no
-    # Python between tensors; the small ones in one native call.
+    # where the layout needs one), then the whole group hashed in one native call, so the threads
+    # wait for no Python between tensors (without the extension: the small ones in one
+    # `hash_items`, the big ones back to back on blake3-py's threads).
     group: list[tuple[int, tensors.Canonical]] = []
     with _bar(total, "state dict") as report:
 
         def flush() -> None:
-            small = [(i, c) for i, c in group if c.nbytes < LARGE]
-            if small:
-                digests = hash_items([(c.data, c.trailer) for _, c in small], threads)
-                for j, (i, c) in enumerate(small):
+            batch = group if _hasher.native is not None else [(i, c) for i, c in group if c.nbytes < LARGE]
+            if batch:
+                digests = hash_items([(c.data, c.trailer) for _, c in batch], threads)
+                for j, (i, c) in enumerate(batch):
                     results[i] = (digests[32 * j : 32 * j + 32], c.nbytes)
                 if report is not None:
-                    report(sum(c.nbytes for _, c in small))
+                    report(sum(c.nbytes for _, c in batch))
             for i, c in group:
-                if c.nbytes >= LARGE:
+                if _hasher.native is None and c.nbytes >= LARGE:
                     hasher = new_hasher(c.nbytes, threads)
                     _feed(hasher, c.data, report)
                     results[i] = (hasher.update(c.trailer).digest(), c.nbytes)
