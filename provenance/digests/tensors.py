@@ -128,14 +128,20 @@ def numpy_canonical(array: np.ndarray, what: str) -> Canonical:
     return Canonical(name, tuple(int(d) for d in array.shape), data)
 
 
+_TORCH_NAMES: dict[Any, str] = {}  # torch dtype -> its canonical name, once checked
+
+
 def torch_dtype_name(tensor: torch.Tensor, what: str) -> str:
     """The canonical dtype name of `tensor`, after checking it holds plain strided data."""
-    name = str(tensor.dtype).removeprefix("torch.")
-    if ITEMSIZE.get(name) != tensor.element_size():
-        raise FormatError(f"{what}: expected a numeric tensor (bool, int, float, complex), found dtype {tensor.dtype}")
+    name = _TORCH_NAMES.get(tensor.dtype)
+    if name is None:
+        name = str(tensor.dtype).removeprefix("torch.")
+        if ITEMSIZE.get(name) != tensor.element_size():
+            raise FormatError(f"{what}: expected a numeric tensor (bool, int, float, complex), found dtype {tensor.dtype}")
+        _TORCH_NAMES[tensor.dtype] = name
     if tensor.layout != _torch().strided:
         raise FormatError(f"{what}: expected a dense (strided) tensor, found layout {tensor.layout}")
-    if tensor.device.type == "meta":
+    if tensor.is_meta:
         raise FormatError(f"{what}: expected a tensor with data, found one on the meta device")
     if sys.byteorder != "little":
         raise ProvenanceError("hashing torch tensors needs a little-endian host; this one is big-endian")
