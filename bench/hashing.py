@@ -50,11 +50,20 @@ def best_times(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, 
             cpu[name].append(time.process_time() - start_cpu)
     CPU.update({name: min(t) for name, t in cpu.items()})
     MEDIAN.update({name: sorted(t)[len(t) // 2] for name, t in times.items()})
+    ROUNDS.update(times)
     return {name: min(t) for name, t in times.items()}
 
 
 CPU: dict[str, float] = {}
 MEDIAN: dict[str, float] = {}  # wall seconds, a second estimate where the best run was luck
+ROUNDS: dict[str, list[float]] = {}  # every run's wall seconds, round after round
+
+
+def paired(raw: str, ours: str) -> float:
+    """The median over rounds of raw / ours measured side by side in the same round: the load of
+    a shared machine drifts over seconds, so runs a few milliseconds apart share it."""
+    ratios = sorted(r / o for r, o in zip(ROUNDS[raw], ROUNDS[ours]))
+    return ratios[len(ratios) // 2]
 
 
 def report(title: str, nbytes: int, times: dict[str, float], raws: tuple[str, ...], target: float | None) -> None:
@@ -73,7 +82,7 @@ def report(title: str, nbytes: int, times: dict[str, float], raws: tuple[str, ..
         fastest_median = min(MEDIAN[name] for name in raws)
         print(f"  target >= {target} of raw wall time (slowest of ours against the fastest raw, {raw!r}): {verdict} "
               f"({times[raw] / ours:.2f}; of medians {fastest_median / MEDIAN[slowest]:.2f}; "
-              f"of CPU {raw_cpu / CPU[slowest]:.2f})")
+              f"paired median {min(paired(name, slowest) for name in raws):.2f}; of CPU {raw_cpu / CPU[slowest]:.2f})")
 
 
 def bench_file(folder: Path, size: int, repeat: int) -> None:
