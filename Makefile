@@ -3,7 +3,7 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup setup-ipfs setup-bitcoin setup-browser demo test bench bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale clean
+.PHONY: setup setup-ipfs setup-bitcoin setup-browser demo test bench bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox clean
 
 setup:
 	@bash tools/setup.sh
@@ -31,7 +31,7 @@ test: setup setup-ipfs setup-bitcoin setup-browser
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale
+bench: bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
@@ -51,11 +51,17 @@ bench-bitcoin: setup-bitcoin
 bench-scale: setup
 	$(VENV)/python bench/scale.py
 
+bench-outbox: setup
+	$(VENV)/python bench/outbox.py
+
 bench-merkle: setup
 	$(VENV)/python bench/merkle.py
 
 bench-ipfs: setup setup-ipfs
 	$(VENV)/python bench/ipfs.py
+
+bench-anchoring: setup
+	$(VENV)/python bench/anchoring.py
 
 clean:
 	$(VENV)/provenance chain stop || true

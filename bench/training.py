@@ -43,10 +43,13 @@ def write_mnist_sized(folder: Path, n_train: int, n_test: int) -> Path:
 
 
 def timed(options: TrainOptions) -> tuple[float, float, dict[str, float]]:
-    """Wall and process CPU seconds of one run, and its phases."""
+    """Wall and process CPU seconds of one run, and its phases (with the count of Ethereum
+    transactions the run's anchors took: epochs the background was behind on share one)."""
     wall, cpu = time.perf_counter(), time.process_time()
     result = run_training(options)
-    return time.perf_counter() - wall, time.process_time() - cpu, result.phases
+    elapsed = time.perf_counter() - wall, time.process_time() - cpu
+    tx = {r["location"].get("tx_hash") for key, r in result.receipts.items() if key.endswith("/ethereum")}
+    return *elapsed, result.phases | ({"ethereum_transactions": float(len(tx))} if tx else {})
 
 
 def measure(label: str, base: str, epochs: int, pairs: int, mnist_dir: str | None, target: float) -> dict[str, float]:
@@ -66,7 +69,11 @@ def measure(label: str, base: str, epochs: int, pairs: int, mnist_dir: str | Non
     print(f"    training loop alone    off {train['off']:8.3f} s   on {train['on']:8.3f} s   ({train['on'] / train['off'] - 1:+.2%}: "
           "what the background threads take from it)")
     for key in runs["on"][0][2]:
-        if key != "train_s":
+        if key == "ethereum_transactions":
+            counts = sorted(int(r[2][key]) for r in runs["on"])
+            print(f"    {'ethereum transactions':<22} {counts[len(counts) // 2]:8d}     per run (min {counts[0]}, max {counts[-1]}; "
+                  f"{epochs + 2} roots anchored)")
+        elif key != "train_s":
             print(f"    {key:<22} {statistics.median(r[2][key] for r in runs['on']):8.3f} s")
     return {"wall": on_wall / off_wall, "cpu": on_cpu / off_cpu}
 

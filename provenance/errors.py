@@ -13,6 +13,10 @@ class ConfigError(ProvenanceError):
     """A configuration value, option or environment variable is missing or wrong."""
 
 
+class NotDeployedError(ConfigError):
+    """The chain answers, and no contract deployment is known for it (a status, for `status`)."""
+
+
 class FormatError(ProvenanceError):
     """A file or value does not have the expected format (dump, record, proof, digest)."""
 

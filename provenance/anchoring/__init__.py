@@ -27,7 +27,7 @@ from ..record.receipts import AnchorState, Receipt, Verdict
 from ..anchors.open import open_backend
 from ..anchors.settings import Section
 from ..config import ProvenanceConfig, load_settings
-from ..errors import AnchorError, ConfigError
+from ..errors import AnchorError, ConfigError, NotDeployedError
 from .delivery import await_submitted, deliver, deliver_batch, destination_of, recheck, submit
 from .outbox import Entry, Outbox
 from ..record import Record
@@ -94,15 +94,16 @@ class Anchors:
     # ------------------------------------------------------------------ sending
 
     def anchor_stage(self, record: Record, run_dir: Path, stage_name: str, wait: bool = True,
-                     submit: bool = False) -> dict[str, Receipt]:
+                     submit: bool = False, send: bool = True) -> dict[str, Receipt]:
         """Queue one stage's root for every configured network and deliver it (now, or in the
         background with `wait=False`; `submit` also sends it now where the backend can, see
-        `anchor_root`). Returns the receipts as they stand."""
+        `anchor_root`; `send=False` only queues it, for `send_together`). Returns the receipts
+        as they stand."""
         stage = record.stage(stage_name)
         prev_root = record.stage(stage.prev).root if stage.prev else bytes(32)
         receipts = self.anchor_root(
             record.run_id, run_dir, stage_name, stage.root, prev_root, record.snapshot_bytes(stage_name), wait=wait,
-            submit=submit,
+            submit=submit, send=send,
         )
         for receipt in receipts.values():
             record.set_receipt(stage_name, receipt)
@@ -110,7 +111,7 @@ class Anchors:
 
     def anchor_root(
         self, run_id: str, run_dir: Path, name: str, root: bytes, prev_root: bytes, payload: bytes, wait: bool = True,
-        submit: bool = False,
+        submit: bool = False, send: bool = True,
     ) -> AnchorResult:
         """Queue `root` (with `payload`, the bytes whose sha2-256 is anchored beside it) for every
         configured network under (run_id, name), and deliver it now or in the background. With
@@ -119,13 +120,14 @@ class Anchors:
         delivered in the background."""
         receipts = AnchorResult()
         for network in self.networks:
-            entry = self.outbox.enqueue(run_id, run_dir, name, network, root, prev_root, payload, self.target(network))
+            # A rerun's request not sent yet takes this snapshot in the same transaction; a new one is written once.
+            entry = self.outbox.enqueue(run_id, run_dir, name, network, root, prev_root, payload, self.target(network), renew=True)
             if entry.state is AnchorState.CONFIRMED:
                 entry = self._recheck(entry)  # the same request made earlier: is it on *this* network?
-            entry = self.outbox.renew(entry, payload, prev_root)
+                entry = self.outbox.renew(entry, payload, prev_root)  # reopened (reorged out): to be re-sent with this snapshot
             if self._batched(network) and entry.state is AnchorState.PENDING:
                 entry = self.outbox.note(entry, "queued for the next batch (provenance anchor --batch)")
-            elif entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED):
+            elif entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED) and send:
                 if wait:
                     entry = self._deliver(entry)
                 else:
@@ -134,6 +136,25 @@ class Anchors:
                     self._submit_background(entry.id)
             receipts[network] = entry.current_receipt()
         return receipts
+
+    def send_together(self, run_id: str, stages: list[tuple[str, bytes]]) -> None:
+        """Send queued stages of one run (name, root; in chain order) in the background: on
+        Ethereum, two or more never sent go out in one batch transaction, each member's receipt
+        proving its root on-chain; anything else one by one, as `anchor_root` would."""
+        for network in self.networks:
+            if self._batched(network):
+                continue  # waits for `provenance anchor --batch`
+            entries = [e for e in (self.outbox.find(run_id, name, network, root) for name, root in stages) if e is not None]
+            # Ethereum alone proves a batch member on-chain (`verifyLeafInclusion`)
+            fresh = [e for e in entries if network == "ethereum" and e.state is AnchorState.PENDING
+                     and e.batch_id is None and e.receipt is None and self._mine(e)]
+            if len(fresh) > 1:
+                self.outbox.create_batch(network, fresh)
+                self._submit_background(fresh[0].id)  # the worker delivers the whole batch, once
+                entries = [e for e in entries if e not in fresh]
+            for entry in entries:
+                if entry.state in (AnchorState.PENDING, AnchorState.SUBMITTED):
+                    self._submit_background(entry.id)
 
     def _recheck(self, entry: Entry) -> Entry:
         try:
@@ -220,6 +241,8 @@ class Anchors:
                     self.outbox.retry_later(entry, f"waits for {waiting_for.stage} (its previous stage) to be sent first")
                 elif entry.state is AnchorState.SUBMITTED:
                     self._await(entry)
+                elif entry.batch_id is not None and entry.state is AnchorState.PENDING:
+                    self._deliver_batch(entry)
                 else:
                     self._deliver(entry)
             except Exception:  # the entry stays in the outbox; a later retry picks it up
@@ -238,11 +261,11 @@ class Anchors:
         sending `entry` first could get it mined before the root it commits to."""
         if entry.run_id == ROOTS_RUN_ID or entry.prev_root == bytes(32) or entry.state is not AnchorState.PENDING:
             return None
-        for other in self.outbox.entries(run_id=entry.run_id):
-            if other.network == entry.network and other.root == entry.prev_root and other.id != entry.id:
-                sent = other.state is AnchorState.CONFIRMED or (other.receipt is not None and other.state is AnchorState.SUBMITTED)
-                return None if sent else other
-        return None
+        other = self.outbox.previous(entry)
+        if other is None:
+            return None
+        sent = other.state is AnchorState.CONFIRMED or (other.receipt is not None and other.state is AnchorState.SUBMITTED)
+        return None if sent else other
 
     def drain(self) -> None:
         """Wait until the background sends queued by this process are done (and let the thread
@@ -313,6 +336,8 @@ class Anchors:
                 out[network] = self.backend(network).status()
             except AnchorError as e:  # unreachable is a status; a configuration mistake is an error
                 out[network] = {"network": network, "reachable": False, "error": str(e)}
+            except NotDeployedError as e:  # ... and so is a chain without the contract (a fresh local one)
+                out[network] = {"network": network, "reachable": True, "deployed": False, "error": str(e)}
         return out
 
 

@@ -32,15 +32,20 @@ def deliver_batch(outbox: Outbox, batch: Batch, backend: FindsAnchors) -> list[E
     tree = MerkleTree.of(batch_leaves(members))
     destination = destination_of(backend)
     elsewhere = [e for e in batch.members if e.destination not in ("", destination)]
+    # Each member's writes of one step go in one transaction: one durable commit, not one per member.
     if elsewhere:
         reason = f"batch {batch.id} is bound to {elsewhere[0].destination}; this configuration sends to {destination}: not sent"
-        return [outbox.note(entry, reason) for entry in batch.members]
-    batch_members = [outbox.bind(e, destination) for e in batch.members]
+        with outbox.together():
+            return [outbox.note(entry, reason) for entry in batch.members]
+    with outbox.together():
+        batch_members = [outbox.bind(e, destination) for e in batch.members]
     try:
         receipt = backend.find_anchor(batch.root) or backend.anchor(batch.root, batch.manifest)
     except AnchorError as e:
-        return [outbox.retry_later(entry, str(e)) for entry in batch_members]
-    return [outbox.record(e, batch_member_receipt(receipt, tree, e.member_name, e.root)) for e in batch_members]
+        with outbox.together():
+            return [outbox.retry_later(entry, str(e)) for entry in batch_members]
+    with outbox.together():
+        return [outbox.record(e, batch_member_receipt(receipt, tree, e.member_name, e.root)) for e in batch_members]
 
 
 def deliver(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:

@@ -84,8 +84,8 @@ class BlockchainManager:
     def _receipts(self, root: bytes) -> dict[str, Receipt]:
         """The newest receipt per network for `root` in the outbox, whichever run sent it."""
         found: dict[str, Receipt] = {}
-        for entry in self.anchors.outbox.entries():
-            if entry.root == root and entry.network in self.networks:
+        for entry in self.anchors.outbox.entries(root=root):
+            if entry.network in self.networks:
                 found[entry.network] = entry.current_receipt()
         return found
 

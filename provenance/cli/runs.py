@@ -251,6 +251,8 @@ def _next_step(data: dict[str, Any], run_dir: Path) -> str:
 def _describe_network(info: dict[str, Any]) -> str:
     if info.get("reachable") is False:
         return f"unreachable: {info.get('reason') or info.get('error') or 'no answer'}"
+    if info.get("deployed") is False:
+        return f"reachable, not deployed: {info.get('error')}"
     return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in info.items() if k not in ("network", "reachable") and v is not None)
 
 

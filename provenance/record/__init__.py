@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .receipts import Receipt
 from ..digests.canonical import canonical_json, jcs
@@ -117,8 +117,17 @@ class Stage:
         so without this each epoch re-encodes every leaf of the run)."""
         cache = self.__dict__.setdefault("_encoded", {})  # a frozen dataclass: the cache goes around it
         if encode not in cache:
-            cache[encode] = _encode_with_leaves(encode, self.to_json())
+            cache[encode] = _encode_with_leaves(encode, self.to_json(), self._leaves_json)
         return cache[encode]
+
+    @cached_property
+    def _leaves_json(self) -> bytes | None:
+        """The leaves as JSON, the same bytes in every encoding (see `_encode_with_leaves`); None if
+        a name is a string UTF-8 cannot encode."""
+        try:
+            return json.dumps(self._json["leaves"], separators=(",", ":"), ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            return None
 
     @cached_property
     def _json(self) -> dict[str, Any]:
@@ -167,21 +176,30 @@ def _splice(encoded: bytes, encoded_marker: bytes, body: bytes) -> bytes:
     return encoded.replace(encoded_marker, body)
 
 
-def _encode_with_leaves(encode: Callable[[Any], bytes], stage_json: dict[str, Any]) -> bytes:
-    """`encode(stage_json)`, its leaves (lists of four strings, most of the bytes) written by the
-    C JSON encoder: for lists of strings, RFC 8785 and Python's compact JSON with
-    `ensure_ascii=False` are the same bytes (both escape only `"`, `\\` and U+0000..U+001F, with
-    the same short forms and lowercase `\\u00xx`; tested against rfc8785). Anything else, or a
-    string UTF-8 cannot encode, goes through `encode` itself."""
-    leaves = stage_json["leaves"]
-    if not all(type(v) is list and all(type(s) is str for s in v) for v in leaves):
-        return encode(stage_json)
-    try:
-        body = json.dumps(leaves, separators=(",", ":"), ensure_ascii=False).encode()
-    except UnicodeEncodeError:
+def _encode_with_leaves(encode: Callable[[Any], bytes], stage_json: dict[str, Any], body: bytes | None) -> bytes:
+    """`encode(stage_json)`, with `body` (its leaves as compact JSON, most of the bytes, written
+    once by the C JSON encoder) spliced in. The leaves are `Leaf.to_json()` values, four strings
+    each (`Leaf` checks that kind and name are strings), and for lists of strings RFC 8785 and
+    Python's compact JSON with `ensure_ascii=False` are the same bytes (both escape only `"`,
+    `\\` and U+0000..U+001F, with the same short forms and lowercase `\\u00xx`; tested against
+    rfc8785). Without a body (a string UTF-8 cannot encode) it is `encode` alone."""
+    if body is None:
         return encode(stage_json)
     marker = _marker()
     return _splice(encode(dict(stage_json, leaves=marker)), encode(marker), body)
+
+
+def _compact_json(value: Any) -> bytes:
+    """The record file's encoding: compact JSON, UTF-8, keys in their order."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _with_stages(encode: Callable[[Any], bytes], data: dict[str, Any], stages: Sequence[Stage]) -> bytes:
+    """`encode(data)` with `data["stages"]` = `stages`, each from its cached encoding (an object's
+    encoding does not depend on where it sits, and its place among its siblings only on the keys)."""
+    marker = _marker()
+    body = b"[" + b",".join(s.encoded(encode) for s in stages) + b"]"
+    return _splice(encode(dict(data, stages=marker)), encode(marker), body)
 
 
 @dataclass(frozen=True)
@@ -284,12 +302,8 @@ class Record:
         `encode(self.snapshot(stage))`; built from each stage's own cached encoding (an object's
         canonical bytes do not depend on where it sits, and a value's place among its siblings
         depends only on the keys)."""
-        encode = SNAPSHOT_ENCODINGS[self.format]
         data = self.snapshot(stage)
-        count = len(data["stages"])
-        data["stages"] = marker = _marker()
-        body = b"[" + b",".join(s.encoded(encode) for s in self.stages[:count]) + b"]"
-        return _splice(encode(data), encode(marker), body)
+        return _with_stages(SNAPSHOT_ENCODINGS[self.format], data, self.stages[: len(data["stages"])])
 
     def snapshot_digest(self, stage: str) -> bytes:
         """sha2-256 of the stage's snapshot: the `recordDigest` anchored on Ethereum."""
@@ -298,7 +312,7 @@ class Record:
     def save(self, path: Path) -> Path:
         """Write the record atomically, as compact JSON: it is rewritten at every stage and holds
         a leaf per sample; `report.md` is the view for people."""
-        return atomic_write_bytes(path, json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False).encode() + b"\n")
+        return atomic_write_bytes(path, _with_stages(_compact_json, self.to_json(), self.stages) + b"\n")
 
     @classmethod
     def from_json(cls, data: Any, source: str = "record") -> Record:

@@ -76,6 +76,11 @@ class EpochWork:
         self._raise()
 
     @property
+    def behind(self) -> bool:
+        """Whether jobs wait in the queue behind the one running (the work is behind its producer)."""
+        return self._queue.qsize() > 0
+
+    @property
     def in_worker(self) -> bool:
         return self._thread is not None and threading.current_thread() is self._thread
 

@@ -121,6 +121,7 @@ class ProvenanceTracker:
         self._last_report: Any = None
         self._lock_fd: int | None = None
         self._epochs = EpochWork()
+        self._held: list[str] = []  # epoch stages queued in the outbox, to be sent together (`_anchor_epoch`)
         self._timings_lock = threading.Lock()
         self._code: Ahead[dict[str, Any]] | None = None
         if not _attach:
@@ -328,8 +329,28 @@ class ProvenanceTracker:
         self.record.add_stage(Stage.build(name, leaves, self._last_stage(), now_iso(), metrics))
         self._stage_artifacts(name)["model"] = file_name
         self._timing("epoch_trees_s", started, accumulate=True)
-        self._anchor_if(name, "store_epoch_checkpoints", wait=False)
+        self._anchor_epoch(name)
         return self.record.stage(name).root
+
+    def _anchor_epoch(self, stage: str) -> None:
+        """Anchor an epoch root in the background. While more epochs wait behind this one (the
+        background thread is behind training: short epochs, or a busy machine), the root is only
+        queued in the outbox (durably), and goes out with the roots behind it when the last of
+        them is built: on Ethereum in one batch transaction, each epoch's receipt proving its root
+        on-chain (as `provenance anchor --batch` does). One transaction, fee and block instead of
+        one per epoch; chain order holds, since the batch is sent after every stage before it."""
+        started = time.perf_counter()
+        if self._should_anchor(stage, "store_epoch_checkpoints"):
+            if self._epochs.in_worker and self._epochs.behind:
+                self._held.append(stage)
+                self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=False, send=False)
+            elif self._held:
+                held, self._held = self._held + [stage], []
+                self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=False, send=False)
+                self.anchors.send_together(self.record.run_id, [(name, self.record.stage(name).root) for name in held])
+            else:
+                self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=False)
+        self._timing("anchor_s", started, accumulate=True)
 
     def store_merkle_on_blockchain_after_training(self, results: Mapping[str, Any], model: Any = None, *,
                                                   privacy: Mapping[str, Any] | None = None,

@@ -23,9 +23,10 @@ def free_port() -> int:
 
 
 class AnvilNode:
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def __init__(self, folder: Path, port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
         self.folder = folder
         self.port = port or free_port()
+        self.extra_args = extra_args  # e.g. ("--hardfork", "berlin"): a chain without base fees
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
@@ -33,7 +34,7 @@ class AnvilNode:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [shutil.which("anvil"), "--port", str(self.port), "--state", str(self.folder / "state.json"),
-             "--state-interval", "1", "--silent"],
+             "--state-interval", "1", "--silent", *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + 15

@@ -8,38 +8,49 @@ nor hurts, and a redeploy never breaks an old run.
 Works with web3.py alone, so a verifier needs neither Ape nor the project's sources: the ABI and
 bytecode ship in the package (`provenance.anchors.ethereum.contract`). Ape networks are used through their web3
 connection (`EthereumAnchor(provider.web3, ...)`).
+
+Anchoring runs beside training, so its hot path (`submit`, `await_mined`, `anchor_info`, the
+confirmation count) makes raw JSON-RPC calls (`rpc`, calldata encoded by hand in `calldata`): the
+same requests, the same transaction as web3.py's `build_transaction` + send, and the same errors, at
+a twentieth of the CPU (`make bench-anchoring`). Verification, events, logs, refresh and deployment
+use web3.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from functools import lru_cache
 from typing import Any, Callable, Sequence, TypeVar
 
 import requests
 from eth_utils import keccak
 from web3 import Web3
+from web3._utils.error_formatters_utils import raise_contract_logic_error_on_revert
 from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.exceptions import (
     ContractCustomError,
     ContractLogicError,
-    TimeExhausted,
     TransactionNotFound,
     Web3Exception,
 )
 
-from . import deployments, node as localchain
+from . import deployments, node as localchain, rpc
+from .calldata import AnchorInfo, BadAnswer, decode_anchor_of, encode_anchor, encode_anchor_of, hex_data, to_bytes, to_int
 from .contract import artifact
-from ...errors import AnchorError, ConfigError, FormatError
-from .keys import NodeSigner, Signer, signer_from_environment
+from ...errors import AnchorError, ConfigError, FormatError, NotDeployedError
+from .keys import NodeSigner, Signer, SignsLocally, signer_from_environment
 from ...merkle import Leaf, MerkleTree, MultiProof, leaf_hash, parse_bytes32
 from ..base import ZERO_ROOT, AnchorBackend, check_root, redact_url
 from ...record.receipts import AnchorState, Receipt, Verdict
 
 T = TypeVar("T")
 BATCH_MEMBER = "batch.member"
+FIRST_POLL_S, MAX_POLL_S = 0.005, 0.5  # receipt polling: soon after sending, then less and less often
 
 _CUSTOM_ERRORS = {
     "0x" + keccak(text="ZeroRoot()")[:4].hex(): "the contract rejects the zero root (ZeroRoot)",
@@ -52,21 +63,6 @@ _CUSTOM_ERRORS = {
 class RefusedError(ConfigError):
     """The contract would refuse the request for what it asks (revoking a root this account never
     anchored, or revoking twice): the caller's mistake, not a network failure."""
-
-
-@dataclass(frozen=True)
-class AnchorInfo:
-    """What the contract stores for one submitter's anchor of a root (`anchorOf`)."""
-
-    anchored: bool
-    timestamp: int
-    block_number: int
-    revoked: bool
-
-    @property
-    def live(self) -> bool:
-        """Anchored and not revoked: what every scoped on-chain check requires."""
-        return self.anchored and not self.revoked
 
 
 class EthereumAnchor(AnchorBackend):
@@ -86,7 +82,9 @@ class EthereumAnchor(AnchorBackend):
         endpoint: str = "web3 provider",
         gas_limit: int | None = None,
         gas_price: int | str | None = None,
+        request_timeout: float | None = None,
     ) -> None:
+        """`request_timeout` (seconds) bounds each hot-path request; None: the provider's own."""
         if confirmations < 1:
             raise ConfigError(f"confirmations: expected at least 1, found {confirmations}")
         if gas_limit is not None and (isinstance(gas_limit, bool) or not isinstance(gas_limit, int) or gas_limit < 21_000):
@@ -102,17 +100,25 @@ class EthereumAnchor(AnchorBackend):
         self.receipt_timeout = receipt_timeout
         self.gas_limit = gas_limit
         self.gas_price = None if gas_price == "auto" else gas_price
-        self.chain_id = _check_chain_id(self._rpc(lambda: w3.eth.chain_id), endpoint)
+        self.rpc = rpc.for_web3(w3, endpoint, request_timeout)
+        self.chain_id = _check_chain_id(self._request("eth_chainId", decode=_big_int), endpoint)
         self.address = Web3.to_checksum_address(contract_address)
         self._contracts: dict[str, Contract] = {}
-        self.contract = self._contract_at(self.address)
+        self._checked: set[str] = set()
+        self._check_code(self.address)  # a wrong address fails here, before anything is sent
+
+    @property
+    def contract(self) -> Contract:
+        """web3.py's view of this backend's contract (events, views), made when first used: the
+        anchoring hot path encodes its calls itself (`calldata.py`)."""
+        return self._contract_at(self.address)
 
     # ------------------------------------------------------------------ identity
 
     @property
     def signer_address(self) -> str | None:
         """The checksummed address this backend anchors from (None without a signer)."""
-        return Web3.to_checksum_address(self.signer.address) if self.signer is not None else None
+        return _checksummed(self.signer.address) if self.signer is not None else None
 
     @property
     def destination(self) -> str:
@@ -143,7 +149,7 @@ class EthereumAnchor(AnchorBackend):
                 )
             return existing
         record_digest = hashlib.sha256(record).digest() if record else ZERO_ROOT
-        tx_hash = self._send(self.contract.functions.anchor(root, prev_root, record_digest))
+        tx_hash = self._send(encode_anchor(root, prev_root, record_digest))
         location = {
             "chain_id": self.chain_id,
             "contract": self.address,
@@ -161,14 +167,13 @@ class EthereumAnchor(AnchorBackend):
         tx_hash = location["tx_hash"]
         root = receipt.root
         try:
-            tx_receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
-        except TimeExhausted:
+            mined = self._await_receipt(tx_hash)
+        except _NotFetched as e:
+            return Receipt(self.name, root, AnchorState.SUBMITTED, location, reason=f"receipt not fetched: {e.reason}")
+        if mined is None:
             return Receipt(self.name, root, AnchorState.SUBMITTED, location, reason="not mined yet")
-        except (requests.RequestException, OSError) as e:
-            return Receipt(self.name, root, AnchorState.SUBMITTED, location, reason=f"receipt not fetched: {_transport_reason(e)}")
-        if tx_receipt["status"] != 1:
-            raise AnchorError(f"anchor transaction {tx_hash} reverted in block {tx_receipt['blockNumber']}")
-        location |= {"block_number": tx_receipt["blockNumber"], "block_hash": "0x" + bytes(tx_receipt["blockHash"]).hex()}
+        block_number, block_hash = mined
+        location |= {"block_number": block_number, "block_hash": "0x" + block_hash.hex()}
         return self._with_confirmations(Receipt(self.name, root, AnchorState.SUBMITTED, location))
 
     def revoke(self, root: bytes, reason: str) -> str:
@@ -183,15 +188,13 @@ class EthereumAnchor(AnchorBackend):
             raise RefusedError(f"revoke: expected an anchor of 0x{root.hex()} by {signer.address} in {self.address}, found none")
         if info.revoked:
             raise RefusedError(f"revoke: the anchor of 0x{root.hex()} by {signer.address} is already revoked")
-        tx_hash = self._send(self.contract.functions.revoke(root, reason))
+        tx_hash = self._send(bytes.fromhex(self.contract.encode_abi("revoke", [root, reason])[2:]))
         try:
-            tx_receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
-        except TimeExhausted:
-            raise AnchorError(f"revoke transaction 0x{tx_hash.hex()} sent but not mined within {self.receipt_timeout:.0f} s") from None
-        except (requests.RequestException, OSError) as e:
-            raise AnchorError(f"revoke transaction 0x{tx_hash.hex()} sent; receipt not fetched: {_transport_reason(e)}") from None
-        if tx_receipt["status"] != 1:
-            raise AnchorError(f"revoke transaction 0x{tx_hash.hex()} reverted in block {tx_receipt['blockNumber']}")
+            mined = self._await_receipt("0x" + tx_hash.hex(), what="revoke")
+        except _NotFetched as e:
+            raise AnchorError(f"revoke transaction 0x{tx_hash.hex()} sent; receipt not fetched: {e.reason}") from None
+        if mined is None:
+            raise AnchorError(f"revoke transaction 0x{tx_hash.hex()} sent but not mined within {self.receipt_timeout:.0f} s")
         return "0x" + tx_hash.hex()
 
     def refresh(self, receipt: Receipt) -> Receipt:
@@ -293,7 +296,7 @@ class EthereumAnchor(AnchorBackend):
             "prev_root": "0x" + bytes(event["args"]["prevRoot"]).hex(),
             "revoked": info.revoked,
         }
-        confirmations = self._rpc(lambda: self.w3.eth.block_number) - block_number + 1
+        confirmations = self._block_number() - block_number + 1
         if info.revoked:
             return Verdict(self.name, False, f"revoked by {sender}: {self._revocation_reason(contract, root, sender, block_number)}",
                            confirmations, facts)
@@ -338,10 +341,10 @@ class EthereumAnchor(AnchorBackend):
     # ------------------------------------------------------------------ reads
 
     def anchor_info(self, root: bytes, submitter: str | None = None, contract: Contract | None = None) -> AnchorInfo:
-        """`submitter`'s (default: this signer's) anchor of `root` (`anchorOf`)."""
-        who = self._submitter(submitter)
-        anchored, timestamp, block_number, revoked = self._call((contract or self.contract).functions.anchorOf(who, root))
-        return AnchorInfo(bool(anchored), timestamp, block_number, bool(revoked))
+        """`submitter`'s (default: this signer's) anchor of `root` (`anchorOf`, in this contract
+        or `contract`)."""
+        call = {"to": (contract or self.contract).address, "data": hex_data(encode_anchor_of(self._submitter(submitter), root))}
+        return self._request("eth_call", call, "latest", decode=lambda output: decode_anchor_of(to_bytes(output)))
 
     def is_anchored(self, root: bytes, submitter: str | None = None) -> bool:
         """Whether `submitter` (default: this signer) anchored `root` and has not revoked it."""
@@ -376,7 +379,7 @@ class EthereumAnchor(AnchorBackend):
             "endpoint": self.endpoint,
             "chain_id": self.chain_id,
             "contract": self.address,
-            "block_number": self._rpc(lambda: self.w3.eth.block_number),
+            "block_number": self._block_number(),
             "signer": self.signer_address,
             "confirmations_required": self.confirmations,
         }
@@ -385,23 +388,30 @@ class EthereumAnchor(AnchorBackend):
 
     def _contract_at(self, address: str) -> Contract:
         """The MLProvenance contract at `address` on this chain (code checked once)."""
-        address = Web3.to_checksum_address(address)
+        address = _checksummed(address)
         if address not in self._contracts:
-            code = bytes(self._rpc(lambda: self.w3.eth.get_code(address)))
-            if not code:
-                raise AnchorError(
-                    f"no contract code at {address} on chain {self.chain_id}: expected MLProvenance "
-                    "(deploy it with `ape run deploy --network ...` or pass the right address)"
-                )
-            # A receipt (or config) may name any address; only the code this package ships is
-            # trusted to mean what MLProvenance's events and views say.
-            if code != bytes.fromhex(artifact()["deployedBytecode"].removeprefix("0x")):
-                raise AnchorError(
-                    f"the contract at {address} on chain {self.chain_id} is not this version of MLProvenance: "
-                    "expected its code to equal the packaged runtime bytecode, found other code"
-                )
+            self._check_code(address)
             self._contracts[address] = self.w3.eth.contract(address=address, abi=artifact()["abi"])
         return self._contracts[address]
+
+    def _check_code(self, address: str) -> None:
+        """That `address` holds this package's MLProvenance (asked once per address)."""
+        if address in self._checked:
+            return
+        code = self._request("eth_getCode", address, "latest", decode=to_bytes)
+        if not code:
+            raise AnchorError(
+                f"no contract code at {address} on chain {self.chain_id}: expected MLProvenance "
+                "(deploy it with `ape run deploy --network ...` or pass the right address)"
+            )
+        # A receipt (or config) may name any address; only the code this package ships is
+        # trusted to mean what MLProvenance's events and views say.
+        if code != bytes.fromhex(artifact()["deployedBytecode"].removeprefix("0x")):
+            raise AnchorError(
+                f"the contract at {address} on chain {self.chain_id} is not this version of MLProvenance: "
+                "expected its code to equal the packaged runtime bytecode, found other code"
+            )
+        self._checked.add(address)
 
     def _require_signer(self) -> Signer:
         if self.signer is None:
@@ -415,18 +425,86 @@ class EthereumAnchor(AnchorBackend):
             return _address(submitter, "submitter")
         if self.signer is None:
             raise ConfigError("expected a submitter address to check against (no signer configured), found none")
-        return Web3.to_checksum_address(self.signer.address)
+        return _checksummed(self.signer.address)
 
-    def _send(self, call: Any) -> bytes:
-        """Build, sign and send one contract call from the signer, with the configured gas."""
+    def _send(self, data: bytes) -> bytes:
+        """Build, sign and send one call of this contract (its calldata) from the signer; returns
+        the transaction hash the node gives back."""
         signer = self._require_signer()
-        params: dict[str, Any] = {"from": signer.address, "chainId": self.chain_id}
-        if self.gas_limit is not None:
-            params["gas"] = self.gas_limit
+        tx = self._transaction(data)
+        if isinstance(signer, NodeSigner):
+            return self._request("eth_sendTransaction", _wire(tx), decode=to_bytes)
+        if isinstance(signer, SignsLocally):
+            tx["nonce"] = self._request("eth_getTransactionCount", signer.address, "pending", decode=to_int)
+            raw = signer.sign_transaction(tx)
+            return self._request("eth_sendRawTransaction", hex_data(raw), decode=to_bytes)
+        return self._rpc(lambda: bytes(signer.send(self.w3, tx)))
+
+    def _transaction(self, data: bytes) -> dict[str, Any]:
+        """The transaction web3.py's `build_transaction` makes for this call from the signer, with
+        the same requests: gas from the settings or `eth_estimateGas`; fees from the settings
+        (legacy `gasPrice`), else EIP-1559 with `maxFeePerGas` = 2 * the latest base fee + the
+        node's priority fee, else (a chain without base fees) the node's `eth_gasPrice`."""
+        signer = self._require_signer()
+        tx: dict[str, Any] = {"from": _checksummed(signer.address), "chainId": self.chain_id}
         if self.gas_price is not None:
-            params["gasPrice"] = self.gas_price
-        tx = self._rpc(lambda: call.build_transaction(params))
-        return self._rpc(lambda: signer.send(self.w3, tx))
+            tx["gasPrice"] = self.gas_price
+        tx |= {"to": self.address, "data": hex_data(data)}
+        filled: dict[str, Any] = {"value": 0}
+        filled["gas"] = self.gas_limit if self.gas_limit is not None else self._request("eth_estimateGas", _wire(tx), decode=to_int)
+        if self.gas_price is None:
+            filled |= self._fees()
+        return filled | tx
+
+    def _fees(self) -> dict[str, int]:
+        block = self._request("eth_getBlockByNumber", "latest", False)
+        base_fee = block.get("baseFeePerGas") if isinstance(block, Mapping) else None
+        if base_fee is None:
+            return {"gasPrice": self._request("eth_gasPrice", decode=to_int)}
+        try:
+            tip = to_int(self.rpc.call("eth_maxPriorityFeePerGas", []))
+        except rpc.RpcError:
+            # a node without the method: web3.py's own estimate from eth_feeHistory
+            tip = self._rpc(lambda: int(self.w3.eth.max_priority_fee))
+        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": tip + 2 * self._rpc(lambda: to_int(base_fee))}
+
+    def _await_receipt(self, tx_hash: str, what: str = "anchor") -> tuple[int, bytes] | None:
+        """Block number and hash of the transaction once mined, polling until `receipt_timeout`
+        (None if it is not mined by then); an `AnchorError` if it reverted. `_NotFetched` when
+        the node cannot be reached."""
+        deadline = time.monotonic() + self.receipt_timeout
+        pause = FIRST_POLL_S
+
+        def fetch() -> Any:
+            try:
+                return self.rpc.call("eth_getTransactionReceipt", [tx_hash])
+            except rpc.TransportError as e:
+                raise _NotFetched(e.reason) from None
+            except (requests.RequestException, OSError) as e:
+                raise _NotFetched(_transport_reason(e)) from None
+
+        while True:
+            tx_receipt = self._rpc(fetch)  # other failures: one line, as any request's
+            if tx_receipt is not None:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, MAX_POLL_S)
+        fields = tx_receipt if isinstance(tx_receipt, Mapping) else {}
+        block_number, status = self._rpc(lambda: (to_int(fields.get("blockNumber")), to_int(fields.get("status"))))
+        if status != 1:
+            raise AnchorError(f"{what} transaction {tx_hash} reverted in block {block_number}")
+        return block_number, self._rpc(lambda: to_bytes(fields.get("blockHash")))
+
+    def _block_number(self) -> int:
+        return self._request("eth_blockNumber", decode=to_int)
+
+    def _request(self, method: str, *params: Any, decode: Callable[[Any], T] | None = None) -> Any:
+        """One hot-path JSON-RPC call, its result decoded, failures as `_rpc` words them."""
+        result = self._rpc(lambda: self.rpc.call(method, list(params)))
+        return result if decode is None else self._rpc(lambda: decode(result))
 
     def _revocation_reason(self, contract: Contract, root: bytes, submitter: str, from_block: int) -> str:
         logs = self._rpc(
@@ -440,10 +518,22 @@ class EthereumAnchor(AnchorBackend):
         block_number = receipt.location.get("block_number")
         if block_number is None:
             return receipt
-        confirmations = self._rpc(lambda: self.w3.eth.block_number) - block_number + 1
+        confirmations = self._block_number() - block_number + 1
         state = AnchorState.CONFIRMED if confirmations >= self.confirmations else AnchorState.SUBMITTED
         reason = None if state is AnchorState.CONFIRMED else f"{confirmations} of {self.confirmations} confirmations"
         return receipt.with_state(state, confirmations=confirmations, reason=reason)
+
+    def _failure(self, e: rpc.RpcError) -> AnchorError:
+        """The error for a JSON-RPC error answer, in web3.py's words: a revert of a call or a gas
+        estimate as `_would_revert` says it, anything else as the answer's error object."""
+        if e.method in ("eth_call", "eth_estimateGas"):
+            try:
+                raise_contract_logic_error_on_revert({"jsonrpc": "2.0", "id": 0, "error": e.error})
+            except ContractLogicError as revert:
+                return _would_revert(revert)
+            except Web3Exception:
+                pass
+        return e
 
     def _call(self, fn: Any) -> Any:
         return self._rpc(lambda: fn.call())
@@ -452,11 +542,12 @@ class EthereumAnchor(AnchorBackend):
         """Run one RPC interaction, turning transport failures and reverts into one-line errors."""
         try:
             return fn()
+        except rpc.RpcError as e:
+            raise self._failure(e) from None
+        except BadAnswer as e:
+            raise AnchorError(f"Ethereum RPC at {self.endpoint} failed: {e}") from None
         except (ContractCustomError, ContractLogicError) as e:
-            data = getattr(e, "data", None)
-            if isinstance(data, str) and data[:10] in _CUSTOM_ERRORS:
-                raise AnchorError(f"transaction would revert: {_CUSTOM_ERRORS[data[:10]]}") from None
-            raise AnchorError(f"transaction would revert: {_oneline(e)}") from None
+            raise _would_revert(e) from None
         except (requests.RequestException, OSError) as e:
             raise AnchorError(f"cannot reach Ethereum RPC at {self.endpoint}: {_transport_reason(e)}") from None
         except TransactionNotFound:
@@ -465,6 +556,32 @@ class EthereumAnchor(AnchorBackend):
             raise AnchorError(f"Ethereum RPC at {self.endpoint}: expected a JSON-RPC answer, found {_not_json(e)}") from None
         except Web3Exception as e:
             raise AnchorError(f"Ethereum RPC at {self.endpoint} failed: {_oneline(e)}") from None
+
+
+class _NotFetched(Exception):
+    """No receipt could be fetched (`reason`: why, without the URL): the anchor stays submitted."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _would_revert(e: ContractLogicError) -> AnchorError:
+    data = getattr(e, "data", None)
+    if isinstance(data, str) and data[:10] in _CUSTOM_ERRORS:
+        return AnchorError(f"transaction would revert: {_CUSTOM_ERRORS[data[:10]]}")
+    return AnchorError(f"transaction would revert: {_oneline(e)}")
+
+
+@lru_cache(maxsize=64)
+def _checksummed(address: str) -> str:
+    """EIP-55 form of an address (cached: the signer's and contract's are asked for per anchor)."""
+    return Web3.to_checksum_address(address)
+
+
+def _wire(tx: dict[str, Any]) -> dict[str, Any]:
+    """A transaction as JSON-RPC takes it: quantities in 0x-hex."""
+    return {k: hex(v) if isinstance(v, int) else v for k, v in tx.items()}
 
 
 def batch_leaves(members: Sequence[tuple[str, bytes]]) -> list[Leaf]:
@@ -510,38 +627,56 @@ def connect(
         raise ConfigError(f"unknown Ethereum network {network!r}: expected 'local' or an http(s):// JSON-RPC URL")
     endpoint = redact_url(url)
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": request_timeout}))
+    client = rpc.for_web3(w3, endpoint, request_timeout)  # the lean client: web3.py costs ~1 ms of CPU a request
     signer = signer or signer_from_environment()
     try:
-        chain_id = _check_chain_id(w3.eth.chain_id, endpoint)
+        chain_id = _check_chain_id(_big_int(client.call("eth_chainId", [])), endpoint)
         if signer is None:
             # No key in the environment: use an account the node itself unlocks, if it has one
             # (anvil, a dev node, your own node); public RPC endpoints have none.
-            accounts = w3.eth.accounts
-            signer = NodeSigner(accounts[0]) if accounts else None
+            accounts = _node_accounts(client)
+            signer = NodeSigner(_address(accounts[0], "the node's first account")) if accounts else None
         address = contract_address
         if address is None:
             known = deployments.lookup(chain_id)
-            if known is not None and (network != "local" or w3.eth.get_code(known.address)):
+            if known is not None and (network != "local" or to_bytes(client.call("eth_getCode", [known.address, "latest"]))):
                 address = known.address
-    except (requests.RequestException, OSError) as e:
-        raise AnchorError(f"cannot reach Ethereum RPC at {endpoint}: {_transport_reason(e)}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise AnchorError(f"Ethereum RPC at {endpoint}: expected a JSON-RPC answer, found {_not_json(e)}") from None
-    except Web3Exception as e:
-        raise AnchorError(f"Ethereum RPC at {endpoint} failed: {_oneline(e)}") from None
+    except BadAnswer as e:
+        raise AnchorError(f"Ethereum RPC at {endpoint} failed: {e}") from None
     if address is None and network == "local" and allow_deploy:
         if signer is None:
             raise ConfigError("no Ethereum signer to deploy MLProvenance on the local chain")
         address = deploy(w3, signer, network="local").address
     if address is None:
-        raise ConfigError(
+        raise NotDeployedError(
             f"no MLProvenance deployment known for chain {chain_id}: deploy one with "
             f"`ape run deploy --network ...` or pass the contract address"
         )
     return EthereumAnchor(
         w3, address, signer, confirmations=confirmations, receipt_timeout=receipt_timeout, endpoint=endpoint,
-        gas_limit=gas_limit, gas_price=gas_price,
+        gas_limit=gas_limit, gas_price=gas_price, request_timeout=request_timeout,
     )
+
+
+def _big_int(value: Any) -> int:
+    """A quantity of any size (a chain id is checked against its range after, naming its length)."""
+    if isinstance(value, str) and value[:2] in ("0x", "0X") and len(value) <= 2 + 1000:
+        try:
+            return int(value[2:], 16)
+        except ValueError:
+            pass
+    return to_int(value)
+
+
+def _node_accounts(client: rpc.JsonRpc) -> list[Any]:
+    """The accounts the node unlocks; none where it refuses to say (public endpoints may)."""
+    try:
+        accounts = client.call("eth_accounts", [])
+    except rpc.RpcError:
+        return []
+    if not isinstance(accounts, list):
+        raise BadAnswer(f"expected a list of accounts, found {str(accounts)[:20]!r}")
+    return accounts
 
 
 def deploy(w3: Web3, signer: Signer, network: str) -> deployments.Deployment:

@@ -18,10 +18,12 @@ import re
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
+import rlp
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import is_checksum_address, keccak
 from web3 import Web3
 
 from ...errors import ConfigError
@@ -31,15 +33,29 @@ ACCOUNT_ENV = "PROVENANCE_ETH_ACCOUNT"  # the alias of an Ape keystore account
 
 
 class Signer(Protocol):
-    """Sends one transaction from `address`."""
+    """Sends one transaction from `address`. The anchoring hot path sends without web3.py where
+    the signer lets it: a `NodeSigner`'s transaction goes out as `eth_sendTransaction`, a
+    `SignsLocally` one's as the raw transaction it signs; any other signer is handed the built
+    transaction through `send`."""
 
     address: str
 
     def send(self, w3: Web3, tx: dict[str, Any]) -> bytes: ...
 
 
+@runtime_checkable
+class SignsLocally(Protocol):
+    """A signer that signs here: `sign_transaction` returns the raw signed transaction (its
+    `nonce` and `chainId` given in `tx`), for the caller to send however it sends."""
+
+    address: str
+
+    def sign_transaction(self, tx: dict[str, Any]) -> bytes: ...
+
+
 class NodeSigner:
-    """An account the node itself unlocks (anvil's and Ape's development accounts)."""
+    """An account the node itself unlocks (anvil's and Ape's development accounts): the node
+    signs what `eth_sendTransaction` gives it."""
 
     def __init__(self, address: str) -> None:
         self.address = Web3.to_checksum_address(address)
@@ -62,8 +78,18 @@ class KeySigner:
     def send(self, w3: Web3, tx: dict[str, Any]) -> bytes:
         tx = dict(tx)
         tx.setdefault("nonce", w3.eth.get_transaction_count(self.address, "pending"))
-        signed = self._account.sign_transaction(tx)
-        return bytes(w3.eth.send_raw_transaction(signed.raw_transaction))
+        return bytes(w3.eth.send_raw_transaction(self.sign_transaction(tx)))
+
+    def sign_transaction(self, tx: dict[str, Any]) -> bytes:
+        """The raw signed transaction (EIP-1559 with fee caps, else legacy with `gasPrice`),
+        byte for byte what `eth_account` signs: an EIP-1559 call is encoded here and only its
+        hash signed by the account (eth_account's dict validation and encoding cost twice the
+        signature); anything else is eth_account's."""
+        fields = _dynamic_fee_fields(tx, self.address)
+        if fields is None:
+            return bytes(self._account.sign_transaction(tx).raw_transaction)
+        signature = self._account.unsafe_sign_hash(keccak(b"\x02" + rlp.encode(fields)))
+        return b"\x02" + rlp.encode(fields + [signature.v - 27, signature.r, signature.s])
 
     def __repr__(self) -> str:
         return f"KeySigner({self.address} from {self.source})"
@@ -84,6 +110,26 @@ class KeySigner:
     def from_hex(cls, text: str, where: str, source: str) -> KeySigner:
         """A signer from a hex key given in memory; errors name `where`, never the key."""
         return cls(_account_from_hex(text, where), source)
+
+
+_DYNAMIC_FEE = ("chainId", "nonce", "maxPriorityFeePerGas", "maxFeePerGas", "gas", "to", "value", "data")
+_UINT256 = 2**256
+
+
+def _dynamic_fee_fields(tx: dict[str, Any], address: str) -> list[Any] | None:
+    """The unsigned EIP-1559 fields of a plain call from `address` (ints, a 0x address and 0x
+    data, as the backend builds it; an empty access list), in RLP order; None for anything else."""
+    if set(tx) - {"from"} != set(_DYNAMIC_FEE) or tx.get("from", address) != address:
+        return None
+    chain_id, nonce, tip, max_fee, gas, to, value, data = (tx[key] for key in _DYNAMIC_FEE)
+    if not all(type(n) is int and 0 <= n < _UINT256 for n in (chain_id, nonce, tip, max_fee, gas, value)):
+        return None
+    if not (isinstance(to, str) and is_checksum_address(to) and isinstance(data, str) and data[:2] == "0x"):
+        return None
+    try:
+        return [chain_id, nonce, tip, max_fee, gas, bytes.fromhex(to[2:]), value, bytes.fromhex(data[2:]), []]
+    except ValueError:
+        return None
 
 
 def signer_from_environment(environ: dict[str, str] | None = None) -> KeySigner | None:

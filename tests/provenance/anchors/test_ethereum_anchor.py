@@ -14,8 +14,9 @@ from web3 import Web3
 
 from provenance.record.receipts import AnchorState, Receipt, Status
 from provenance.anchors.ethereum import backend as ethereum
-from provenance.errors import AnchorError, ConfigError, FormatError
+from provenance.errors import AnchorError, ConfigError, FormatError, NotDeployedError
 from provenance.merkle import Leaf, MerkleTree
+from tests.support.cli import cli
 
 
 def tree_of(n: int, seed: int = 0) -> MerkleTree:
@@ -286,8 +287,16 @@ def test_no_deploy_and_no_start_when_not_allowed(tmp_path, monkeypatch):
     monkeypatch.setenv("PROVENANCE_LOCAL_CHAIN_PORT", str(free_port()))
     localchain.ensure_running()
     try:
-        with pytest.raises(ConfigError, match="no MLProvenance deployment known for chain 31337"):
+        with pytest.raises(NotDeployedError, match="no MLProvenance deployment known for chain 31337"):
             ethereum.connect("local", allow_deploy=False)
+        assert not (tmp_path / "home" / "deployments.json").exists()
+        # `status` shows it as a state of the network, exit 0; it deploys nothing
+        shown = cli("status", "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["networks"]["ethereum"] | {"error": ""} == {
+            "network": "ethereum", "reachable": True, "deployed": False, "error": ""}
+        text = cli("status")
+        assert text.returncode == 0 and "ethereum  reachable, not deployed: no MLProvenance deployment known for chain 31337" in text.stdout
         assert not (tmp_path / "home" / "deployments.json").exists()
     finally:
         localchain.stop()

@@ -116,3 +116,29 @@ def test_a_value_read_back_from_a_v2_snapshot_gives_the_same_leaf():
     assert value_leaf("metrics", "loss", back, jcs) == value_leaf("metrics", "loss", 1.0, jcs)
     assert value_leaf("metrics", "loss", back) != value_leaf("metrics", "loss", 1.0)  # what v1's encoding would do
     assert record().value_encoding is jcs and record(FORMAT_V1).value_encoding is canonical_json
+
+
+ODD_NAMES = ["é€𝄞", "quote\" back\\slash", "ctrl \x00\x01\x1f\x7f", "line\u2028sep", "\ue000", ""]
+
+
+def odd_record() -> Record:
+    """Leaf names with every character class JSON encoders treat differently."""
+    leaves = [Leaf("data.sample", name, bytes([i]) * 32, i) for i, name in enumerate(ODD_NAMES)]
+    pre = Stage.build("pre", leaves, None, "2026-11-29T00:00:00+00:00")
+    return Record("odd", "provenance-canonical/v1", config={"naïve": "\x1f"}, stages=[pre, Stage.build("post", leaves[:2], pre, "t")])
+
+
+def test_the_record_file_is_the_compact_json_of_the_record(tmp_path):
+    """Saved from each stage's cached encoding: the same bytes as encoding the whole record."""
+    run = odd_record()
+    for _ in range(2):  # the second save reuses the cached stage encodings
+        path = run.save(tmp_path / "record.json")
+        assert path.read_bytes() == json.dumps(run.to_json(), separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    assert Record.load(path).to_json() == run.to_json()
+
+
+@pytest.mark.parametrize("stage", ["pre", "post"])
+def test_odd_leaf_names_give_the_rfc8785_snapshot(stage):
+    run = odd_record()
+    assert run.snapshot_bytes(stage) == jcs(run.snapshot(stage))
+    assert node_digest(run.snapshot(stage))[1] == run.snapshot_bytes(stage)
