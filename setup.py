@@ -30,8 +30,10 @@ def blake3_extension() -> Extension | None:
         print(f"warning: {BLAKE3}/ is empty (run tools/fetch_blake3_c.py); building without "
               "provenance.digests._blake3_native", file=sys.stderr)
         return None
+    # blake3.c is not a source of its own: blake3_native.c includes it (it needs its static steps
+    # to hash one input on several threads).
     sources = ["provenance/digests/_native/blake3_native.c"] + [
-        str(BLAKE3 / name) for name in ("blake3.c", "blake3_dispatch.c", "blake3_portable.c")
+        str(BLAKE3 / name) for name in ("blake3_dispatch.c", "blake3_portable.c")
     ]
     machine = platform.machine().lower()
     x86_64 = machine in ("x86_64", "amd64") and sys.maxsize > 2**32
@@ -46,7 +48,7 @@ def blake3_extension() -> Extension | None:
     return Extension(
         "provenance.digests._blake3_native",
         sources=sources,
-        depends=[str(BLAKE3 / "blake3.h"), str(BLAKE3 / "blake3_impl.h")],
+        depends=[str(BLAKE3 / "blake3.c"), str(BLAKE3 / "blake3.h"), str(BLAKE3 / "blake3_impl.h")],
         extra_objects=extra_objects,
         define_macros=macros,
         extra_compile_args=["-O3", "-pthread", "-Wall", "-Wno-unused-function", "-Wno-unused-const-variable"],

@@ -5,8 +5,10 @@
 - `hash_rows`: one digest per row of a table of small inputs (dataset samples), and `hash_items`:
   one digest per item of a few buffers (a tensor's data, then its trailer). Natively these run
   the official BLAKE3 C implementation (`provenance/digests/_native/`): rows of up to 1 KiB go
-  through its multi-input SIMD path (`blake3_hash_many`, 16 rows at once with AVX-512), items
-  are spread over the cores, the GIL released. Without the extension (no C compiler, or
+  through its multi-input SIMD path (`blake3_hash_many`, 16 rows at once with AVX-512), small
+  items are spread over the cores, a big item's data is cut into BLAKE3 subtrees that all cores
+  hash side by side (a state dict's tensors in one call run as fast as blake3 over their bytes),
+  the GIL released. Without the extension (no C compiler, or
   `PROVENANCE_BLAKE3_BACKEND=python`) blake3-py hashes them one by one: the same bytes, slower.
   `PROVENANCE_BLAKE3_BACKEND=native` requires the extension; `BACKEND` says which is in use.
 
@@ -86,8 +88,9 @@ def hash_rows(columns: Sequence[tuple[Buffer, int]], count: int, threads: int | 
 
 def hash_items(items: Sequence[Sequence[Buffer]], threads: int | None = None) -> bytes:
     """The 32-byte digest of each item, concatenated; an item is a sequence of buffers hashed one
-    after the other. Natively the items are spread over `threads` threads (default: every core),
-    each item hashed whole by one thread: meant for many inputs of up to some MiB each."""
+    after the other. Natively on `threads` threads (default: every core): small items one per
+    thread at a time, the first buffer of an item of 512 KiB or more in 256 KiB subtrees that the
+    threads share. Without the extension, blake3-py per item (on all cores from `PARALLEL_MIN`)."""
     if native is not None:
         return native.hash_items(items, threads or default_threads())
     out = bytearray()

@@ -81,10 +81,9 @@ Progress = Callable[[int], object]
 STEP = 256 << 20  # bytes per update call on large inputs, so a progress bar can move
 _ROWS_BYTES = 64 << 20  # canonical sample bytes hashed per native call on the dataset fast path
 _ITEMS = 4096  # samples per native call on the one-by-one dataset path
-# Tensors from this size on are hashed one at a time by blake3-py on all cores (its rayon pool:
-# the same path as raw blake3, and the one that keeps its share of busy cores: native threads
-# that run a whole batch got half of it on this shared machine, measured); smaller ones, where a
-# call per tensor costs more than its hashing, in batches of one native call (`hash_items`).
+# Without the C extension, tensors from this size on are hashed one at a time by blake3-py on
+# all cores (its rayon pool), smaller ones in batches (`hash_items`). With it, every tensor of a
+# batch goes to one native call, the big ones cut into subtrees that all threads share.
 LARGE = PARALLEL_MIN
 
 
@@ -178,53 +177,57 @@ def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.pa
         raise FormatError(f"expected a state dict (a mapping of names to tensors), found {tensors.type_name(state_dict)}")
     entries = list(state_dict.items())
     total = 0
+    dtypes: list[str] = []  # each entry's canonical dtype name
     for key, value in entries:
         if not isinstance(key, str):
             raise FormatError(f"state dict key: expected a string, found {tensors.type_name(key)} {key!r}")
         what = f"state dict entry {key!r}"
         if isinstance(value, np.ndarray):
-            tensors.numpy_dtype_name(value, what)
+            dtypes.append(tensors.numpy_dtype_name(value, what))
             total += value.nbytes
         elif tensors.is_tensor(value):
-            tensors.torch_dtype_name(value, what)
+            dtypes.append(tensors.torch_dtype_name(value, what))
             total += value.numel() * value.element_size()
         else:
             raise FormatError(f"{what}: expected a tensor or numpy array, found {tensors.type_name(value)}")
 
     results: dict[int, tuple[bytes, int]] = {}
     on_device: dict[Any, list[int]] = {}
-    # Host tensors in groups of about STEP bytes: their canonical views made first (a copy only
-    # where the layout needs one), then hashed back to back, so blake3's threads wait for no
-    # Python between tensors; the small ones in one native call.
-    group: list[tuple[int, tensors.Canonical]] = []
+    # Host tensors in groups of about STEP bytes: `(index, data, trailer, size)`, the data a view
+    # where the layout allows (else a copy), then the whole group hashed in one native call, so
+    # the threads wait for no Python between tensors (without the extension: the small ones in
+    # one `hash_items`, the big ones back to back on blake3-py's threads).
+    group: list[tuple[int, Any, bytes, int]] = []
     with _bar(total, "state dict") as report:
 
         def flush() -> None:
-            small = [(i, c) for i, c in group if c.nbytes < LARGE]
-            if small:
-                digests = hash_items([(c.data, c.trailer) for _, c in small], threads)
-                for j, (i, c) in enumerate(small):
-                    results[i] = (digests[32 * j : 32 * j + 32], c.nbytes)
+            batch = group if _hasher.native is not None else [g for g in group if g[3] < LARGE]
+            if batch:
+                digests = hash_items([(data, tail) for _, data, tail, _ in batch], threads)
+                for j, (i, _, _, size) in enumerate(batch):
+                    results[i] = (digests[32 * j : 32 * j + 32], size)
                 if report is not None:
-                    report(sum(c.nbytes for _, c in small))
-            for i, c in group:
-                if c.nbytes >= LARGE:
-                    hasher = new_hasher(c.nbytes, threads)
-                    _feed(hasher, c.data, report)
-                    results[i] = (hasher.update(c.trailer).digest(), c.nbytes)
+                    report(sum(g[3] for g in batch))
+            if _hasher.native is None:
+                for i, data, tail, size in group:
+                    if size >= LARGE:
+                        hasher = new_hasher(size, threads)
+                        _feed(hasher, data, report)
+                        results[i] = (hasher.update(tail).digest(), size)
             group.clear()
 
         grouped = 0
         for i, (key, value) in enumerate(entries):
             if isinstance(value, np.ndarray):
-                value = tensors.numpy_canonical(value, key)
-            elif value.device.type == "cpu":
-                value = tensors.torch_canonical(value, key)
+                c = tensors.numpy_canonical(value, key)
+                group.append((i, c.data, c.trailer, c.nbytes))
+            elif value.is_cpu:
+                data = tensors.torch_host_data(value)
+                group.append((i, data, tensors.trailer(dtypes[i], value.shape), data.nbytes))
             else:
                 on_device.setdefault(value.device, []).append(i)
                 continue
-            group.append((i, value))
-            grouped += value.nbytes
+            grouped += group[-1][3]
             if grouped >= STEP:
                 flush()
                 grouped = 0

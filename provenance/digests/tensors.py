@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -52,6 +53,11 @@ MAX_NDIM = 255
 def trailer(dtype: str, shape: Sequence[int]) -> bytes:
     """`u64le dim... | u8 ndim | dtype ASCII | u8 len(dtype)`, read from the end (see
     `provenance.digests.hashing`)."""
+    return _trailer(dtype, shape if isinstance(shape, tuple) else tuple(shape))  # torch.Size is a tuple
+
+
+@lru_cache(maxsize=4096)  # a model's tensors share a few shapes: a lookup costs a fifth of a build
+def _trailer(dtype: str, shape: tuple[int, ...]) -> bytes:
     if len(shape) > MAX_NDIM:
         raise FormatError(f"expected at most {MAX_NDIM} dimensions, found {len(shape)}")
     name = dtype.encode("ascii")
@@ -122,14 +128,20 @@ def numpy_canonical(array: np.ndarray, what: str) -> Canonical:
     return Canonical(name, tuple(int(d) for d in array.shape), data)
 
 
+_TORCH_NAMES: dict[Any, str] = {}  # torch dtype -> its canonical name, once checked
+
+
 def torch_dtype_name(tensor: torch.Tensor, what: str) -> str:
     """The canonical dtype name of `tensor`, after checking it holds plain strided data."""
-    name = str(tensor.dtype).removeprefix("torch.")
-    if ITEMSIZE.get(name) != tensor.element_size():
-        raise FormatError(f"{what}: expected a numeric tensor (bool, int, float, complex), found dtype {tensor.dtype}")
+    name = _TORCH_NAMES.get(tensor.dtype)
+    if name is None:
+        name = str(tensor.dtype).removeprefix("torch.")
+        if ITEMSIZE.get(name) != tensor.element_size():
+            raise FormatError(f"{what}: expected a numeric tensor (bool, int, float, complex), found dtype {tensor.dtype}")
+        _TORCH_NAMES[tensor.dtype] = name
     if tensor.layout != _torch().strided:
         raise FormatError(f"{what}: expected a dense (strided) tensor, found layout {tensor.layout}")
-    if tensor.device.type == "meta":
+    if tensor.is_meta:
         raise FormatError(f"{what}: expected a tensor with data, found one on the meta device")
     if sys.byteorder != "little":
         raise ProvenanceError("hashing torch tensors needs a little-endian host; this one is big-endian")
@@ -141,6 +153,24 @@ def torch_bytes(tensor: torch.Tensor) -> torch.Tensor:
     tensor is contiguous, else one copy. Conjugate and negative bits are materialised."""
     flat = tensor.detach().resolve_conj().resolve_neg().contiguous().reshape(-1)
     return flat.view(_torch().uint8)
+
+
+def torch_host_data(tensor: torch.Tensor) -> np.ndarray:
+    """The canonical data of a CPU tensor (already checked by `torch_dtype_name`) as a C-contiguous
+    numpy array, not necessarily of uint8: its buffer holds the data bytes. The tensor's own
+    memory when it is contiguous with a numpy dtype (the common case, made in a third of
+    `torch_bytes`' time), else `torch_bytes`."""
+    if tensor.dtype in _numpy_dtypes() and tensor.is_contiguous() and not (tensor.is_conj() or tensor.is_neg()):
+        return (tensor.detach() if tensor.requires_grad else tensor).numpy()
+    return torch_bytes(tensor).numpy()
+
+
+@lru_cache(maxsize=1)
+def _numpy_dtypes() -> frozenset[Any]:
+    """The torch dtypes `Tensor.numpy()` shares as the same bytes in every torch version we meet."""
+    torch = _torch()
+    return frozenset((torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16,
+                      torch.float32, torch.float64, torch.complex64, torch.complex128))
 
 
 def torch_canonical(tensor: torch.Tensor, what: str) -> Canonical:

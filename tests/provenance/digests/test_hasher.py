@@ -19,6 +19,7 @@ from blake3 import blake3
 
 from provenance.digests import hasher, hashing
 from provenance.digests.hashing import dataset_leaves, state_dict_leaves
+from provenance.digests.tensors import trailer
 from provenance.merkle import Leaf
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -122,6 +123,53 @@ def test_items_are_blake3_of_their_parts(backend, threads):
     expected = blake3_each(b"".join(p.tobytes() for p in parts) for parts in items)
     assert hasher.hash_items(items, threads) == expected
     assert hasher.hash_items([], threads) == b""
+
+
+def split_sizes():
+    """Data sizes around the native split: chunk edges next to a piece (PIECE_LEN), the smallest
+    split buffer (SPLIT_LEN), subtrees of one to sixteen pieces, and buffers whose cut into
+    power-of-two subtrees leaves a lone chunk or a partial one at the end."""
+    piece, chunk = hasher.native.PIECE_LEN, 1024
+    bases = [piece, 2 * piece, 3 * piece, 4 * piece, 5 * piece + 7 * chunk, 8 * piece, 16 * piece + piece]
+    steps = [-chunk - 1, -chunk, -1, 0, 1, chunk - 1, chunk, chunk + 1, 3 * chunk + 5]
+    return sorted({b + d for b in bases for d in steps})
+
+
+def test_a_big_item_hashed_on_many_threads_is_blake3_of_its_bytes():
+    """The data of a big item is cut into subtrees that several threads hash (see blake3_native.c):
+    every size around the cut's edges, with no trailer, a tensor's, and one of more than a
+    chunk, equals blake3-py over the same bytes, and equals the one-thread digest (no cut)."""
+    sizes = split_sizes()
+    data = np.random.default_rng(20).integers(0, 256, size=sizes[-1] + 3, dtype=np.uint8)
+    for trailer in (b"", bytes(range(28)), b"t" * 1500):
+        items = [(data[:n], trailer) for n in sizes] + [(data[3 : 3 + n], trailer) for n in sizes[::7]]  # unaligned too
+        expected = blake3_each(bytes(buffer) + trailer for buffer, _ in items)
+        assert hasher.hash_items(items, 1) == expected
+        for threads in (2, 3, 8):
+            assert hasher.hash_items(items, threads) == expected, (threads, len(trailer))
+
+
+def test_one_big_item_alone_and_among_small_ones():
+    rng = np.random.default_rng(21)
+    big = rng.integers(0, 256, size=(5 << 20) + 1000, dtype=np.uint8)
+    small = [rng.integers(0, 256, size=n, dtype=np.uint8) for n in (0, 5, 4096, hasher.native.SPLIT_LEN - 1)]
+    items = [(small[0], b"a"), (big, b"trailer"), (small[1],), (), (small[2], b"x", b"y"), (big[:(1 << 20)],), (small[3], b"z")]
+    expected = blake3_each(b"".join(bytes(p) for p in parts) for parts in items)
+    assert hasher.hash_items(items, 2) == hasher.hash_items(items, 1) == expected
+    assert hasher.hash_items([(big, b"trailer")], 2) == expected[32:64]
+
+
+@pytest.mark.parametrize("threads", [None, 1])
+def test_state_dict_leaves_around_the_native_split(backend, threads):
+    """Tensors whose data sizes lie around the split, hashed as a state dict, give blake3-py's
+    digests of `data || trailer` on every thread count and both paths."""
+    piece = hasher.native.PIECE_LEN if hasher.native else 256 << 10
+    g = np.random.default_rng(22)
+    sizes = [piece // 4 - 1, piece // 4, 2 * piece // 4, (2 * piece + 1024) // 4 + 1, hashing.LARGE // 4 + 5]
+    state = {f"t{n}": torch.from_numpy(g.standard_normal(n, dtype=np.float32)) for n in sizes}
+    expected = [Leaf("model.param", k, blake3(v.numpy().tobytes() + trailer("float32", (len(v),))).digest(), 4 * len(v))
+                for k, v in state.items()]
+    assert state_dict_leaves(state, threads=threads) == expected
 
 
 def test_native_leaves_are_leaves():

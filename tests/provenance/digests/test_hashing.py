@@ -99,25 +99,38 @@ def test_array_digest_is_the_spec(array, dtype, shape, data):
     assert hash_array(array) == (digest_of(canonical_bytes(dtype, shape, data)), len(data))
 
 
-@pytest.mark.parametrize(
-    "tensor, dtype, shape, data",
-    [
-        (torch.tensor(VALUES_2x3).reshape(2, 3), "float32", (2, 3), struct.pack("<6f", *VALUES_2x3)),
-        # bfloat16 is the upper half of a float32; these values are exact in bfloat16.
-        (torch.tensor([1.5, -2.0], dtype=torch.bfloat16), "bfloat16", (2,),
-         struct.pack("<f", 1.5)[2:] + struct.pack("<f", -2.0)[2:]),
-        (torch.tensor([0x38, 0x40], dtype=torch.uint8).view(torch.float8_e4m3fn), "float8_e4m3fn", (2,), b"\x38\x40"),
-        (torch.tensor([0x3C], dtype=torch.uint8).view(torch.float8_e5m2), "float8_e5m2", (1,), b"\x3c"),
-        (torch.tensor([True, False]), "bool", (2,), b"\x01\x00"),
-        (torch.tensor([1 + 2j], dtype=torch.complex64).conj(), "complex64", (1,), struct.pack("<2f", 1, -2)),
-        (torch.arange(6, dtype=torch.int16).reshape(2, 3)[:, ::2], "int16", (2, 2), struct.pack("<4h", 0, 2, 3, 5)),
-        (torch.tensor(3, dtype=torch.int64), "int64", (), struct.pack("<q", 3)),
-        (torch.ones(2, 2, requires_grad=True), "float32", (2, 2), struct.pack("<4f", 1, 1, 1, 1)),
-    ],
-    ids=["float32", "bfloat16", "float8_e4m3fn", "float8_e5m2", "bool", "conj-view", "strided", "0-d", "requires-grad"],
-)
+TENSOR_CASES = [
+    (torch.tensor(VALUES_2x3).reshape(2, 3), "float32", (2, 3), struct.pack("<6f", *VALUES_2x3)),
+    # bfloat16 is the upper half of a float32; these values are exact in bfloat16.
+    (torch.tensor([1.5, -2.0], dtype=torch.bfloat16), "bfloat16", (2,),
+     struct.pack("<f", 1.5)[2:] + struct.pack("<f", -2.0)[2:]),
+    (torch.tensor([0x38, 0x40], dtype=torch.uint8).view(torch.float8_e4m3fn), "float8_e4m3fn", (2,), b"\x38\x40"),
+    (torch.tensor([0x3C], dtype=torch.uint8).view(torch.float8_e5m2), "float8_e5m2", (1,), b"\x3c"),
+    (torch.tensor([True, False]), "bool", (2,), b"\x01\x00"),
+    (torch.tensor([1 + 2j], dtype=torch.complex64).conj(), "complex64", (1,), struct.pack("<2f", 1, -2)),
+    (torch.arange(6, dtype=torch.int16).reshape(2, 3)[:, ::2], "int16", (2, 2), struct.pack("<4h", 0, 2, 3, 5)),
+    (torch.tensor(3, dtype=torch.int64), "int64", (), struct.pack("<q", 3)),
+    (torch.ones(2, 2, requires_grad=True), "float32", (2, 2), struct.pack("<4f", 1, 1, 1, 1)),
+    # the negative bit on a contiguous tensor (what .conj().imag sets, laid out densely)
+    (torch._neg_view(torch.tensor([1.0, -2.0])), "float32", (2,), struct.pack("<2f", -1, 2)),
+]
+TENSOR_IDS = ["float32", "bfloat16", "float8_e4m3fn", "float8_e5m2", "bool", "conj-view", "strided", "0-d", "requires-grad",
+              "neg-view"]
+
+
+@pytest.mark.parametrize("tensor, dtype, shape, data", TENSOR_CASES, ids=TENSOR_IDS)
 def test_tensor_digest_is_the_spec(tensor, dtype, shape, data):
     assert hash_tensor(tensor) == (digest_of(canonical_bytes(dtype, shape, data)), len(data))
+
+
+def test_state_dict_of_every_layout_is_the_spec():
+    """A state dict takes each CPU tensor's memory as it is where it can (contiguous, a numpy
+    dtype, no conjugate or negative bit) and lays it out otherwise: the spec's bytes either way."""
+    assert torch._neg_view(torch.ones(1)).is_neg() and TENSOR_CASES[5][0].is_conj()
+    state = {name: case[0] for name, case in zip(TENSOR_IDS, TENSOR_CASES)}
+    expected = [Leaf("model.param", name, digest_of(canonical_bytes(dtype, shape, data)), len(data))
+                for name, (_, dtype, shape, data) in zip(TENSOR_IDS, TENSOR_CASES)]
+    assert state_dict_leaves(state) == expected
 
 
 def test_numpy_and_torch_agree():
