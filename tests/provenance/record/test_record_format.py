@@ -142,3 +142,22 @@ def test_odd_leaf_names_give_the_rfc8785_snapshot(stage):
     run = odd_record()
     assert run.snapshot_bytes(stage) == jcs(run.snapshot(stage))
     assert node_digest(run.snapshot(stage))[1] == run.snapshot_bytes(stage)
+
+
+@pytest.mark.parametrize("fmt", [FORMAT, FORMAT_V1])
+def test_a_snapshot_follows_every_change_of_the_values_it_reuses(fmt):
+    """The config, code and environment encodings are reused between snapshots only while they
+    are the same JSON: changed in place, retyped or made unencodable, each snapshot is still the
+    whole record's encoding."""
+    run = record(fmt)
+    encode = jcs if fmt == FORMAT else canonical_json
+    assert run.snapshot_bytes("epoch-1") == encode(run.snapshot("epoch-1"))
+    run.environment["packages"] = {"torch": "2.5.1"}  # in place
+    assert run.snapshot_bytes("epoch-1") == encode(run.snapshot("epoch-1"))
+    run.config["lr"] = 1.0  # a changed value
+    assert run.snapshot_bytes("epoch-1") == encode(run.snapshot("epoch-1"))
+    run.code = {"git": {"commit": "ab" * 20, "dirty": True}}  # replaced
+    assert run.snapshot_bytes("pre") == encode(run.snapshot("pre"))
+    run.config["bad"] = float("nan")
+    with pytest.raises(FormatError):
+        run.snapshot_bytes("pre")
