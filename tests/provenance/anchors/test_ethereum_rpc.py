@@ -26,6 +26,7 @@ from provenance.anchors.ethereum.contract import artifact
 from provenance.anchors.ethereum.keys import KeySigner, NodeSigner
 from provenance.errors import AnchorError
 from provenance.record.receipts import AnchorState
+from tests.support.http_server import serving
 from tests.support.anvil import AnvilNode
 
 
@@ -417,14 +418,8 @@ def fake_garbage_node(body: bytes):
         def log_message(self, *args) -> None:
             pass
 
-    server = http.server.HTTPServer(("127.0.0.1", 0), Garbage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Garbage) as url:
+        yield url
 
 
 @pytest.mark.parametrize("body, message", [

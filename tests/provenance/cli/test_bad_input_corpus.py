@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from provenance.cli import main
 from tests.support.cli import cli
+from tests.support.http_server import serving
 
 CORPUS = Path(__file__).parents[2] / "data" / "bad_inputs"
 CASES = json.loads((CORPUS / "cases.json").read_text())["cases"]
@@ -212,15 +213,8 @@ class _FakeMisbehavingRpc(http.server.BaseHTTPRequestHandler):
 def fake_rpc(answer):
     """A local HTTP server posing as an Ethereum node that misbehaves in one way (a fault no real
     node shows on demand), for as long as the block runs; yields its URL."""
-    server = http.server.HTTPServer(("127.0.0.1", 0), _FakeMisbehavingRpc)
-    server.answer = answer  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_FakeMisbehavingRpc, answer=answer) as url:
+        yield url
 
 
 def _result(request: dict, result) -> bytes:
