@@ -57,8 +57,9 @@ class TrainingProgress:
         if self.lines:
             self._write(epoch_line(done))
         if self._bar is not None and self._group == ("training",):
-            self._bar.set_postfix(loss=f"{done.loss:.4f}", accuracy=f"{done.accuracy:.3f}")
+            self._bar.set_postfix(loss=f"{done.loss:.4f}", accuracy=f"{done.accuracy:.3f}", refresh=False)
             self._bar.update(1)
+            self._bar.refresh()  # every epoch is drawn: tqdm skips updates within 0.1 s of the last
 
     def close(self) -> None:
         if self._bar is not None:

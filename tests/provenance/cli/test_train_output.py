@@ -91,3 +91,19 @@ def test_epoch_line_without_a_root_yet_or_without_epoch_trees():
     assert epoch_line(EpochDone(1, 2, 1.0, 0.5, None, {}, tree_pending=True)) == \
         "epoch 1/2  loss 1.0000  accuracy 0.500  epoch tree in progress"
     assert epoch_line(EpochDone(1, 2, 1.0, 0.5, None, {})).endswith("accuracy 0.500  no epoch tree")
+
+
+def test_every_epoch_is_drawn_however_fast_the_epochs_are():
+    """tqdm skips an update within 0.1 s of its last drawing: short epochs must still each be shown."""
+    import io
+
+    from provenance.cli.progress import TrainingProgress
+    from provenance.training.job import EpochDone
+
+    stream = io.StringIO()
+    progress = TrainingProgress(3, lines=False, bars=True, stream=stream)
+    progress.phase("training")
+    for epoch in (1, 2, 3):
+        progress.epoch(EpochDone(epoch, 3, 1.0 / epoch, 0.5, None, {}))
+        assert f"{epoch}/3" in stream.getvalue().rsplit("\r", 1)[-1]
+    progress.close()
