@@ -341,15 +341,15 @@ class ProvenanceTracker:
         one per epoch; chain order holds, since the batch is sent after every stage before it."""
         started = time.perf_counter()
         if self._should_anchor(stage, "store_epoch_checkpoints"):
-            if self._epochs.in_worker and self._epochs.behind:
-                self._held.append(stage)
-                self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=False, send=False)
-            elif self._held:
-                held, self._held = self._held + [stage], []
-                self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=False, send=False)
-                self.anchors.send_together(self.record.run_id, [(name, self.record.stage(name).root) for name in held])
-            else:
+            behind = self._epochs.in_worker and self._epochs.behind
+            if not (behind or self._held):
                 self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=False)
+            else:
+                self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=False, send=False)
+                self._held.append(stage)
+                if not behind:
+                    held, self._held = self._held, []
+                    self.anchors.send_together(self.record.run_id, [(name, self.record.stage(name).root) for name in held])
         self._timing("anchor_s", started, accumulate=True)
 
     def store_merkle_on_blockchain_after_training(self, results: Mapping[str, Any], model: Any = None, *,

@@ -660,12 +660,7 @@ def connect(
 
 def _big_int(value: Any) -> int:
     """A quantity of any size (a chain id is checked against its range after, naming its length)."""
-    if isinstance(value, str) and value[:2] in ("0x", "0X") and len(value) <= 2 + 1000:
-        try:
-            return int(value[2:], 16)
-        except ValueError:
-            pass
-    return to_int(value)
+    return to_int(value, max_digits=1000)
 
 
 def _node_accounts(client: rpc.JsonRpc) -> list[Any]:

@@ -96,11 +96,12 @@ def to_bytes(value: Any) -> bytes:
     raise BadAnswer(f"expected 0x-prefixed hex data, found {str(value)[:20]!r}")
 
 
-def to_int(value: Any) -> int:
-    """A QUANTITY of a JSON-RPC answer: 0x-hex text from a node, an int from an in-process provider."""
+def to_int(value: Any, max_digits: int = 78) -> int:
+    """A QUANTITY of a JSON-RPC answer: 0x-hex text from a node (up to `max_digits` hex digits),
+    an int from an in-process provider."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value[:2] in ("0x", "0X") and len(value) <= 80:
+    if isinstance(value, str) and value[:2] in ("0x", "0X") and len(value) <= 2 + max_digits:
         try:
             return int(value, 16)
         except ValueError:
