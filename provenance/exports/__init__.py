@@ -40,7 +40,7 @@ def document(run_dir: Path, fmt: str) -> dict[str, Any]:
     if fmt not in FORMATS:
         raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, found {fmt!r}")
     facts = run_facts(Path(run_dir))
-    return slsa.statement(facts, package_version()) if fmt == "slsa" else cyclonedx.bom(facts, package_version())
+    return slsa.statement(facts) if fmt == "slsa" else cyclonedx.bom(facts, package_version())
 
 
 def encode(value: Any) -> bytes:

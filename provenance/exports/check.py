@@ -23,6 +23,8 @@ from .dsse import is_envelope, payload_of, verify_envelope
 from .slsa import MERKLE_ROOT
 
 _MAX_EXPORT = 64 << 20
+# Not claims about the run: the version of the tool that wrote the BOM (a newer one may check it).
+_NOT_CLAIMS = ("metadata.tools",)
 _SHOWN = 80
 PASSED, FAILED, INCOMPLETE, CANNOT_CHECK = "PASSED", "FAILED", "INCOMPLETE", "CANNOT CHECK"
 
@@ -180,6 +182,8 @@ def diff(claimed: Any, expected: Any, where: str = "") -> list[tuple[str, str]]:
         out = []
         for key in list(expected) + [k for k in claimed if k not in expected]:
             path = f"{where}{key}" if str(key).startswith("[") else f"{where}.{key}" if where else str(key)
+            if path in _NOT_CLAIMS:
+                continue
             if key not in claimed:
                 out.append((path, f"the run has it ({_show(expected[key])}), the export lacks it"))
             elif key not in expected:
@@ -204,7 +208,8 @@ def _keyed(items: list[Any]) -> dict[str, Any] | None:
     for item in items:
         if not isinstance(item, dict):
             return None
-        key = item.get("bom-ref") or item.get("name") or (f"{item.get('type')}:{item.get('url')}" if "url" in item else None)
+        key = (item.get("bom-ref") or item.get("name") or item.get("alg") or item.get("ref")
+               or (f"{item.get('type')}:{item.get('url')}" if "url" in item else item.get("type")))
         if not isinstance(key, str):
             return None
         keys.append(f"[{key}]")

@@ -106,8 +106,8 @@ def _environment(facts: RunFacts) -> dict[str, Any]:
         "name": f"python-{env.get('implementation', 'python')}".lower(),
         "version": str(env.get("python", "unknown")),
         "properties": _properties({f"env.{k}": v for k, v in sorted(env.items())}),
-        "components": [{"type": "library", "bom-ref": f"pypi-{name}", "name": name, "version": version,
-                        "purl": f"pkg:pypi/{name.lower()}@{version}"} for name, version in facts.packages],
+        "components": [{"type": "library", "bom-ref": f"pypi-{name}", "name": name, "version": pinned,
+                        "purl": f"pkg:pypi/{name.lower()}@{pinned}"} for name, pinned in facts.packages],
     }
 
 

@@ -72,6 +72,7 @@ class AnchorFact:
 @dataclass(frozen=True)
 class RunFacts:
     run_id: str
+    tracker_version: str  # ml-provenance's version in the run's environment: the "builder" that ran it
     record_format: str
     merkle_format: str
     canonicalization: str
@@ -109,6 +110,7 @@ def run_facts(run_dir: Path) -> RunFacts:
         raise FormatError(f"run {record.run_id}: expected environment.packages to be an object, found {type(packages).__name__}")
     facts = RunFacts(
         run_id=record.run_id,
+        tracker_version=str(packages.get("ml-provenance", "unknown")),
         record_format=record.format,
         merkle_format=record.to_json()["merkle"],
         canonicalization=record.canonicalization,

@@ -18,15 +18,15 @@ PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 # Our build type: what a training run's parameters and dependencies mean (documented in
 # docs/reference/exports.md#the-build-type). A URN: it names the template without claiming a web page.
 BUILD_TYPE = "urn:ml-provenance:slsa-build-type:training:v1"
-BUILDER_ID = "urn:ml-provenance:builder:provenance-tracker"
+BUILDER_ID = "urn:ml-provenance:builder:provenance-tracker"  # its version: the run's, from the record's package list
 # Digest-set keys of ours, next to in-toto's registered `sha256` and `gitCommit`.
 BLAKE3 = "blake3"  # blake3-256 of a file's raw bytes: the `model.file` leaf's digest
 MERKLE_ROOT = "provenanceMerkleV1"  # a provenance-merkle/v1 root (keccak256, OpenZeppelin StandardMerkleTree)
 MEDIA_SAFETENSORS = "application/vnd.safetensors"
 
 
-def statement(facts: RunFacts, version: str) -> dict[str, Any]:
-    """The in-toto Statement (a JSON value) for `facts`; `version` is this package's version."""
+def statement(facts: RunFacts) -> dict[str, Any]:
+    """The in-toto Statement (a JSON value) for `facts`."""
     return {
         "_type": STATEMENT_TYPE,
         "subject": [_file(facts.model)],
@@ -44,7 +44,7 @@ def statement(facts: RunFacts, version: str) -> dict[str, Any]:
                 "resolvedDependencies": _dependencies(facts),
             },
             "runDetails": {
-                "builder": {"id": BUILDER_ID, "version": {"ml-provenance": version}},
+                "builder": {"id": BUILDER_ID, "version": {"ml-provenance": facts.tracker_version}},
                 "metadata": {"invocationId": facts.run_id, "startedOn": facts.started_on, "finishedOn": facts.finished_on},
                 "byproducts": [_root(facts)] + [anchor_descriptor(a) for a in facts.anchors],
             },
