@@ -164,6 +164,8 @@ def test_verify_export_without_the_run_checks_the_claimed_anchors_on_the_chain(t
     anchors = [c for c in report["checks"] if c["name"].startswith("anchor ")]
     assert result.exit_code == 3 and report["verdict"] == "CANNOT CHECK"  # the digests need the run
     assert anchors and all(c["status"] == "ok" for c in anchors)
+    result = cli("verify-export", str(path), "--submitter", "0x" + "11" * 20)  # the trust policy applies here too
+    assert result.exit_code == 1 and "FAILED  submitter: anchored by" in result.stdout, result.stdout
 
     statement = document(trained_run.run_dir, "slsa")
     pre = next(b for b in statement["predicate"]["runDetails"]["byproducts"] if b["name"] == "anchor/pre/ethereum")
