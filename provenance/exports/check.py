@@ -12,9 +12,10 @@ run can confirm are CANNOT CHECK. A DSSE envelope's signature is checked with `-
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import FormatError, ProvenanceError
 from ..record.receipts import AnchorState, Receipt, Status

@@ -10,9 +10,11 @@ names, inside the run folder, are read.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..digests.hashing import hash_bytes
 from ..errors import FormatError
@@ -190,7 +192,7 @@ def _plain(metrics: Mapping[str, Any]) -> dict[str, Any]:
 
 def _utc(stamp: str, stage: str) -> str:
     """An ISO 8601 time as RFC 3339 UTC with a `Z`, as SLSA's timestamps are written."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     try:
         moment = datetime.fromisoformat(stamp)
@@ -198,4 +200,4 @@ def _utc(stamp: str, stage: str) -> str:
         raise FormatError(f"tree {stage!r}: expected an ISO 8601 creation time, found {stamp!r}") from None
     if moment.tzinfo is None:
         raise FormatError(f"tree {stage!r}: expected a creation time with its UTC offset, found {stamp!r}")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
