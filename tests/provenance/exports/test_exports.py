@@ -248,3 +248,27 @@ def test_bad_input_is_one_line(trained_run, tmp_path):
         result = cli(*args)
         assert result.exit_code == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: ")
+
+
+def test_a_blake3_bundle_is_held_against_the_leaves_as_they_are(run_copy, tmp_path):
+    """A bundle signed with model_signing's blake3 hashing (their CLI's verify cannot check it, ours
+    compares its digests with the anchored leaves directly)."""
+    from model_signing import hashing, signing
+
+    from provenance.verification.model_signature import check_signature
+
+    private, _ = write_keys(tmp_path, ec.generate_private_key(ec.SECP256R1()))
+    config = signing.Config().use_elliptic_key_signer(private_key=private)
+    config.set_hashing_config(hashing.Config().use_file_serialization(hashing_algorithm="blake3"))
+    config.sign(run_copy / "model.safetensors", run_copy / "model.sig")
+    record = Record.load(run_copy / "record.json")
+    ok, detail = check_signature(record, run_copy)
+    assert ok and "(blake3)" in detail
+    leaf = next(leaf for leaf in record.stage("post").leaves if leaf.kind == "model.file")
+    edited = json.loads((run_copy / "record.json").read_text())  # a leaf edited to other bytes no longer matches
+    for entry in next(s for s in edited["stages"] if s["name"] == "post")["leaves"]:
+        if entry[0] == "model.file":
+            entry[2] = "0x" + "00" * 32
+    (run_copy / "record.json").write_text(json.dumps(edited))
+    ok, detail = check_signature(Record.load(run_copy / "record.json"), run_copy)
+    assert not ok and f"signed blake3 {leaf.digest.hex()}" in detail
