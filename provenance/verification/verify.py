@@ -11,7 +11,9 @@
    the stage's snapshot of the record;
 5. the run is complete: a `post` tree, and a confirmed, verified anchor for every tree; otherwise
    the verdict is INCOMPLETE (exit 1), saying what is missing;
-6. for a DP run, the epsilon history: never decreasing, within the committed target, each value
+6. an OpenSSF model-signing bundle next to the model (`model.sig`), when present, vouches for the
+   `post` tree's `model.file` leaves and nothing else (`model_signature`);
+7. for a DP run, the epsilon history: never decreasing, within the committed target, each value
    recomputed from its mechanism's parameters (`provenance.digests.privacy`).
 Anything that cannot be checked is a failed check that says why, never a pass. The threat model
 these checks answer is the README's.
@@ -139,6 +141,7 @@ def verify_run(
     _check_roots(record, report)
     report.chain_integrity = _check_chain(record, report)
     _check_artifacts(record, run_dir, datasets, report)
+    _check_model_signature(record, run_dir, report)
     for name, ok, detail in shard_tracking.check_run_shards(record, run_dir, datasets, engine=engine, spot_check=spot_check, seed=seed):
         report.add(name, ok, detail)
     _check_privacy(record, report)
@@ -222,6 +225,16 @@ def _check_artifacts(record: Record, run_dir: Path, data: tuple[Any, Any] | None
                 else f"{len(changes)} of {len(recorded)} leaves differ: " + ", ".join(c.describe() for c in changes[:5])
                 + (" ..." if len(changes) > 5 else ""),
             )
+
+
+def _check_model_signature(record: Record, run_dir: Path, report: VerificationReport) -> None:
+    """An OpenSSF model-signing bundle next to the model, when there is one: the files it vouches
+    for must be the last tree's `model.file` leaves, byte for byte (`model_signature`)."""
+    from .model_signature import check_signature
+
+    found = check_signature(record, run_dir)
+    if found is not None:
+        report.add("model signature", *found)
 
 
 def _compare(stage: str, recorded: Sequence[Leaf], found: Sequence[Leaf]) -> list[LeafChange]:

@@ -24,6 +24,7 @@ LAYERS = [
     ("config",),  # the typed configuration (reads the Ethereum keys helpers)
     ("anchoring",),  # delivery of records to anchors; the outbox stores
     ("verification",),  # verify a run, proofs, reports
+    ("exports",),  # the run in standard formats (SLSA, CycloneDX, OpenSSF model signing), and their checks
     ("training",),  # ProvenanceTracker, the example job and its variants
     ("integrations",),  # Lightning, Hugging Face, MLflow callbacks
     ("cli",),  # the `provenance` command and the torchrun entry point
