@@ -22,7 +22,7 @@ setup-browser:
 # The documentation site (mkdocs.yml) into site/, offline; --strict: a broken link, a missing
 # reference or an undescribed PROVENANCE_* variable fails the build.
 docs: setup
-	$(VENV)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/mkdocs build --strict --site-dir site
 
 demo: setup
 	$(VENV)/provenance train --epochs 3

@@ -164,3 +164,16 @@ def test_own_loop_example_runs_and_verifies_from_a_fresh_process(tmp_path):
                               env=_env(), capture_output=True, text=True, timeout=300)
     assert tampered.returncode == 1
     assert "model.file:model.safetensors" in tampered.stdout + tampered.stderr
+
+
+def test_configuration_examples_of_the_docs_load():
+    """Every JSON block of the configuration guide is a configuration the models accept."""
+    import json
+
+    from provenance.config import load_settings
+
+    blocks = re.findall(r"```json\n(.*?)```", (ROOT / "docs" / "how-to" / "configure.md").read_text(encoding="utf-8"), re.S)
+    assert blocks
+    for block in blocks:
+        settings = load_settings(json.loads(block), environ={})
+        assert settings.networks
