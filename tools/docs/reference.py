@@ -154,10 +154,12 @@ def config_markdown() -> str:
     for row in config_keys():
         if row["section"] != section:
             section = row["section"]
-            out += ["", f"### `{section}`", "", row["section_doc"], "",
+            title = "Top level" if section == "(top level)" else f"`{section}`"
+            out += ["", f"### {title}", "", row["section_doc"], "",
                     "| key | type | default | environment | meaning |", "|---|---|---|---|---|"]
         env = ", ".join(f"`{n}`" for n in row["environment"])
-        out.append(f"| `{row['key']}` | {row['type']} | {_json(row['default'])} | {env} | {row['meaning']} |")
+        leaf = row["key"].rsplit(".", 1)[-1]
+        out.append(f'| <code id="{row["key"]}">{leaf}</code> | {row["type"]} | {_json(row["default"])} | {env} | {row["meaning"]} |')
     out += ["", "### The original system's spellings", "",
             "Accepted as its guide writes them; each means the key beside it (equal values at both "
             "places are fine, different ones are an error naming both paths).", "",
@@ -213,22 +215,15 @@ def environment_markdown() -> str:
     out = ["### Settings", "",
            "Each sets one configuration key, above the config file and below the command-line flags; "
            "where two variables set the same key, the first one set wins.", "",
-           "| variable | sets | type | default | meaning |", "|---|---|---|---|---|"]
+           "| variable | sets the key (its type and default there) | meaning |", "|---|---|---|"]
     for name, key in settings_variables().items():
-        row = keys[key]
-        out.append(f"| `{name}` | [`{key}`](configuration.md#{_anchor(row['section'])}) | {row['type']} | "
-                   f"{_json(row['default'])} | {row['meaning']} |")
+        out.append(f"| `{name}` | [`{key}`](configuration.md#{key}) | {keys[key]['meaning']} |")
     out += ["", "### The package's other variables", "", "| variable | meaning | default |", "|---|---|---|"]
     out += [f"| `{n}` | {meaning} | {default} |" for n, (meaning, default) in sorted(OTHER_VARIABLES.items())]
     out += ["", "### Keys, credentials and the original system's variables", "",
             "Never settings and never read from a config file.", "", "| variable | meaning |", "|---|---|"]
     out += [f"| `{n}` | {meaning} |" for n, meaning in FOREIGN_VARIABLES.items()]
     return "\n".join(out) + "\n"
-
-
-def _anchor(section: str) -> str:
-    """The id MkDocs' toc gives a heading `### \\`section\\``."""
-    return re.sub(r"[^a-z0-9_\- ]", "", section.lower()).replace(" ", "-")
 
 
 # ---------------------------------------------------------------- the contract
