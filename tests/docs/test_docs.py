@@ -177,3 +177,16 @@ def test_configuration_examples_of_the_docs_load():
     for block in blocks:
         settings = load_settings(json.loads(block), environ={})
         assert settings.networks
+
+
+def test_lightning_example_runs_logs_to_mlflow_and_verifies(tmp_path):
+    env = {k: v for k, v in _env().items() if not k.startswith("MLFLOW_")} | {"HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, str(EXAMPLES / "lightning_example.py")], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir, verdict, final_root = result.stdout.split()[-3:]
+    assert run_dir == "artifacts/lightning-run" and verdict == "PASSED" and final_root.startswith("0x")
+    assert (tmp_path / "mlflow.db").is_file()
+    verified = subprocess.run([sys.executable, "-m", "provenance.cli", "verify", run_dir, "--json"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)
+    assert verified.returncode == 0, verified.stdout[-2000:] + verified.stderr[-2000:]
