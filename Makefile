@@ -73,4 +73,4 @@ clean:
 	$(VENV)/provenance chain stop || true
 	$(VENV)/provenance ipfs node stop || true
 	$(VENV)/provenance bitcoin node stop || true
-	rm -rf .build contracts/.cache
+	rm -rf .build contracts/.cache site
