@@ -6,6 +6,7 @@ against the real embedded chain."""
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import subprocess
@@ -168,8 +169,6 @@ def test_own_loop_example_runs_and_verifies_from_a_fresh_process(tmp_path):
 
 def test_configuration_examples_of_the_docs_load():
     """Every JSON block of the configuration guide is a configuration the models accept."""
-    import json
-
     from provenance.config import load_settings
 
     blocks = re.findall(r"```json\n(.*?)```", (ROOT / "docs" / "how-to" / "configure.md").read_text(encoding="utf-8"), re.S)
@@ -187,6 +186,8 @@ def test_lightning_example_runs_logs_to_mlflow_and_verifies(tmp_path):
     run_dir, verdict, final_root = result.stdout.split()[-3:]
     assert run_dir == "artifacts/lightning-run" and verdict == "PASSED" and final_root.startswith("0x")
     assert (tmp_path / "mlflow.db").is_file()
-    verified = subprocess.run([sys.executable, "-m", "provenance.cli", "verify", run_dir, "--json"], cwd=tmp_path,
-                              env=env, capture_output=True, text=True, timeout=300)
-    assert verified.returncode == 0, verified.stdout[-2000:] + verified.stderr[-2000:]
+    # the verdict is log_run's full verification (re-hashed data and models, every anchor read back
+    # from the chain); a fresh process's `provenance verify` is exercised by the own-loop test
+    record = json.loads((tmp_path / run_dir / "record.json").read_text())
+    assert [s["name"] for s in record["stages"]] == ["pre", "epoch-1", "epoch-2", "post"]
+    assert sorted(r["stage"] for r in record["receipts"] if r["state"] == "confirmed") == ["epoch-1", "epoch-2", "post", "pre"]
