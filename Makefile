@@ -3,7 +3,7 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup setup-ipfs setup-bitcoin setup-browser demo test bench bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox clean
+.PHONY: setup setup-ipfs setup-bitcoin setup-browser demo test docs bench bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox clean
 
 setup:
 	@bash tools/setup.sh
@@ -19,6 +19,11 @@ setup-bitcoin: setup
 setup-browser:
 	@bash tools/setup-browser.sh
 
+# The documentation site (mkdocs.yml) into site/, offline; --strict: a broken link, a missing
+# reference or an undescribed PROVENANCE_* variable fails the build.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/mkdocs build --strict --site-dir site
+
 demo: setup
 	$(VENV)/provenance train --epochs 3
 	$(VENV)/provenance verify latest --brief
@@ -30,6 +35,7 @@ test: setup setup-ipfs setup-bitcoin setup-browser
 	$(VENV)/pytest -p no:ape_test --nbmake notebooks -q  # the walkthrough, executed (ape's plugin knows no notebook items)
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
+	$(MAKE) --no-print-directory docs
 
 bench: bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox
 
@@ -67,4 +73,4 @@ clean:
 	$(VENV)/provenance chain stop || true
 	$(VENV)/provenance ipfs node stop || true
 	$(VENV)/provenance bitcoin node stop || true
-	rm -rf .build contracts/.cache
+	rm -rf .build contracts/.cache site

@@ -89,8 +89,8 @@ _ENV_REFERENCE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-
 class BlockchainSettings(Section):
     """`blockchain`: which networks anchor, and each one's settings."""
 
-    enabled: bool = True
-    networks: list[str] = ["ethereum"]
+    enabled: bool = True  # false: anchoring off, no network is used
+    networks: list[str] = ["ethereum"]  # the networks anchored to, in order: ethereum, ipfs, bitcoin
     debug: bool = False  # DEBUG logging for the `provenance` loggers
     ethereum: EthereumSettings = Field(default_factory=EthereumSettings)
     ipfs: IpfsSettings = Field(default_factory=IpfsSettings)
@@ -117,9 +117,9 @@ class BlockchainSettings(Section):
 class StorageOptions(Section):
     """`storage_options`: which stages are anchored."""
 
-    store_before_training: bool = True
-    store_after_training: bool = True
-    store_epoch_checkpoints: bool = True
+    store_before_training: bool = True  # anchor the pre-training tree
+    store_after_training: bool = True  # anchor the post-training tree
+    store_epoch_checkpoints: bool = True  # build and anchor a tree after every epoch (false: none)
 
 
 class ProvenanceConfig(Section):
@@ -128,10 +128,10 @@ class ProvenanceConfig(Section):
 
     blockchain: BlockchainSettings = Field(default_factory=BlockchainSettings)
     storage_options: StorageOptions = Field(default_factory=StorageOptions)
-    epochs: int | None = None
-    batch_size: int | None = None
-    learning_rate: float | None = None
-    hash_algorithm: str = "blake3"
+    epochs: int | None = None  # the guide's training-config form, kept with the config
+    batch_size: int | None = None  # the guide's training-config form, kept with the config
+    learning_rate: float | None = None  # the guide's training-config form, kept with the config
+    hash_algorithm: str = "blake3"  # the content digest; blake3 is the only one supported
 
     @field_validator("epochs", "batch_size")
     @classmethod

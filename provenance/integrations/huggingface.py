@@ -66,7 +66,8 @@ class ProvenanceCallback(RunOwner, TrainerCallback):
     Args:
         base_dir: folder that receives the run folder (`base_dir/<run_id>/`).
         config: provenance config (dict, path or None for the defaults and environment).
-        train_dataset, eval_dataset: the datasets to hash (default: the dataloaders').
+        train_dataset: the training dataset to hash (default: the train dataloader's).
+        eval_dataset: the evaluation dataset to hash (default: the eval dataloader's).
         data_source: dataset descriptor for verification in a fresh process.
         extra_config: extra keys for the recorded training config (they win).
         log_to_mlflow: at the end, verify the run and log it into the active (or a new) MLflow run

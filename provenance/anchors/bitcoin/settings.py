@@ -18,15 +18,15 @@ LOCAL = "local"  # the embedded regtest node
 class BitcoinSettings(Section):
     """`blockchain.bitcoin`: which node, which chain it must be on, what an anchor may cost."""
 
-    enabled: bool = True
+    enabled: bool = True  # false takes bitcoin out of blockchain.networks
     rpc_url: str | None = None  # None or "local": the embedded regtest node; else http(s)://host:port
     chain: str = "regtest"  # what getblockchaininfo must report: main, test, signet, regtest, ...
     dialect: str = "auto"  # core | sv | auto (from getnetworkinfo's subversion)
-    confirmations: Confirmations = 1
+    confirmations: Confirmations = 1  # blocks before an anchor counts as confirmed
     wallet: str | None = None  # Bitcoin Core: the wallet to load (created if absent)
     max_fee_rate: Positive = 0.001  # BTC per kvB; an anchor never pays more
-    timeout: Seconds = 30.0
-    retry_attempts: RetryAttempts = 1
+    timeout: Seconds = 30.0  # seconds for any one answer of the node
+    retry_attempts: RetryAttempts = 1  # tries per delivery before the outbox entry stays pending
     mine_local_blocks: bool = True  # embedded regtest only: mine the blocks that confirm each anchor
 
     ENV: ClassVar = {

@@ -51,15 +51,15 @@ Address = Annotated[str, AfterValidator(checksum)]
 class EthereumSettings(Section):
     """`blockchain.ethereum`: where to anchor, with which contract and account, how patiently."""
 
-    enabled: bool = True
+    enabled: bool = True  # false takes ethereum out of blockchain.networks
     network: str = LOCAL  # 'local', an http(s):// JSON-RPC URL, or Ape's ecosystem:network:provider
-    contract_address: Address | None = None
-    confirmations: Confirmations = 1
-    request_timeout: Seconds = 10.0
-    receipt_timeout: Seconds = 120.0
+    contract_address: Address | None = None  # MLProvenance; None: the chain's recorded one (local: deployed)
+    confirmations: Confirmations = 1  # blocks before an anchor counts as confirmed
+    request_timeout: Seconds = 10.0  # seconds for any one JSON-RPC answer
+    receipt_timeout: Seconds = 120.0  # seconds to wait for a transaction to be mined
     gas_limit: int | None = None  # None: estimated by the node
     gas_price: Any = "auto"  # "auto": the node's suggestion; an int: wei
-    retry_attempts: RetryAttempts = 1
+    retry_attempts: RetryAttempts = 1  # tries per delivery before the outbox entry stays pending
     trusted_submitters: list[Address] = []  # 0x addresses; verification requires one of them when given
     batch: bool = False  # queue roots and anchor many at once with `provenance anchor --batch`
     account: str | None = None  # an Ape keystore account alias (not a secret: the file is encrypted)

@@ -18,10 +18,10 @@ FETCH_SHARE = 2 / 3  # of `timeout`: js-ipfs waits forever for an absent block u
 class IpfsSettings(Section):
     """`blockchain.ipfs`: which node, how long to wait for it."""
 
-    enabled: bool = True
-    api_url: str | None = None
+    enabled: bool = True  # false takes ipfs out of blockchain.networks
+    api_url: str | None = None  # the node's Kubo RPC API; None: the embedded node if up, else the local store
     timeout: Seconds = 30.0  # seconds for any one answer of the node
-    retry_attempts: RetryAttempts = 1
+    retry_attempts: RetryAttempts = 1  # tries per delivery before the outbox entry stays pending
 
     ENV: ClassVar = {
         "api_url": ("PROVENANCE_IPFS_API_URL", "PROVENANCE_IPFS_URL"),
