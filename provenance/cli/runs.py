@@ -147,8 +147,10 @@ def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed,
                   f"in block {a['facts'].get('block_number', '?')}" for a in report.anchors if a.get("facts", {}).get("submitter")]
         if report.verdict == "INCOMPLETE":
             lines.append("INCOMPLETE: " + "; ".join(report.missing))
-        lines.append(f"run {report.run_id}: verification {report.verdict} "
-                     f"({len(report.checks)} checks, tree links {'ok' if report.chain_integrity else 'BROKEN'}, "
+        lines += [f"NOT PROVEN: {line}" for line in report.not_proven]
+        lines.append(f"run {report.run_id}: verification {report.verdict}"
+                     + (" (content and chain only, no identity)" if report.not_proven else "")
+                     + f" ({len(report.checks)} checks, tree links {'ok' if report.chain_integrity else 'BROKEN'}, "
                      f"{len(report.anchors)} anchors checked)")
         return "\n".join(lines)
 
