@@ -39,7 +39,7 @@ from web3.exceptions import (
     Web3Exception,
 )
 
-from . import deployments, node as localchain, rpc
+from . import deployments, legacy, node as localchain, rpc
 from .calldata import AnchorInfo, BadAnswer, decode_anchor_of, encode_anchor, encode_anchor_of, hex_data, to_bytes, to_int
 from .contract import artifact
 from ...errors import AnchorError, ConfigError, FormatError, NotDeployedError
@@ -407,6 +407,8 @@ class EthereumAnchor(AnchorBackend):
         # A receipt (or config) may name any address; only the code this package ships is
         # trusted to mean what MLProvenance's events and views say.
         if code != bytes.fromhex(artifact()["deployedBytecode"].removeprefix("0x")):
+            if legacy.is_guide_registry(code):
+                raise legacy.refusal(address, self.chain_id)  # a ConfigError: the anchor fails, not pending
             raise AnchorError(
                 f"the contract at {address} on chain {self.chain_id} is not this version of MLProvenance: "
                 "expected its code to equal the packaged runtime bytecode, found other code"
