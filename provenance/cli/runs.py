@@ -83,7 +83,9 @@ def report_training(result: Any, epochs: int, as_json: bool) -> None:
         if result.privacy:
             lines.append("  privacy spent (epsilon by epoch, delta {delta:g}, {accountant}): ".format(**result.privacy[-1])
                          + ", ".join(f"{p['epsilon']:.3f}" for p in result.privacy))
-        lines.append(f"verification: {'PASSED' if ok else 'FAILED'}; report {result.report_path} (and report.md, report.html)")
+        unproven = (result.verification or {}).get("not_proven") or []  # an IPFS-only / Bitcoin-only run
+        lines.append(f"verification: {'PASSED' if ok else 'FAILED'}" + (f" (NOT proven: {'; '.join(unproven)})" if unproven else "")
+                     + f"; report {result.report_path} (and report.md, report.html)")
         return "\n".join(lines)
 
     emit(as_json, summary, text)

@@ -35,12 +35,20 @@ def test_setup_local_geth_starts_the_embedded_chain():
     assert json.loads(status.stdout)["running"] is True
 
 
-def test_the_demo_trains_and_verifies(tmp_path):
+def test_the_demo_trains_and_verifies_ipfs_only_by_default_of_the_guide(tmp_path, ipfs_node):
+    # the guide's default, IPFS only: the demo's verification says what such a run does not prove
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"blockchain": {"networks": ["ipfs"], "ipfs": {"url": ipfs_node.url}}}))
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo_blockchain_provenance.py"), "--epochs", "1",
-                           "--base-dir", str(tmp_path)], cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600)
+                           "--base-dir", str(tmp_path), "--config", str(config)], cwd=tmp_path, env=ENV,
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "$ provenance train --epochs 1" in done.stdout and "$ provenance verify latest --brief" in done.stdout
-    assert "verification PASSED" in done.stdout
+    assert "verification: PASSED (NOT proven: who anchored the run" in done.stdout  # the train command's own check
+    assert "NOT PROVEN: who anchored the run" in done.stdout and "NOT PROVEN: when the run was anchored" in done.stdout
+    assert "verification PASSED (content and chain only, no identity)" in done.stdout
+    report_md = next(tmp_path.glob("*/report.md")).read_text()
+    assert "- NOT proven: who anchored the run" in report_md
 
 
 def test_train_py_is_provenance_train():

@@ -10,15 +10,14 @@ import os
 import subprocess
 import sys
 
-
 from provenance import ProvenanceTracker
 
 from .test_guide_examples import HERE
 
 sys.path.insert(0, str(HERE))
-from glue import model, test_data, train_data  # noqa: E402  (the guide leaves these to its reader)
+from glue import model, test_data, train_data
 
-from tests.support.cli import ROOT  # noqa: E402
+from tests.support.cli import ROOT
 
 
 def test_the_guides_module_paths_import_the_same_classes():

@@ -10,15 +10,13 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
 from provenance import ProvenanceTracker
 from provenance.verification.scope import WHEN, WHO
 
 from .test_guide_examples import HERE, verify_in_fresh_process
 
 sys.path.insert(0, str(HERE))
-from glue import model, test_data, train_data  # noqa: E402  (the guide leaves these to its reader)
+from glue import model, test_data, train_data
 
 
 def guided_run(folder: Path, config: dict, after_pre=lambda: None) -> Path:
