@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+def main(argv: list[str] | None = None) -> None:
+    args = list(argv or [])  # `ape run` calls main() with none: the demo's defaults
     train = [sys.executable, "-m", "provenance.cli", "train", *(args or ["--epochs", "3"])]
     shared = [part for option in ("--base-dir", "--config") if option in args
               for part in args[args.index(option):args.index(option) + 2]]  # where the run is, and how to reach its networks
@@ -22,9 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         print("$ provenance " + " ".join(command[3:]), flush=True)
         code = subprocess.run(command).returncode
         if code:
-            return code
-    return 0
+            raise SystemExit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(sys.argv[1:])
