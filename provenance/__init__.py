@@ -61,17 +61,17 @@ _GUIDE_MODULES = {
 
 
 def _install_guide_modules() -> None:
-    import importlib.abc
-    import importlib.util
     import sys
 
     short = {f"{__name__}.{name}": names for name, names in _GUIDE_MODULES.items()}
     nested = {f"{__name__}.provenance.{name}": names for name, names in _GUIDE_MODULES.items()}
 
-    class GuideModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    class GuideModules:  # a meta path finder and loader by protocol (importlib.abc costs ~10 ms to import)
         def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
             if fullname in short or fullname in nested or fullname == f"{__name__}.provenance":
-                return importlib.util.spec_from_loader(fullname, self, is_package=fullname.endswith(".provenance"))
+                from importlib.machinery import ModuleSpec
+
+                return ModuleSpec(fullname, self, is_package=fullname.endswith(".provenance"))
             return None
 
         def create_module(self, spec: Any) -> None:
@@ -83,7 +83,7 @@ def _install_guide_modules() -> None:
                 setattr(module, name, getattr(package, name))
             module.__doc__ = "The original system's module path, kept for its users' imports."
 
-    if not any(isinstance(f, importlib.abc.MetaPathFinder) and type(f).__name__ == "GuideModules" for f in sys.meta_path):
+    if not any(type(f).__name__ == "GuideModules" for f in sys.meta_path):
         sys.meta_path.append(GuideModules())
 
 
