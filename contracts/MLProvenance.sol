@@ -20,8 +20,9 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 ///
 /// The contract is also a superset of the original system's registry ABI (`storeHash`,
 /// `verifyHash`, `getHashInfo`, the `storedHashes` / `timestamps` / `metadata` getters and the
-/// `HashStored` event). Those getters show only roots stored through `storeHash`; the cheap
-/// `anchor` path does not write them. `anchorOf` is the per-submitter truth for both paths.
+/// `HashStored` event). Those reads show every root anchored here, through `anchor` or
+/// `storeHash`, with the time of its first anchor; they say nothing about who anchored it.
+/// `anchorOf` is the per-submitter truth for both paths.
 contract MLProvenance {
     // ------------------------------------------------------------------ errors
 
@@ -55,7 +56,7 @@ contract MLProvenance {
     /// @param reason Free-form reason, kept in the event only.
     event AnchorRevoked(bytes32 indexed root, address indexed submitter, string reason);
 
-    /// @notice The original registry's event: `merkleRoot` was first stored through `storeHash`.
+    /// @notice The original registry's event: `merkleRoot` was first anchored, through `storeHash`.
     /// @param merkleRoot The stored root.
     /// @param metadata The metadata string stored with it.
     /// @param timestamp The block timestamp of the storing block.
@@ -63,7 +64,18 @@ contract MLProvenance {
 
     // ------------------------------------------------------------------ types
 
-    /// @dev Fits in one slot: 48 + 48 + 8 bits. uint48 seconds and blocks last for millions of
+    /// @dev The first anchor of a root, by whoever sent it, keyed by the root alone so that the
+    /// original registry's reads find it. Fits in one slot: 160 + 40 + 40 + 8 bits; uint40 seconds
+    /// and blocks last for thousands of years. A zero `blockNumber` means "never anchored".
+    struct FirstAnchor {
+        address submitter;
+        uint40 timestamp;
+        uint40 blockNumber;
+        bool revoked;
+    }
+
+    /// @dev A later submitter's anchor of a root someone else anchored first.
+    /// Fits in one slot: 48 + 48 + 8 bits. uint48 seconds and blocks last for millions of
     /// years. `blockNumber` is never zero for an anchor (the genesis block holds no transaction),
     /// so a zero `blockNumber` means "not anchored".
     struct Anchor {
@@ -96,18 +108,11 @@ contract MLProvenance {
 
     // ------------------------------------------------------------------ storage
 
-    mapping(address submitter => mapping(bytes32 root => Anchor)) private _anchors;
+    mapping(bytes32 root => FirstAnchor) private _firstAnchors;
 
-    /// @notice Original registry getter: whether `root` was stored through `storeHash` (by anyone).
-    /// Roots anchored through `anchor` are not shown here; use `anchorOf`.
-    mapping(bytes32 root => bool) public storedHashes;
+    mapping(address submitter => mapping(bytes32 root => Anchor)) private _laterAnchors;
 
-    /// @notice Original registry getter: the block timestamp of the first `storeHash` of `root`.
-    mapping(bytes32 root => uint256) public timestamps;
-
-    /// @notice Original registry getter: the metadata of the first `storeHash` of `root`; never
-    /// overwritten.
-    mapping(bytes32 root => string) public metadata;
+    mapping(bytes32 root => string) private _metadata;
 
     string private constant SHARD_KIND = "data.shard";
 
@@ -117,7 +122,8 @@ contract MLProvenance {
     /// @dev Reverts with `ZeroRoot` for the zero root and `AlreadyAnchored` if the sender already
     /// anchored `root`; other accounts' anchors of `root` play no part. `prevRoot` and
     /// `recordDigest` are emitted, not stored, to keep one anchor to one storage slot; read them
-    /// from the `RootAnchored` event. Does not write the original registry's mappings.
+    /// from the `RootAnchored` event. The first anchor of a root (by anyone) is what the original
+    /// registry's reads show, without metadata; it emits no `HashStored`.
     /// @param root The Merkle root to anchor.
     /// @param prevRoot The previous root in this run's chain, or zero.
     /// @param recordDigest sha2-256 digest of the canonical provenance record, or zero.
@@ -129,19 +135,15 @@ contract MLProvenance {
     /// `metadataStr` readable through `metadata` (the caller pays for its storage).
     /// @dev Append-only, unlike the original (which overwrote): the sender's anchor is recorded as
     /// by `anchor` (prevRoot zero, recordDigest the sha2-256 of the metadata bytes), so it reverts
-    /// `ZeroRoot` / `AlreadyAnchored` the same way. The first `storeHash` of a root by anyone
-    /// writes `storedHashes`, `timestamps` and `metadata` and emits `HashStored`; a later
-    /// `storeHash` of that root by another account records that account's own anchor (and its
-    /// metadata digest in `RootAnchored`) but leaves the stored metadata and timestamp untouched
-    /// and emits no `HashStored`.
+    /// `ZeroRoot` / `AlreadyAnchored` the same way. When this is the root's first anchor (by
+    /// anyone), `metadataStr` is stored and `HashStored` emitted; otherwise the sender's own anchor
+    /// (and its metadata digest in `RootAnchored`) is recorded and the stored metadata and time of
+    /// the first anchor stay untouched, with no `HashStored`.
     /// @param merkleRoot The Merkle root to store.
     /// @param metadataStr Free-form metadata (the original stored a JSON string).
     function storeHash(bytes32 merkleRoot, string calldata metadataStr) external {
-        _anchor(merkleRoot, bytes32(0), sha256(bytes(metadataStr)));
-        if (!storedHashes[merkleRoot]) {
-            storedHashes[merkleRoot] = true;
-            timestamps[merkleRoot] = block.timestamp;
-            metadata[merkleRoot] = metadataStr;
+        if (_anchor(merkleRoot, bytes32(0), sha256(bytes(metadataStr)))) {
+            _metadata[merkleRoot] = metadataStr;
             emit HashStored(merkleRoot, metadataStr, block.timestamp);
         }
     }
@@ -153,10 +155,16 @@ contract MLProvenance {
     /// @param root The root whose anchor to revoke.
     /// @param reason Why (a leaked key, a withdrawn run), emitted in `AnchorRevoked`.
     function revoke(bytes32 root, string calldata reason) external {
-        Anchor storage a = _anchors[msg.sender][root];
-        if (a.blockNumber == 0) revert NotAnchored(msg.sender, root);
-        if (a.revoked) revert AlreadyRevoked(msg.sender, root);
-        a.revoked = true;
+        FirstAnchor storage first = _firstAnchors[root];
+        if (first.submitter == msg.sender) {
+            if (first.revoked) revert AlreadyRevoked(msg.sender, root);
+            first.revoked = true;
+        } else {
+            Anchor storage a = _laterAnchors[msg.sender][root];
+            if (a.blockNumber == 0) revert NotAnchored(msg.sender, root);
+            if (a.revoked) revert AlreadyRevoked(msg.sender, root);
+            a.revoked = true;
+        }
         emit AnchorRevoked(root, msg.sender, reason);
     }
 
@@ -174,24 +182,50 @@ contract MLProvenance {
         view
         returns (bool anchored, uint256 timestamp, uint256 blockNumber, bool revoked)
     {
-        Anchor memory a = _anchors[submitter][root];
-        return (a.blockNumber != 0, a.timestamp, a.blockNumber, a.revoked);
+        return _anchorOf(submitter, root);
     }
 
-    /// @notice The original registry's read: whether `merkleRoot` was stored through `storeHash`.
-    /// @dev Shows neither `anchor`-path roots nor revocation; use `anchorOf` for those.
+    /// @notice The original registry's read: whether anyone anchored `merkleRoot` (through
+    /// `anchor` or `storeHash`).
+    /// @dev WARNING: says nothing about who anchored it and ignores revocation; use `anchorOf`
+    /// with the submitter you trust.
     /// @param merkleRoot The Merkle root to look up.
-    /// @return True if `merkleRoot` was stored through `storeHash` by any account.
+    /// @return True if `merkleRoot` was anchored by any account.
     function verifyHash(bytes32 merkleRoot) external view returns (bool) {
-        return storedHashes[merkleRoot];
+        return _firstAnchors[merkleRoot].blockNumber != 0;
     }
 
     /// @notice The original registry's read, with its exact return types.
-    /// @dev Shows only roots stored through `storeHash`, with the first store's time and metadata.
+    /// @dev Whether anyone anchored `merkleRoot`, the block timestamp of its first anchor and the
+    /// metadata stored by that anchor (empty when it came through `anchor`). Unscoped, as
+    /// `verifyHash`.
     /// @param merkleRoot The Merkle root to look up.
-    /// @return Whether it was stored, the block timestamp of the first store, and its metadata.
+    /// @return Whether it was anchored, the block timestamp of the first anchor, and its metadata.
     function getHashInfo(bytes32 merkleRoot) external view returns (bool, uint256, string memory) {
-        return (storedHashes[merkleRoot], timestamps[merkleRoot], metadata[merkleRoot]);
+        FirstAnchor memory first = _firstAnchors[merkleRoot];
+        return (first.blockNumber != 0, first.timestamp, _metadata[merkleRoot]);
+    }
+
+    /// @notice Original registry getter: whether anyone anchored `root` (as `verifyHash`).
+    /// @param root The Merkle root to look up.
+    /// @return True if `root` was anchored by any account.
+    function storedHashes(bytes32 root) external view returns (bool) {
+        return _firstAnchors[root].blockNumber != 0;
+    }
+
+    /// @notice Original registry getter: the block timestamp of the first anchor of `root`.
+    /// @param root The Merkle root to look up.
+    /// @return The timestamp, or 0 if never anchored.
+    function timestamps(bytes32 root) external view returns (uint256) {
+        return _firstAnchors[root].timestamp;
+    }
+
+    /// @notice Original registry getter: the metadata stored by the first anchor of `root` when it
+    /// came through `storeHash`; never overwritten.
+    /// @param root The Merkle root to look up.
+    /// @return The metadata string, or empty.
+    function metadata(bytes32 root) external view returns (string memory) {
+        return _metadata[root];
     }
 
     /// @notice Whether `leaf` belongs to the tree of `root` as anchored by `submitter`.
@@ -295,18 +329,39 @@ contract MLProvenance {
 
     // ------------------------------------------------------------------ internals
 
-    function _anchor(bytes32 root, bytes32 prevRoot, bytes32 recordDigest) private {
+    /// @dev Returns true when this is the root's first anchor (by anyone).
+    function _anchor(bytes32 root, bytes32 prevRoot, bytes32 recordDigest) private returns (bool first) {
         if (root == bytes32(0)) revert ZeroRoot();
-        Anchor storage a = _anchors[msg.sender][root];
-        if (a.blockNumber != 0) revert AlreadyAnchored(msg.sender, root);
-        a.timestamp = uint48(block.timestamp);
-        a.blockNumber = uint48(block.number);
+        FirstAnchor storage f = _firstAnchors[root];
+        first = f.blockNumber == 0;
+        if (first) {
+            _firstAnchors[root] = FirstAnchor(msg.sender, uint40(block.timestamp), uint40(block.number), false);
+        } else {
+            if (f.submitter == msg.sender) revert AlreadyAnchored(msg.sender, root);
+            Anchor storage a = _laterAnchors[msg.sender][root];
+            if (a.blockNumber != 0) revert AlreadyAnchored(msg.sender, root);
+            a.timestamp = uint48(block.timestamp);
+            a.blockNumber = uint48(block.number);
+        }
         emit RootAnchored(root, msg.sender, prevRoot, recordDigest);
     }
 
+    function _anchorOf(address submitter, bytes32 root)
+        private
+        view
+        returns (bool anchored, uint256 timestamp, uint256 blockNumber, bool revoked)
+    {
+        FirstAnchor memory first = _firstAnchors[root];
+        if (first.blockNumber != 0 && first.submitter == submitter) {
+            return (true, first.timestamp, first.blockNumber, first.revoked);
+        }
+        Anchor memory a = _laterAnchors[submitter][root];
+        return (a.blockNumber != 0, a.timestamp, a.blockNumber, a.revoked);
+    }
+
     function _isLive(address submitter, bytes32 root) private view returns (bool) {
-        Anchor memory a = _anchors[submitter][root];
-        return a.blockNumber != 0 && !a.revoked;
+        (bool anchored,,, bool revoked) = _anchorOf(submitter, root);
+        return anchored && !revoked;
     }
 
     function _shardLeafHash(ShardLeaf calldata shard) private pure returns (bytes32) {

@@ -242,6 +242,7 @@ def load_settings(
     if account in values and not origins.get(account, "").startswith("--") and environ.get(KEY_ENV):
         del values[account]  # $ETH_PRIVATE_KEY wins over an alias from the file or the environment, not over --account
 
+    _switch_on_enabled(values)
     nested: dict[str, Any] = {}
     for path, value in values.items():
         node = nested
@@ -264,6 +265,19 @@ def load_settings(
     if blockchain.debug:
         _debug_logging()
     return config
+
+
+def _switch_on_enabled(values: dict[tuple[str, ...], Any]) -> None:
+    """The guide's `{"ipfs": {"enabled": true, ...}}` turns IPFS on: a network whose `enabled` is
+    given as true joins the default networks, unless `blockchain.networks` is given (that list
+    then rules, as in the guide's full file and ours, where `ipfs.enabled: true` sits beside
+    `networks: ["ethereum"]`)."""
+    if ("blockchain", "networks") in values:
+        return
+    switched_on = [n for n in NETWORKS if values.get(("blockchain", n, "enabled")) is True]
+    default = list(BlockchainSettings.model_fields["networks"].default)
+    if any(n not in default for n in switched_on):
+        values[("blockchain", "networks")] = default + [n for n in switched_on if n not in default]
 
 
 def load_config(

@@ -83,7 +83,9 @@ def report_training(result: Any, epochs: int, as_json: bool) -> None:
         if result.privacy:
             lines.append("  privacy spent (epsilon by epoch, delta {delta:g}, {accountant}): ".format(**result.privacy[-1])
                          + ", ".join(f"{p['epsilon']:.3f}" for p in result.privacy))
-        lines.append(f"verification: {'PASSED' if ok else 'FAILED'}; report {result.report_path} (and report.md, report.html)")
+        unproven = (result.verification or {}).get("not_proven") or []  # an IPFS-only / Bitcoin-only run
+        lines.append(f"verification: {'PASSED' if ok else 'FAILED'}" + (f" (NOT proven: {'; '.join(unproven)})" if unproven else "")
+                     + f"; report {result.report_path} (and report.md, report.html)")
         return "\n".join(lines)
 
     emit(as_json, summary, text)
@@ -147,8 +149,10 @@ def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed,
                   f"in block {a['facts'].get('block_number', '?')}" for a in report.anchors if a.get("facts", {}).get("submitter")]
         if report.verdict == "INCOMPLETE":
             lines.append("INCOMPLETE: " + "; ".join(report.missing))
-        lines.append(f"run {report.run_id}: verification {report.verdict} "
-                     f"({len(report.checks)} checks, tree links {'ok' if report.chain_integrity else 'BROKEN'}, "
+        lines += [f"NOT PROVEN: {line}" for line in report.not_proven]
+        lines.append(f"run {report.run_id}: verification {report.verdict}"
+                     + (" (content and chain only, no identity)" if report.not_proven else "")
+                     + f" ({len(report.checks)} checks, tree links {'ok' if report.chain_integrity else 'BROKEN'}, "
                      f"{len(report.anchors)} anchors checked)")
         return "\n".join(lines)
 

@@ -22,11 +22,14 @@ class AnchorState(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class Receipt:
+class Receipt(dict):
     """Where one anchor of one root is, and in which state.
 
     `location` holds what a verifier needs to look it up on its own: for Ethereum the chain id,
     contract address, transaction hash and block; for IPFS the CID; for Bitcoin txid and vout.
+
+    A receipt is also a read-only dict of its JSON form (`to_json()`), so that the original
+    system's users can `json.dumps` or `print` what the store calls return, as its guide does.
     """
 
     network: str
@@ -36,6 +39,18 @@ class Receipt:
     confirmations: int = 0
     reason: str | None = None
     updated_at: str = field(default_factory=lambda: now_iso())
+
+    def __post_init__(self) -> None:
+        dict.update(self, self.to_json())
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a Receipt is read-only: use with_state() for a changed copy")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = __ior__ = _read_only  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle rebuild it from its fields, not its items
+        return (type(self), (self.network, self.root, self.state, dict(self.location), self.confirmations,
+                             self.reason, self.updated_at))
 
     def with_state(self, state: AnchorState, **changes: Any) -> Receipt:
         return replace(self, state=state, updated_at=now_iso(), **changes)

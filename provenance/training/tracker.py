@@ -246,7 +246,7 @@ class ProvenanceTracker:
         if not self._data_leaves:
             raise ProvenanceError("before training: expected track_data() to be called first, found no data")
         started = time.perf_counter()
-        refuse_secrets(training_config, "training config")  # before anything is written
+        _refuse_secrets_in_training_config(training_config)  # before anything is written
         config = dict(training_config)
         identity = self._identity_leaves()  # may need the node: asked before anything is written
         self.record.config = config
@@ -505,3 +505,25 @@ class ProvenanceTracker:
         elapsed = time.perf_counter() - started
         with self._timings_lock:  # the epoch thread adds its own
             self.record.timings[key] = round(self.record.timings.get(key, 0.0) * accumulate + elapsed, 6)
+
+
+NETWORK_KEYS = ("blockchain", "ethereum", "ipfs", "bitcoin")
+
+
+def _refuse_secrets_in_training_config(training_config: Mapping[str, Any]) -> None:
+    """The training config is written to the run folder, so a key in it is refused. The guide's
+    "Error Handling" example passes its "Best Practices" network dict here: that refusal says in
+    one line how to split the two."""
+    try:
+        refuse_secrets(training_config, "training config")
+    except ConfigError as e:
+        networks = [k for k in NETWORK_KEYS if isinstance(training_config, Mapping) and k in training_config]
+        if not networks:
+            raise
+        raise ConfigError(
+            f"training config: found network settings ({', '.join(networks)}) holding a private key where the "
+            "training settings go; split them: ProvenanceTracker(config={" + ", ".join(f"'{k}': ..." for k in networks)
+            + "}) for the networks (a key in a dict is used, never written), and "
+            "store_merkle_on_blockchain_before_training({'epochs': ..., 'batch_size': ...}) for what is written to the "
+            "run folder; nothing was written"
+        ) from e

@@ -45,6 +45,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         "",
         f"**Verification: {verdict}** — tree links: {'yes' if v.get('tree_links', v['chain_integrity']) else 'NO'}"
         + (f" (the verifier says {v.get('verdict')}: a network could not be asked)" if verdict == CANNOT_CHECK else ""),
+        *[f"- NOT proven: {_md(line)}" for line in v.get("not_proven") or []],  # an IPFS-only / Bitcoin-only run
         "",
         f"- Accuracy: {format_number(m.get('accuracy'))}; loss: {format_number(m.get('loss'))} (as committed in the trees)",
         f"- Dataset: {_md(dataset_summary(dataset))}",

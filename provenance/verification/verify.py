@@ -33,6 +33,7 @@ from ..record.receipts import AnchorState, Receipt
 from ..merkle import Leaf, MerkleTree
 from ..record import CHAIN_PREV, Record
 from ..record.kinds import KINDS, RunFiles, accounting_json, has_privacy
+from .scope import unattributed
 
 RECORD_FILE = "record.json"
 
@@ -72,6 +73,8 @@ class VerificationReport:
     identity: str | None = None  # the Ethereum account the pre tree commits to
     submitters: dict[str, str] = field(default_factory=dict)  # stage -> who anchored it on Ethereum (from the chain)
     trusted_submitters: list[str] = field(default_factory=list)
+    proven: list[str] = field(default_factory=list)  # for a run without an identity: what its checks proved
+    not_proven: list[str] = field(default_factory=list)  # ... and what they cannot (who anchored it; when, for IPFS)
 
     @property
     def verdict(self) -> str:
@@ -107,6 +110,8 @@ class VerificationReport:
             "identity": self.identity,
             "submitters": self.submitters,
             "trusted_submitters": self.trusted_submitters,
+            "proven": self.proven,
+            "not_proven": self.not_proven,
             "missing": self.missing,
             "checks": [asdict(c) for c in self.checks],
             "changes": [asdict(c) | {"description": c.describe()} for c in self.changes],
@@ -320,6 +325,14 @@ def _identity(record: Record, report: VerificationReport) -> str | None:
     names = pre.identities() if pre is not None else []
     if len(names) > 1:
         report.add("identity", False, f"the pre tree commits to {len(names)} Ethereum identities, expected one")
+        return None
+    networks = {entry.receipt.network for entry in record.receipts}
+    if not names and networks and networks <= {"ipfs", "bitcoin"}:
+        # an IPFS-only or Bitcoin-only run (the original system's default): all else is checked,
+        # and the verdict names what no such anchor can prove
+        scope = unattributed(networks)
+        report.proven, report.not_proven = list(scope.proven), list(scope.not_proven)
+        report.add("scope", True, scope.describe())
         return None
     if not names:
         # IPFS shows a record exists and Bitcoin when a root existed; neither says who anchored it

@@ -138,15 +138,21 @@ def test_store_hash_is_append_only_where_the_guides_overwrote(guide, registry, o
     assert ours_as_guide.metadata(root) == META
 
 
-def test_cheap_anchor_path_does_not_show_in_the_guides_getters(registry, ours_as_guide, trainer):
+def test_the_tracker_anchor_path_shows_in_the_guides_reads(registry, ours_as_guide, trainer, stranger, chain):
     root = os.urandom(32)
-    registry.anchor(root, bytes(32), bytes(32), sender=trainer)
+    tx = registry.anchor(root, bytes(32), os.urandom(32), sender=trainer)
+    stamp = chain.provider.get_block(tx.block_number).timestamp
     assert registry.anchorOf(trainer, root)[0]
-    assert not ours_as_guide.verifyHash(root)
-    assert ours_as_guide.getHashInfo(root) == (False, 0, "")
-    # a later storeHash of the same root by another account fills them
-    ours_as_guide.storeHash(root, META, sender=ape.accounts.test_accounts[3])
-    assert ours_as_guide.getHashInfo(root)[::2] == (True, META)
+    assert ours_as_guide.verifyHash(root)
+    assert ours_as_guide.getHashInfo(root) == (True, stamp, "")
+    assert (ours_as_guide.storedHashes(root), ours_as_guide.timestamps(root)) == (True, stamp)
+    # a later storeHash of the same root by another account records that account's own anchor
+    # and leaves the first anchor's time (and its empty metadata) as they were
+    later = ours_as_guide.storeHash(root, META, sender=stranger)
+    assert later.decode_logs(ours_as_guide.HashStored) == []
+    assert registry.anchorOf(stranger, root)[:3] == (True, chain.provider.get_block(later.block_number).timestamp,
+                                                    later.block_number)
+    assert ours_as_guide.getHashInfo(root) == (True, stamp, "")
 
 
 def test_store_hash_of_the_zero_root_reverts(registry, trainer):

@@ -34,25 +34,27 @@ def test_anchor_stores_packed_info_and_emits_event(registry, trainer, tree, chai
     assert events[0].recordDigest == record_digest
     block = chain.provider.get_block(tx.block_number)
     assert registry.anchorOf(trainer, tree.root) == (True, block.timestamp, tx.block_number, False)
-    # the cheap path leaves the original registry's mappings alone
-    assert not registry.verifyHash(tree.root)
-    assert registry.getHashInfo(tree.root) == (False, 0, "")
+    # the original registry's reads see it too, with the anchoring block's time and no metadata
+    assert registry.verifyHash(tree.root)
+    assert registry.getHashInfo(tree.root) == (True, block.timestamp, "")
+    assert tx.decode_logs(registry.HashStored) == []
 
 
 def test_anchor_writes_one_storage_slot(registry, trainer, tree, chain):
     tx = registry.anchor(tree.root, ZERO, ZERO, sender=trainer)
-    # mapping slot 0: keccak256(root . keccak256(submitter . uint256(0))); the struct lives
-    # entirely in that slot (timestamp, then block number, then the revoked flag).
+    # the first anchor of a root: mapping slot 0 keyed by the root alone,
+    # keccak256(root . uint256(0)); the struct lives entirely in that slot (submitter, then
+    # timestamp, then block number, then the revoked flag).
     from eth_utils import keccak
 
-    inner = keccak(bytes(12) + bytes.fromhex(trainer.address[2:]) + bytes(32))
-    slot = int.from_bytes(keccak(tree.root + inner), "big")
+    slot = int.from_bytes(keccak(tree.root + bytes(32)), "big")
     word = chain.provider.web3.eth.get_storage_at(registry.address, slot)
     next_word = chain.provider.web3.eth.get_storage_at(registry.address, slot + 1)
     value = int.from_bytes(word, "big")
-    assert value & (2**48 - 1) == chain.provider.get_block(tx.block_number).timestamp
-    assert (value >> 48) & (2**48 - 1) == tx.block_number
-    assert value >> 96 == 0  # not revoked
+    assert value & (2**160 - 1) == int(trainer.address, 16)
+    assert (value >> 160) & (2**40 - 1) == chain.provider.get_block(tx.block_number).timestamp
+    assert (value >> 200) & (2**40 - 1) == tx.block_number
+    assert value >> 240 == 0  # not revoked
     assert next_word == bytes(32)
 
 

@@ -39,9 +39,9 @@ from web3.exceptions import (
     Web3Exception,
 )
 
-from . import deployments, node as localchain, rpc
+from . import deployments, legacy, node as localchain, rpc
 from .calldata import AnchorInfo, BadAnswer, decode_anchor_of, encode_anchor, encode_anchor_of, hex_data, to_bytes, to_int
-from .contract import artifact
+from .contract import artifact, is_trusted_runtime, runtime
 from ...errors import AnchorError, ConfigError, FormatError, NotDeployedError
 from .keys import NodeSigner, Signer, SignsLocally, signer_from_environment
 from ...merkle import Leaf, MerkleTree, MultiProof, leaf_hash, parse_bytes32
@@ -406,7 +406,9 @@ class EthereumAnchor(AnchorBackend):
             )
         # A receipt (or config) may name any address; only the code this package ships is
         # trusted to mean what MLProvenance's events and views say.
-        if code != bytes.fromhex(artifact()["deployedBytecode"].removeprefix("0x")):
+        if not is_trusted_runtime(code):
+            if legacy.is_guide_registry(code):
+                raise legacy.refusal(address, self.chain_id)  # a ConfigError: the anchor fails, not pending
             raise AnchorError(
                 f"the contract at {address} on chain {self.chain_id} is not this version of MLProvenance: "
                 "expected its code to equal the packaged runtime bytecode, found other code"
@@ -639,7 +641,8 @@ def connect(
         address = contract_address
         if address is None:
             known = deployments.lookup(chain_id)
-            if known is not None and (network != "local" or to_bytes(client.call("eth_getCode", [known.address, "latest"]))):
+            # on the embedded chain, a fresh one or one holding an earlier release: deploy this release
+            if known is not None and (network != "local" or to_bytes(client.call("eth_getCode", [known.address, "latest"])) == runtime()):
                 address = known.address
     except BadAnswer as e:
         raise AnchorError(f"Ethereum RPC at {endpoint} failed: {e}") from None
