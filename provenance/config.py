@@ -35,6 +35,7 @@ The original system's spellings are accepted as written and mean the same thing:
     blockchain.storage_options    -> storage_options
     ethereum / ipfs / bitcoin     -> blockchain.ethereum / .ipfs / .bitcoin (its "Best Practices" shape)
     <network>.enabled: false      -> the network is taken out of blockchain.networks
+    <network>.enabled: true       -> the network joins the default networks (when blockchain.networks is not given)
     <network>.retry_attempts: N   -> one delivery tries N times before the entry stays pending
                                      (`provenance.anchors.open.open_backend` wraps the backend's anchor)
     ethereum.gas_limit / gas_price -> passed to the transaction ("auto": the node's suggestion; an int: wei)

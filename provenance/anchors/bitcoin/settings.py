@@ -18,7 +18,7 @@ LOCAL = "local"  # the embedded regtest node
 class BitcoinSettings(Section):
     """`blockchain.bitcoin`: which node, which chain it must be on, what an anchor may cost."""
 
-    enabled: bool = True  # false takes bitcoin out of blockchain.networks
+    enabled: bool = True  # false takes bitcoin out of blockchain.networks; true (given) adds it when networks is not given
     rpc_url: str | None = None  # None or "local": the embedded regtest node; else http(s)://host:port
     chain: str = "regtest"  # what getblockchaininfo must report: main, test, signet, regtest, ...
     dialect: str = "auto"  # core | sv | auto (from getnetworkinfo's subversion)

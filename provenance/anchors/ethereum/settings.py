@@ -51,7 +51,7 @@ Address = Annotated[str, AfterValidator(checksum)]
 class EthereumSettings(Section):
     """`blockchain.ethereum`: where to anchor, with which contract and account, how patiently."""
 
-    enabled: bool = True  # false takes ethereum out of blockchain.networks
+    enabled: bool = True  # false takes ethereum out of blockchain.networks; true (given) adds it when networks is not given
     network: str = LOCAL  # 'local', an http(s):// JSON-RPC URL, or Ape's ecosystem:network:provider
     contract_address: Address | None = None  # MLProvenance; None: the chain's recorded one (local: deployed)
     confirmations: Confirmations = 1  # blocks before an anchor counts as confirmed

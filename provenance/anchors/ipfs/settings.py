@@ -18,7 +18,7 @@ FETCH_SHARE = 2 / 3  # of `timeout`: js-ipfs waits forever for an absent block u
 class IpfsSettings(Section):
     """`blockchain.ipfs`: which node, how long to wait for it."""
 
-    enabled: bool = True  # false takes ipfs out of blockchain.networks
+    enabled: bool = True  # false takes ipfs out of blockchain.networks; true (given) adds it when networks is not given
     api_url: str | None = None  # the node's Kubo RPC API; None: the embedded node if up, else the local store
     timeout: Seconds = 30.0  # seconds for any one answer of the node
     retry_attempts: RetryAttempts = 1  # tries per delivery before the outbox entry stays pending
