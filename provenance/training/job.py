@@ -51,6 +51,9 @@ class TrainOptions:
     accountant: str = "prv"
     gradient_shards: int = 1  # > 1: a global batch's gradient is the ordered sum of this many shard gradients
     threads: int | None = None  # torch intra-op threads (results depend on it); None: torch's default
+    audit: bool = True  # commit what a replay needs (`provenance audit`): batch order, RNG, optimizer state per epoch
+    audit_every: int | None = None  # also a training-state checkpoint every N steps within an epoch
+    audit_tolerance: float | None = None  # None: replay is bit-exact (deterministic CPU); else the recorded tolerance
 
     def dp_options(self):
         from .dp import DPOptions
@@ -74,6 +77,8 @@ class TrainOptions:
             config["gradient_shards"] = self.gradient_shards
         if self.threads is not None:
             config["threads"] = self.threads
+        if self.audit_every is not None:
+            config["audit_every"] = self.audit_every
         return config
 
 
@@ -171,6 +176,12 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
 
     features, labels = torch.from_numpy(x_train).to(device), torch.from_numpy(y_train).to(device)
     variant = _variant(options, model, features, labels, cluster)
+    if tracker is not None and epoch_trees and options.audit and type(variant) in (variants.Plain, variants.Sharded):
+        from .replay import STEP_NAME
+
+        tracker.track_optimizer(variant.optimizer, step=STEP_NAME, batch_size=options.batch_size, sampler_seed=options.seed,
+                                audit_every=options.audit_every, tolerance=options.audit_tolerance)
+        variant.tracker = tracker
     history: list[dict[str, Any]] = []
     privacy_history: list[dict[str, Any]] = []
     phases["train_s"] = phases["provenance_epochs_s"] = 0.0
@@ -261,6 +272,8 @@ def _accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, device: torch.devi
 
 
 def _check(options: TrainOptions, cluster: Cluster | None) -> None:
+    if options.audit_every is not None and (not isinstance(options.audit_every, int) or options.audit_every < 1):
+        raise ConfigError(f"audit_every: expected a positive integer, found {options.audit_every!r}")
     for name in ("epochs", "batch_size", "gradient_shards"):
         value = getattr(options, name)
         if not isinstance(value, int) or value < 1:
