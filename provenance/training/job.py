@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..digests import datasets
+from ..digests import datasets, models
 from ..errors import ConfigError
 from . import variants
 from .model import SmallCNN
@@ -121,6 +121,7 @@ class TrainResult:
     verification: dict[str, Any] | None = None
     report_path: Path | None = None
     privacy: list[dict[str, Any]] = field(default_factory=list)  # the accounting after each epoch (DP runs)
+    weights: dict[str, Any] = field(default_factory=dict)  # a copy of the final weights (provenance on or off)
 
 
 def run_training(options: TrainOptions, cluster: Cluster | None = None, hooks: Hooks = Hooks()) -> TrainResult:
@@ -212,7 +213,7 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
             _tell_epoch(hooks, epoch, options.epochs, metrics, tracker, epoch_trees)
 
     accuracy = history[-1]["test_accuracy"] if history else (_accuracy(model, x_test, y_test, device) if main else 0.0)
-    result = TrainResult(None, accuracy, history, phases, privacy=privacy_history)
+    result = TrainResult(None, accuracy, history, phases, privacy=privacy_history, weights=models.state_dict_of(model))
     final_leaves = hasher.weight_leaves(model.state_dict()) if hasher is not None else None
     if tracker is None:
         return result
