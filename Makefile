@@ -3,7 +3,7 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup setup-ipfs setup-bitcoin setup-browser demo test bench bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox clean
+.PHONY: setup setup-ipfs setup-bitcoin setup-browser demo test bench bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox bench-audit clean
 
 setup:
 	@bash tools/setup.sh
@@ -31,7 +31,7 @@ test: setup setup-ipfs setup-bitcoin setup-browser
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 
-bench: bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox
+bench: bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox bench-audit
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
@@ -62,6 +62,9 @@ bench-ipfs: setup setup-ipfs
 
 bench-anchoring: setup
 	$(VENV)/python bench/anchoring.py
+
+bench-audit: setup
+	$(VENV)/python bench/audit.py
 
 clean:
 	$(VENV)/provenance chain stop || true

@@ -198,11 +198,14 @@ class Loaded:
         return {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
 
 
-def decode(name: str, data: bytes) -> Loaded:
+def decode(name: str, data: bytes, as_torch: bool = True) -> Loaded:
     """The tensors and metadata of a file's bytes (safetensors: a bounded JSON header and raw
-    tensors, no code); FormatError naming the file if it is not one of ours."""
-    from safetensors import safe_open  # noqa: F401 - the dependency is there
-    from safetensors.torch import load
+    tensors, no code); FormatError naming the file if it is not one of ours. `as_torch=False`:
+    numpy arrays (verification re-hashes them without importing torch; same digests)."""
+    if as_torch:
+        from safetensors.torch import load
+    else:
+        from safetensors.numpy import load
 
     try:
         size = int.from_bytes(data[:8], "little")
@@ -233,8 +236,11 @@ def rehash(run_dir: Path, leaf: Leaf) -> list[Leaf]:
         raise FormatError(f"{leaf.name}: file not found in the run folder") from None
     except OSError as e:
         raise FormatError(f"{leaf.name}: expected a readable regular file, found {e.strerror or e}") from None
-    try:
-        tensors = decode(leaf.name, data).tensors
-    except FormatError:
-        tensors = {}  # unreadable: its tensor leaves come out missing, its file leaf changed
+    tensors: dict[str, Any] = {}  # unreadable: its tensor leaves come out missing, its file leaf changed
+    for as_torch in (False, True):  # numpy unless a dtype needs torch (bfloat16 weights)
+        try:
+            tensors = decode(leaf.name, data, as_torch=as_torch).tensors
+            break
+        except FormatError:
+            continue
     return file_leaves(leaf.kind, leaf.name, data, tensors)
