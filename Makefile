@@ -22,6 +22,7 @@ setup-browser:
 demo: setup
 	$(VENV)/provenance train --epochs 3
 	$(VENV)/provenance verify latest --brief
+	$(VENV)/provenance audit latest --segments 2
 
 # The suite keeps Ape's data (its dependency cache, test keystores) in the repo, never in your ~/.ape.
 test: export APE_DATA_FOLDER := $(CURDIR)/.provenance/ape
