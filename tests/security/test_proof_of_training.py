@@ -221,6 +221,11 @@ def test_an_epoch_skipped_and_its_checkpoint_interpolated(config, tmp_path):
     failed = [r for r in report.results if r.status == "failed"]
     assert failed and all(r.segment.epoch in (2, 3) and r.distance > 0.05 for r in failed)
     assert all(r.status == "reproduced" for r in report.results if r.segment.epoch == 1)
+    # tolerance mode (what a verifier on other hardware uses) catches it too, reporting the distance
+    loose = audit(run, config, 3, seed=0, tolerance=0.01)
+    assert loose.verdict == "FAILED" and [r.status for r in loose.results] == ["reproduced", "failed", "failed"]
+    assert all(r.mode == "tolerance" and r.distance > 0.01 for r in loose.results[1:]) and loose.results[0].distance == 0.0
+    assert "normalised distance" in loose.detail and "> tolerance 0.01" in loose.detail
 
 
 def test_a_model_trained_elsewhere_claimed_from_the_committed_init(config, tmp_path):
