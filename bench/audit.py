@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from training import write_mnist_sized  # bench/training.py, beside this file
+
 from provenance.training import TrainOptions, run_training
 from provenance.training.audit import audit_run
 

@@ -78,7 +78,7 @@ def main() -> None:
         Plain(m, o, features, y, None, args.batch_size).steps(order)
         return {k: v.detach().cpu() for k, v in m.state_dict().items()}
 
-    cpu = lambda s: {k: v.detach().cpu() for k, v in s[0].items()}  # noqa: E731
+    cpu = lambda s: {k: v.detach().cpu() for k, v in s[0].items()}
     found: dict[str, list[float]] = {"honest": [], "interpolated": [], "other data": [], "perturbed": []}
     started = time.perf_counter()
     for i, order in enumerate(orders):
@@ -93,7 +93,7 @@ def main() -> None:
         poisoned[swap] = x[swap.flip(0)]
         forged = replay(states[i], order, poisoned)
         found["other data"].append(_distance(replayed, forged, start))
-        nudged = {k: v + torch.randn_like(v) * 1e-3 * (end[k] - start[k]).norm() / max(v.numel(), 1) ** 0.5
+        nudged = {k: v + torch.randn_like(v) * 1e-3 * (v - start[k]).norm() / max(v.numel(), 1) ** 0.5
                   if v.is_floating_point() else v for k, v in end.items()}
         found["perturbed"].append(_distance(replayed, nudged, start))
     audit_s = time.perf_counter() - started

@@ -6,7 +6,16 @@ import sys
 
 import click
 
-from .common import base_dir_option, config_option, emit, ethereum_flags, json_option, load_settings_for, network_option, resolve_run
+from .common import (
+    base_dir_option,
+    config_option,
+    emit,
+    ethereum_flags,
+    json_option,
+    load_settings_for,
+    network_option,
+    resolve_run,
+)
 
 
 @click.command()

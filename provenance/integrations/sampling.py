@@ -10,7 +10,8 @@ epoch (`set_epoch`), and the callback asks for the same order at the epoch's sta
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import torch
 from torch.utils.data import Sampler, SequentialSampler

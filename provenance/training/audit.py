@@ -31,9 +31,10 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -153,7 +154,7 @@ def audit_run(run_dir: str | Path, *, segments: int, seed: int | None = None, to
         return report.finish(CANNOT_CHECK, "the run commits no replay material (no train.state leaves): it was trained "
                                            "without proof of training, or without epoch trees")
     missing = [leaf.name for s in epochs for leaf in s.leaves if leaf.kind in (train_state.STATE_KIND, train_state.ORDER_KIND)
-               and not (run_dir / leaf.name).exists()]
+               and _well_named(leaf) and not (run_dir / leaf.name).exists()]  # other names: verification fails them
     if missing:
         return report.finish(CANNOT_CHECK, f"{len(missing)} committed replay files are absent from the run folder "
                                            f"({', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}): supply them")
@@ -282,12 +283,20 @@ def _plan(record: Record, run_dir: Path, data: tuple[Any, Any], report: AuditRep
     for (ea, sa, la, _), (eb, sb, lb, _) in zip(states, states[1:]):
         if eb == ea:
             segments.append(Segment(len(segments), ea, sa, sb, la, lb))
-        elif eb == ea + 1 and sa == replay[ea]["steps"]:
+        elif eb == ea + 1 and sa == replay[ea].get("steps"):
             segments.append(Segment(len(segments), eb, 0, sb, la, lb))
         else:
             check("segments", False, f"no segment joins {la.name} to {lb.name}")
             return None
     return Plan(segments, dict(record.config), replay, orders)
+
+
+def _well_named(leaf: Leaf) -> bool:
+    try:
+        (train_state.parse_state_name if leaf.kind == train_state.STATE_KIND else train_state.parse_epoch_name)(leaf.name)
+        return True
+    except FormatError:
+        return False
 
 
 def _read(run_dir: Path, leaf: Leaf) -> train_state.Loaded:
@@ -325,7 +334,8 @@ def _replay(plan: Plan, segment: Segment, run_dir: Path, data: tuple[Any, Any], 
             result.status, result.detail = "failed", (f"the run records tolerance {recorded!r}; this verifier accepts a "
                                                       f"positive tolerance up to {max_tolerance}")
             return result
-    replayer = steps.get(settings.get("step"))
+    name = settings.get("step")
+    replayer = steps.get(name) if isinstance(name, str) else None
     if replayer is None:
         result.detail = f"no replayer for the committed step {settings.get('step')!r} (known: {', '.join(sorted(steps))})"
         return result
@@ -438,7 +448,11 @@ class _replay_environment:
         if isinstance(threads, int) and not isinstance(threads, bool) and 1 <= threads <= 256:
             torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(bool(self.settings.get("deterministic", True)))
-        train_state.restore_rng(self.source.tensors, self.source.meta)
+        try:
+            train_state.restore_rng(self.source.tensors, self.source.meta)
+        except BaseException:
+            self.__exit__()  # a malformed state leaves the verifier's own settings as they were
+            raise
 
     def __exit__(self, *exc: object) -> None:
         torch_rng, numpy_rng, python_rng, deterministic, threads = self.saved

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 import platform
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -116,7 +117,7 @@ class AuditTrail:
             "batch_size": o.batch_size,
             "sampler_seed": o.sampler_seed,
             "audit_every": o.audit_every or 0,
-            "samples": int(len(self._order)) if self._order is not None else 0,
+            "samples": len(self._order) if self._order is not None else 0,
             "steps": self.step,
             "global_step": self.global_step,  # the schedule's position at the epoch's end
             "learning_rates": [float(g["lr"]) for g in self.optimizer.param_groups],

@@ -10,8 +10,9 @@ Integrations whose steps are user code (a LightningModule's `training_step`) are
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn

@@ -230,7 +230,7 @@ def test_an_epoch_skipped_and_its_checkpoint_interpolated(config, tmp_path):
 
 def test_a_model_trained_elsewhere_claimed_from_the_committed_init(config, tmp_path):
     trainer = Trainer(tmp_path, config, "elsewhere")
-    init, fresh = copy_state(trainer)
+    init, _ = copy_state(trainer)
     torch.manual_seed(1)
     other = SmallCNN()  # trained from another init, on the committed data, elsewhere
     elsewhere = Trainer.__new__(Trainer)
