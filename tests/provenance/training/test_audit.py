@@ -93,3 +93,19 @@ def test_state_files_are_read_bounded_and_never_through_a_symlink(tmp_path):
         train_state.rehash(tmp_path, leaf)
     with pytest.raises(FormatError, match="expected a provenance-train-state/v1 safetensors file"):
         train_state.decode("x", models.save_weights({"w": torch.ones(2)}, tmp_path / "plain.safetensors"))
+
+
+def test_a_run_without_replay_material_cannot_be_audited(tmp_path):
+    from provenance.training.audit import audit_run
+
+    rng = np.random.default_rng(0)
+    tracker = ProvenanceTracker(tmp_path, OFF, run_id="no-trail")
+    tracker.track_data((rng.random((8, 4), dtype=np.float32), rng.integers(0, 2, 8)))
+    tracker.track_model(torch.nn.Linear(4, 2))
+    tracker.store_merkle_on_blockchain_before_training({"lr": 0.1})
+    tracker.track_epoch(1, metrics={"loss": 1.0})
+    tracker.store_merkle_on_blockchain_after_training({"epochs": 1})
+    tracker.close()
+    report = audit_run(tmp_path / "no-trail", segments=2, config=OFF)
+    assert report.exit_code == 3 and report.verdict == "CANNOT CHECK"
+    assert report.detail.startswith("the run commits no replay material")
