@@ -3,7 +3,7 @@
 VENV := .venv/bin
 APE  := $(VENV)/ape
 
-.PHONY: setup setup-ipfs setup-bitcoin setup-browser demo test docs bench bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox clean
+.PHONY: setup setup-ipfs setup-bitcoin setup-browser demo test docs bench bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox bench-audit clean
 
 setup:
 	@bash tools/setup.sh
@@ -27,6 +27,7 @@ docs: setup
 demo: setup
 	$(VENV)/provenance train --epochs 3
 	$(VENV)/provenance verify latest --brief
+	$(VENV)/provenance audit latest --segments 2
 
 # The suite keeps Ape's data (its dependency cache, test keystores) in the repo, never in your ~/.ape.
 test: export APE_DATA_FOLDER := $(CURDIR)/.provenance/ape
@@ -37,7 +38,7 @@ test: setup setup-ipfs setup-bitcoin setup-browser
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
 	$(MAKE) --no-print-directory docs
 
-bench: bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox
+bench: bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox bench-audit
 
 bench-gas: setup
 	$(VENV)/python bench/gas.py
@@ -68,6 +69,9 @@ bench-ipfs: setup setup-ipfs
 
 bench-anchoring: setup
 	$(VENV)/python bench/anchoring.py
+
+bench-audit: setup
+	$(VENV)/python bench/audit.py
 
 clean:
 	$(VENV)/provenance chain stop || true

@@ -24,6 +24,8 @@ from .exits import ProvenanceGroup
 COMMANDS: dict[str, tuple[str, str, str]] = {
     'anchor': ('runs', 'anchor',
         "Anchor RUN's trees that have no confirmed anchor yet; with --retry, drive the outbox; with --batch, send all queued roots as one batch."),
+    'audit': ('audit', 'audit',
+        "Proof of training: replay K segments of RUN drawn from chain randomness and compare with its anchored states (AUDITED 0, FAILED 1, CANNOT CHECK 3)."),
     'bitcoin': ('bitcoin', 'bitcoin',
         'Bitcoin anchors: the root in an OP_RETURN output, checked on a node.'),
     'chain': ('chain', 'chain',

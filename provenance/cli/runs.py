@@ -100,13 +100,16 @@ def report_training(result: Any, epochs: int, as_json: bool) -> None:
                    "reproducing a distributed run of as many ranks (see provenance.training.distributed).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch intra-op threads (float results depend on it; torchrun gives each rank 1)  [default: torch's]")
-def train(gradient_shards, threads, **params) -> None:
+@click.option("--audit-every", type=click.IntRange(min=1), default=None,
+              help="Proof of training: also commit a training-state checkpoint every N steps inside an epoch, "
+                   "so `provenance audit` can replay shorter segments  [default: one segment per epoch]")
+def train(gradient_shards, threads, audit_every, **params) -> None:
     """Train a small CNN with provenance: hash, anchor (before, per epoch, after) and verify."""
     from ..training import run_training
     from ..training.job import Hooks
     from .progress import TrainingProgress
 
-    options = options_from(params, gradient_shards=gradient_shards, threads=threads)
+    options = options_from(params, gradient_shards=gradient_shards, threads=threads, audit_every=audit_every)
     progress = TrainingProgress(options.epochs, lines=not params["as_json"])  # bars only on a terminal
     try:
         result = run_training(options, hooks=Hooks(phase=progress.phase, epoch=progress.epoch))

@@ -46,13 +46,19 @@ class ProvenanceCallback(RunOwner, pl.Callback):
         training_config: extra keys for the recorded training config (they win over hparams).
         log_to_mlflow: at the end, verify the run and log it into the active (or a new) MLflow run
             (`provenance.integrations.mlflow.log_run`).
+        audit: proof of training (`provenance audit`): commit each epoch's sample order (the train
+            dataloader's sampler must be an `EpochOrderSampler` or sequential), the RNG states, the
+            optimizer's state and the learning rate; `audit_every=N` also a state every N steps.
+        audit_step: the name of the training step a verifier replays (default `lightning:<module class>`).
         **tracker_kwargs: passed to `ProvenanceTracker` (`run_id`, `backends`, `code_path`, ...).
     """
 
     def __init__(self, base_dir: str | Path = "artifacts", config: Mapping[str, Any] | str | Path | None = None, *,
                  data_source: Mapping[str, Any] | None = None, datasets: tuple[Any, Any] | None = None,
-                 training_config: Mapping[str, Any] | None = None, log_to_mlflow: bool = False, **tracker_kwargs: Any) -> None:
+                 training_config: Mapping[str, Any] | None = None, log_to_mlflow: bool = False,
+                 audit: bool = False, audit_every: int | None = None, audit_step: str | None = None, **tracker_kwargs: Any) -> None:
         super().__init__()
+        self.audit, self.audit_every, self.audit_step = audit or audit_every is not None, audit_every, audit_step
         self._hold_tracker_args(base_dir, config, tracker_kwargs, log_to_mlflow)
         self.data_source = dict(data_source) if data_source is not None else None
         self.datasets = datasets
@@ -66,6 +72,22 @@ class ProvenanceCallback(RunOwner, pl.Callback):
         self._start().track_data(train, test, source=self.data_source)
         self.tracker.track_model(pl_module)
         self.tracker.store_merkle_on_blockchain_before_training(self._training_config(trainer, pl_module))
+        if self.audit:
+            loader = _train_loader(trainer)
+            self.tracker.track_optimizer(trainer.optimizers[0], step=self.audit_step or f"lightning:{type(pl_module).__qualname__}",
+                                         batch_size=int(getattr(loader, "batch_size", 0) or 0),
+                                         sampler_seed=getattr(getattr(loader, "sampler", None), "seed", None),
+                                         audit_every=self.audit_every)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.audit and trainer.is_global_zero and self.tracker is not None and self.tracker.record.last_stage is not None:
+            from .sampling import epoch_order
+
+            self.tracker.track_batch_order(epoch_order(_train_loader(trainer), trainer.current_epoch))
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.audit and trainer.is_global_zero and self.tracker is not None:
+            self.tracker.track_step()
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.is_global_zero or trainer.sanity_checking or self.tracker is None or self.tracker.record.last_stage is None:
@@ -93,6 +115,15 @@ class ProvenanceCallback(RunOwner, pl.Callback):
         settings = {name: getattr(trainer, name) for name in TRAINER_SETTINGS if hasattr(trainer, name)}
         hparams = plain_json(dict(getattr(pl_module, "hparams", {}) or {}))
         return hparams | {"trainer": plain_json(settings), "module": type(pl_module).__qualname__} | plain_json(self.training_config)
+
+
+def _train_loader(trainer: pl.Trainer) -> Any:
+    loader = trainer.train_dataloader
+    if isinstance(loader, (list, tuple)):
+        loader = loader[0] if loader else None
+    if isinstance(loader, Mapping):
+        loader = next(iter(loader.values()), None)
+    return loader
 
 
 def _train_dataset(trainer: pl.Trainer) -> Any:

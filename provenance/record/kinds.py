@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..digests import context, datasets, models, privacy, shard_tracking
+from ..digests import context, datasets, models, privacy, shard_tracking, train_state
 from ..digests.hashing import dataset_leaves
 from ..errors import FormatError, ProvenanceError
 from ..files import read_file, read_json
@@ -147,6 +147,25 @@ def _nonce(files: RunFiles, stage: Stage) -> list[Leaf]:
     return [nonce_leaf(found[0].digest)]
 
 
+def _audit_files(kind: str) -> Callable[[RunFiles, Stage], list[Leaf]]:
+    """Leaves of `kind` re-made from the state and epoch files the stage's file leaves name
+    (`provenance.digests.train_state`: bounded reads, names confined to `audit/`)."""
+    def rehash(files: RunFiles, stage: Stage) -> list[Leaf]:
+        found: list[Leaf] = []
+        for leaf in stage.leaves:
+            if leaf.kind in (train_state.STATE_KIND, train_state.ORDER_KIND):
+                found += [x for x in train_state.rehash(files.run_dir, leaf) if x.kind == kind]
+        return found
+    return rehash
+
+
+def _replay(files: RunFiles, stage: Stage) -> list[Leaf]:
+    values = files.record.artifacts.get("stages", {}).get(stage.name, {}).get("replay")
+    if not isinstance(values, dict):
+        raise FormatError(f"tree {stage.name!r} has {train_state.REPLAY_KIND} leaves but the record holds no replay settings for it")
+    return context.mapping_leaves(train_state.REPLAY_KIND, values, files.record.value_encoding)
+
+
 KINDS: dict[str, LeafKind] = {row.kind: row for row in (
     LeafKind(DATA_SAMPLE, "pre", data_leaves, _data, per_run=True),
     # made by `shard_tracking.shard_leaves_of` in track_data (which also needs the source it returns);
@@ -165,5 +184,11 @@ KINDS: dict[str, LeafKind] = {row.kind: row for row in (
              lambda f, s: privacy.leaves(accounting_json(s), f.record.value_encoding)),
     LeafKind(IDENTITY_ETHEREUM, "pre", lambda address: [ethereum_identity_leaf(address)], _identity),
     LeafKind(RUN_NONCE, "pre", lambda nonce: [nonce_leaf(nonce)], _nonce),
+    # proof of training (`provenance.training.audit`): what a replay of each epoch needs
+    LeafKind(train_state.STATE_KIND, "epoch-N (audited runs)", None, _audit_files(train_state.STATE_KIND)),
+    LeafKind(train_state.ORDER_KIND, "epoch-N (audited runs)", None, _audit_files(train_state.ORDER_KIND)),
+    LeafKind(train_state.OPTIM_KIND, "epoch-N (audited runs)", None, _audit_files(train_state.OPTIM_KIND)),
+    LeafKind(train_state.RNG_KIND, "epoch-N (audited runs)", None, _audit_files(train_state.RNG_KIND)),
+    LeafKind(train_state.REPLAY_KIND, "epoch-N (audited runs)", value_leaves(train_state.REPLAY_KIND), _replay),
     LeafKind(CHAIN_PREV, "every tree after pre", None, None),  # made by `Stage.build`, checked by verify's chain step
 )}

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..digests import datasets
+from ..digests import datasets, models
 from ..errors import ConfigError
 from . import variants
 from .model import SmallCNN
@@ -51,6 +51,9 @@ class TrainOptions:
     accountant: str = "prv"
     gradient_shards: int = 1  # > 1: a global batch's gradient is the ordered sum of this many shard gradients
     threads: int | None = None  # torch intra-op threads (results depend on it); None: torch's default
+    audit: bool = True  # commit what a replay needs (`provenance audit`): batch order, RNG, optimizer state per epoch
+    audit_every: int | None = None  # also a training-state checkpoint every N steps within an epoch
+    audit_tolerance: float | None = None  # None: replay is bit-exact (deterministic CPU); else the recorded tolerance
 
     def dp_options(self):
         from .dp import DPOptions
@@ -74,6 +77,8 @@ class TrainOptions:
             config["gradient_shards"] = self.gradient_shards
         if self.threads is not None:
             config["threads"] = self.threads
+        if self.audit_every is not None:
+            config["audit_every"] = self.audit_every
         return config
 
 
@@ -116,6 +121,7 @@ class TrainResult:
     verification: dict[str, Any] | None = None
     report_path: Path | None = None
     privacy: list[dict[str, Any]] = field(default_factory=list)  # the accounting after each epoch (DP runs)
+    weights: dict[str, Any] = field(default_factory=dict)  # a copy of the final weights (provenance on or off)
 
 
 def run_training(options: TrainOptions, cluster: Cluster | None = None, hooks: Hooks = Hooks()) -> TrainResult:
@@ -171,6 +177,12 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
 
     features, labels = torch.from_numpy(x_train).to(device), torch.from_numpy(y_train).to(device)
     variant = _variant(options, model, features, labels, cluster)
+    if tracker is not None and epoch_trees and options.audit and type(variant) in (variants.Plain, variants.Sharded):
+        from .replay import STEP_NAME
+
+        tracker.track_optimizer(variant.optimizer, step=STEP_NAME, batch_size=options.batch_size, sampler_seed=options.seed,
+                                audit_every=options.audit_every, tolerance=options.audit_tolerance)
+        variant.tracker = tracker
     history: list[dict[str, Any]] = []
     privacy_history: list[dict[str, Any]] = []
     phases["train_s"] = phases["provenance_epochs_s"] = 0.0
@@ -201,7 +213,7 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
             _tell_epoch(hooks, epoch, options.epochs, metrics, tracker, epoch_trees)
 
     accuracy = history[-1]["test_accuracy"] if history else (_accuracy(model, x_test, y_test, device) if main else 0.0)
-    result = TrainResult(None, accuracy, history, phases, privacy=privacy_history)
+    result = TrainResult(None, accuracy, history, phases, privacy=privacy_history, weights=models.state_dict_of(model))
     final_leaves = hasher.weight_leaves(model.state_dict()) if hasher is not None else None
     if tracker is None:
         return result
@@ -261,6 +273,8 @@ def _accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, device: torch.devi
 
 
 def _check(options: TrainOptions, cluster: Cluster | None) -> None:
+    if options.audit_every is not None and (not isinstance(options.audit_every, int) or options.audit_every < 1):
+        raise ConfigError(f"audit_every: expected a positive integer, found {options.audit_every!r}")
     for name in ("epochs", "batch_size", "gradient_shards"):
         value = getattr(options, name)
         if not isinstance(value, int) or value < 1:

@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..digests import context, models, shard_tracking
+from ..digests import context, models, shard_tracking, train_state
 from ..record import runlock
 from ..anchoring import AnchorResult, Anchors
 from ..anchors.base import AnchorBackend
@@ -124,6 +124,7 @@ class ProvenanceTracker:
         self._held: list[str] = []  # epoch stages queued in the outbox, to be sent together (`_anchor_epoch`)
         self._timings_lock = threading.Lock()
         self._code: Ahead[dict[str, Any]] | None = None
+        self._trail: Any = None  # the proof-of-training trail (`track_optimizer`), None when off
         if not _attach:
             self._claim_run_dir()
             self._start_ahead()
@@ -310,15 +311,58 @@ class ProvenanceTracker:
             return None
         started = time.perf_counter()
         state = models.state_dict_of(model if model is not None else self._require_model())  # a copy: the snapshot
+        audit = self._trail.end_epoch(epoch) if self._trail is not None else None  # written now: it reads the live optimizer
+        if audit is not None:
+            self._timing("audit_trail_s", started, accumulate=True)
         if background:
             given = list(param_leaves) if param_leaves is not None else None
-            self._epochs.submit(lambda: self._epoch_tree(epoch, state, metrics, privacy, given, started))
+            self._epochs.submit(lambda: self._epoch_tree(epoch, state, metrics, privacy, given, started, audit))
             return None
         self._epochs.finish()
-        return self._epoch_tree(epoch, state, metrics, privacy, param_leaves, started)
+        return self._epoch_tree(epoch, state, metrics, privacy, param_leaves, started, audit)
+
+    # ------------------------------------------------------------------ proof of training (`provenance audit`)
+
+    def track_optimizer(self, optimizer: Any, *, step: str, batch_size: int, sampler_seed: int | None = None,
+                        audit_every: int | None = None, tolerance: float | None = None) -> None:
+        """Commit what a replay of training needs (`provenance.training.audit_trail`): from now on
+        each epoch tree holds the epoch's sample order, the RNG states at its start, the training
+        state (weights, every `optimizer` state tensor, RNG, learning rate) at its end and, with
+        `audit_every=N`, after every N optimizer steps; files under `audit/` in the run folder.
+        Then call `track_batch_order(order)` at each epoch's start and `track_step()` after each
+        optimizer step. `step` names the training step a verifier replays (`provenance.training.replay`);
+        `tolerance`: None for bit-exact replay (deterministic CPU), else the normalised distance
+        a replayed segment may be off by (GPU kernels). Call after `track_model`, before the first step."""
+        from .audit_trail import AuditTrail, TrailOptions
+
+        options = TrailOptions(step, batch_size, sampler_seed, audit_every, tolerance)
+        options.check()
+        if self._trail is not None:
+            raise ProvenanceError("track_optimizer: expected one call per run, found a second")
+        if not self.settings.storage_options.store_epoch_checkpoints:
+            raise ConfigError("track_optimizer: proof of training commits into the epoch trees; expected "
+                              "storage_options.store_epoch_checkpoints on, found it off")
+        self._trail = AuditTrail(self.run_dir, self._require_model(), optimizer, options)
+
+    def track_batch_order(self, order: Any) -> None:
+        """At an epoch's start: its sample indices in the order the batches will take them."""
+        if self._trail is None:
+            raise ProvenanceError("track_batch_order: expected track_optimizer() first, found none")
+        started = time.perf_counter()
+        self._trail.begin_epoch(order)
+        self._timing("audit_trail_s", started, accumulate=True)
+
+    def track_step(self) -> None:
+        """After each optimizer step (a state file every `audit_every` steps)."""
+        if self._trail is not None:
+            every = self._trail.options.audit_every
+            started = time.perf_counter() if every else 0.0
+            self._trail.after_step()
+            if every and self._trail.step % every == 0:
+                self._timing("audit_trail_s", started, accumulate=True)
 
     def _epoch_tree(self, epoch: int, state: dict[str, Any], metrics: dict[str, Any], privacy: Mapping[str, Any] | None,
-                    param_leaves: Sequence[Leaf] | None, started: float) -> bytes:
+                    param_leaves: Sequence[Leaf] | None, started: float, audit: tuple[list[Leaf], dict[str, Any]] | None = None) -> bytes:
         if self._epochs.in_worker:
             started = time.perf_counter()  # the background's own time, not its wait in the queue
         name = f"epoch-{epoch}"
@@ -326,6 +370,11 @@ class ProvenanceTracker:
         params = self._param_leaves(state, param_leaves)
         data = models.save_weights(state, self.run_dir / file_name)
         leaves = params + kinds.make(models.FILE_KIND, file_name, data) + _value_leaves(kinds.METRICS, metrics, privacy, self.record.value_encoding)
+        if audit is not None:
+            audit_leaves, replay = audit
+            leaves += audit_leaves + kinds.make(train_state.REPLAY_KIND, replay, self.record.value_encoding)
+            self._stage_artifacts(name)["replay"] = replay
+            self._stage_artifacts(name)["audit_bytes"] = sum(x.size for x in audit_leaves if x.kind in (train_state.STATE_KIND, train_state.ORDER_KIND))
         self.record.add_stage(Stage.build(name, leaves, self._last_stage(), now_iso(), metrics))
         self._stage_artifacts(name)["model"] = file_name
         self._timing("epoch_trees_s", started, accumulate=True)

@@ -39,8 +39,9 @@ class Plain:
     optimizer: torch.optim.Optimizer
     features: torch.Tensor
     labels: torch.Tensor
-    generator: torch.Generator
+    generator: torch.Generator | None
     batch_size: int
+    tracker: Any = None  # a ProvenanceTracker committing the batch order and steps (proof of training), or None
 
     def epoch(self) -> tuple[float, dict[str, Any] | None]:
         return _ordered_sum(self.passes()) / len(self.labels), None
@@ -48,11 +49,21 @@ class Plain:
     def passes(self) -> list[float]:
         """One epoch over a fresh permutation; the loss sums in (batch, shard) order."""
         order = torch.randperm(len(self.labels), generator=self.generator).to(self.features.device)
+        if self.tracker is not None:
+            self.tracker.track_batch_order(order)
+        return self.steps(order)
+
+    def steps(self, order: torch.Tensor, first: int = 0, last: int | None = None) -> list[float]:
+        """Optimizer steps `first` to `last - 1` of an epoch over `order` (all by default): the
+        training and the proof-of-training audit's replay of a stretch of it run this same code."""
         sums: list[float] = []
-        for i in range(0, len(order), self.batch_size):
+        count = -(-len(order) // self.batch_size)
+        for k in range(first, count if last is None else last):
             self.optimizer.zero_grad()
-            sums += self.step(order[i : i + self.batch_size])
+            sums += self.step(order[k * self.batch_size : (k + 1) * self.batch_size])
             self.optimizer.step()
+            if self.tracker is not None:
+                self.tracker.track_step()
         return sums
 
     def step(self, batch: torch.Tensor) -> list[float]:

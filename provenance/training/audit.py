@@ -1,0 +1,479 @@
+"""Proof of training: replay randomly drawn stretches of a run and compare with its anchored states.
+
+`audit_run(run_dir, segments=K)`:
+
+1. verifies the run (`provenance.verification.verify`): every leaf re-hashes, every root is
+   anchored by the run's identity; an audit trusts nothing of a run that does not verify;
+2. lists the run's segments from its anchored leaves (a segment = from one committed training
+   state to the next, `provenance.training.audit_trail`) and checks their structure: the first
+   state holds the committed initial weights, each epoch's last state the epoch tree's weights,
+   the post tree's weights the last state's, each epoch's order a permutation of every committed
+   training sample, each epoch's step count that of its batches;
+3. draws K segments from chain randomness: seed = keccak256(hash of the block holding the
+   Ethereum anchor of `post` || final root), unknown to the trainer until the run was closed
+   (`seed=` overrides it, to reproduce an audit); segment i ranks by keccak256(seed || u64(i)),
+   the K lowest are replayed;
+4. replays each: the start state's file is re-read (bounded) and re-hashed against its anchored
+   leaf before it is trusted, weights, optimizer and RNG are loaded into a model the verifier
+   builds (`replay.STEPS`, by the committed step's name; no code from the run folder), the
+   committed samples are taken in the committed order, and the end weights compared with the
+   end state's: bit-exact digests (weights and optimizer tensors) in exact mode; in tolerance
+   mode the normalised distance ||W' - W_end|| / ||W_end - W_start|| against the recorded
+   tolerance (capped by the verifier's `max_tolerance`).
+
+Verdicts: AUDITED (0) every drawn segment reproduced; FAILED (1) naming the segment and the
+distance (also: the run does not verify, or its structure does not hold); CANNOT CHECK (3) the
+data, a committed file or the chain's randomness is not available, or no replayer is known.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from eth_utils import keccak
+
+from ..digests import datasets as data_sources
+from ..digests import models, train_state
+from ..digests.hashing import hash_bytes, state_dict_leaves
+from ..errors import FormatError, ProvenanceError
+from ..merkle import Leaf
+from ..record import Record, Stage
+from ..record.kinds import DATA_SAMPLE
+from .replay import STEPS, Replayer
+
+AUDITED, FAILED, CANNOT_CHECK = "AUDITED", "FAILED", "CANNOT CHECK"
+EXIT = {AUDITED: 0, FAILED: 1, CANNOT_CHECK: 3}
+MAX_TOLERANCE = 0.05  # the loosest recorded tolerance a verifier accepts unless told otherwise
+AUDIT_KINDS = (train_state.STATE_KIND, train_state.ORDER_KIND, train_state.OPTIM_KIND, train_state.RNG_KIND, train_state.REPLAY_KIND)
+
+
+@dataclass(frozen=True)
+class Segment:
+    index: int
+    epoch: int
+    first: int  # the first optimizer step of the epoch it replays
+    last: int  # one past its last step
+    start: Leaf  # the state files (train.state leaves) it runs between
+    end: Leaf
+
+    def describe(self) -> str:
+        return f"segment {self.index} (epoch {self.epoch}, steps {self.first}-{self.last})"
+
+
+@dataclass
+class SegmentResult:
+    segment: Segment
+    status: str  # reproduced | failed | cannot check
+    mode: str
+    detail: str
+    distance: float | None = None
+    threshold: float | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.segment
+        return {"index": s.index, "epoch": s.epoch, "steps": [s.first, s.last], "start": s.start.name, "end": s.end.name,
+                "status": self.status, "mode": self.mode, "distance": self.distance, "threshold": self.threshold,
+                "seconds": round(self.seconds, 4), "detail": self.detail}
+
+
+@dataclass
+class AuditReport:
+    run_id: str
+    verdict: str = CANNOT_CHECK
+    detail: str = ""
+    segments_total: int = 0
+    drawn: list[int] = field(default_factory=list)
+    seed: str | None = None
+    seed_source: str | None = None
+    results: list[SegmentResult] = field(default_factory=list)
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    verification: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT[self.verdict]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": "provenance-audit/v1", "run_id": self.run_id, "verdict": self.verdict, "detail": self.detail,
+                "verification": self.verification, "segments_total": self.segments_total, "drawn": self.drawn,
+                "seed": self.seed, "seed_source": self.seed_source,
+                "escape_probability": self.escape_probability(),
+                "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in self.checks],
+                "segments": [r.to_json() for r in self.results]}
+
+    def escape_probability(self) -> str | None:
+        k = len(self.drawn)
+        return f"(1-f)^{k}" if k else None
+
+    def finish(self, verdict: str, detail: str) -> AuditReport:
+        self.verdict, self.detail = verdict, detail
+        return self
+
+
+def draw_seed(block_hash: bytes, final_root: bytes) -> bytes:
+    return keccak(bytes(block_hash) + bytes(final_root))
+
+
+def seed_from_int(seed: int) -> bytes:
+    if not 0 <= seed < 1 << 256:
+        raise FormatError(f"--seed: expected an integer in [0, 2**256), found {seed}")
+    return keccak(b"provenance-audit-seed/v1" + seed.to_bytes(32, "big"))
+
+
+def draw(seed: bytes, total: int, k: int) -> list[int]:
+    """The K segments (of `total`) whose keccak256(seed || u64(index)) are lowest, in index order."""
+    ranked = sorted(range(total), key=lambda i: keccak(seed + i.to_bytes(8, "big")))
+    return sorted(ranked[: min(k, total)])
+
+
+def audit_run(run_dir: str | Path, *, segments: int, seed: int | None = None, tolerance: float | None = None,
+              max_tolerance: float = MAX_TOLERANCE, config: Any = None, submitters: Sequence[str] = (),
+              anchors: Any = None, datasets: tuple[Any, Any] | None = None,
+              steps: Mapping[str, Replayer] | None = None) -> AuditReport:
+    """Audit K = `segments` drawn segments of the run in `run_dir` (see the module docstring).
+    `tolerance`: compare by distance with this threshold even where the run recorded exact mode
+    (another machine); `steps`: replayers beyond ours (integrations' user code, the verifier's)."""
+    from ..verification.verify import verify_run
+
+    if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
+        raise FormatError(f"segments: expected a positive integer, found {segments!r}")
+    run_dir = Path(run_dir)
+    record = Record.load(run_dir / "record.json")
+    report = AuditReport(record.run_id)
+    epochs = [s for s in record.stages if s.name.startswith("epoch-")]
+    if not any(leaf.kind == train_state.STATE_KIND for s in epochs for leaf in s.leaves):
+        return report.finish(CANNOT_CHECK, "the run commits no replay material (no train.state leaves): it was trained "
+                                           "without proof of training, or without epoch trees")
+    missing = [leaf.name for s in epochs for leaf in s.leaves if leaf.kind in (train_state.STATE_KIND, train_state.ORDER_KIND)
+               and _well_named(leaf) and not (run_dir / leaf.name).exists()]  # other names: verification fails them
+    if missing:
+        return report.finish(CANNOT_CHECK, f"{len(missing)} committed replay files are absent from the run folder "
+                                           f"({', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}): supply them")
+    try:
+        data = datasets if datasets is not None else data_sources.load(record.artifacts.get("dataset", {"source": "custom"}))
+    except ProvenanceError as e:
+        return report.finish(CANNOT_CHECK, f"the committed data cannot be loaded: {e}")
+    verification = verify_run(run_dir, anchors=anchors, datasets=data, config=config, submitters=submitters)
+    report.verification = verification.verdict
+    if not verification.ok:
+        bad = [f"{c.name}: {c.detail}" for c in verification.checks if not c.ok][:3]
+        return report.finish(FAILED, f"the run does not verify ({verification.verdict}): " + "; ".join(bad)
+                             + " — an audit trusts only a verified run")
+    record = Record.load(run_dir / "record.json")  # what verification read and found to hold
+    try:
+        plan = _plan(record, run_dir, data, report)
+    except FormatError as e:
+        return report.finish(FAILED, str(e))
+    if plan is None:
+        return report.finish(FAILED, "; ".join(d for n, ok, d in report.checks if not ok))
+    report.segments_total = len(plan.segments)
+    if seed is not None:
+        seed_bytes, report.seed_source = seed_from_int(seed), f"--seed {seed}"
+    else:
+        post = next((a for a in verification.anchors if a["stage"] == "post" and a["network"] == "ethereum"
+                     and a.get("status") == "ok" and a.get("facts", {}).get("block_hash")), None)
+        if post is None:
+            return report.finish(CANNOT_CHECK, "no Ethereum anchor of the post tree to draw the segments from; "
+                                               "pass --seed to audit with a seed of your choosing")
+        block_hash = bytes.fromhex(str(post["facts"]["block_hash"]).removeprefix("0x"))
+        seed_bytes = draw_seed(block_hash, record.stages[-1].root)
+        report.seed_source = (f"keccak256(hash of block {post['facts'].get('block_number')} holding the post anchor, "
+                              f"0x{block_hash.hex()} || final root 0x{record.stages[-1].root.hex()})")
+    report.seed = "0x" + seed_bytes.hex()
+    report.drawn = draw(seed_bytes, len(plan.segments), segments)
+    for index in report.drawn:
+        report.results.append(_replay(plan, plan.segments[index], run_dir, data, tolerance, max_tolerance, {**STEPS, **(steps or {})}))
+    failed = [r for r in report.results if r.status == "failed"]
+    if failed:
+        return report.finish(FAILED, "; ".join(f"{r.segment.describe()} not reproduced: {r.detail}" for r in failed))
+    unchecked = [r for r in report.results if r.status != "reproduced"]
+    if unchecked:
+        return report.finish(CANNOT_CHECK, "; ".join(f"{r.segment.describe()}: {r.detail}" for r in unchecked))
+    return report.finish(AUDITED, f"{len(report.drawn)} of {len(plan.segments)} segments replayed and reproduced")
+
+
+# ---------------------------------------------------------------- the run's segments
+
+
+@dataclass(frozen=True)
+class Plan:
+    segments: list[Segment]
+    config: dict[str, Any]
+    replay: dict[int, dict[str, Any]]  # epoch -> its train.replay settings
+    orders: dict[int, Leaf]  # epoch -> its epoch file's leaf
+
+
+def _plan(record: Record, run_dir: Path, data: tuple[Any, Any], report: AuditReport) -> Plan | None:
+    def check(name: str, ok: bool, detail: str) -> bool:
+        report.checks.append((name, ok, detail))
+        return ok
+
+    pre, post = record.stage("pre"), record.stages[-1]
+    epochs = [s for s in record.stages if s.name.startswith("epoch-")]
+    train_count = sum(1 for leaf in pre.leaves if leaf.kind == DATA_SAMPLE and leaf.name.startswith("train/"))
+    states: list[tuple[int, int, Leaf, Stage]] = []
+    replay: dict[int, dict[str, Any]] = {}
+    orders: dict[int, Leaf] = {}
+    ok = True
+    for number, stage in enumerate(epochs, start=1):
+        if stage.name != f"epoch-{number}":
+            check("epoch trees", False, f"expected tree epoch-{number}, found {stage.name}")
+            return None
+        own = [leaf for leaf in stage.leaves if leaf.kind == train_state.STATE_KIND]
+        epoch_files = [leaf for leaf in stage.leaves if leaf.kind == train_state.ORDER_KIND]
+        settings = record.artifacts.get("stages", {}).get(stage.name, {}).get("replay")
+        if not own or len(epoch_files) != 1 or not isinstance(settings, dict):
+            check(f"{stage.name} replay material", False, f"{stage.name} commits no complete replay material "
+                  f"({len(own)} states, {len(epoch_files)} epoch files): a stretch of training that cannot be replayed")
+            return None
+        replay[number], orders[number] = settings, epoch_files[0]
+        if train_state.parse_epoch_name(epoch_files[0].name) != number:
+            check(f"{stage.name} epoch file", False, f"{epoch_files[0].name} is not epoch {number}'s")
+            return None
+        for leaf in own:
+            epoch, step = train_state.parse_state_name(leaf.name)
+            if epoch != number:
+                check(f"{stage.name} states", False, f"{leaf.name} belongs to epoch {epoch}, found in {stage.name}")
+                return None
+            states.append((epoch, step, leaf, stage))
+        # the order: a permutation of every committed training sample, in as many steps as batches
+        order = _order(run_dir, epoch_files[0])
+        steps, batch = settings.get("steps"), settings.get("batch_size")
+        perm = len(order) == train_count and np.array_equal(np.sort(order), np.arange(train_count))
+        ok &= check(f"{stage.name} batch order", perm,
+                    f"a permutation of the {train_count} committed training samples" if perm else
+                    f"expected a permutation of the {train_count} committed training samples, found {len(order)} indices "
+                    f"({len(np.unique(order)) if len(order) else 0} distinct): the epoch did not train on the committed data")
+        good_steps = isinstance(batch, int) and batch > 0 and steps == -(-len(order) // batch)
+        ok &= check(f"{stage.name} steps", good_steps, f"{steps} steps of batch size {batch} over {len(order)} samples")
+        last = max(step for e, step, _, _ in states if e == number)
+        ok &= check(f"{stage.name} end state", last == steps, f"the last state of {stage.name} is after step {last} of {steps}")
+    states.sort(key=lambda s: (s[0], s[1]))
+    if not ok:
+        return None
+    first = states[0]
+    if (first[0], first[1]) != (1, 0):
+        check("start state", False, f"expected the first state to be audit/e001-s000000, found {first[2].name}")
+        return None
+    # links to the committed trajectory: init, every epoch end, final
+    links = [(first[2], pre, "the committed initial weights (pre)")]
+    for number, stage in enumerate(epochs, start=1):
+        end = max((s for s in states if s[0] == number), key=lambda s: s[1])
+        links.append((end[2], stage, f"{stage.name}'s weights"))
+    links.append((states[-1][2], post, "the final weights (post)"))
+    for leaf, stage, what in links:
+        weights = _read(run_dir, leaf).group("model/")
+        expected = {x.name: x for x in stage.leaves if x.kind == models.PARAM_KIND}
+        found = {x.name: x for x in state_dict_leaves(weights)}
+        same = found == expected
+        ok &= check(f"{leaf.name} weights", same, f"equal to {what}" if same else
+                    f"differ from {what}: {sum(1 for k in expected if found.get(k) != expected[k])} of {len(expected)} tensors")
+    if not ok:
+        return None
+    segments = []
+    for (ea, sa, la, _), (eb, sb, lb, _) in zip(states, states[1:]):
+        if eb == ea:
+            segments.append(Segment(len(segments), ea, sa, sb, la, lb))
+        elif eb == ea + 1 and sa == replay[ea].get("steps"):
+            segments.append(Segment(len(segments), eb, 0, sb, la, lb))
+        else:
+            check("segments", False, f"no segment joins {la.name} to {lb.name}")
+            return None
+    return Plan(segments, dict(record.config), replay, orders)
+
+
+def _well_named(leaf: Leaf) -> bool:
+    try:
+        (train_state.parse_state_name if leaf.kind == train_state.STATE_KIND else train_state.parse_epoch_name)(leaf.name)
+        return True
+    except FormatError:
+        return False
+
+
+def _read(run_dir: Path, leaf: Leaf) -> train_state.Loaded:
+    """A state or epoch file, its bytes re-hashed against the anchored leaf before they are decoded."""
+    try:
+        data = train_state.read_bounded(run_dir, leaf.name, leaf.size)
+    except FileNotFoundError:
+        raise FormatError(f"{leaf.name}: file not found in the run folder") from None
+    except OSError as e:
+        raise FormatError(f"{leaf.name}: expected a readable regular file, found {e.strerror or e}") from None
+    if hash_bytes(data) != leaf.digest or len(data) != leaf.size:
+        raise FormatError(f"{leaf.name}: its bytes no longer hash to the anchored leaf 0x{leaf.digest.hex()}")
+    return train_state.decode(leaf.name, data)
+
+
+def _order(run_dir: Path, leaf: Leaf) -> np.ndarray:
+    order = _read(run_dir, leaf).tensors.get("order")
+    if order is None or order.dtype != torch.int64 or order.dim() != 1:
+        raise FormatError(f"{leaf.name}: expected a 1-d int64 tensor 'order'")
+    return order.numpy()
+
+
+# ---------------------------------------------------------------- replaying one segment
+
+
+def _replay(plan: Plan, segment: Segment, run_dir: Path, data: tuple[Any, Any], tolerance: float | None,
+            max_tolerance: float, steps: Mapping[str, Replayer]) -> SegmentResult:
+    settings = plan.replay[segment.epoch]
+    recorded = settings.get("tolerance")
+    mode = "tolerance" if tolerance is not None or settings.get("mode") == "tolerance" else "exact"
+    threshold = tolerance if tolerance is not None else recorded
+    result = SegmentResult(segment, "cannot check", mode, "", threshold=threshold)
+    if mode == "tolerance" and tolerance is None:
+        if isinstance(recorded, bool) or not isinstance(recorded, (int, float)) or not 0 < recorded <= max_tolerance:
+            result.status, result.detail = "failed", (f"the run records tolerance {recorded!r}; this verifier accepts a "
+                                                      f"positive tolerance up to {max_tolerance}")
+            return result
+    name = settings.get("step")
+    replayer = steps.get(name) if isinstance(name, str) else None
+    if replayer is None:
+        result.detail = f"no replayer for the committed step {settings.get('step')!r} (known: {', '.join(sorted(steps))})"
+        return result
+    started = time.perf_counter()
+    try:
+        start, end = _read(run_dir, segment.start), _read(run_dir, segment.end)
+        epoch_file = _read(run_dir, plan.orders[segment.epoch])
+        rng_source = epoch_file if segment.first == 0 else start
+        model, optimizer = replayer.build(plan.config)
+        model.load_state_dict(start.group("model/"), strict=True)
+        if start.meta.get("epoch") != _epoch_of(segment, start) or start.meta.get("step") != _step_of(segment, start):
+            raise FormatError(f"{segment.start.name}: its metadata names another position")
+        _load_optimizer(optimizer, start)
+        order = epoch_file.tensors["order"]
+        with _replay_environment(settings, rng_source):
+            replayer.run(model, optimizer, data[0], order, int(settings["batch_size"]), segment.first, segment.last, plan.config)
+    except (FormatError, KeyError, ValueError, TypeError, RuntimeError) as e:
+        result.status, result.detail = "failed", f"cannot replay from the committed state: {' '.join(str(e).split())[:200]}"
+        result.seconds = time.perf_counter() - started
+        return result
+    result.seconds = time.perf_counter() - started
+    replayed = models.state_dict_of(model)
+    committed_end, committed_start = end.group("model/"), start.group("model/")
+    result.distance = _distance(replayed, committed_end, committed_start)
+    if mode == "exact":
+        weights_equal = set(state_dict_leaves(replayed)) == set(state_dict_leaves(committed_end))
+        optim_equal = _optimizer_tensors(optimizer) == {k: hash_bytes(v.numpy().tobytes()) for k, v in end.group("optim/").items()}
+        if weights_equal and optim_equal:
+            result.status, result.detail = "reproduced", "weights and optimizer state bit-exact (digests equal)"
+        else:
+            what = "weights" if not weights_equal else "optimizer state"
+            result.status, result.detail = "failed", f"{what} differ from {segment.end.name}: normalised distance {result.distance:.6g}"
+    else:
+        ok = result.distance <= threshold
+        result.status = "reproduced" if ok else "failed"
+        result.detail = f"normalised distance {result.distance:.6g} {'<=' if ok else '>'} tolerance {threshold:g}"
+    return result
+
+
+def _epoch_of(segment: Segment, start: train_state.Loaded) -> int:
+    return train_state.parse_state_name(segment.start.name)[0]
+
+
+def _step_of(segment: Segment, start: train_state.Loaded) -> int:
+    return train_state.parse_state_name(segment.start.name)[1]
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, bytes]:
+    tensors, _ = train_state.state_tensors({}, optimizer)
+    return {k.removeprefix("optim/"): hash_bytes(v.numpy().tobytes()) for k, v in tensors.items()}
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, start: train_state.Loaded) -> None:
+    groups = start.meta.get("param_groups")
+    current = optimizer.state_dict()
+    if not isinstance(groups, list) or len(groups) != len(current["param_groups"]):
+        raise FormatError(f"{start.name}: expected {len(current['param_groups'])} optimizer param groups, found {groups!r:.80}")
+    merged = []
+    for mine, theirs in zip(current["param_groups"], groups):
+        if not isinstance(theirs, dict) or theirs.get("params") != mine["params"]:
+            raise FormatError(f"{start.name}: optimizer param groups do not match the model's parameters")
+        group = dict(mine)
+        for key, value in theirs.items():  # the schedule's position (lr, betas, ...): plain numbers only
+            if key in mine and key != "params" and _plain_value(value):
+                group[key] = tuple(value) if isinstance(mine[key], tuple) else value
+        merged.append(group)
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, tensor in start.group("optim/").items():
+        index, _, key = name.partition("/")
+        if not index.isdigit() or not key:
+            raise FormatError(f"{start.name}: unexpected optimizer tensor {name!r}")
+        state.setdefault(int(index), {})[key] = tensor
+    optimizer.load_state_dict({"state": state, "param_groups": merged})
+
+
+def _plain_value(value: Any) -> bool:
+    if isinstance(value, list):
+        return len(value) <= 8 and all(_plain_value(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _distance(replayed: Mapping[str, Any], end: Mapping[str, Any], start: Mapping[str, Any]) -> float:
+    """||W' - W_end|| / ||W_end - W_start|| over the floating-point weights (PoL's distance,
+    normalised by how far the segment moved the weights)."""
+    off = moved = 0.0
+    for name, value in end.items():
+        value = torch.as_tensor(value)
+        if not value.is_floating_point() or name not in replayed or name not in start:
+            continue
+        mine = torch.as_tensor(replayed[name]).to(torch.float64)
+        if mine.shape != value.shape:
+            return math.inf
+        off += float(((mine - value.to(torch.float64)) ** 2).sum())
+        moved += float(((value.to(torch.float64) - torch.as_tensor(start[name]).to(torch.float64)) ** 2).sum())
+    if moved == 0.0:
+        return 0.0 if off == 0.0 else math.inf
+    return math.sqrt(off) / math.sqrt(moved)
+
+
+class _replay_environment:
+    """The run's RNG states, determinism and thread count for the replay; the verifier's own restored after."""
+
+    def __init__(self, settings: Mapping[str, Any], source: train_state.Loaded) -> None:
+        self.settings, self.source = settings, source
+
+    def __enter__(self) -> None:
+        self.saved = (torch.get_rng_state(), np.random.get_state(), random.getstate(),
+                      torch.are_deterministic_algorithms_enabled(), torch.get_num_threads())
+        threads = self.settings.get("threads")
+        if isinstance(threads, int) and not isinstance(threads, bool) and 1 <= threads <= 256:
+            torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(bool(self.settings.get("deterministic", True)))
+        try:
+            train_state.restore_rng(self.source.tensors, self.source.meta)
+        except BaseException:
+            self.__exit__()  # a malformed state leaves the verifier's own settings as they were
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        torch_rng, numpy_rng, python_rng, deterministic, threads = self.saved
+        torch.set_rng_state(torch_rng)
+        np.random.set_state(numpy_rng)
+        random.setstate(python_rng)
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_num_threads(threads)
+
+
+def summary(report: AuditReport) -> str:
+    """The audit as a person reads it."""
+    lines = [f"{'ok    ' if ok else 'FAILED'}  {name}: {detail}" for name, ok, detail in report.checks if not ok]
+    if report.seed:
+        lines.append(f"draw: {len(report.drawn)} of {report.segments_total} segments, seed {report.seed} = {report.seed_source}")
+    for r in report.results:
+        lines.append(f"  {r.segment.describe()} {r.segment.start.name} -> {r.segment.end.name}: "
+                     f"{r.status.upper()} ({r.mode}) {r.detail}; replayed in {r.seconds:.3f} s")
+    if report.verdict == AUDITED:
+        lines.append(f"a trajectory with a fraction f of forged segments passes this audit with probability at most "
+                     f"(1-f)^{len(report.drawn)}")
+    lines.append(f"run {report.run_id}: audit {report.verdict}: {report.detail}")
+    return "\n".join(lines)
+
