@@ -12,6 +12,7 @@ from ..training.tracker import ProvenanceTracker
 from ..verification.verify import verify_run
 from .common import (account_option, base_dir_option, config_option, emit, ethereum_flags, ethereum_options, json_option,
                      load_settings_for, network_option, resolve_run)
+from .data import data_option, parse_data_options
 from .listing import read_row, short_root
 from .shards import open_engine, shard_options
 
@@ -119,42 +120,49 @@ def train(gradient_shards, threads, **params) -> None:
 @click.option("--submitter", "submitters", multiple=True, metavar="ADDRESS",
               help="An Ethereum address you trust to anchor runs (repeatable; also the config's "
                    "blockchain.ethereum.trusted_submitters): fails unless the run's identity is one of them.")
+@data_option
 @shard_options
 @base_dir_option
 @config_option
 @network_option
 @json_option
-def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed, base_dir, config_path, eth_network, as_json) -> None:
+def verify(run, brief, submitters, data_paths, engine, scheduler, workers, spot_check, seed, base_dir, config_path, eth_network,
+           as_json) -> None:
     """Verify RUN (a run folder, a run id under --base-dir, or `latest`) from its folder alone:
     re-hash data and models, recompute roots, check the chain, every anchor, who made it and in
     which order, and that the run is complete.
 
-    Exits 1 if anything does not hold (FAILED, naming each changed leaf and its tree) or something
-    is missing (INCOMPLETE: no post tree, or a tree without a confirmed anchor)."""
+    Exits 0 PASSED; 1 if anything does not hold (FAILED, naming each changed leaf and its tree) or
+    something is missing (INCOMPLETE: no post tree, or a tree without a confirmed anchor); 3 if the
+    only failures are checks that could not be made (CANNOT CHECK: a network down, data not given).
+    --data NAME=PATH points a dataset of the run at your own copy."""
     with open_engine(engine, scheduler=scheduler, workers=workers) as runner:
         settings = load_settings_for(config_path, ethereum_flags(eth_network, None))
         report = verify_run(resolve_run(run, base_dir), config=settings, submitters=submitters, engine=runner,
-                            spot_check=spot_check, seed=seed)
+                            spot_check=spot_check, seed=seed, data=parse_data_options(data_paths))
 
     def text() -> str:
         shown = [c for c in report.checks if not (brief and c.ok)]
         lines = [f"{'ok    ' if c.ok else 'MISSING' if c.incomplete else 'FAILED'}  {c.name}: {c.detail}" for c in shown]
         lines += [f"CHANGED {c.describe()}: recorded {c.recorded}, found {c.found}" for c in report.changes]
         lines += [f"warning: {w}" for w in report.warnings]
+        lines += [f"data checked: {name} at {path}" for name, path in report.data_sources.items()]
         lines.append(f"identity: {report.identity or 'none committed'}"
                      + (f" (trusted: {', '.join(report.trusted_submitters)})" if report.trusted_submitters else ""))
+        if report.unchecked:
+            lines.append("CANNOT CHECK: " + "; ".join(report.unchecked))
         lines += [f"  {a['stage']:<9} {a['network']:<9} anchored by {a['facts'].get('submitter', '?')} "
                   f"in block {a['facts'].get('block_number', '?')}" for a in report.anchors if a.get("facts", {}).get("submitter")]
         if report.verdict == "INCOMPLETE":
             lines.append("INCOMPLETE: " + "; ".join(report.missing))
         lines.append(f"run {report.run_id}: verification {report.verdict} "
                      f"({len(report.checks)} checks, tree links {'ok' if report.chain_integrity else 'BROKEN'}, "
-                     f"{len(report.anchors)} anchors checked)")
+                     f"{len(report.anchors)} anchors checked; {report.trust})")
         return "\n".join(lines)
 
     emit(as_json, report.to_json(), text)
-    if not report.ok:
-        sys.exit(1)
+    if report.exit_code:
+        sys.exit(report.exit_code)
 
 
 @click.command()

@@ -28,6 +28,12 @@ import numpy as np
 from ..errors import ConfigError, FormatError
 
 Split = tuple[np.ndarray, np.ndarray]
+
+
+class DataNotGiven(ConfigError):
+    """The run's data is not where its descriptor points (or was in memory only): the samples
+    cannot be re-hashed here, which is no evidence against them (verification: CANNOT CHECK)."""
+
 CLASSES = 10  # digits and MNIST-format datasets: labels 0..9 (SmallCNN's ten outputs)
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds both take it; larger ones overflow torch
 
@@ -79,15 +85,43 @@ def load(descriptor: Mapping[str, Any]) -> tuple[Any, Any]:
         path = descriptor.get("path")
         if not isinstance(path, str) or not path:
             raise FormatError(f"dataset.path: expected the folder of the IDX files, found {_show(path)}")
+        if not Path(path).is_dir():
+            raise DataNotGiven(f"dataset: expected the MNIST IDX folder at {path}, found nothing there; "
+                               "give your copy with --data NAME=PATH")
         train, test = load_idx_split(Path(path), "train"), load_idx_split(Path(path), "test")
         where = path
     elif source == "custom":
-        raise ConfigError("dataset: the run used in-memory data; pass the same train/test data to verify it")
+        raise DataNotGiven("dataset: the run used in-memory data; pass the same train/test data to verify it")
     else:
         raise FormatError(f"dataset: unknown source {source!r}, expected sklearn-digits, mnist-idx, hf-disk or custom")
     check_split(train, f"{where} train")
     check_split(test, f"{where} test")
     return train, test
+
+
+PATH_KEYS = {"dataset": "path", "train": "path", "test": "test_path", "labels": "labels_path"}
+
+
+def repoint(descriptor: Mapping[str, Any], copies: Mapping[str, str]) -> dict[str, Any]:
+    """`descriptor` with its paths replaced by the verifier's copies ({NAME: PATH}, `--data`):
+    NAME is the descriptor's `name` (its main path), or `dataset`/`train` (`path`), `test`
+    (`test_path`), `labels` (`labels_path`). A NAME that matches nothing is a mistake (exit 2)."""
+    out = dict(descriptor)
+    for name, path in copies.items():
+        key = "path" if name == descriptor.get("name") else PATH_KEYS.get(name)
+        if key is None or (key != "path" and key not in descriptor):
+            known = sorted({k for k, v in PATH_KEYS.items() if v in descriptor} | ({descriptor["name"]} if "name" in descriptor else set()))
+            raise ConfigError(f"--data {name}=...: expected one of the run's data names ({', '.join(known) or 'none'}), found {name!r}")
+        if descriptor.get("source") in ("custom", "sklearn-digits"):
+            raise ConfigError(f"--data {name}=...: the run's data ({descriptor.get('source')}) is not read from files")
+        out[key] = str(Path(path).resolve())
+    return out
+
+
+def copies_checked(descriptor: Mapping[str, Any]) -> dict[str, str]:
+    """Which copy of each data file a verification read (for the report)."""
+    return {k: str(descriptor[v]) for k, v in (("dataset", "path"), ("test", "test_path"), ("labels", "labels_path"))
+            if isinstance(descriptor.get(v), str)}
 
 
 def check_seed(value: Any, where: str = "seed") -> int:
@@ -121,6 +155,9 @@ def _load_hf_disk(descriptor: Mapping[str, Any]) -> tuple[Any, Any]:
 
     def folder(key: str) -> Any:
         value = descriptor.get(key)
+        if isinstance(value, str) and not Path(value).exists():
+            raise DataNotGiven(f"dataset.{key}: expected the save_to_disk folder at {value}, found nothing there; "
+                               "give your copy with --data NAME=PATH")
         if not isinstance(value, str) or not Path(value).is_dir():
             found = f"no folder at {value}" if isinstance(value, str) else _show(value)
             raise FormatError(f"dataset.{key}: expected a folder written by save_to_disk, found {found}")

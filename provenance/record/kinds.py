@@ -41,6 +41,7 @@ class RunFiles:
     run_dir: Path
     data: tuple[Any, Any] | None
     note: Callable[[str, bool, str], Any]
+    dataset: Mapping[str, Any] | None = None  # the descriptor to re-load from (the record's, or re-pointed by `--data`)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ def value_leaves(kind: str) -> Callable[[Mapping[str, Any], context.Encode], lis
 
 def _data(files: RunFiles, stage: Stage) -> list[Leaf]:
     record = files.record
-    train, test = files.data if files.data is not None else datasets.load(record.artifacts.get("dataset", {"source": "custom"}))
+    descriptor = files.dataset if files.dataset is not None else record.artifacts.get("dataset", {"source": "custom"})
+    train, test = files.data if files.data is not None else datasets.load(descriptor)
     return data_leaves(train, test)
 
 

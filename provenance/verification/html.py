@@ -37,8 +37,8 @@ VERDICT_LINE = {
     "PASSED": "every artifact re-hashes to its anchored leaf, every tree is anchored by the run's identity, in order",
     "FAILED": "something does not hold: see the changed leaves and failed checks below",
     "INCOMPLETE": "nothing found wrong, something missing: see below",
-    CANNOT_CHECK: "a network could not be asked, so the anchors are unconfirmed: nothing found against the run, nothing shown "
-                  "to hold (the verifier's verdict is FAILED; run it again when the network is up)",
+    CANNOT_CHECK: "some checks could not be made (a network down, data not given): nothing found against the run, nothing "
+                  "shown to hold; supply what is named below and verify again",
 }
 
 STYLE = """
@@ -193,7 +193,13 @@ def _verdict(verdict: str, data: Mapping[str, Any], v: Mapping[str, Any]) -> str
     return (f'<header id="verdict" class="verdict {VERDICT_CLASS.get(verdict, "failed")}">'
             f'<div class="word">{e(verdict)}</div><div class="line">{e(VERDICT_LINE.get(verdict, ""))}</div>'
             f'<div class="run">run {e(data.get("run_id"))} · {len(checks)} checks, {failed} not passed · '
-            f'tree links {"ok" if v.get("tree_links", v.get("chain_integrity")) else "BROKEN"}</div></header>')
+            f'tree links {"ok" if v.get("tree_links", v.get("chain_integrity")) else "BROKEN"}</div>'
+            + "".join(f'<div class="line">{e(x)}</div>' for x in _trust_lines(v)) + '</header>')
+
+
+def _trust_lines(v: Mapping[str, Any]) -> list[str]:
+    """The banner's lines about who anchored: the trust list (or its absence), a well-known key."""
+    return [x for x in (v.get("trust"), v.get("well_known_identity")) if x]
 
 
 def _summary(data: Mapping[str, Any], v: Mapping[str, Any]) -> str:
