@@ -37,6 +37,9 @@ def training_options(f: Callable) -> Callable:
                      help="With --dp: per-sample gradient clipping norm  [default: 1.0]"),
         click.option("--accountant", type=click.Choice(["prv", "rdp", "gdp"]), default=None,
                      help="With --dp: Opacus's privacy accountant  [default: prv]"),
+        click.option("--identity", metavar="ADDRESS", default=None,
+                     help="The Ethereum account the pre tree commits to, whose key need not be here: train with anchoring "
+                          "off, then `provenance anchor RUN` with that account. [config blockchain.ethereum.identity]"),
         base_dir_option,
         config_option,
         network_option,
@@ -61,12 +64,15 @@ def options_from(params: dict[str, Any], **extra: Any) -> Any:
         config = load_settings_for(config, ethereum_flags(params["eth_network"], params["eth_account"]))
     return TrainOptions(epochs=params["epochs"], batch_size=params["batch_size"], learning_rate=params["learning_rate"],
                         seed=params["seed"], mnist_dir=params["mnist_dir"], base_dir=str(params["base_dir"]),
-                        config=config, run_id=params["run_id"], dp=params["dp"], **dp_values, **extra)
+                        config=config, run_id=params["run_id"], dp=params["dp"], identity=params["identity"], **dp_values, **extra)
 
 
 def report_training(result: Any, epochs: int, as_json: bool) -> None:
-    """Print a training run's summary (roots, anchors, privacy, verdict); exit 1 unless verified."""
+    """Print a training run's summary (roots, anchors, privacy, verdict); exit as `verify` does."""
+    from ..verification import verdicts
+
     ok = bool(result.verification and result.verification["ok"])
+    verdict = (result.verification or {}).get("verdict") or ("PASSED" if ok else "FAILED")
     summary = {
         "run_dir": str(result.run_dir), "test_accuracy": result.accuracy, "roots": result.roots,
         "anchors": {k: {"state": v["state"], **{x: v["location"][x] for x in ("tx_hash", "cid", "txid") if x in v["location"]}}
@@ -84,12 +90,13 @@ def report_training(result: Any, epochs: int, as_json: bool) -> None:
         if result.privacy:
             lines.append("  privacy spent (epsilon by epoch, delta {delta:g}, {accountant}): ".format(**result.privacy[-1])
                          + ", ".join(f"{p['epsilon']:.3f}" for p in result.privacy))
-        lines.append(f"verification: {'PASSED' if ok else 'FAILED'}; report {result.report_path} (and report.md, report.html)")
+        lines.append(f"verification: {verdict}; report {result.report_path} (and report.md, report.html)")
         return "\n".join(lines)
 
+    summary["verdict"] = verdict
     emit(as_json, summary, text)
     if not ok:
-        sys.exit(1)
+        sys.exit(verdicts.exit_code(verdict))
 
 
 @click.command()
@@ -189,6 +196,9 @@ def anchor(run, retry, batch, base_dir, config_path, eth_network, eth_account, a
         anchors = Anchors(settings)
         entries = (anchors.send_batch() if batch else []) + (anchors.retry() if retry else [])
         receipts = {f"{e.run_id}/{e.stage}/{e.network}": e.current_receipt().to_json() for e in entries}
+        # left pending, each with the identity it waits for (sent only from the account its run committed to)
+        receipts |= {f"{e.run_id}/{e.stage}/{e.network}": e.current_receipt().to_json() | {"reason": why}
+                     for e, why in anchors.held_back}
     else:
         tracker = ProvenanceTracker.load(resolve_run(run, base_dir), settings)
         done = tracker.anchor_pending()

@@ -51,6 +51,7 @@ class TrainOptions:
     accountant: str = "prv"
     gradient_shards: int = 1  # > 1: a global batch's gradient is the ordered sum of this many shard gradients
     threads: int | None = None  # torch intra-op threads (results depend on it); None: torch's default
+    identity: str | None = None  # the Ethereum account the pre tree commits to (train offline, `provenance anchor` later)
 
     def dp_options(self):
         from .dp import DPOptions
@@ -153,7 +154,8 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
             init_leaves = hasher.weight_leaves(model.state_dict())
             data_leaves = train_leaves + test_leaves if main else None
         if main:
-            tracker = ProvenanceTracker(options.base_dir, options.config, run_id=options.run_id or new_run_id("digits" if not options.mnist_dir else "mnist"))
+            tracker = ProvenanceTracker(options.base_dir, options.config, run_id=options.run_id or new_run_id("digits" if not options.mnist_dir else "mnist"),
+                                        identity=options.identity)
             if cluster is not None:
                 tracker.record.artifacts["distributed"] = cluster.describe()
             hooks.phase("hashing data")

@@ -50,7 +50,7 @@ from ..digests.hashing import CANONICALIZATION
 from ..merkle import Leaf
 from ..digests.privacy import METRICS_KEY as PRIVACY_KEY
 from ..digests.privacy import KIND as privacy_kind
-from ..record import IDENTITY_ETHEREUM, RUN_NONCE, Record, Stage, check_run_id, kinds
+from ..record import IDENTITY_ETHEREUM, RUN_NONCE, Record, Stage, check_run_id, ethereum_identity_leaf, kinds
 from .background import Ahead, EpochWork
 
 log = logging.getLogger(__name__)
@@ -100,10 +100,14 @@ class ProvenanceTracker:
         code_path: str | Path = ".",
         lockfile: str | Path | None = "requirements.lock",
         read_only: bool = False,
+        identity: str | None = None,
         _attach: bool = False,
     ) -> None:
         self.settings = load_settings(config)  # typed; `config` is its dict form, kept for the API
         self.config = self.settings.as_dict()
+        # The account that will anchor the run, named without its key (train offline, anchor later):
+        # the argument, else the config's blockchain.ethereum.identity.
+        self._identity = ethereum_identity_leaf(identity).name if identity is not None else self.settings.blockchain.ethereum.identity
         if run_id is not None:
             refuse_secrets(run_id, "run id")  # a key pasted as a run id would name the folder and the outbox entries
         self.run_id = check_run_id(run_id) if run_id is not None else new_run_id()
@@ -270,7 +274,13 @@ class ProvenanceTracker:
         """A random nonce, and the Ethereum account that will anchor every stage (when Ethereum is
         one of the networks): verification checks each anchor was made by it."""
         leaves = kinds.make(RUN_NONCE, secrets.token_bytes(32))
-        if self.anchors.enabled and "ethereum" in self.anchors.networks:
+        sending = self.anchors.enabled and "ethereum" in self.anchors.networks
+        if self._identity is not None:
+            if sending and (signer := self._ethereum_identity()) != self._identity:
+                raise ConfigError(f"identity: expected the signer of this run's anchors ({signer}) to be the committed "
+                                  f"identity {self._identity}; train with anchoring off to anchor later with that account")
+            leaves += kinds.make(IDENTITY_ETHEREUM, self._identity)
+        elif sending:
             leaves += kinds.make(IDENTITY_ETHEREUM, self._ethereum_identity())
         return leaves
 
@@ -380,6 +390,7 @@ class ProvenanceTracker:
         in the outbox, and return this run's receipts by stage. A loaded run is locked meanwhile
         (refused while a training still writes it)."""
         self._epochs.finish()
+        self.anchors.check_signer(self.record)  # before anything is queued: refused runs leave no outbox entry
         fd = runlock.hold(self.run_dir, self.run_id) if self._loaded and self._lock_fd is None else None
         try:
             for stage in self.record.stages:
