@@ -22,7 +22,7 @@ from ..digests.hashing import dataset_leaves
 from ..errors import FormatError, ProvenanceError
 from ..files import read_file, read_json
 from ..merkle import Leaf
-from . import CHAIN_PREV, IDENTITY_ETHEREUM, RUN_NONCE, Record, Stage, ethereum_identity_leaf, nonce_leaf
+from . import CHAIN_PREV, IDENTITY_ETHEREUM, RUN_ID, RUN_NONCE, Record, Stage, ethereum_identity_leaf, nonce_leaf, run_id_leaf
 
 DATA_SAMPLE = "data.sample"
 CONFIG = "config"
@@ -149,6 +149,13 @@ def _nonce(files: RunFiles, stage: Stage) -> list[Leaf]:
     return [nonce_leaf(found[0].digest)]
 
 
+def _run_id(files: RunFiles, stage: Stage) -> list[Leaf]:
+    """The run id leaf, made again from the record's run id; only the pre tree has one."""
+    if stage.name != "pre":
+        raise ProvenanceError(f"a {RUN_ID} leaf belongs in the pre tree only, found one in {stage.name!r}")
+    return [run_id_leaf(files.record.run_id)]
+
+
 KINDS: dict[str, LeafKind] = {row.kind: row for row in (
     LeafKind(DATA_SAMPLE, "pre", data_leaves, _data, per_run=True),
     # made by `shard_tracking.shard_leaves_of` in track_data (which also needs the source it returns);
@@ -167,5 +174,6 @@ KINDS: dict[str, LeafKind] = {row.kind: row for row in (
              lambda f, s: privacy.leaves(accounting_json(s), f.record.value_encoding)),
     LeafKind(IDENTITY_ETHEREUM, "pre", lambda address: [ethereum_identity_leaf(address)], _identity),
     LeafKind(RUN_NONCE, "pre", lambda nonce: [nonce_leaf(nonce)], _nonce),
+    LeafKind(RUN_ID, "pre", lambda run_id: [run_id_leaf(run_id)], _run_id),
     LeafKind(CHAIN_PREV, "every tree after pre", None, None),  # made by `Stage.build`, checked by verify's chain step
 )}

@@ -50,7 +50,7 @@ from ..digests.hashing import CANONICALIZATION
 from ..merkle import Leaf
 from ..digests.privacy import METRICS_KEY as PRIVACY_KEY
 from ..digests.privacy import KIND as privacy_kind
-from ..record import IDENTITY_ETHEREUM, RUN_NONCE, Record, Stage, check_run_id, ethereum_identity_leaf, kinds
+from ..record import IDENTITY_ETHEREUM, RUN_ID, RUN_NONCE, Record, Stage, check_run_id, ethereum_identity_leaf, kinds
 from .background import Ahead, EpochWork
 
 log = logging.getLogger(__name__)
@@ -273,7 +273,7 @@ class ProvenanceTracker:
     def _identity_leaves(self) -> list[Leaf]:
         """A random nonce, and the Ethereum account that will anchor every stage (when Ethereum is
         one of the networks): verification checks each anchor was made by it."""
-        leaves = kinds.make(RUN_NONCE, secrets.token_bytes(32))
+        leaves = kinds.make(RUN_NONCE, secrets.token_bytes(32)) + kinds.make(RUN_ID, self.run_id)
         sending = self.anchors.enabled and "ethereum" in self.anchors.networks
         if self._identity is not None:
             if sending and (signer := self._ethereum_identity()) != self._identity:
