@@ -31,6 +31,7 @@ backend opened ahead, in threads started by the constructor, while the data is h
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
@@ -38,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..digests import context, models, shard_tracking
+from ..digests import context, datasets, models, shard_tracking
 from ..record import runlock
 from ..anchoring import AnchorResult, Anchors
 from ..anchors.base import AnchorBackend
@@ -200,8 +201,25 @@ class ProvenanceTracker:
         job, `provenance.digests.sharding`); verification re-hashes the data all the same.
         `engine` ('local', 'dask' or an engine) or `shard_size`: commit to the data in shards, one
         `data.shard` leaf each, hashed on that engine (`provenance.digests.shard_tracking`); `train_data`
-        may then also be a sharded source on disk (a folder, .tar or .parquet shards)."""
+        may then also be a sharded source on disk (a folder, .tar or .parquet shards).
+
+        `train_data` may also be where the data lives, so that `provenance verify` re-loads it: a
+        path (a .npz/.npy, torch.save or CSV file; an image folder, webdataset tar, parquet or HF
+        save_to_disk folder, committed in shards) or a descriptor (`provenance.digests.datasets`);
+        a dataset that carries its source (`datasets.FileData`, an HF `Dataset` from
+        `load_from_disk`) is recorded with it. Only data that exists in memory alone is `custom`."""
         started = time.perf_counter()
+        if source is None and test_data is None and leaves is None and isinstance(train_data, (str, os.PathLike, Mapping)):
+            described = dict(train_data) if isinstance(train_data, Mapping) else None
+            suffix = Path(train_data).suffix.lower() if described is None else ""
+            if described is not None or suffix in datasets.FILE_SUFFIXES:
+                train_data, test_data = datasets.open_files(described if described is not None else train_data)
+            elif shard_size is None and engine is None:
+                shard_size = shard_tracking.DEFAULT_SHARD_SIZE  # a folder, tar, parquet or HF folder: its own shards
+        if source is None and leaves is None:
+            source = datasets.source_of(train_data, test_data)
+        # a FileData is hashed as its arrays, in bulk (the same leaves as item by item)
+        train_data, test_data = (datasets.as_arrays(x) for x in (train_data, test_data))
         if leaves is None and (engine is not None or shard_size is not None):
             leaves, source = shard_tracking.shard_leaves_of(train_data, test_data, source, engine=engine,
                                                             shard_size=shard_size, run_dir=self.run_dir)
