@@ -240,6 +240,12 @@ def status(run, base_dir, config_path, as_json) -> None:
     data["recover"] = (f"the outbox knows more than record.json ({', '.join(known)}): run `provenance recover {run_dir}`"
                        if known else None)  # always there: --json keys do not come and go
     data["outbox"] = [_outbox_entry(e) for e in entries_for(run_dir, tracker.record.run_id, outbox) if e.state.value != "confirmed"]
+    from ..verification.verdicts import well_known
+
+    pre = tracker.record.stages[0] if tracker.record.stages and tracker.record.stages[0].name == "pre" else None
+    identities = pre.identities() if pre is not None else []
+    data["identity"] = identities[0] if len(identities) == 1 else None
+    data["identity_warning"] = well_known(data["identity"])
     saved = read_row(run_dir)
     data["saved_verdict"] = {"verdict": saved.verdict, "saved_at": saved.verdict_saved_at, "current": saved.verdict_current}
     data["next"] = _next_step(data, run_dir)
@@ -302,6 +308,8 @@ def _run_status_text(data: dict[str, Any]) -> str:
                   + (f" (last error: {e['last_error']})" if e["last_error"] else "") for e in data["outbox"]]
     if data["recover"]:
         lines.append(data["recover"])
+    lines.append(f"identity: {data['identity'] or 'none committed (anchoring it is refused)'}"
+                 + (f" ({data['identity_warning']})" if data["identity_warning"] else ""))
     saved = data["saved_verdict"]
     lines.append(f"last saved verdict: {saved['verdict']}" + (f" (report.json of {saved['saved_at']}"
                  + (", about older trees" if saved["current"] is False else "") + ")" if saved["saved_at"] else ""))

@@ -361,14 +361,22 @@ def _link(url: str | None) -> str:
 # ---------------------------------------------------------------------- which pictures
 
 def _history(record: Record) -> list[dict[str, Any]]:
-    """Per-epoch loss and test accuracy for `plots.training_curves`, when every epoch tree has both."""
+    """Per-epoch loss and accuracy for `plots.training_curves`, when every epoch tree has a loss:
+    the first of `LOSS_KEYS` / `ACCURACY_KEYS` each holds (`loss`, Lightning's `train_loss`, HF's
+    `eval_loss`; `val_acc`, `eval_accuracy`, ...), as the callbacks recorded them; accuracy None
+    where none was recorded."""
+    from ..record import ACCURACY_KEYS, LOSS_KEYS
+
+    def number(m: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+        return next((m[k] for k in keys if isinstance(m.get(k), (int, float)) and not isinstance(m.get(k), bool)), None)
+
     rows = []
     for stage in record.stages:
         if not stage.name.startswith("epoch-"):
             continue
         m = stage.metrics
-        loss, acc = m.get("loss"), m.get("test_accuracy", m.get("accuracy"))
-        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (loss, acc)):
+        loss, acc = number(m, LOSS_KEYS), number(m, ACCURACY_KEYS)
+        if loss is None:
             return []
         epoch = m.get("epoch")
         rows.append({"epoch": epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else len(rows) + 1,
