@@ -47,7 +47,7 @@ def well_known(address: str | None) -> str | None:
     """A line naming `address` as a well-known test account, or None."""
     if not isinstance(address, str) or address.lower() not in _WELL_KNOWN:
         return None
-    return (f"{address} is anvil/hardhat's well-known test account #{_WELL_KNOWN[address.lower()]} "
+    return (f"{address} is well-known test account #{_WELL_KNOWN[address.lower()]} of anvil and hardhat "
             "(default mnemonic): its private key is public, anyone can anchor as it")
 
 

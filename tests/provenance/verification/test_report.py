@@ -147,6 +147,15 @@ def test_cannot_check_when_the_chain_cannot_be_asked(run_copy, tmp_path):
     assert 'class="verdict cannot-check"' in page and ">CANNOT CHECK<" in page
 
 
+def test_verify_with_the_chain_down_is_cannot_check_not_failed(run_copy, tmp_path):
+    config = tmp_path / "dead-rpc.json"
+    config.write_text(json.dumps({"blockchain": {"ethereum": {"network": "http://127.0.0.1:9"}}}))
+    done = cli("verify", str(run_copy), "--config", str(config))
+    assert done.returncode == 3, done.stdout[-2000:] + done.stderr
+    assert "verification CANNOT CHECK" in done.stdout and "FAILED " not in done.stdout
+    assert "run verify again when ethereum can be reached" in done.stdout
+
+
 def test_cannot_check_never_replaces_a_saved_passed(run_copy, tmp_path):
     """The chain down after a PASSED report: exit 3, the saved report stays, `runs` still shows PASSED."""
     make_report(run_copy, code=0)
