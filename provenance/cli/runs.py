@@ -150,7 +150,8 @@ def verify(run, brief, submitters, data_paths, engine, scheduler, workers, spot_
 
     def text() -> str:
         shown = [c for c in report.checks if not (brief and c.ok)]
-        lines = [f"{'ok    ' if c.ok else 'MISSING' if c.incomplete else 'FAILED'}  {c.name}: {c.detail}" for c in shown]
+        lines = [f"{'ok    ' if c.ok else 'MISSING' if c.incomplete else 'UNCHECKED' if c.unchecked else 'FAILED'}  {c.name}: {c.detail}"
+                 for c in shown]
         lines += [f"CHANGED {c.describe()}: recorded {c.recorded}, found {c.found}" for c in report.changes]
         lines += [f"warning: {w}" for w in report.warnings]
         lines += [f"data checked: {name} at {path}" for name, path in report.data_sources.items()]

@@ -326,7 +326,8 @@ def _privacy_table(privacy: Mapping[str, Any] | None) -> str:
 def _checks(checks: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for c in checks:
-        result, cls = ("ok", "ok") if c.get("ok") else ("MISSING", "missing") if c.get("incomplete") else ("FAILED", "no")
+        result, cls = ("ok", "ok") if c.get("ok") else ("MISSING", "missing") if c.get("incomplete") \
+            else ("UNCHECKED", "missing") if c.get("unchecked") else ("FAILED", "no")
         row_class = "" if c.get("ok") else ' class="bad"'
         rows.append(f'<tr{row_class}><td>{e(c.get("name"))}</td><td class="{cls}">{result}</td>'
                     f'<td>{e(c.get("detail"))}</td></tr>')

@@ -118,7 +118,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     if v.get("warnings"):
         lines += ["", "## Warnings", ""] + [f"- {_md(w)}" for w in v["warnings"]]
     lines += ["", "## Checks", "", "| check | result | detail |", "|---|---|---|"]
-    lines += [f"| {_md(c['name'])} | {'ok' if c['ok'] else 'MISSING' if c.get('incomplete') else 'FAILED'} | {_md(c['detail'])} |"
+    lines += [f"| {_md(c['name'])} | {'ok' if c['ok'] else 'MISSING' if c.get('incomplete') else 'UNCHECKED' if c.get('unchecked') else 'FAILED'} | {_md(c['detail'])} |"
               for c in v["checks"]]
     lines += ["", "## Timings (seconds)", ""] + [f"- {_md(k)}: {val:.3f}" for k, val in data["timings"].items()
                                                  if isinstance(val, numbers.Real)]
