@@ -37,6 +37,7 @@ RECORD_FILE = "record.json"
 # Outbox entries of bare roots (`BlockchainManager.store_merkle_root`): no run folder to update.
 # Not a valid run id (`record.check_run_id`), so it never collides with a training run.
 ROOTS_RUN_ID = "#roots"
+NOT_A_RUN = ""  # `committed_identity` of an entry whose payload is no run record (a bare root's bytes)
 
 
 class AnchorResult(dict):
@@ -327,15 +328,17 @@ class Anchors:
 
     def committed_identity(self, entry: Entry) -> str | None:
         """The Ethereum identity the pre tree of `entry`'s run commits to, from the snapshot the
-        outbox keeps (the run folder may be gone)."""
+        outbox keeps (the run folder may be gone); None if it commits to none, `NOT_A_RUN` if the
+        payload is no run record."""
         key = (entry.run_id, entry.run_dir)
         if key not in self._identities:
             try:
                 record = Record.from_snapshot(self.outbox.payload(entry), source=f"outbox entry {entry.id}")
-                pre = record.stages[0] if record.stages and record.stages[0].name == "pre" else None
-                names = pre.identities() if pre is not None else []
             except ProvenanceError:
-                names = []
+                self._identities[key] = NOT_A_RUN  # a bare root's payload (any bytes): no run, no identity to hold it to
+                return NOT_A_RUN
+            pre = record.stages[0] if record.stages and record.stages[0].name == "pre" else None
+            names = pre.identities() if pre is not None else []
             self._identities[key] = names[0] if len(names) == 1 else None
         return self._identities[key]
 
@@ -348,6 +351,8 @@ class Anchors:
                 or entry.state is not AnchorState.PENDING:
             return True
         identity = self.committed_identity(entry)
+        if identity == NOT_A_RUN:
+            return True
         if identity is None:
             why = "its run commits to no Ethereum identity: it could never verify, so it is not sent"
         else:

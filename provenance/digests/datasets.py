@@ -40,7 +40,7 @@ from ..errors import ConfigError, FormatError
 Split = tuple[np.ndarray, np.ndarray]
 
 
-class DataNotGiven(ConfigError):
+class DataNotGiven(ConfigError, FormatError):
     """The run's data is not where its descriptor points (or was in memory only): the samples
     cannot be re-hashed here, which is no evidence against them (verification: CANNOT CHECK)."""
 
@@ -332,7 +332,7 @@ def _load_hf_disk(descriptor: Mapping[str, Any]) -> tuple[Any, Any]:
     def folder(key: str) -> Any:
         value = descriptor.get(key)
         if isinstance(value, str) and not Path(value).exists():
-            raise DataNotGiven(f"dataset.{key}: expected the save_to_disk folder at {value}, found nothing there; "
+            raise DataNotGiven(f"dataset.{key}: expected a folder written by save_to_disk, found no folder at {value}; "
                                "give your copy with --data NAME=PATH")
         if not isinstance(value, str) or not Path(value).is_dir():
             found = f"no folder at {value}" if isinstance(value, str) else _show(value)
