@@ -62,32 +62,48 @@ def _proof_summary(path: Path, kind: str, name: str, steps: list[str], submitter
 @click.command("check-proof")
 @click.argument("proof_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--offline", is_flag=True, help="Check the hashes only; do not ask the chain.")
+@click.option("--submitter", "submitters", multiple=True, metavar="ADDRESS",
+              help="An Ethereum address you trust to anchor runs (repeatable; also the config's "
+                   "blockchain.ethereum.trusted_submitters): fails unless the proof's run identity is one of them.")
 @click.option("--network", default=None, help="Ethereum network: 'local', an RPC URL or Ape's ecosystem:network:provider "
               "(default: from the config and environment).")
 @config_option
 @json_option
-def check_proof(proof_file, offline, network, config_path, as_json) -> None:
+def check_proof(proof_file, offline, submitters, network, config_path, as_json) -> None:
     """Check a proof file offline and with the MLProvenance contract (eth_call verifyLeafInclusion,
     scoped to the submitter the file names, in the contract its receipts name).
 
-    Exits 1 unless every check holds and the final root is anchored by that submitter."""
-    bundle = load_proof_file(proof_file)
-    if isinstance(bundle, NestedProof):  # both levels offline; verifyNestedInclusion on-chain
-        results = check_nested_offline(bundle)
-        if not offline:
-            results += check_nested_on_network(bundle, _network(config_path, network))
-        bundle = bundle.run
+    The proof must also carry the path from a pre tree that commits the submitter (and the file's
+    run id) up to the same final root, that pre root anchored by it: a one-tree "run" proves nothing.
+    Exits 0 VALID, 1 unless every check holds (naming why), 3 when the chain cannot be asked."""
+    from ..verification import verdicts
+    from ..verification.proofs import check_run
+    from ..verification.verify import _trusted
+
+    settings = load_settings_for(config_path, ethereum_flags(network, None))
+    trusted = _trusted(list(submitters) + list(settings.blockchain.ethereum.trusted_submitters))
+    loaded = load_proof_file(proof_file)
+    bundle = loaded.run if isinstance(loaded, NestedProof) else loaded
+    if isinstance(loaded, NestedProof):  # both levels offline; verifyNestedInclusion on-chain
+        results = check_nested_offline(loaded)
     else:
-        results = check_offline(bundle)
-        if not offline:
-            results += check_on_network(bundle, _network(config_path, network))
+        results = check_offline(loaded)
+    results += check_run(bundle, trusted)
+    if not offline:
+        where = settings.blockchain.ethereum.network
+        results += check_nested_on_network(loaded, where) if isinstance(loaded, NestedProof) else check_on_network(loaded, where)
     ok = all(r[1] for r in results)
-    data = {"ok": ok, "offline_only": offline, "submitter": bundle.submitter,
-            "checks": [{"name": n, "ok": o, "detail": d} for n, o, d in results]}
+    identity = bundle.identity[0].leaf.name if bundle.identity else bundle.submitter
+    trust = verdicts.trust_note(identity, trusted)
+    known = verdicts.well_known(identity)
+    data = {"ok": ok, "verdict": verdicts.PASSED if ok else verdicts.FAILED, "offline_only": offline, "submitter": bundle.submitter,
+            "trust": trust, "well_known_identity": known, "checks": [{"name": n, "ok": o, "detail": d} for n, o, d in results]}
     emit(as_json, data, lambda: "\n".join([f"{'ok    ' if o else 'FAILED'}  {n}: {d}" for n, o, d in results]
-                                         + [f"proof {'VALID' if ok else 'INVALID'}" + (" (offline only; on-chain not checked)" if offline else "")]))
+                                         + ([f"warning: {known}"] if known else [])
+                                         + [f"proof {'VALID' if ok else 'INVALID'}" + (" (offline only; on-chain not checked)" if offline else "")
+                                            + f" ({trust})"]))
     if not ok:
-        sys.exit(1)
+        sys.exit(verdicts.exit_code(verdicts.FAILED))
 
 
 def _network(config_path: Path | None, network: str | None) -> str:

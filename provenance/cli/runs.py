@@ -12,6 +12,7 @@ from ..training.tracker import ProvenanceTracker
 from ..verification.verify import verify_run
 from .common import (account_option, base_dir_option, config_option, emit, ethereum_flags, ethereum_options, json_option,
                      load_settings_for, network_option, resolve_run)
+from .data import data_option, parse_data_options
 from .listing import read_row, short_root
 from .shards import open_engine, shard_options
 
@@ -36,6 +37,9 @@ def training_options(f: Callable) -> Callable:
                      help="With --dp: per-sample gradient clipping norm  [default: 1.0]"),
         click.option("--accountant", type=click.Choice(["prv", "rdp", "gdp"]), default=None,
                      help="With --dp: Opacus's privacy accountant  [default: prv]"),
+        click.option("--identity", metavar="ADDRESS", default=None,
+                     help="The Ethereum account the pre tree commits to, whose key need not be here: train with anchoring "
+                          "off, then `provenance anchor RUN` with that account. [config blockchain.ethereum.identity]"),
         base_dir_option,
         config_option,
         network_option,
@@ -60,12 +64,15 @@ def options_from(params: dict[str, Any], **extra: Any) -> Any:
         config = load_settings_for(config, ethereum_flags(params["eth_network"], params["eth_account"]))
     return TrainOptions(epochs=params["epochs"], batch_size=params["batch_size"], learning_rate=params["learning_rate"],
                         seed=params["seed"], mnist_dir=params["mnist_dir"], base_dir=str(params["base_dir"]),
-                        config=config, run_id=params["run_id"], dp=params["dp"], **dp_values, **extra)
+                        config=config, run_id=params["run_id"], dp=params["dp"], identity=params["identity"], **dp_values, **extra)
 
 
 def report_training(result: Any, epochs: int, as_json: bool) -> None:
-    """Print a training run's summary (roots, anchors, privacy, verdict); exit 1 unless verified."""
+    """Print a training run's summary (roots, anchors, privacy, verdict); exit as `verify` does."""
+    from ..verification import verdicts
+
     ok = bool(result.verification and result.verification["ok"])
+    verdict = (result.verification or {}).get("verdict") or ("PASSED" if ok else "FAILED")
     summary = {
         "run_dir": str(result.run_dir), "test_accuracy": result.accuracy, "roots": result.roots,
         "anchors": {k: {"state": v["state"], **{x: v["location"][x] for x in ("tx_hash", "cid", "txid") if x in v["location"]}}
@@ -84,13 +91,14 @@ def report_training(result: Any, epochs: int, as_json: bool) -> None:
             lines.append("  privacy spent (epsilon by epoch, delta {delta:g}, {accountant}): ".format(**result.privacy[-1])
                          + ", ".join(f"{p['epsilon']:.3f}" for p in result.privacy))
         unproven = (result.verification or {}).get("not_proven") or []  # an IPFS-only / Bitcoin-only run
-        lines.append(f"verification: {'PASSED' if ok else 'FAILED'}" + (f" (NOT proven: {'; '.join(unproven)})" if unproven else "")
+        lines.append(f"verification: {verdict}" + (f" (NOT proven: {'; '.join(unproven)})" if unproven else "")
                      + f"; report {result.report_path} (and report.md, report.html)")
         return "\n".join(lines)
 
+    summary["verdict"] = verdict
     emit(as_json, summary, text)
     if not ok:
-        sys.exit(1)
+        sys.exit(verdicts.exit_code(verdict))
 
 
 @click.command()
@@ -124,30 +132,38 @@ def train(gradient_shards, threads, audit_every, **params) -> None:
 @click.option("--submitter", "submitters", multiple=True, metavar="ADDRESS",
               help="An Ethereum address you trust to anchor runs (repeatable; also the config's "
                    "blockchain.ethereum.trusted_submitters): fails unless the run's identity is one of them.")
+@data_option
 @shard_options
 @base_dir_option
 @config_option
 @network_option
 @json_option
-def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed, base_dir, config_path, eth_network, as_json) -> None:
+def verify(run, brief, submitters, data_paths, engine, scheduler, workers, spot_check, seed, base_dir, config_path, eth_network,
+           as_json) -> None:
     """Verify RUN (a run folder, a run id under --base-dir, or `latest`) from its folder alone:
     re-hash data and models, recompute roots, check the chain, every anchor, who made it and in
     which order, and that the run is complete.
 
-    Exits 1 if anything does not hold (FAILED, naming each changed leaf and its tree) or something
-    is missing (INCOMPLETE: no post tree, or a tree without a confirmed anchor)."""
+    Exits 0 PASSED; 1 if anything does not hold (FAILED, naming each changed leaf and its tree) or
+    something is missing (INCOMPLETE: no post tree, or a tree without a confirmed anchor); 3 if the
+    only failures are checks that could not be made (CANNOT CHECK: a network down, data not given).
+    --data NAME=PATH points a dataset of the run at your own copy."""
     with open_engine(engine, scheduler=scheduler, workers=workers) as runner:
         settings = load_settings_for(config_path, ethereum_flags(eth_network, None))
         report = verify_run(resolve_run(run, base_dir), config=settings, submitters=submitters, engine=runner,
-                            spot_check=spot_check, seed=seed)
+                            spot_check=spot_check, seed=seed, data=parse_data_options(data_paths))
 
     def text() -> str:
         shown = [c for c in report.checks if not (brief and c.ok)]
-        lines = [f"{'ok    ' if c.ok else 'MISSING' if c.incomplete else 'FAILED'}  {c.name}: {c.detail}" for c in shown]
+        lines = [f"{'ok    ' if c.ok else 'MISSING' if c.incomplete else 'UNCHECKED' if c.unchecked else 'FAILED'}  {c.name}: {c.detail}"
+                 for c in shown]
         lines += [f"CHANGED {c.describe()}: recorded {c.recorded}, found {c.found}" for c in report.changes]
         lines += [f"warning: {w}" for w in report.warnings]
+        lines += [f"data checked: {name} at {path}" for name, path in report.data_sources.items()]
         lines.append(f"identity: {report.identity or 'none committed'}"
                      + (f" (trusted: {', '.join(report.trusted_submitters)})" if report.trusted_submitters else ""))
+        if report.unchecked:
+            lines.append("CANNOT CHECK: " + "; ".join(report.unchecked))
         lines += [f"  {a['stage']:<9} {a['network']:<9} anchored by {a['facts'].get('submitter', '?')} "
                   f"in block {a['facts'].get('block_number', '?')}" for a in report.anchors if a.get("facts", {}).get("submitter")]
         if report.verdict == "INCOMPLETE":
@@ -156,12 +172,12 @@ def verify(run, brief, submitters, engine, scheduler, workers, spot_check, seed,
         lines.append(f"run {report.run_id}: verification {report.verdict}"
                      + (" (content and chain only, no identity)" if report.not_proven else "")
                      + f" ({len(report.checks)} checks, tree links {'ok' if report.chain_integrity else 'BROKEN'}, "
-                     f"{len(report.anchors)} anchors checked)")
+                     f"{len(report.anchors)} anchors checked; {report.trust})")
         return "\n".join(lines)
 
     emit(as_json, report.to_json(), text)
-    if not report.ok:
-        sys.exit(1)
+    if report.exit_code:
+        sys.exit(report.exit_code)
 
 
 @click.command()
@@ -188,6 +204,9 @@ def anchor(run, retry, batch, base_dir, config_path, eth_network, eth_account, a
         anchors = Anchors(settings)
         entries = (anchors.send_batch() if batch else []) + (anchors.retry() if retry else [])
         receipts = {f"{e.run_id}/{e.stage}/{e.network}": e.current_receipt().to_json() for e in entries}
+        # left pending, each with the identity it waits for (sent only from the account its run committed to)
+        receipts |= {f"{e.run_id}/{e.stage}/{e.network}": e.current_receipt().to_json() | {"reason": why}
+                     for e, why in anchors.held_back}
     else:
         tracker = ProvenanceTracker.load(resolve_run(run, base_dir), settings)
         done = tracker.anchor_pending()
@@ -229,6 +248,12 @@ def status(run, base_dir, config_path, as_json) -> None:
     data["recover"] = (f"the outbox knows more than record.json ({', '.join(known)}): run `provenance recover {run_dir}`"
                        if known else None)  # always there: --json keys do not come and go
     data["outbox"] = [_outbox_entry(e) for e in entries_for(run_dir, tracker.record.run_id, outbox) if e.state.value != "confirmed"]
+    from ..verification.verdicts import well_known
+
+    pre = tracker.record.stages[0] if tracker.record.stages and tracker.record.stages[0].name == "pre" else None
+    identities = pre.identities() if pre is not None else []
+    data["identity"] = identities[0] if len(identities) == 1 else None
+    data["identity_warning"] = well_known(data["identity"])
     saved = read_row(run_dir)
     data["saved_verdict"] = {"verdict": saved.verdict, "saved_at": saved.verdict_saved_at, "current": saved.verdict_current}
     data["next"] = _next_step(data, run_dir)
@@ -291,6 +316,8 @@ def _run_status_text(data: dict[str, Any]) -> str:
                   + (f" (last error: {e['last_error']})" if e["last_error"] else "") for e in data["outbox"]]
     if data["recover"]:
         lines.append(data["recover"])
+    lines.append(f"identity: {data['identity'] or 'none committed (anchoring it is refused)'}"
+                 + (f" ({data['identity_warning']})" if data["identity_warning"] else ""))
     saved = data["saved_verdict"]
     lines.append(f"last saved verdict: {saved['verdict']}" + (f" (report.json of {saved['saved_at']}"
                  + (", about older trees" if saved["current"] is False else "") + ")" if saved["saved_at"] else ""))

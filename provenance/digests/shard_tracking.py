@@ -96,7 +96,8 @@ SHARD_TREES_DIR = "shards"  # in a run folder: each shard's tree, kept by the wo
 
 
 def check_run_shards(record: Any, run_dir: Path, data: tuple[Any, Any] | None = None, *, engine: Any = None,
-                     spot_check: int | None = None, seed: int | None = None) -> list[tuple[str, bool, str]]:
+                     spot_check: int | None = None, seed: int | None = None,
+                     descriptor: Mapping[str, Any] | None = None) -> list[tuple[str, bool, str]]:
     """The verifier's checks of a sharded run's data, as (name, ok, detail): every shard
     re-hashed on `engine` (changed shards named, and their changed samples where the run folder
     keeps the shard trees), or, with `spot_check=K`, K seeded random samples with their nested
@@ -111,7 +112,7 @@ def check_run_shards(record: Any, run_dir: Path, data: tuple[Any, Any] | None = 
     runner, opened = engine_of(engine)
     try:
         try:
-            refs = refs_of_record(record.artifacts.get("dataset", {}), data)
+            refs = refs_of_record(descriptor if descriptor is not None else record.artifacts.get("dataset", {}), data)
         except ProvenanceError as e:  # e.g. in-memory data not given again: a failed check, not a crash
             return [(f"{stage.name} data.shard", False, f"cannot re-hash {len(recorded)} shards: {e}")]
         if spot_check is not None:

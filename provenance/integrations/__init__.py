@@ -44,3 +44,12 @@ def _plain(value: Any) -> Any:
         return value
     except (TypeError, ValueError):
         return str(value)
+
+
+def active_mlflow_run() -> str | None:
+    """The id of the MLflow run active in this process, if MLflow is in use (never imports it)."""
+    import sys
+
+    mlflow = sys.modules.get("mlflow")
+    active = mlflow.active_run() if mlflow is not None and hasattr(mlflow, "active_run") else None
+    return active.info.run_id if active is not None else None

@@ -32,7 +32,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 from .ownership import RunOwner
 from ..config import SECRET_WORDS
-from . import plain_json
+from . import active_mlflow_run, plain_json
 
 # TrainingArguments that never go into a record: credentials, where things are pushed, and this
 # machine's paths (they differ per machine and say nothing about the training).
@@ -90,6 +90,7 @@ class ProvenanceCallback(RunOwner, TrainerCallback):
         train = self.train_dataset if self.train_dataset is not None else _dataset(kwargs.get("train_dataloader"))
         test = self.eval_dataset if self.eval_dataset is not None else _dataset(kwargs.get("eval_dataloader"))
         self._start().track_data(train, test, source=self.data_source)
+        self.mlflow_run_id = active_mlflow_run()  # HF's MLflowCallback may end its run before ours is logged
         self.tracker.track_model(kwargs["model"])
         config = training_config(args) | {"model_class": type(kwargs["model"]).__qualname__} | plain_json(self.extra_config)
         self.tracker.store_merkle_on_blockchain_before_training(config)
@@ -110,7 +111,7 @@ class ProvenanceCallback(RunOwner, TrainerCallback):
         if self.log_to_mlflow:
             from .mlflow import log_run
 
-            self.mlflow_run_id = log_run(self.tracker)
+            self.mlflow_run_id = log_run(self.tracker, mlflow_run_id=self.mlflow_run_id)
         self.tracker.close()  # the run is complete: free its folder's lock
 
 

@@ -29,7 +29,7 @@ import lightning.pytorch as pl
 
 from .ownership import RunOwner
 from ..errors import ProvenanceError
-from . import plain_json
+from . import active_mlflow_run, plain_json
 
 TRAINER_SETTINGS = ("max_epochs", "max_steps", "accumulate_grad_batches", "gradient_clip_val", "precision",
                     "num_devices", "world_size")
@@ -70,6 +70,8 @@ class ProvenanceCallback(RunOwner, pl.Callback):
             return
         train, test = self.datasets if self.datasets is not None else (_train_dataset(trainer), _val_dataset(trainer))
         self._start().track_data(train, test, source=self.data_source)
+        self.mlflow_run_id = next((getattr(x, "run_id", None) for x in trainer.loggers if type(x).__name__ == "MLFlowLogger"),
+                                  None) or active_mlflow_run()
         self.tracker.track_model(pl_module)
         self.tracker.store_merkle_on_blockchain_before_training(self._training_config(trainer, pl_module))
         if self.audit:
@@ -104,7 +106,7 @@ class ProvenanceCallback(RunOwner, pl.Callback):
         if self.log_to_mlflow:
             from .mlflow import log_run
 
-            self.mlflow_run_id = log_run(self.tracker)
+            self.mlflow_run_id = log_run(self.tracker, mlflow_run_id=self.mlflow_run_id)
         self.tracker.close()  # the run is complete: free its folder's lock
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:

@@ -21,7 +21,14 @@ URLs):
   `provenance.changed_leaves` (the first few, `kind:name in tree 'stage' changed`), and per anchor
   `...verified` (`true`/`false`) with the submitter read from the chain when the verdict gives it;
   `provenance.identity.<network>`: the identity the pre tree commits to, where it holds one;
-- artifacts under `provenance/`: `record.json`, `report.json`, `report.md`, `report.html` (those present).
+- artifacts under `provenance/`: `record.json`, `report.json`, `report.md`, `report.html` (those present);
+- metrics: every number each epoch tree commits to, at its epoch as the step (one `log_batch`),
+  and with `verify=True` `provenance.verified` (1 PASSED, 0 otherwise); params: the run's
+  training config (scalar values), each under its own name unless the run already has it.
+
+The framework's run is the one logged into when there is one: `mlflow_run_id=`, else a
+provenance callback's (`run` may be the Lightning or Hugging Face `ProvenanceCallback`: the run
+of Lightning's `MLFlowLogger`, or the MLflow run active when HF training began), else the active run.
 """
 
 from __future__ import annotations
@@ -46,6 +53,9 @@ def log_run(run: str | Path | ProvenanceTracker, *, verify: bool = True, mlflow_
     """Log a provenance run (its folder, or the tracker that made it) into MLflow; returns the MLflow
     run id. Logs into `mlflow_run_id`, else the active MLflow run, else a new run named after the
     provenance run. `config`: the provenance config used to verify a run given by its folder."""
+    if hasattr(run, "tracker") and not isinstance(run, ProvenanceTracker):  # a framework callback
+        mlflow_run_id = mlflow_run_id or getattr(run, "mlflow_run_id", None)
+        run = run.tracker
     loaded = not isinstance(run, ProvenanceTracker)
     tracker = ProvenanceTracker.load(_run_dir(run), config) if loaded else run
     run_dir = tracker.run_dir
@@ -72,6 +82,7 @@ def log_run(run: str | Path | ProvenanceTracker, *, verify: bool = True, mlflow_
             client.log_param(mlflow_run_id, key, value)
         for key, value in tags.items():
             client.set_tag(mlflow_run_id, key, value)
+        _log_training(client, mlflow_run_id, record, report)
         for name in (RECORD_FILE, *REPORT_FILES):
             if (run_dir / name).is_file():
                 client.log_artifact(mlflow_run_id, str(run_dir / name), ARTIFACT_PATH)
@@ -79,6 +90,56 @@ def log_run(run: str | Path | ProvenanceTracker, *, verify: bool = True, mlflow_
         if started:
             mlflow.end_run()
     return mlflow_run_id
+
+
+def _log_training(client: MlflowClient, run_id: str, record: Record, report: Mapping[str, Any] | None) -> None:
+    """The committed metrics per epoch (one log_batch), `provenance.verified`, and the training
+    params the MLflow run does not hold yet (a framework may have logged them already)."""
+    import time
+
+    from mlflow.entities import Metric, Param
+
+    now = int(time.time() * 1000)
+    metrics = [Metric(key, float(value), now, step) for step, values in epoch_metrics(record) for key, value in values.items()]
+    if report is not None:
+        metrics.append(Metric("provenance.verified", 1.0 if report.get("verdict", "PASSED" if report.get("ok") else "FAILED") == "PASSED"
+                              else 0.0, now, 0))
+    have = client.get_run(run_id).data.params
+    params = [Param(k, v) for k, v in training_params(record).items() if k not in have]
+    for i in range(0, max(len(metrics), len(params)), 100):  # MLflow's batch limit is 100 params per call
+        client.log_batch(run_id, metrics=metrics[i:i + 100], params=params[i:i + 100])
+
+
+def epoch_metrics(record: Record) -> list[tuple[int, dict[str, float]]]:
+    """(epoch, {metric: value}) for each epoch tree, the numbers its metrics leaves commit to."""
+    out = []
+    for i, stage in enumerate(s for s in record.stages if s.name.startswith("epoch-")):
+        step = stage.metrics.get("epoch")
+        values = {k: v for k, v in stage.metrics.items()
+                  if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "epoch" and _finite(v)}
+        out.append((step if isinstance(step, int) and not isinstance(step, bool) else i + 1, values))
+    return out
+
+
+def training_params(record: Record) -> dict[str, str]:
+    """The run's training config, scalar values only (nested ones flattened with dots)."""
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, (str, int, float, bool)) or value is None:
+            out[prefix] = str(value)[:500]  # MLflow's param value limit
+
+    walk("", record.config)
+    return out
+
+
+def _finite(value: float) -> bool:
+    import math
+
+    return math.isfinite(value)
 
 
 def run_values(record: Record, report: Mapping[str, Any] | None) -> tuple[dict[str, str], dict[str, str]]:
@@ -108,7 +169,7 @@ def run_values(record: Record, report: Mapping[str, Any] | None) -> tuple[dict[s
             tags[f"{prefix}.link"] = link
     if report is not None:
         failed = [c for c in report.get("checks", []) if not c.get("ok")]
-        tags["provenance.verdict"] = "PASSED" if report.get("ok") else "FAILED"
+        tags["provenance.verdict"] = str(report.get("verdict") or ("PASSED" if report.get("ok") else "FAILED"))
         tags["provenance.checks"] = str(len(report.get("checks", [])))
         tags["provenance.checks_failed"] = str(len(failed))
         changes = [c.get("description", "") for c in report.get("changes", [])]

@@ -40,7 +40,8 @@ CHAIN_PREV = "chain.prev"
 IDENTITY_ETHEREUM = "identity.ethereum"  # name: the checksummed address that anchors every stage
 RUN_NONCE = "run.nonce"  # 32 random bytes: identical re-runs never share a root
 # Leaves that differ between two runs of the same job (who anchors it, its nonce, its chain links).
-RUN_SPECIFIC_KINDS = (CHAIN_PREV, IDENTITY_ETHEREUM, RUN_NONCE)
+RUN_ID = "run.id"  # name: the run id, so a proof file's run_id is tied to the pre tree its identity anchored
+RUN_SPECIFIC_KINDS = (CHAIN_PREV, IDENTITY_ETHEREUM, RUN_NONCE, RUN_ID)
 # Where a run's headline metrics may be, by the trainer that made it (ours, Lightning, Hugging Face): first found wins.
 ACCURACY_KEYS = ("test_accuracy", "accuracy", "eval_accuracy", "val_accuracy", "val_acc")
 LOSS_KEYS = ("loss", "train_loss", "eval_loss", "val_loss")
@@ -66,6 +67,14 @@ def ethereum_identity_leaf(address: str) -> Leaf:
         raise FormatError(f"Ethereum identity: expected a 0x address of 20 bytes, found {address!r}")
     checksummed = to_checksum_address(address)
     return Leaf(IDENTITY_ETHEREUM, checksummed, bytes(12) + bytes.fromhex(checksummed[2:]), 20)
+
+
+def run_id_leaf(run_id: str) -> Leaf:
+    """The `pre` tree's commitment to the run id (digest: keccak256 of its UTF-8 bytes)."""
+    from eth_utils import keccak
+
+    data = check_run_id(run_id).encode()
+    return Leaf(RUN_ID, run_id, keccak(data), len(data))
 
 
 def nonce_leaf(nonce: bytes) -> Leaf:

@@ -22,7 +22,7 @@ from ..digests.hashing import dataset_leaves
 from ..errors import FormatError, ProvenanceError
 from ..files import read_file, read_json
 from ..merkle import Leaf
-from . import CHAIN_PREV, IDENTITY_ETHEREUM, RUN_NONCE, Record, Stage, ethereum_identity_leaf, nonce_leaf
+from . import CHAIN_PREV, IDENTITY_ETHEREUM, RUN_ID, RUN_NONCE, Record, Stage, ethereum_identity_leaf, nonce_leaf, run_id_leaf
 
 DATA_SAMPLE = "data.sample"
 CONFIG = "config"
@@ -41,6 +41,7 @@ class RunFiles:
     run_dir: Path
     data: tuple[Any, Any] | None
     note: Callable[[str, bool, str], Any]
+    dataset: Mapping[str, Any] | None = None  # the descriptor to re-load from (the record's, or re-pointed by `--data`)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ def value_leaves(kind: str) -> Callable[[Mapping[str, Any], context.Encode], lis
 
 def _data(files: RunFiles, stage: Stage) -> list[Leaf]:
     record = files.record
-    train, test = files.data if files.data is not None else datasets.load(record.artifacts.get("dataset", {"source": "custom"}))
+    descriptor = files.dataset if files.dataset is not None else record.artifacts.get("dataset", {"source": "custom"})
+    train, test = files.data if files.data is not None else datasets.load(descriptor)
     return data_leaves(train, test)
 
 
@@ -166,6 +168,13 @@ def _replay(files: RunFiles, stage: Stage) -> list[Leaf]:
     return context.mapping_leaves(train_state.REPLAY_KIND, values, files.record.value_encoding)
 
 
+def _run_id(files: RunFiles, stage: Stage) -> list[Leaf]:
+    """The run id leaf, made again from the record's run id; only the pre tree has one."""
+    if stage.name != "pre":
+        raise ProvenanceError(f"a {RUN_ID} leaf belongs in the pre tree only, found one in {stage.name!r}")
+    return [run_id_leaf(files.record.run_id)]
+
+
 KINDS: dict[str, LeafKind] = {row.kind: row for row in (
     LeafKind(DATA_SAMPLE, "pre", data_leaves, _data, per_run=True),
     # made by `shard_tracking.shard_leaves_of` in track_data (which also needs the source it returns);
@@ -190,5 +199,6 @@ KINDS: dict[str, LeafKind] = {row.kind: row for row in (
     LeafKind(train_state.OPTIM_KIND, "epoch-N (audited runs)", None, _audit_files(train_state.OPTIM_KIND)),
     LeafKind(train_state.RNG_KIND, "epoch-N (audited runs)", None, _audit_files(train_state.RNG_KIND)),
     LeafKind(train_state.REPLAY_KIND, "epoch-N (audited runs)", value_leaves(train_state.REPLAY_KIND), _replay),
+    LeafKind(RUN_ID, "pre", lambda run_id: [run_id_leaf(run_id)], _run_id),
     LeafKind(CHAIN_PREV, "every tree after pre", None, None),  # made by `Stage.build`, checked by verify's chain step
 )}

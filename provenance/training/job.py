@@ -54,6 +54,7 @@ class TrainOptions:
     audit: bool = True  # commit what a replay needs (`provenance audit`): batch order, RNG, optimizer state per epoch
     audit_every: int | None = None  # also a training-state checkpoint every N steps within an epoch
     audit_tolerance: float | None = None  # None: replay is bit-exact (deterministic CPU); else the recorded tolerance
+    identity: str | None = None  # the Ethereum account the pre tree commits to (train offline, `provenance anchor` later)
 
     def dp_options(self):
         from .dp import DPOptions
@@ -159,7 +160,8 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
             init_leaves = hasher.weight_leaves(model.state_dict())
             data_leaves = train_leaves + test_leaves if main else None
         if main:
-            tracker = ProvenanceTracker(options.base_dir, options.config, run_id=options.run_id or new_run_id("digits" if not options.mnist_dir else "mnist"))
+            tracker = ProvenanceTracker(options.base_dir, options.config, run_id=options.run_id or new_run_id("digits" if not options.mnist_dir else "mnist"),
+                                        identity=options.identity)
             if cluster is not None:
                 tracker.record.artifacts["distributed"] = cluster.describe()
             hooks.phase("hashing data")

@@ -31,6 +31,7 @@ backend opened ahead, in threads started by the constructor, while the data is h
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
@@ -38,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..digests import context, models, shard_tracking, train_state
+from ..digests import context, datasets, models, shard_tracking, train_state
 from ..record import runlock
 from ..anchoring import AnchorResult, Anchors
 from ..anchors.base import AnchorBackend
@@ -50,7 +51,7 @@ from ..digests.hashing import CANONICALIZATION
 from ..merkle import Leaf
 from ..digests.privacy import METRICS_KEY as PRIVACY_KEY
 from ..digests.privacy import KIND as privacy_kind
-from ..record import IDENTITY_ETHEREUM, RUN_NONCE, Record, Stage, check_run_id, kinds
+from ..record import IDENTITY_ETHEREUM, RUN_ID, RUN_NONCE, Record, Stage, check_run_id, ethereum_identity_leaf, kinds
 from .background import Ahead, EpochWork
 
 log = logging.getLogger(__name__)
@@ -100,10 +101,14 @@ class ProvenanceTracker:
         code_path: str | Path = ".",
         lockfile: str | Path | None = "requirements.lock",
         read_only: bool = False,
+        identity: str | None = None,
         _attach: bool = False,
     ) -> None:
         self.settings = load_settings(config)  # typed; `config` is its dict form, kept for the API
         self.config = self.settings.as_dict()
+        # The account that will anchor the run, named without its key (train offline, anchor later):
+        # the argument, else the config's blockchain.ethereum.identity.
+        self._identity = ethereum_identity_leaf(identity).name if identity is not None else self.settings.blockchain.ethereum.identity
         if run_id is not None:
             refuse_secrets(run_id, "run id")  # a key pasted as a run id would name the folder and the outbox entries
         self.run_id = check_run_id(run_id) if run_id is not None else new_run_id()
@@ -197,8 +202,25 @@ class ProvenanceTracker:
         job, `provenance.digests.sharding`); verification re-hashes the data all the same.
         `engine` ('local', 'dask' or an engine) or `shard_size`: commit to the data in shards, one
         `data.shard` leaf each, hashed on that engine (`provenance.digests.shard_tracking`); `train_data`
-        may then also be a sharded source on disk (a folder, .tar or .parquet shards)."""
+        may then also be a sharded source on disk (a folder, .tar or .parquet shards).
+
+        `train_data` may also be where the data lives, so that `provenance verify` re-loads it: a
+        path (a .npz/.npy, torch.save or CSV file; an image folder, webdataset tar, parquet or HF
+        save_to_disk folder, committed in shards) or a descriptor (`provenance.digests.datasets`);
+        a dataset that carries its source (`datasets.FileData`, an HF `Dataset` from
+        `load_from_disk`) is recorded with it. Only data that exists in memory alone is `custom`."""
         started = time.perf_counter()
+        if source is None and test_data is None and leaves is None and isinstance(train_data, (str, os.PathLike, Mapping)):
+            described = dict(train_data) if isinstance(train_data, Mapping) else None
+            suffix = Path(train_data).suffix.lower() if described is None else ""
+            if described is not None or suffix in datasets.FILE_SUFFIXES:
+                train_data, test_data = datasets.open_files(described if described is not None else train_data)
+            elif shard_size is None and engine is None:
+                shard_size = shard_tracking.DEFAULT_SHARD_SIZE  # a folder, tar, parquet or HF folder: its own shards
+        if source is None and leaves is None:
+            source = datasets.source_of(train_data, test_data)
+        # a FileData is hashed as its arrays, in bulk (the same leaves as item by item)
+        train_data, test_data = (datasets.as_arrays(x) for x in (train_data, test_data))
         if leaves is None and (engine is not None or shard_size is not None):
             leaves, source = shard_tracking.shard_leaves_of(train_data, test_data, source, engine=engine,
                                                             shard_size=shard_size, run_dir=self.run_dir)
@@ -270,8 +292,14 @@ class ProvenanceTracker:
     def _identity_leaves(self) -> list[Leaf]:
         """A random nonce, and the Ethereum account that will anchor every stage (when Ethereum is
         one of the networks): verification checks each anchor was made by it."""
-        leaves = kinds.make(RUN_NONCE, secrets.token_bytes(32))
-        if self.anchors.enabled and "ethereum" in self.anchors.networks:
+        leaves = kinds.make(RUN_NONCE, secrets.token_bytes(32)) + kinds.make(RUN_ID, self.run_id)
+        sending = self.anchors.enabled and "ethereum" in self.anchors.networks
+        if self._identity is not None:
+            if sending and (signer := self._ethereum_identity()) != self._identity:
+                raise ConfigError(f"identity: expected the signer of this run's anchors ({signer}) to be the committed "
+                                  f"identity {self._identity}; train with anchoring off to anchor later with that account")
+            leaves += kinds.make(IDENTITY_ETHEREUM, self._identity)
+        elif sending:
             leaves += kinds.make(IDENTITY_ETHEREUM, self._ethereum_identity())
         return leaves
 
@@ -429,6 +457,7 @@ class ProvenanceTracker:
         in the outbox, and return this run's receipts by stage. A loaded run is locked meanwhile
         (refused while a training still writes it)."""
         self._epochs.finish()
+        self.anchors.check_signer(self.record)  # before anything is queued: refused runs leave no outbox entry
         fd = runlock.hold(self.run_dir, self.run_id) if self._loaded and self._lock_fd is None else None
         try:
             for stage in self.record.stages:

@@ -37,8 +37,8 @@ VERDICT_LINE = {
     "PASSED": "every artifact re-hashes to its anchored leaf, every tree is anchored by the run's identity, in order",
     "FAILED": "something does not hold: see the changed leaves and failed checks below",
     "INCOMPLETE": "nothing found wrong, something missing: see below",
-    CANNOT_CHECK: "a network could not be asked, so the anchors are unconfirmed: nothing found against the run, nothing shown "
-                  "to hold (the verifier's verdict is FAILED; run it again when the network is up)",
+    CANNOT_CHECK: "some checks could not be made (a network down, data not given): nothing found against the run, nothing "
+                  "shown to hold; supply what is named below and verify again",
 }
 
 STYLE = """
@@ -193,7 +193,13 @@ def _verdict(verdict: str, data: Mapping[str, Any], v: Mapping[str, Any]) -> str
     return (f'<header id="verdict" class="verdict {VERDICT_CLASS.get(verdict, "failed")}">'
             f'<div class="word">{e(verdict)}</div><div class="line">{e(VERDICT_LINE.get(verdict, ""))}</div>'
             f'<div class="run">run {e(data.get("run_id"))} · {len(checks)} checks, {failed} not passed · '
-            f'tree links {"ok" if v.get("tree_links", v.get("chain_integrity")) else "BROKEN"}</div></header>')
+            f'tree links {"ok" if v.get("tree_links", v.get("chain_integrity")) else "BROKEN"}</div>'
+            + "".join(f'<div class="line">{e(x)}</div>' for x in _trust_lines(v)) + '</header>')
+
+
+def _trust_lines(v: Mapping[str, Any]) -> list[str]:
+    """The banner's lines about who anchored: the trust list (or its absence), a well-known key."""
+    return [x for x in (v.get("trust"), v.get("well_known_identity")) if x]
 
 
 def _summary(data: Mapping[str, Any], v: Mapping[str, Any]) -> str:
@@ -320,7 +326,8 @@ def _privacy_table(privacy: Mapping[str, Any] | None) -> str:
 def _checks(checks: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for c in checks:
-        result, cls = ("ok", "ok") if c.get("ok") else ("MISSING", "missing") if c.get("incomplete") else ("FAILED", "no")
+        result, cls = ("ok", "ok") if c.get("ok") else ("MISSING", "missing") if c.get("incomplete") \
+            else ("UNCHECKED", "missing") if c.get("unchecked") else ("FAILED", "no")
         row_class = "" if c.get("ok") else ' class="bad"'
         rows.append(f'<tr{row_class}><td>{e(c.get("name"))}</td><td class="{cls}">{result}</td>'
                     f'<td>{e(c.get("detail"))}</td></tr>')
@@ -355,14 +362,22 @@ def _link(url: str | None) -> str:
 # ---------------------------------------------------------------------- which pictures
 
 def _history(record: Record) -> list[dict[str, Any]]:
-    """Per-epoch loss and test accuracy for `plots.training_curves`, when every epoch tree has both."""
+    """Per-epoch loss and accuracy for `plots.training_curves`, when every epoch tree has a loss:
+    the first of `LOSS_KEYS` / `ACCURACY_KEYS` each holds (`loss`, Lightning's `train_loss`, HF's
+    `eval_loss`; `val_acc`, `eval_accuracy`, ...), as the callbacks recorded them; accuracy None
+    where none was recorded."""
+    from ..record import ACCURACY_KEYS, LOSS_KEYS
+
+    def number(m: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+        return next((m[k] for k in keys if isinstance(m.get(k), (int, float)) and not isinstance(m.get(k), bool)), None)
+
     rows = []
     for stage in record.stages:
         if not stage.name.startswith("epoch-"):
             continue
         m = stage.metrics
-        loss, acc = m.get("loss"), m.get("test_accuracy", m.get("accuracy"))
-        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (loss, acc)):
+        loss, acc = number(m, LOSS_KEYS), number(m, ACCURACY_KEYS)
+        if loss is None:
             return []
         epoch = m.get("epoch")
         rows.append({"epoch": epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else len(rows) + 1,

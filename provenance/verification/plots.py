@@ -26,8 +26,9 @@ def training_curves(history: Sequence[dict[str, Any]], privacy: Sequence[dict[st
     epochs = [h["epoch"] for h in history]
     fig, axes = plt.subplots(1, 3 if privacy else 2, figsize=(11 if privacy else 8, 3.2), layout="constrained")
     for ax, (key, title) in zip(axes, [("loss", "training loss"), ("test_accuracy", "test accuracy")]):
-        ax.plot(epochs, [h[key] for h in history], marker="o")
-        ax.set(title=title, xlabel="epoch", xticks=epochs)
+        points = [(e, h.get(key)) for e, h in zip(epochs, history) if h.get(key) is not None]  # a run may record no accuracy
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
+        ax.set(title=title if points else f"{title}: not recorded", xlabel="epoch", xticks=epochs)
     if privacy:
         axes[2].plot([p["epoch"] for p in privacy], [p["epsilon"] for p in privacy], marker="o", color="tab:red")
         axes[2].set(title="privacy spent (epsilon)", xlabel="epoch", xticks=epochs, ylim=(0, None))

@@ -15,7 +15,7 @@ from ..record.receipts import Receipt
 from ..errors import FormatError
 from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, parse_bytes32, verify
-from ..record import CHAIN_PREV, Record
+from ..record import CHAIN_PREV, IDENTITY_ETHEREUM, RUN_ID, Record
 
 FORMAT = "provenance-proof/v1"
 
@@ -50,6 +50,10 @@ class ProofBundle:
     steps: tuple[Step, ...]  # the leaf's own step first, then one chain link per later tree
     anchors: tuple[tuple[str, Receipt], ...]  # (stage, receipt) for the trees on the path
     submitter: str | None = None  # who anchored the final root on Ethereum (checksummed)
+    # The run's own commitments: the pre tree's identity leaf chained up to the same final root, and
+    # the pre tree's run id leaf. They tie `submitter` and `run_id` to a pre tree (not a one-tree "run").
+    identity: tuple[Step, ...] = ()
+    run_leaf: Step | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -59,6 +63,10 @@ class ProofBundle:
             "steps": [s.to_json() for s in self.steps],
             "anchors": [{"stage": stage} | r.to_json() for stage, r in self.anchors],
         }
+        if self.identity:
+            data["identity"] = [s.to_json() for s in self.identity]
+        if self.run_leaf is not None:
+            data["run_leaf"] = self.run_leaf.to_json()
         if self.submitter is not None:
             data["submitter"] = self.submitter
         return data
@@ -77,7 +85,12 @@ class ProofBundle:
         submitter = data.get("submitter")
         if submitter is not None and not _is_address(submitter):
             raise FormatError(f"proof file: expected submitter to be a 0x-prefixed 20-byte address, found {str(submitter)[:50]!r}")
-        return cls(str(data.get("run_id")), tuple(Step.from_json(s) for s in steps), tuple(anchors), submitter)
+        identity = data.get("identity", [])
+        if not isinstance(identity, list):
+            raise FormatError("proof file: expected identity to be a list of steps")
+        run_leaf = Step.from_json(data["run_leaf"]) if data.get("run_leaf") is not None else None
+        return cls(str(data.get("run_id")), tuple(Step.from_json(s) for s in steps), tuple(anchors), submitter,
+                   tuple(Step.from_json(s) for s in identity), run_leaf)
 
     @classmethod
     def load(cls, path: Path) -> ProofBundle:
@@ -113,9 +126,57 @@ def prove(record: Record, kind: str, name: str, stage: str | None = None) -> Pro
         tree = current.tree()
         link = tree.find(CHAIN_PREV, prev.name)
         steps.append(Step(current.name, tree.root, link, tuple(tree.proof(link))))
-    on_path = {s.stage for s in steps}
+    identity, run_leaf = _run_commitments(record)
+    on_path = {s.stage for s in steps} | {s.stage for s in identity}
     anchors = tuple((r.stage, r.receipt) for r in record.receipts if r.stage in on_path)
-    return ProofBundle(record.run_id, tuple(steps), anchors, final_submitter(anchors, steps[-1].stage))
+    return ProofBundle(record.run_id, tuple(steps), anchors, final_submitter(anchors, steps[-1].stage), identity, run_leaf)
+
+
+def _run_commitments(record: Record) -> tuple[tuple[Step, ...], Step | None]:
+    """The pre tree's identity leaf chained up to the final tree, and its run id leaf (empty and
+    None for a run made before they existed)."""
+    pre = record.stages[0] if record.stages and record.stages[0].name == "pre" else None
+    names = pre.identities() if pre is not None else []
+    if pre is None or len(names) != 1:
+        return (), None
+    tree = pre.tree()
+    leaf = tree.find(IDENTITY_ETHEREUM, names[0])
+    steps = [Step("pre", tree.root, leaf, tuple(tree.proof(leaf)))]
+    for prev, current in zip(record.stages, record.stages[1:]):
+        link = current.tree().find(CHAIN_PREV, prev.name)
+        steps.append(Step(current.name, current.root, link, tuple(current.tree().proof(link))))
+    ids = [x for x in pre.leaves if x.kind == RUN_ID and x.name == record.run_id]
+    run_leaf = Step("pre", tree.root, ids[0], tuple(tree.proof(ids[0]))) if ids else None
+    return tuple(steps), run_leaf
+
+
+def check_run(bundle: ProofBundle, trusted: tuple[str, ...] | list[str] = ()) -> list[tuple[str, bool, str]]:
+    """Offline: the file's identity path and run id leaf hold, reach the same final root as the
+    leaf's path from a `pre` tree that commits the file's submitter and run id; and, with a trust
+    list, the submitter is on it. (On-chain, `check_onchain` requires the pre root anchored too.)"""
+    results = []
+    if not bundle.identity or bundle.identity[0].stage != "pre" or bundle.identity[0].leaf.kind != IDENTITY_ETHEREUM:
+        return [("run identity", False, "the proof file carries no path from a pre tree that commits an Ethereum identity: "
+                 "nothing ties the leaf to a run (a one-tree \"run\" proves nothing)")]
+    for name, ok, detail in check_offline(ProofBundle(bundle.run_id, bundle.identity, ())):
+        results.append((f"identity path {name}", ok, detail))
+    ends = bundle.identity[-1].root == bundle.steps[-1].root
+    results.append(("identity path reaches the final root", ends, "the pre tree's path ends at the leaf's final root" if ends
+                    else f"the pre tree's path ends at 0x{bundle.identity[-1].root.hex()}, the leaf's at 0x{bundle.steps[-1].root.hex()}"))
+    identity = bundle.identity[0].leaf.name
+    same = bundle.submitter is not None and bundle.submitter.lower() == identity.lower()
+    results.append(("submitter is the run's identity", same, f"the pre tree commits to {identity}" + ("" if same else
+                    f", the file names submitter {bundle.submitter}")))
+    leaf = bundle.run_leaf
+    bound = (leaf is not None and leaf.leaf.kind == RUN_ID and leaf.leaf.name == bundle.run_id and leaf.root == bundle.identity[0].root
+             and verify(leaf.root, leaf.leaf, leaf.proof))
+    results.append(("run id committed by the pre tree", bound, f"run.id leaf {bundle.run_id!r} in the pre tree" if bound
+                    else f"the pre tree does not commit to run id {bundle.run_id!r}"))
+    if trusted:
+        ok = identity.lower() in {t.lower() for t in trusted}
+        results.append(("trusted submitter", ok, f"{identity} is trusted" if ok
+                        else f"{identity} is not one of the trusted submitters ({', '.join(trusted)})"))
+    return results
 
 
 def final_submitter(anchors: tuple[tuple[str, Receipt], ...], final_stage: str) -> str | None:
@@ -151,6 +212,10 @@ def check_onchain(
     leaf `batch` = (batch root, proof, leaf) of a batch root so anchored), or nothing ties the
     leaf to the chain. `check_leaf` and `is_anchored` are bound to `submitter`."""
     results = []
+    if bundle.identity:  # the pre tree that commits the identity must itself be anchored by it
+        pre = bundle.identity[0]
+        ok = is_anchored(pre.root) and check_leaf(pre.root, pre.proof, pre.leaf)
+        results.append(("on-chain pre", ok, f"verifyLeafInclusion({submitter}, {pre.leaf.label}) in the anchored pre root = {ok}"))
     for step in bundle.steps:
         if is_anchored(step.root):
             ok = check_leaf(step.root, step.proof, step.leaf)

@@ -9,7 +9,9 @@ import numbers
 from pathlib import Path
 from typing import Any
 
-from ..files import atomic_write_bytes, atomic_write_json
+from ..errors import ProvenanceError
+from ..files import atomic_write_bytes, atomic_write_json, read_json
+from . import verdicts
 from ..record import Record
 from . import html as html_report
 from .facts import CANNOT_CHECK, FORMAT, anchor_rows, dataset_summary, format_number, git_summary, headline, report_json
@@ -20,10 +22,32 @@ __all__ = ["FORMAT", "HTML_FILE", "headline", "render_markdown", "report_json", 
 HTML_FILE = "report.html"
 
 
+def saved_finding(record: Record, verification: VerificationReport, run_dir: Path) -> str | None:
+    """The verdict of the run's saved report when the new one must not replace it: a CANNOT CHECK
+    (nothing could be asked) never overwrites a PASSED, FAILED or INCOMPLETE about the same trees."""
+    path = run_dir / "report.json"
+    if verification.verdict != verdicts.CANNOT_CHECK or not path.is_file():
+        return None
+    try:
+        saved = read_json(path, "report")
+    except ProvenanceError:
+        return None  # an unreadable report is no finding to keep
+    if not isinstance(saved, dict) or not isinstance(saved.get("verification"), dict):
+        return None
+    trees = [(t.get("stage"), t.get("root")) for t in saved.get("trees", []) if isinstance(t, dict)]
+    if trees != [(s.name, "0x" + s.root.hex()) for s in record.stages]:
+        return None  # about other trees: the new report is about these
+    verdict = saved.get("verdict") or saved["verification"].get("verdict")
+    return None if verdicts.replaces(verification.verdict, verdict) else verdict
+
+
 def write_reports(record: Record, verification: VerificationReport, run_dir: Path, *, html: bool = True) -> Path:
     """Write report.json, report.md and (with `html`) report.html into `run_dir`, each atomically,
     all three rendered before the first is written (a failure leaves the earlier set whole);
-    returns the JSON report's path. The HTML needs matplotlib for its plots and says so without it."""
+    returns the JSON report's path. The HTML needs matplotlib for its plots and says so without it.
+    A saved finding is never replaced by a CANNOT CHECK (`saved_finding`): the files stay as they are."""
+    if saved_finding(record, verification, run_dir) is not None:
+        return run_dir / "report.json"
     data = report_json(record, verification)
     markdown = render_markdown(data).encode()
     page = html_report.render(data, html_report.figures(record, verification)).encode() if html else None
@@ -44,9 +68,11 @@ def render_markdown(data: dict[str, Any]) -> str:
         f"# Provenance report: {_md(data['run_id'])}",
         "",
         f"**Verification: {verdict}** — tree links: {'yes' if v.get('tree_links', v['chain_integrity']) else 'NO'}"
-        + (f" (the verifier says {v.get('verdict')}: a network could not be asked)" if verdict == CANNOT_CHECK else ""),
+        + (" (some checks could not be made: supply what is named below)" if verdict == CANNOT_CHECK else ""),
         *[f"- NOT proven: {_md(line)}" for line in v.get("not_proven") or []],  # an IPFS-only / Bitcoin-only run
         "",
+        *[f"> {_md(x)}" for x in (v.get("trust"), v.get("well_known_identity")) if x],
+        *([""] if v.get("trust") or v.get("well_known_identity") else []),
         f"- Accuracy: {format_number(m.get('accuracy'))}; loss: {format_number(m.get('loss'))} (as committed in the trees)",
         f"- Dataset: {_md(dataset_summary(dataset))}",
         f"- Git commit: {_md(git_summary(git))}",
@@ -66,6 +92,10 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines += [f"| {_md(e['stage'])} | " + " | ".join(format_number(e.get(k)) for k in keys) + " |" for e in m["epochs"]]
     if v.get("missing"):
         lines += ["", "## Missing (INCOMPLETE)", ""] + [f"- {_md(x)}" for x in v["missing"]]
+    if v.get("unchecked"):
+        lines += ["", "## Could not be checked (CANNOT CHECK)", ""] + [f"- {_md(x)}" for x in v["unchecked"]]
+    if v.get("data_sources"):
+        lines += ["", "## Data checked", ""] + [f"- {_md(k)}: `{_md(p)}`" for k, p in v["data_sources"].items()]
     lines += ["", "## Anchors", "", "| stage | network | state | verified | anchored by | when | block | where to look |",
               "|---|---|---|---|---|---|---|---|"]
     for a in anchor_rows(data):
@@ -89,7 +119,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     if v.get("warnings"):
         lines += ["", "## Warnings", ""] + [f"- {_md(w)}" for w in v["warnings"]]
     lines += ["", "## Checks", "", "| check | result | detail |", "|---|---|---|"]
-    lines += [f"| {_md(c['name'])} | {'ok' if c['ok'] else 'MISSING' if c.get('incomplete') else 'FAILED'} | {_md(c['detail'])} |"
+    lines += [f"| {_md(c['name'])} | {'ok' if c['ok'] else 'MISSING' if c.get('incomplete') else 'UNCHECKED' if c.get('unchecked') else 'FAILED'} | {_md(c['detail'])} |"
               for c in v["checks"]]
     lines += ["", "## Timings (seconds)", ""] + [f"- {_md(k)}: {val:.3f}" for k, val in data["timings"].items()
                                                  if isinstance(val, numbers.Real)]

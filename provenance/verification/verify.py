@@ -25,14 +25,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..digests import datasets as dataset_files
 from ..digests import privacy, shard_tracking
 from ..anchoring import Anchors
 from ..config import ProvenanceConfig, load_settings
 from ..errors import FormatError, ProvenanceError
-from ..record.receipts import AnchorState, Receipt
+from ..record.receipts import AnchorState, Receipt, Status
 from ..merkle import Leaf, MerkleTree
 from ..record import CHAIN_PREV, Record
 from ..record.kinds import KINDS, RunFiles, accounting_json, has_privacy
+from . import verdicts
 from .scope import unattributed
 
 RECORD_FILE = "record.json"
@@ -44,6 +46,7 @@ class Check:
     ok: bool
     detail: str
     incomplete: bool = False  # failing it means something is missing (INCOMPLETE), not that something is wrong
+    unchecked: bool = False  # failing it means it could not be checked (a network down, data not given): CANNOT CHECK
 
 
 @dataclass(frozen=True)
@@ -75,25 +78,45 @@ class VerificationReport:
     trusted_submitters: list[str] = field(default_factory=list)
     proven: list[str] = field(default_factory=list)  # for a run without an identity: what its checks proved
     not_proven: list[str] = field(default_factory=list)  # ... and what they cannot (who anchored it; when, for IPFS)
+    data_sources: dict[str, str] = field(default_factory=dict)  # dataset -> the copy that was re-hashed
 
     @property
     def verdict(self) -> str:
-        """PASSED, FAILED (something does not hold) or INCOMPLETE (nothing wrong, something missing)."""
-        if not self.checks or self.changes or any(not c.ok and not c.incomplete for c in self.checks):
-            return "FAILED"
-        return "INCOMPLETE" if any(not c.ok for c in self.checks) else "PASSED"
+        """PASSED; FAILED (something does not hold); INCOMPLETE (nothing wrong, something missing);
+        CANNOT CHECK (nothing wrong or missing, but some checks could not be made: a network down,
+        data not given). One scale everywhere; `verdicts.exit_code` gives each its exit code."""
+        failed = [c for c in self.checks if not c.ok]
+        if not self.checks or self.changes or any(not (c.incomplete or c.unchecked) for c in failed):
+            return verdicts.FAILED
+        if any(c.incomplete for c in failed):
+            return verdicts.INCOMPLETE
+        return verdicts.CANNOT_CHECK if failed else verdicts.PASSED
 
     @property
     def ok(self) -> bool:
-        return self.verdict == "PASSED"
+        return self.verdict == verdicts.PASSED
+
+    @property
+    def exit_code(self) -> int:
+        return verdicts.exit_code(self.verdict)
 
     @property
     def missing(self) -> list[str]:
         """What keeps the run from being complete, one line each."""
         return [c.detail for c in self.checks if c.incomplete and not c.ok]
 
-    def add(self, name: str, ok: bool, detail: str, incomplete: bool = False) -> bool:
-        self.checks.append(Check(name, ok, detail, incomplete))
+    @property
+    def unchecked(self) -> list[str]:
+        """What could not be checked and what to supply, one line each."""
+        return [c.detail for c in self.checks if c.unchecked and not c.ok]
+
+    @property
+    def trust(self) -> str:
+        """How the run's identity was judged: against the verifier's trust list, or not at all."""
+        return verdicts.trust_note(self.identity, self.trusted_submitters)
+
+    def add(self, name: str, ok: bool, detail: str, incomplete: bool = False, unchecked: bool = False) -> bool:
+        self.checks.append(Check(name, ok, detail, incomplete, unchecked))
         return ok
 
     def to_json(self) -> dict[str, Any]:
@@ -113,6 +136,10 @@ class VerificationReport:
             "proven": self.proven,
             "not_proven": self.not_proven,
             "missing": self.missing,
+            "unchecked": self.unchecked,
+            "trust": self.trust,
+            "well_known_identity": verdicts.well_known(self.identity),
+            "data_sources": self.data_sources,
             "checks": [asdict(c) for c in self.checks],
             "changes": [asdict(c) | {"description": c.describe()} for c in self.changes],
             "anchors": self.anchors,
@@ -131,24 +158,32 @@ def verify_run(
     engine: Any = None,
     spot_check: int | None = None,
     seed: int | None = None,
+    data: Mapping[str, str] | None = None,
 ) -> VerificationReport:
     """Verify the run in `run_dir`. `datasets` = (train, test) for runs on in-memory data.
     `submitters`: Ethereum addresses the verifier trusts (with the config's
     `blockchain.ethereum.trusted_submitters`); the run's identity must be one of them.
     Sharded data (`data.shard` leaves) is re-hashed on `engine` ('local', 'dask' or an engine),
-    or only `spot_check` random samples of it (seeded by `seed`), see `provenance.digests.shard_tracking`."""
+    or only `spot_check` random samples of it (seeded by `seed`), see `provenance.digests.shard_tracking`.
+    `data` {NAME: PATH}: the verifier's own copies of the run's data files (`datasets.repoint`)."""
     run_dir = Path(run_dir)
     record = Record.load(run_dir / RECORD_FILE)
     if anchors is None:
         anchors = Anchors(load_settings(config), read_only=True)
     report = VerificationReport(record.run_id)
     report.trusted_submitters = _trusted(list(submitters) + list(anchors.section("ethereum").trusted_submitters))
+    descriptor = record.artifacts.get("dataset", {"source": "custom"})
+    if data:
+        descriptor = dataset_files.repoint(descriptor if isinstance(descriptor, Mapping) else {}, data)
+    if isinstance(descriptor, Mapping) and datasets is None:
+        report.data_sources = dataset_files.copies_checked(descriptor)
     _check_roots(record, report)
     report.chain_integrity = _check_chain(record, report)
-    _check_artifacts(record, run_dir, datasets, report)
+    _check_artifacts(record, run_dir, datasets, report, descriptor)
     _check_model_signature(record, run_dir, report)
-    for name, ok, detail in shard_tracking.check_run_shards(record, run_dir, datasets, engine=engine, spot_check=spot_check, seed=seed):
-        report.add(name, ok, detail)
+    for name, ok, detail in shard_tracking.check_run_shards(record, run_dir, datasets, engine=engine, spot_check=spot_check,
+                                                            seed=seed, descriptor=descriptor):
+        report.add(name, ok, detail, unchecked=not ok and "cannot re-hash" in detail and _absent(descriptor))
     _check_privacy(record, report)
     _check_anchors(record, anchors, report)
     return report
@@ -200,8 +235,17 @@ def _check_chain(record: Record, report: VerificationReport) -> bool:
 
 # ---------------------------------------------------------------------- artifacts
 
-def _check_artifacts(record: Record, run_dir: Path, data: tuple[Any, Any] | None, report: VerificationReport) -> None:
-    inputs = RunFiles(record, run_dir, data, report.add)
+def _absent(descriptor: Any) -> bool:
+    """Whether the data a descriptor names is not here at all (in memory only, or no file at its path)."""
+    if not isinstance(descriptor, Mapping):
+        return False
+    path = descriptor.get("path")
+    return descriptor.get("source") == "custom" or (isinstance(path, str) and not Path(path).exists())
+
+
+def _check_artifacts(record: Record, run_dir: Path, data: tuple[Any, Any] | None, report: VerificationReport,
+                     descriptor: Any = None) -> None:
+    inputs = RunFiles(record, run_dir, data, report.add, descriptor if isinstance(descriptor, Mapping) else None)
     cache: dict[tuple[str, str], list[Leaf] | ProvenanceError] = {}
     for stage in record.stages:
         for kind in sorted({leaf.kind for leaf in stage.leaves}):
@@ -220,7 +264,8 @@ def _check_artifacts(record: Record, run_dir: Path, data: tuple[Any, Any] | None
                     cache[key] = e
             found = cache[key]
             if isinstance(found, ProvenanceError):
-                report.add(f"{stage.name} {kind}", False, f"cannot re-hash {len(recorded)} leaves: {found}")
+                report.add(f"{stage.name} {kind}", False, f"cannot re-hash {len(recorded)} leaves: {found}",
+                           unchecked=isinstance(found, dataset_files.DataNotGiven))
                 continue
             changes = _compare(stage.name, recorded, found)
             report.changes.extend(changes)
@@ -290,6 +335,7 @@ def _check_privacy(record: Record, report: VerificationReport) -> None:
 def _check_anchors(record: Record, anchors: Anchors, report: VerificationReport) -> None:
     report.identity = identity = _identity(record, report)
     verified: dict[str, dict[str, Mapping[str, Any]]] = {}  # stage -> network -> facts read from the chain
+    unasked: set[str] = set()  # stages with a confirmed anchor whose network could not be asked
     for entry in record.receipts:
         stage, receipt = entry.stage, entry.receipt
         name = f"anchor {stage} {receipt.network}"
@@ -305,6 +351,11 @@ def _check_anchors(record: Record, anchors: Anchors, report: VerificationReport)
         facts = verdict.facts  # read from the chain by the backend, never copied from the receipt
         report.anchors.append({"stage": stage} | verdict.to_json() | {"location": dict(receipt.location)})
         if not verdict.ok:
+            if verdict.status is Status.CANNOT_CHECK and receipt.state is AnchorState.CONFIRMED:
+                unasked.add(stage)  # nothing found against it: the network could not be asked
+                report.add(name, False, f"{verdict.detail}: run verify again when {receipt.network} can be reached",
+                           unchecked=True)
+                continue
             # a receipt that never claimed to be confirmed is a missing anchor; a confirmed one the network denies is wrong
             report.add(name, False, verdict.detail, incomplete=receipt.state is not AnchorState.CONFIRMED)
             continue
@@ -315,7 +366,7 @@ def _check_anchors(record: Record, anchors: Anchors, report: VerificationReport)
     _check_ipfs_records(record, report)
     _check_order(record, verified, report)
     _check_trusted(identity, report)
-    _check_complete(record, verified, identity, report)
+    _check_complete(record, verified, identity, report, unasked)
 
 
 def _identity(record: Record, report: VerificationReport) -> str | None:
@@ -393,6 +444,8 @@ def _check_order(record: Record, verified: Mapping[str, Mapping[str, Mapping[str
 
 def _check_trusted(identity: str | None, report: VerificationReport) -> None:
     trusted = report.trusted_submitters
+    if (known := verdicts.well_known(identity)) is not None:
+        report.warnings.append(known)
     if not trusted:
         return
     ok = identity is not None and identity.lower() in {t.lower() for t in trusted}
@@ -401,7 +454,7 @@ def _check_trusted(identity: str | None, report: VerificationReport) -> None:
 
 
 def _check_complete(record: Record, verified: Mapping[str, Mapping[str, Any]], identity: str | None,
-                    report: VerificationReport) -> None:
+                    report: VerificationReport, unasked: set[str] = frozenset()) -> None:  # type: ignore[assignment]
     """A post tree, and a confirmed, verified anchor for every tree (on Ethereum when the run has
     an Ethereum identity): anything less is INCOMPLETE, never a pass."""
     last = record.last_stage
@@ -413,11 +466,12 @@ def _check_complete(record: Record, verified: Mapping[str, Mapping[str, Any]], i
     def anchored(name: str) -> bool:  # the run's identity lives on Ethereum: another network's anchor is not enough
         return needed in verified.get(name, {}) if needed else bool(verified.get(name))
 
-    unanchored = [s for s in record.stages[:-1] if not anchored(s.name)]
+    # a stage whose confirmed anchor could not be asked about is not missing: its check says CANNOT CHECK
+    unanchored = [s for s in record.stages[:-1] if not anchored(s.name) and s.name not in unasked]
     for stage in unanchored:
         report.add(f"anchored {stage.name}", False, f"no confirmed and verified {needed or 'anchor'} anchor for tree "
                    f"{stage.name!r} (root 0x{stage.root.hex()})", incomplete=True)
-    if last is not None:
+    if last is not None and last.name not in unasked:
         done = [n for n in names if anchored(n)]
         report.add(
             "final root anchored", anchored(last.name),

@@ -63,6 +63,7 @@ class EthereumSettings(Section):
     trusted_submitters: list[Address] = []  # 0x addresses; verification requires one of them when given
     batch: bool = False  # queue roots and anchor many at once with `provenance anchor --batch`
     account: str | None = None  # an Ape keystore account alias (not a secret: the file is encrypted)
+    identity: Address | None = None  # the account the pre tree commits to when no key is here (train offline, anchor later)
 
     ENV: ClassVar = {
         "network": ("PROVENANCE_ETHEREUM_NETWORK", "ETH_RPC_URL"),
@@ -73,6 +74,7 @@ class EthereumSettings(Section):
         "gas_limit": ("PROVENANCE_ETHEREUM_GAS_LIMIT",),
         "trusted_submitters": ("PROVENANCE_ETHEREUM_TRUSTED_SUBMITTERS",),
         "account": ("PROVENANCE_ETH_ACCOUNT",),
+        "identity": ("PROVENANCE_ETH_IDENTITY",),
     }
 
     _signer: KeySigner | None = PrivateAttr(default=None)

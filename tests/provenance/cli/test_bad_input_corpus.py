@@ -143,7 +143,8 @@ def test_contract_absent_at_configured_address(tmp_path, trained_run):
     result = run(["status", "--config", str(config)])
     assert result.exit_code == 0 and "no contract code at 0x4242" in result.stdout
     result = run(["verify", str(trained_run.run_dir), "--config", str(config), "--brief"])
-    assert_clean_failure(result, 1, None, stdout="no contract code at 0x4242424242424242424242424242424242424242")
+    # nothing found against the run: the verifier's contract is not there, so CANNOT CHECK (3)
+    assert_clean_failure(result, 3, None, stdout="no contract code at 0x4242424242424242424242424242424242424242")
 
 
 def test_wrong_chain_id(tmp_path, trained_run):
@@ -221,6 +222,18 @@ def _result(request: dict, result) -> bytes:
     return json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "result": result}).encode()
 
 
+def _with_identity(source: Path, target: Path) -> None:
+    """The corpus record, its pre tree committing an Ethereum identity (and post re-chained)."""
+    from provenance.record import CHAIN_PREV, Record, Stage, ethereum_identity_leaf
+
+    record = Record.load(source)
+    pre, post = record.stages
+    new_pre = Stage.build("pre", [*pre.leaves, ethereum_identity_leaf("0x" + "11" * 20)], None, pre.created_at, pre.metrics)
+    new_post = Stage.build("post", [x for x in post.leaves if x.kind != CHAIN_PREV], new_pre, post.created_at, post.metrics)
+    record.stages = [new_pre, new_post]
+    record.save(target)
+
+
 @pytest.mark.parametrize(
     "answer, message",
     [
@@ -234,7 +247,7 @@ def _result(request: dict, result) -> bytes:
 def test_rpc_that_answers_garbage(tmp_path, answer, message):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    shutil.copy(CORPUS / "record-valid.json", run_dir / "record.json")
+    _with_identity(CORPUS / "record-valid.json", run_dir / "record.json")  # `anchor` refuses a run that commits none
     with fake_rpc(answer) as url:
         config = tmp_path / "c.json"
         config.write_text(json.dumps({"blockchain": {"ethereum": {"network": url}}}))

@@ -58,6 +58,10 @@ def test_fit_logged_to_mlflow_with_roots_anchors_and_verdict(tmp_path, tracking)
         assert f"{prefix}.link" not in tags  # a local chain has no explorer; none is made up
     assert tags["provenance.final_root"] == "0x" + record.stage("post").root.hex()
     assert tags["provenance.verdict"] == "PASSED" and tags["provenance.checks_failed"] == "0"
+    assert run.data.metrics["provenance.verified"] == 1.0
+    assert [(m.step, m.value) for m in tracking.get_metric_history(run.info.run_id, "train_loss")] == \
+        [(1, record.stage("epoch-1").metrics["train_loss"])]  # the committed value, at its epoch
+    assert params["lr"] == "0.1" and params["trainer.max_epochs"] == "1"  # the training params
     artifacts = {a.path for a in tracking.list_artifacts(run.info.run_id, "provenance")}
     assert {"provenance/record.json", "provenance/report.json", "provenance/report.md", "provenance/report.html"} <= artifacts
     local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="provenance/record.json",
@@ -67,8 +71,23 @@ def test_fit_logged_to_mlflow_with_roots_anchors_and_verdict(tmp_path, tracking)
     tensor = flip_tensor_byte(callback.run_dir / "model.safetensors")
     failed = tracking.get_run(log_run(callback.run_dir)).data.tags
     assert failed["provenance.verdict"] == "FAILED"
+    assert tracking.get_run(log_run(callback.run_dir)).data.metrics["provenance.verified"] == 0.0
     assert f"model.param:{tensor} in tree 'post' changed" in failed["provenance.changed_leaves"]
     assert failed["provenance.anchor.post.ethereum.verified"] == "true"  # the anchor holds; the file does not
+
+
+def test_logged_into_the_mlflow_loggers_own_run(tmp_path, tracking):
+    """With Lightning's MLFlowLogger, one MLflow run holds the framework's metrics and provenance's."""
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    train, test = loaders(datasets.digits_descriptor())
+    logger = MLFlowLogger(experiment_name="provenance", tracking_uri=mlflow.get_tracking_uri())
+    callback = ProvenanceCallback(tmp_path / "runs", data_source=datasets.digits_descriptor(), run_id="one-run", log_to_mlflow=True)
+    L.Trainer(max_epochs=1, limit_train_batches=2, num_sanity_val_steps=0, accelerator="cpu", callbacks=[callback], logger=logger,
+              enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False).fit(DigitsNet(), train, test)
+    assert callback.mlflow_run_id == logger.run_id
+    run = tracking.get_run(logger.run_id)
+    assert run.data.tags["provenance.verdict"] == "PASSED" and "val_acc" in run.data.metrics
 
 
 def test_explorer_links_only_where_a_public_explorer_exists():

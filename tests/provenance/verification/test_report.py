@@ -19,6 +19,7 @@ from provenance.verification.report import headline, report_json
 from provenance.verification.verify import VerificationReport
 
 from tests.provenance.verification.reports import inject_markup, make_report
+from tests.support.cli import cli
 from tests.support.tamper import flip_tensor_byte
 
 SCRIPT = "<script>alert(1)</script>"
@@ -134,13 +135,38 @@ def test_renderer_escapes_every_field_it_is_given():
 def test_cannot_check_when_the_chain_cannot_be_asked(run_copy, tmp_path):
     config = tmp_path / "dead-rpc.json"
     config.write_text(json.dumps({"blockchain": {"ethereum": {"network": "http://127.0.0.1:9"}}}))
+    for name in ("report.json", "report.md", "report.html"):
+        (run_copy / name).unlink(missing_ok=True)  # no saved finding: this report is the first
     files = make_report(run_copy, "--config", str(config), code=3)
     data = json.loads((run_copy / "report.json").read_text())
     assert files["verdict"] == data["verdict"] == "CANNOT CHECK"
-    assert data["verification"]["verdict"] == "FAILED"  # the verifier fails closed; the report says why
+    assert data["verification"]["verdict"] == "CANNOT CHECK"  # one scale: the verifier says it too, exit 3
+    assert data["verification"]["unchecked"] and not data["verification"]["missing"]
     assert all(a["checked"]["status"] == "cannot check" for a in data["anchors"])
     page = (run_copy / "report.html").read_text()
     assert 'class="verdict cannot-check"' in page and ">CANNOT CHECK<" in page
+
+
+def test_verify_with_the_chain_down_is_cannot_check_not_failed(run_copy, tmp_path):
+    config = tmp_path / "dead-rpc.json"
+    config.write_text(json.dumps({"blockchain": {"ethereum": {"network": "http://127.0.0.1:9"}}}))
+    done = cli("verify", str(run_copy), "--config", str(config))
+    assert done.returncode == 3, done.stdout[-2000:] + done.stderr
+    assert "verification CANNOT CHECK" in done.stdout and "FAILED " not in done.stdout
+    assert "run verify again when ethereum can be reached" in done.stdout
+
+
+def test_cannot_check_never_replaces_a_saved_passed(run_copy, tmp_path):
+    """The chain down after a PASSED report: exit 3, the saved report stays, `runs` still shows PASSED."""
+    make_report(run_copy, code=0)
+    saved = (run_copy / "report.json").read_bytes()
+    config = tmp_path / "dead-rpc.json"
+    config.write_text(json.dumps({"blockchain": {"ethereum": {"network": "http://127.0.0.1:9"}}}))
+    files = make_report(run_copy, "--config", str(config), code=3)
+    assert files["verdict"] == "CANNOT CHECK" and files["kept_saved_verdict"] == "PASSED"
+    assert (run_copy / "report.json").read_bytes() == saved
+    listing = cli("runs", "--base-dir", str(run_copy.parent), "--json")
+    assert [r["verdict"] for r in json.loads(listing.stdout)] == ["PASSED"], listing.stderr
 
 
 def test_headline_reads_cannot_check_only_when_nothing_else_failed():
