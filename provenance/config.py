@@ -70,7 +70,8 @@ from pydantic import Field, ValidationError, field_validator
 
 from .errors import ConfigError
 from .anchors.bitcoin.settings import BitcoinSettings
-from .anchors.ethereum.keys import ACCOUNT_ENV, KEY_ENV, KeySigner, secret_kind
+from .anchors.ethereum.keys import ACCOUNT_ENV, KEY_ENV, KeySigner
+from .secrets import secret_kind
 from .anchors.ethereum.settings import EthereumSettings
 from .anchors.ipfs.settings import IpfsSettings
 from .anchors.settings import Section, describe, one_line, problem

@@ -36,7 +36,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from . import reference
-from ..errors import FormatError, MerkleError
+from ..errors import BackendError, FormatError, MerkleError
+from ..secrets import quoted
 from .reference import (
     FORMAT,
     LEAF_ENCODING,
@@ -67,14 +68,14 @@ def _select_backend() -> tuple[str, Any]:
     (`native` or `python`) forces one."""
     wanted = os.environ.get(BACKEND_ENV, "").strip()
     if wanted not in ("", "native", "python"):
-        raise ImportError(f"{BACKEND_ENV}: expected 'native', 'python' or unset, found {wanted!r}")
+        raise BackendError(f"{BACKEND_ENV}: expected 'native', 'python' or unset, found {quoted(wanted)}")
     if wanted == "python":
         return "python", importlib.import_module(_MODULES["python"])
     try:
         return "native", importlib.import_module(_MODULES["native"])
     except ImportError as e:
         if wanted == "native":
-            raise ImportError(
+            raise BackendError(
                 f"{BACKEND_ENV}=native: expected the C extension {_MODULES['native']}, found none ({e}); "
                 "build it with `pip install -e .` (needs a C compiler) or unset the variable"
             ) from None

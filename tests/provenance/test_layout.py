@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "provenance"
 
 LAYERS = [
-    ("errors", "files"),  # the foundation: error hierarchy, atomic writes, the data home
+    ("errors", "files", "secrets"),  # the foundation: error hierarchy, safe reads, atomic writes, the data home, the key detector
     ("merkle",),  # the leaf and the tree (spec, fast path, pure-Python twin, C)
     ("digests",),  # artifacts -> canonical bytes -> digests -> leaves
     ("record",),  # the versioned record, receipts, anchor states, verdicts
