@@ -175,6 +175,7 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     reads or changes the process's umask, which other threads share."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _replaceable(path)
     fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -186,6 +187,19 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _replaceable(path: Path) -> None:
+    """Only a regular file (or nothing) is ever replaced: a rename over /dev/full, a FIFO, a
+    socket or a symlink would destroy what is there (or what the link's target expects)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(mode):
+        raise ConfigError(f"{path}: expected a regular file or nothing to write to, found a symlink (not replaced)")
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"{path}: expected a regular file or nothing to write to, found {_kind(mode)} (not replaced)")
 
 
 def _create_temporary(path: Path) -> tuple[int, Path]:

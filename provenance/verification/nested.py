@@ -23,7 +23,8 @@ from ..errors import FormatError, VerificationError
 from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, MerkleTree, parse_bytes32, verify
 from ..merkle.reference import verify_nested
-from .proofs import ProofBundle, check_offline, check_on_network, expect_format, prove
+from .proofs import MAX_PROOF_BYTES, ProofBundle, check_offline, check_on_network, expect_format, prove
+from ..files import read_json
 from ..record import Record
 from ..digests.shards import SHARD_KIND, ShardRef, from_descriptor, shard_tree
 
@@ -66,12 +67,7 @@ class NestedProof:
 
 def load_proof_file(path: Path) -> ProofBundle | NestedProof:
     """A proof file of either format."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FormatError(f"{path}: proof file not found") from None
-    except json.JSONDecodeError as e:
-        raise FormatError(f"{path}: expected a JSON proof file, found invalid JSON ({e.msg} at line {e.lineno})") from None
+    data = read_json(path, "proof file", max_bytes=MAX_PROOF_BYTES)
     if isinstance(data, dict) and data.get("format") == FORMAT:
         return NestedProof.from_json(data)
     return ProofBundle.from_json(data)

@@ -13,9 +13,12 @@ from typing import Any, Callable
 
 from ..record.receipts import Receipt
 from ..errors import FormatError
+from ..files import read_json
 from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, parse_bytes32, verify
 from ..record import CHAIN_PREV, Record
+
+MAX_PROOF_BYTES = 64 << 20  # a proof is a few KB; a multiproof of a large tree, some MB
 
 FORMAT = "provenance-proof/v1"
 
@@ -81,12 +84,7 @@ class ProofBundle:
 
     @classmethod
     def load(cls, path: Path) -> ProofBundle:
-        try:
-            return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            raise FormatError(f"{path}: proof file not found") from None
-        except json.JSONDecodeError as e:
-            raise FormatError(f"{path}: expected a JSON proof file, found invalid JSON ({e.msg} at line {e.lineno})") from None
+        return cls.from_json(read_json(path, "proof file", max_bytes=MAX_PROOF_BYTES))
 
 
 def expect_format(data: Any, expected: str, what: str) -> None:
