@@ -152,7 +152,10 @@ class Stage:
         leaves = data.get("leaves")
         if not isinstance(leaves, list) or not leaves:
             raise FormatError(f"record stage {name}: expected a non-empty list of leaves")
-        if data.get("leaf_count") != len(leaves):
+        count = data.get("leaf_count")
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise FormatError(f"record stage {name}: expected leaf_count to be an integer, found {type(count).__name__}")
+        if count != len(leaves):
             raise FormatError(f"record stage {name}: expected {data.get('leaf_count')} leaves, found {len(leaves)}")
         metrics = data.get("metrics", {})
         if not isinstance(metrics, dict):

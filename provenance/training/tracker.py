@@ -198,6 +198,7 @@ class ProvenanceTracker:
         `data.shard` leaf each, hashed on that engine (`provenance.digests.shard_tracking`); `train_data`
         may then also be a sharded source on disk (a folder, .tar or .parquet shards)."""
         started = time.perf_counter()
+        refuse_secrets(source, "track_data source")  # it goes into record.json, the outbox and IPFS
         if leaves is None and (engine is not None or shard_size is not None):
             leaves, source = shard_tracking.shard_leaves_of(train_data, test_data, source, engine=engine,
                                                             shard_size=shard_size, run_dir=self.run_dir)
@@ -304,6 +305,7 @@ class ProvenanceTracker:
         anchor are made in a background thread, in epoch order (returns None; the post-training
         tree, verification, `save` and `close` wait for them; an error there is raised by the
         next call)."""
+        refuse_secrets(metrics, f"epoch {epoch} metrics")  # before they reach record.json, the outbox, IPFS
         metrics = _with_privacy(dict(metrics or {}) | {"epoch": epoch}, privacy)
         self._epoch_metrics.append(metrics)
         if not self.settings.storage_options.store_epoch_checkpoints:
@@ -360,6 +362,7 @@ class ProvenanceTracker:
         `privacy`: the DP budget spent by the whole run (as in `track_epoch`)."""
         self._epochs.finish()
         started = time.perf_counter()
+        refuse_secrets(results, "results")  # before they reach record.json, the outbox, IPFS
         results = dict(results)
         if self._epoch_metrics and "history" not in results:
             results["history"] = self._epoch_metrics
