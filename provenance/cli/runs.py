@@ -244,7 +244,7 @@ def status(run, base_dir, config_path, as_json) -> None:
     tracker = ProvenanceTracker.load(run_dir, config_path, read_only=True)
     data = tracker.get_blockchain_status()
     _mark_revoked(tracker.anchors, [a for h in data["stored_hashes"] for a in h["anchors"].values()])
-    outbox = Outbox()
+    outbox = Outbox(read_only=True)
     known = news(tracker.record, run_dir, outbox)
     data["recover"] = (f"the outbox knows more than record.json ({', '.join(known)}): run `provenance recover {run_dir}`"
                        if known else None)  # always there: --json keys do not come and go

@@ -147,10 +147,13 @@ def check_nested_on_network(proof: NestedProof, network: str = "local") -> list[
     submitter = proof.run.submitter or final_submitter(proof.run.anchors, proof.run.steps[-1].stage)
     if not receipts or submitter is None:
         return results  # check_on_network has already failed for want of an anchor or submitter
-    anchor = ethereum.connect(network, contract_address=receipts[-1].location["contract"], allow_start=False, allow_deploy=False)
-    return results + check_nested_onchain(
-        proof, lambda *args: nested_call(anchor, submitter, *args),
-        lambda root: anchor.is_anchored(root, submitter=submitter), submitter)
+    try:
+        anchor = ethereum.connect(network, contract_address=receipts[-1].location["contract"], allow_start=False, allow_deploy=False)
+        return results + check_nested_onchain(
+            proof, lambda *args: nested_call(anchor, submitter, *args),
+            lambda root: anchor.is_anchored(root, submitter=submitter), submitter)
+    except ethereum.ForeignContractError as e:  # answered, and wrong: a failed check, not "retry later"
+        return results + [("on-chain nested", False, str(e))]
 
 
 def nested_call(anchor: Any, submitter: str, run_root: bytes, shard_proof: tuple[bytes, ...], shard_leaf: Leaf,

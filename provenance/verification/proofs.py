@@ -178,6 +178,17 @@ def check_on_network(bundle: ProofBundle, network: str = "local") -> list[tuple[
     submitter = bundle.submitter or final_submitter(bundle.anchors, final_stage)
     if submitter is None:
         return [("on-chain", False, "the proof file names no submitter of the final root's anchor to check against")]
+    try:
+        return _check_against(bundle, network, stage, final_stage, receipt, submitter)
+    except ethereum.ForeignContractError as e:  # answered, and wrong: a failed check (exit 1), not "retry later"
+        return [("on-chain", False, str(e))]
+
+
+def _check_against(bundle: ProofBundle, network: str, stage: str, final_stage: str, receipt: Receipt,
+                   submitter: str) -> list[tuple[str, bool, str]]:
+    from ..anchors.ethereum import backend as ethereum
+    from ..errors import AnchorError
+
     anchor = ethereum.connect(network, contract_address=receipt.location["contract"], allow_start=False, allow_deploy=False)
     expected_chain = receipt.location.get("chain_id")
     if expected_chain != anchor.chain_id:

@@ -60,6 +60,11 @@ _CUSTOM_ERRORS = {
 }
 
 
+class ForeignContractError(AnchorError):
+    """The address holds code, and it is not this package's MLProvenance: what it answers means
+    nothing (an always-true `verifyInclusion`). Retrying never helps; a proof naming it fails."""
+
+
 class RefusedError(ConfigError):
     """The contract would refuse the request for what it asks (revoking a root this account never
     anchored, or revoking twice): the caller's mistake, not a network failure."""
@@ -407,7 +412,7 @@ class EthereumAnchor(AnchorBackend):
         # A receipt (or config) may name any address; only the code this package ships is
         # trusted to mean what MLProvenance's events and views say.
         if code != bytes.fromhex(artifact()["deployedBytecode"].removeprefix("0x")):
-            raise AnchorError(
+            raise ForeignContractError(
                 f"the contract at {address} on chain {self.chain_id} is not this version of MLProvenance: "
                 "expected its code to equal the packaged runtime bytecode, found other code"
             )
