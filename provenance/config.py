@@ -58,7 +58,6 @@ key. Every other value and key name of every config, and every environment value
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re

@@ -14,7 +14,6 @@ root is not the anchored shard root: a proof is never built from data that chang
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable

@@ -6,7 +6,6 @@ root's Ethereum anchor): someone else's anchor of the same root proves nothing."
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
