@@ -7,17 +7,19 @@ node data, the outbox) lives under one folder: `$PROVENANCE_HOME`, else `./.prov
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import re
 import secrets
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from .errors import ConfigError, FormatError, ProvenanceError
 
 HOME_ENV = "PROVENANCE_HOME"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def data_home() -> Path:
@@ -218,3 +220,28 @@ def _create_temporary(path: Path) -> tuple[int, Path]:
 def atomic_write_json(path: Path | str, value: Any) -> Path:
     """`atomic_write_bytes` of `value` as indented JSON with a final newline."""
     return atomic_write_bytes(path, (json.dumps(value, indent=2) + "\n").encode())
+
+
+_SHAPE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError, RecursionError)
+
+
+def untrusted_shape(what: str) -> Callable[[F], F]:
+    """For a parser of untrusted JSON (`Record.from_json`, a proof's, a receipt's): a value of
+    another shape than expected (a list where an object was, a string for a count) is a one-line
+    FormatError naming `what`, never a TypeError traceback. Its own FormatErrors pass as they are."""
+
+    def wrap(parse: F) -> F:
+        @functools.wraps(parse)
+        def parsed(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return parse(*args, **kwargs)
+            except ProvenanceError:
+                raise
+            except _SHAPE_ERRORS as e:
+                detail = " ".join(str(e).split())[:120]
+                raise FormatError(f"{what}: expected {what}'s fields with their types, found another shape "
+                                  f"({type(e).__name__}: {detail})") from None
+
+        return parsed  # type: ignore[return-value]
+
+    return wrap

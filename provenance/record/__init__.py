@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from .receipts import Receipt
 from ..digests.canonical import canonical_json, jcs
 from ..errors import FormatError
-from ..files import atomic_write_bytes, parse_json, read_json
+from ..files import atomic_write_bytes, parse_json, read_json, untrusted_shape
 from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, MerkleTree, parse_bytes32
 
@@ -351,6 +351,7 @@ class Record:
         return atomic_write_bytes(path, _with_stages(_compact_json, self.to_json(), self.stages) + b"\n")
 
     @classmethod
+    @untrusted_shape('the provenance record')
     def from_json(cls, data: Any, source: str = "record") -> Record:
         if not isinstance(data, dict):
             raise FormatError(f"{source}: expected a JSON object, found {type(data).__name__}")

@@ -23,7 +23,7 @@ from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, MerkleTree, parse_bytes32, verify
 from ..merkle.reference import verify_nested
 from .proofs import MAX_PROOF_BYTES, ProofBundle, check_offline, check_on_network, expect_format, prove
-from ..files import read_json
+from ..files import read_json, untrusted_shape
 from ..record import Record
 from ..digests.shards import SHARD_KIND, ShardRef, from_descriptor, shard_tree
 
@@ -51,6 +51,7 @@ class NestedProof:
                 "run": self.run.to_json()}
 
     @classmethod
+    @untrusted_shape('the proof file')
     def from_json(cls, data: Any) -> NestedProof:
         expect_format(data, FORMAT, "nested proof file")
         sample = data.get("sample")

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from ..record.receipts import Receipt
 from ..errors import FormatError
-from ..files import read_json
+from ..files import read_json, untrusted_shape
 from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, parse_bytes32, verify
 from ..record import CHAIN_PREV, Record
@@ -66,6 +66,7 @@ class ProofBundle:
         return data
 
     @classmethod
+    @untrusted_shape('the proof file')
     def from_json(cls, data: Any) -> ProofBundle:
         expect_format(data, FORMAT, "proof file")
         steps = data.get("steps")

@@ -33,10 +33,11 @@ def one_line(done: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def small_run(base: Path, run_id: str, results: dict | None = None) -> Path:
-    """A real run folder (pre and post trees, model, config), nothing anchored: seconds, not a training."""
+def small_run(base: Path, run_id: str, results: dict | None = None, config: dict | None = None) -> Path:
+    """A real run folder (pre and post trees, model, config), nothing anchored unless `config`
+    says so: seconds, not a training."""
     rng = np.random.default_rng(0)
-    tracker = ProvenanceTracker(base, OFF, run_id=run_id)
+    tracker = ProvenanceTracker(base, config or OFF, run_id=run_id)
     tracker.track_data((rng.random((20, 1, 8, 8), dtype=np.float32), rng.integers(0, 10, 20)), None)
     torch.manual_seed(0)
     tracker.track_model(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)))
