@@ -322,3 +322,19 @@ def test_20_report_md_escapes_links_and_emphasis_from_the_record(copy):
     md = (copy / "report.md").read_text()
     assert "[x](javascript:" not in md and "**bold**" not in md
     assert "on \\[x\\](javascript:alert(1)) \\*\\*bold\\*\\*" in md
+
+
+# ---------------------------------------------------------------- 2. a report states uncovered fields as fact
+
+
+def test_2_report_shows_the_sample_counts_the_trees_commit_to_not_the_edited_artifacts(copy):
+    record = json.loads((copy / "record.json").read_text())
+    record["artifacts"]["dataset"] |= {"train_samples": 1000000, "test_samples": 250000}
+    (copy / "record.json").write_text(json.dumps(record))
+    done = cli("report", str(copy))
+    assert "Traceback" not in done.stderr, done.stderr
+    md = (copy / "report.md").read_text()
+    assert "1000000 train, 250000 test samples" not in md
+    assert ("custom: 20 train, 0 test samples in the anchored trees (record.json's artifacts claim 1000000 train, "
+            "250000 test: not covered by any anchor)") in md
+    assert json.loads((copy / "report.json").read_text())["dataset"]["unverified_train_samples"] == 1000000
