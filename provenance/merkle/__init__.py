@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import json
 import logging
 import os
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ import numpy as np
 
 from . import reference
 from ..errors import BackendError, FormatError, MerkleError
+from ..files import read_json
 from ..secrets import quoted
 from .reference import (
     FORMAT,
@@ -537,11 +537,4 @@ def verify_multiproof(root: bytes, multiproof: MultiProof) -> bool:
 
 def load_dump_file(path: str) -> MerkleTree:
     """Read a dump file written by `dump` (via `json`)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise FormatError(f"{path}: expected a JSON Merkle dump, found invalid JSON ({e.msg} at line {e.lineno})") from None
-    except OSError as e:
-        raise FormatError(f"{path}: cannot read the Merkle dump ({e.strerror})") from None
-    return MerkleTree.load(data)
+    return MerkleTree.load(read_json(path, "Merkle dump", max_bytes=1 << 30))  # regular files only, depth bounded
