@@ -82,8 +82,10 @@ def _data(files: RunFiles, stage: Stage) -> list[Leaf]:
 
 
 def _model_file(files: RunFiles, stage: Stage) -> tuple[str, Path]:
-    name = files.record.artifacts.get("stages", {}).get(stage.name, {}).get("model")
-    if not name:
+    stages = files.record.artifacts.get("stages", {})
+    entry = stages.get(stage.name, {}) if isinstance(stages, dict) else {}
+    name = entry.get("model") if isinstance(entry, dict) else None
+    if not name or not isinstance(name, str):
         raise ProvenanceError(f"the record names no model file for tree {stage.name!r}")
     return name, files.run_dir / name
 
@@ -113,7 +115,7 @@ def _file(files: RunFiles, stage: Stage) -> list[Leaf]:
 
 def _config(files: RunFiles, stage: Stage) -> list[Leaf]:
     record = files.record
-    path = files.run_dir / record.artifacts.get("config", "config.json")
+    path = files.run_dir / str(record.artifacts.get("config", "config.json"))
     config = read_json(path, "config file", within=files.run_dir, max_bytes=16 << 20)
     if not isinstance(config, dict):
         raise ProvenanceError(f"config file {path}: expected a JSON object, found {type(config).__name__}")
