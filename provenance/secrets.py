@@ -92,8 +92,7 @@ def _spans(text: str) -> Iterator[tuple[str, int, int]]:
     for m in _HEX_KEY.finditer(text):
         yield HEX_KIND, m.start(), m.end()
     for m in _HEX_GROUPS.finditer(text):
-        if len(re.sub(f"[^{_HEX}]", "", m.group().replace("%20", " "))) == 64:
-            yield HEX_KIND, m.start(), m.end()
+        yield from _grouped_keys(m)
     for m in _EXTENDED.finditer(text):
         yield EXTENDED_KIND, m.start(), m.end()
     for m in _B58_RUN.finditer(text):
@@ -104,6 +103,23 @@ def _spans(text: str) -> Iterator[tuple[str, int, int]]:
         if _is_b64_key(m.group()):
             yield B64_KIND, m.start(), m.end()
     yield from _phrases(text)
+
+
+def _grouped_keys(m: re.Match[str]) -> Iterator[tuple[str, int, int]]:
+    """Spans of consecutive hex groups joined to exactly 64 digits (`ab cd ... ef`, with other
+    groups around it: `00 ab cd ...`)."""
+    groups = [(g.start() + m.start(), g.end() + m.start()) for g in _HEX_RUN.finditer(m.group().replace("%20", "   "))]
+    for i, (start, _) in enumerate(groups):
+        digits = 0
+        for begin, end in groups[i:]:
+            digits += end - begin
+            if digits >= 64:
+                if digits == 64:
+                    yield HEX_KIND, start, end
+                break
+
+
+_HEX_RUN = re.compile(f"[{_HEX}]+")
 
 
 def _wif_in(run: str) -> tuple[int, int] | None:

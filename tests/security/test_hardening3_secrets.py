@@ -164,7 +164,8 @@ _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_si
 _SEPARATOR = st.sampled_from([" ", "\n", ", ", " = ", "; ", "\t", ": "])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("HARDENING_EXAMPLES", "60")), deadline=None, derandomize="HARDENING_EXAMPLES" not in os.environ,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(before=_TEXT, after=_TEXT, left=_SEPARATOR, right=_SEPARATOR, which=st.integers(0, 11), glued=st.booleans())
 def test_6_a_fresh_key_in_any_encoding_anywhere_in_random_text_is_found(before, after, left, right, which, glued):
     key = fresh_key()
