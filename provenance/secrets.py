@@ -148,8 +148,10 @@ def _is_wif(token: str) -> bool:
 
 def _is_b64_key(token: str) -> bool:
     body = token.rstrip("=")
-    # Random bytes give digits, upper and lower case; a long identifier (`my-long-run-name...`) does not.
-    if not (any(c.isdigit() for c in body) and any(c.isupper() for c in body) and any(c.islower() for c in body)):
+    # 32 random bytes give upper and lower case, and a digit or a sign (all but ~1 in 8,000 keys);
+    # a long identifier (`my-long-run-name...`, `MyLongRunName...`) lacks one of them.
+    mixed = any(c.isupper() for c in body) and any(c.islower() for c in body)
+    if not (mixed and any(c.isdigit() or c in "+/-_" for c in body)):
         return False
     try:
         data = base64.b64decode(body.replace("-", "+").replace("_", "/") + "=", validate=True)
