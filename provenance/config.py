@@ -59,7 +59,6 @@ key. Every other value and key name of every config, and every environment value
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -70,8 +69,10 @@ from typing import Any, ClassVar, Mapping
 from pydantic import Field, ValidationError, field_validator
 
 from .errors import ConfigError
+from .files import read_json
 from .anchors.bitcoin.settings import BitcoinSettings
-from .anchors.ethereum.keys import ACCOUNT_ENV, KEY_ENV, KeySigner, secret_kind
+from .anchors.ethereum.keys import ACCOUNT_ENV, KEY_ENV, KeySigner
+from .secrets import secret_kind
 from .anchors.ethereum.settings import EthereumSettings
 from .anchors.ipfs.settings import IpfsSettings
 from .anchors.settings import Section, describe, one_line, problem
@@ -328,18 +329,9 @@ def _screen(value: Any, where: str, path: str) -> None:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config: {path} does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(f"config: {path}: expected a JSON file, found a directory") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config: {path}: expected UTF-8 JSON, found undecodable bytes") from None
-    except OSError as e:
-        raise ConfigError(f"config: {path}: expected a readable file, found {e.strerror or type(e).__name__}") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"config: {path}: expected JSON, found invalid JSON ({e.msg} at line {e.lineno})") from None
+    if not os.path.lexists(path):
+        raise ConfigError(f"config: {path} does not exist")
+    return read_json(path, "config:", error=ConfigError, max_bytes=1 << 20)
 
 
 def _canonical(path: tuple[str, ...]) -> tuple[str, ...]:

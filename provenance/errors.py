@@ -31,3 +31,8 @@ class AnchorError(ProvenanceError):
 
 class VerificationError(ProvenanceError):
     """Something that was checked did not hold."""
+
+
+class BackendError(ConfigError, ImportError):
+    """A `$PROVENANCE_*_BACKEND` variable names no backend, or one that cannot be imported: raised
+    while a module is imported, so it is an ImportError too."""

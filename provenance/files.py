@@ -7,15 +7,19 @@ node data, the outbox) lives under one folder: `$PROVENANCE_HOME`, else `./.prov
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
+import re
 import secrets
+import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
-from .errors import ConfigError, FormatError
+from .errors import ConfigError, FormatError, ProvenanceError
 
 HOME_ENV = "PROVENANCE_HOME"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def data_home() -> Path:
@@ -49,30 +53,118 @@ def make_folder(path: Path | str, what: str) -> Path:
     return path
 
 
-def read_file(path: Path | str, what: str) -> bytes:
-    """The bytes of the regular file at `path`, which a record names as `what` ("model file",
-    "config file"); a one-line FormatError if it is absent, a folder, a symlink loop or unreadable."""
+# ---------------------------------------------------------------- reading what an attacker may hand us
+#
+# Every file a run folder names, a proof file, a config file: the one reader below. It opens
+# without blocking (a FIFO never hangs us), checks with fstat that it holds a regular file (not a
+# device, a FIFO, a socket), refuses a path that resolves outside the folder it must stay in (a
+# symlink to /dev/zero or ~/.ssh), and reads at most `limit` + 1 bytes: memory stays bounded
+# whatever the folder holds. JSON is parsed only after its nesting depth is checked.
+
+MAX_JSON_BYTES = 256 << 20  # a record of a million samples is ~250 MB of leaves
+MAX_JSON_DEPTH = 64  # ours nest 6 deep; 100,000 `[` would crash the C parser's recursion
+
+
+def _kind(mode: int) -> str:
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return what
+    return "a special file"
+
+
+def open_regular(path: Path | str, what: str, *, within: Path | str | None = None,
+                 error: type[ProvenanceError] = FormatError) -> int:
+    """A read-only descriptor of the regular file at `path`, opened with O_NONBLOCK (a FIFO
+    cannot hang the open) and checked with fstat; with `within`, the path must resolve inside
+    that folder (a symlink out of it is named and refused). A one-line `error` otherwise."""
     path = Path(path)
+    if within is not None:
+        root = os.path.realpath(within)
+        real = os.path.realpath(path)
+        if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+            link = " (a symlink)" if os.path.islink(path) else ""
+            raise error(f"{what} {path}{link}: expected a file inside {within}, found a path that leads out of it")
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise FormatError(f"{what} {path} not found") from None
-    except IsADirectoryError:
-        raise FormatError(f"{what} {path}: expected a regular file, found a folder") from None
+        dangling = " (a dangling symlink)" if os.path.islink(path) else ""
+        raise error(f"{what} {path} not found{dangling}") from None
     except OSError as e:
         found = "a symlink loop" if e.errno == errno.ELOOP else e.strerror or type(e).__name__
-        raise FormatError(f"{what} {path}: expected a readable regular file, found {found}") from None
+        raise error(f"{what} {path}: expected a readable regular file, found {found}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise error(f"{what} {path}: expected a regular file, found {_kind(mode)}")
+    return fd
 
 
-def read_json(path: Path | str, what: str) -> Any:
-    """The JSON value in the file at `path` (after `read_file`'s checks); a one-line FormatError
-    if its bytes are not UTF-8 JSON."""
+def read_file(path: Path | str, what: str, *, limit: int | None = None, within: Path | str | None = None,
+              error: type[ProvenanceError] = FormatError) -> bytes:
+    """The bytes of the regular file at `path`, which a record names as `what` ("model file",
+    "config file"), through `open_regular`. With `limit` (the size a record states), at most
+    `limit` + 1 bytes are read: a longer file hashes differently anyway, so the extra byte is
+    enough to tell, and a huge file costs no memory."""
+    fd = open_regular(path, what, within=within, error=error)
     try:
-        return json.loads(read_file(path, what).decode("utf-8"))
+        size = os.fstat(fd).st_size
+        want = size if limit is None else min(size, limit + 1)
+        chunks, got = [], 0
+        while got < want:  # a file that grew after fstat is read only up to its size then
+            chunk = os.read(fd, min(want - got, 16 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+    except OSError as e:
+        raise error(f"{what} {path}: expected a readable regular file, found {e.strerror or type(e).__name__}") from None
+    finally:
+        os.close(fd)
+
+
+def json_depth(text: str | bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (brackets inside strings not
+    counted). Linear and iterative: it runs before the parser, which recurses."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    structure = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in structure:
+        depth += 1 if byte in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def parse_json(text: str | bytes, what: str, *, error: type[ProvenanceError] = FormatError,
+               max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH, **options: Any) -> Any:
+    """`json.loads(text, **options)` of untrusted text: at most `max_bytes` and `max_depth` deep,
+    UTF-8; a one-line `error` naming `what` otherwise (never quoting the text)."""
+    if len(text) > max_bytes:
+        raise error(f"{what}: expected at most {max_bytes} bytes of JSON, found {len(text)}")
+    depth = json_depth(text)
+    if depth > max_depth:
+        raise error(f"{what}: expected JSON nested at most {max_depth} deep, found {depth} levels")
+    try:
+        return json.loads(text, **options)
     except UnicodeDecodeError:
-        raise FormatError(f"{what} {path}: expected UTF-8 JSON, found bytes that are not UTF-8") from None
+        raise error(f"{what}: expected UTF-8 JSON, found bytes that are not UTF-8") from None
     except json.JSONDecodeError as e:
-        raise FormatError(f"{what} {path}: expected JSON, found invalid JSON ({e.msg} at line {e.lineno})") from None
+        raise error(f"{what}: expected JSON, found invalid JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:  # only if the interpreter's limit is below max_depth
+        raise error(f"{what}: expected JSON nested at most {max_depth} deep, found deeper") from None
+
+
+def read_json(path: Path | str, what: str, *, within: Path | str | None = None,
+              error: type[ProvenanceError] = FormatError, max_bytes: int = MAX_JSON_BYTES, **options: Any) -> Any:
+    """The JSON value in the file at `path`: `read_file` (at most `max_bytes` + 1 read) then
+    `parse_json`; a one-line `error` naming `what` and the path otherwise."""
+    data = read_file(path, what, limit=max_bytes, within=within, error=error)
+    return parse_json(data, f"{what} {path}", error=error, max_bytes=max_bytes, **options)
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
@@ -85,6 +177,7 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     reads or changes the process's umask, which other threads share."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _replaceable(path)
     fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -96,6 +189,19 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _replaceable(path: Path) -> None:
+    """Only a regular file (or nothing) is ever replaced: a rename over /dev/full, a FIFO, a
+    socket or a symlink would destroy what is there (or what the link's target expects)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(mode):
+        raise ConfigError(f"{path}: expected a regular file or nothing to write to, found a symlink (not replaced)")
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"{path}: expected a regular file or nothing to write to, found {_kind(mode)} (not replaced)")
 
 
 def _create_temporary(path: Path) -> tuple[int, Path]:
@@ -114,3 +220,28 @@ def _create_temporary(path: Path) -> tuple[int, Path]:
 def atomic_write_json(path: Path | str, value: Any) -> Path:
     """`atomic_write_bytes` of `value` as indented JSON with a final newline."""
     return atomic_write_bytes(path, (json.dumps(value, indent=2) + "\n").encode())
+
+
+_SHAPE_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError, RecursionError)
+
+
+def untrusted_shape(what: str) -> Callable[[F], F]:
+    """For a parser of untrusted JSON (`Record.from_json`, a proof's, a receipt's): a value of
+    another shape than expected (a list where an object was, a string for a count) is a one-line
+    FormatError naming `what`, never a TypeError traceback. Its own FormatErrors pass as they are."""
+
+    def wrap(parse: F) -> F:
+        @functools.wraps(parse)
+        def parsed(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return parse(*args, **kwargs)
+            except ProvenanceError:
+                raise
+            except _SHAPE_ERRORS as e:
+                detail = " ".join(str(e).split())[:120]
+                raise FormatError(f"{what}: expected {what}'s fields with their types, found another shape "
+                                  f"({type(e).__name__}: {detail})") from None
+
+        return parsed  # type: ignore[return-value]
+
+    return wrap

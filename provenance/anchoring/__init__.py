@@ -84,7 +84,7 @@ class Anchors:
     @property
     def outbox(self) -> Outbox:
         if self._outbox is None:
-            self._outbox = Outbox()
+            self._outbox = Outbox(read_only=self.read_only)
         return self._outbox
 
     def backend(self, network: str) -> AnchorBackend:

@@ -150,11 +150,18 @@ class Entry:
                        location, reason=self.last_error or "queued, not sent yet")
 
 
+OUR_TABLES = frozenset({"entries", "batches", "payloads", "entries_v1", "sqlite_sequence"})
+
+
 class Outbox:
     """SQLite-backed queue of anchor requests, safe to share between threads and processes."""
 
-    def __init__(self, path: Path | str | None = None) -> None:
+    def __init__(self, path: Path | str | None = None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path else data_home() / "outbox.sqlite"
+        # Read-only commands (status, verify) create nothing and change nothing: an outbox that
+        # is not there yet reads as an empty one (in memory), one that is, through mode=ro.
+        self.read_only = read_only
+        self._absent = read_only and (not self.path.exists() or self.path.is_file() and self.path.stat().st_size == 0)
         self._lock = threading.Lock()  # one operation at a time on this process's connection
         self._db: sqlite3.Connection | None = None
         self._pid = 0  # the process that opened `_db`
@@ -176,9 +183,17 @@ class Outbox:
 
     def _connect(self) -> sqlite3.Connection:
         # check_same_thread off: the connection is shared by this process's threads, one operation at a time (`_lock`)
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        if self._absent:
+            db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        elif self.read_only:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None,
+                                 check_same_thread=False)
+        else:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         try:
             db.row_factory = sqlite3.Row
+            if self.read_only:
+                return db
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
         except BaseException:
@@ -231,7 +246,7 @@ class Outbox:
             return
         with self._lock:
             db = self._connection()
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
             try:
                 yield db
                 db.execute("COMMIT")
@@ -293,8 +308,15 @@ class Outbox:
             raise ConfigError(f"outbox {self.path}: expected schema version {SCHEMA_VERSION} or older, found {version} "
                               "(made by a newer provenance): upgrade, or point PROVENANCE_HOME elsewhere")
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        foreign = sorted(tables - OUR_TABLES)
+        if foreign:  # never take over someone else's database: no table of ours goes into it
+            raise ConfigError(f"outbox {self.path}: expected a provenance outbox, found an SQLite database with other "
+                              f"tables ({', '.join(foreign[:5])}): point PROVENANCE_HOME elsewhere")
         if version == SCHEMA_VERSION and "entries" in tables:
             return
+        if self.read_only and not self._absent:
+            raise ConfigError(f"outbox {self.path}: expected schema version {SCHEMA_VERSION}, found {version}: "
+                              "a command that anchors (`provenance anchor --retry`) upgrades it; this one only reads")
         db.execute(BATCHES_TABLE)
         db.execute(PAYLOADS_TABLE)
         if "entries" not in tables:

@@ -33,6 +33,18 @@ class OneLineErrors:
         self._argv = list(sys.argv[1:] if args is None else args)
         return super().main(args, *more, **options)  # type: ignore[misc]
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        """The group's own options (`--log-level`, also from the environment) fail in one line
+        too, through `_shown`: click would quote the refused value on its own."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)  # type: ignore[misc]
+        except click.UsageError as e:
+            if os.environ.get("PROVENANCE_DEBUG"):
+                raise
+            click.echo(f"error: {self._shown(e.format_message())} (see `{info_name or 'provenance'} -h`)", err=True)
+            raise click.exceptions.Exit(EXIT_BAD_INPUT) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)  # type: ignore[misc]
@@ -57,20 +69,24 @@ class OneLineErrors:
             ctx.exit(EXIT_UNREACHABLE if _is_network(e) else EXIT_BAD_INPUT)
 
     def _shown(self, message: str) -> str:
-        """`message` with every private key given on the command line taken out: errors quote
-        what they found (a run, a folder, a stage, perhaps normalised), and a key pasted there
-        must not reach a terminal or a CI log."""
-        values = [a.split("=", 1)[-1] for a in self._argv]
-        suspects = [v for v in values if len(v) >= 47]  # no key is shorter (12 three-letter BIP-39 words: 47)
+        """`message` with every private key given on the command line or in the environment
+        taken out, whole or cut short: errors quote what they found (a run, a folder, a
+        variable's value), and a key pasted there must not reach a terminal or a CI log."""
+        values = [a.split("=", 1)[-1] for a in self._argv] + list(os.environ.values())
+        suspects = [v for v in values if len(v) >= 43]  # no key is shorter (a base64 key: 43)
         if not suspects:
             return message
-        from ..anchors.ethereum.keys import secret_kind, secret_parts
+        from ..secrets import secret_kind, secret_parts
 
         for value in suspects:
             kind = secret_kind(value)
-            for part in [value, *secret_parts(value)] if kind else []:
-                message = message.replace(part, f"<a {kind}, not shown>")
+            for part in sorted({value, *secret_parts(value)}, key=len, reverse=True) if kind else []:
+                for size in range(len(part), 15, -1):  # a message may quote the first characters only
+                    if part[:size] in message:
+                        message = message.replace(part[:size], f"<a {kind}, not shown>")
+                        break
         return message
+
 
 def _is_network(e: BaseException) -> bool:
     import requests

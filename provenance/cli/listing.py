@@ -91,7 +91,7 @@ def _read_row(folder: Path) -> RunRow:
     record_path = folder / RECORD_FILE
     if not record_path.exists():
         return RunRow(folder.name, str(folder), error=f"expected a run folder with {RECORD_FILE}, found none")
-    data = read_json(record_path, "record")
+    data = read_json(record_path, "record", within=folder)
     if not isinstance(data, dict) or data.get("format") not in (FORMAT, FORMAT_V1):
         found = repr(data.get("format")) if isinstance(data, dict) else type(data).__name__
         return RunRow(folder.name, str(folder), error=f"{RECORD_FILE}: expected format {FORMAT!r} or {FORMAT_V1!r}, found {found}")
@@ -119,7 +119,7 @@ def _saved_verdict(folder: Path, trees: list[tuple[str, str]]) -> tuple[str, str
     path = folder / REPORT_FILE
     if not path.exists():
         return NOT_VERIFIED, None, None
-    report = read_json(path, "report")
+    report = read_json(path, "report", within=folder)
     verification = report.get("verification") if isinstance(report, dict) else None
     if not isinstance(verification, dict) or not isinstance(verification.get("ok"), bool):
         raise ConfigError(f"{REPORT_FILE}: expected a provenance report with a verification, found another shape")

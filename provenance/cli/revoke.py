@@ -13,6 +13,7 @@ import click
 from ..errors import ConfigError
 from ..merkle import parse_bytes32
 from ..record import Record
+from ..secrets import secret_kind
 from .common import (RECORD_FILE, base_dir_option, config_option, emit, ethereum_flags, ethereum_options, json_option,
                      load_settings_for, resolve_run)
 
@@ -32,6 +33,10 @@ def revoke(run, stage, reason, base_dir, config_path, eth_network, eth_account, 
 
     if not reason.strip():
         raise ConfigError("--reason: expected a non-empty reason, found none")
+    kind = secret_kind(reason)
+    if kind:  # the reason is on-chain for ever, and a leaked key is what revocations are for
+        raise ConfigError(f"--reason: expected no private key, found what looks like a {kind} (not shown); "
+                          "nothing was sent: describe the leak without the key")
     record = Record.load(resolve_run(run, base_dir) / RECORD_FILE)
     record.stage(stage)  # an unknown stage is an error naming the stages
     receipt = record.receipts_for(stage).get("ethereum")

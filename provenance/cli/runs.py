@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import click
 
+from ..errors import ProvenanceError
 from ..training.tracker import ProvenanceTracker
 from ..verification.verify import verify_run
 from .common import (account_option, base_dir_option, config_option, emit, ethereum_flags, ethereum_options, json_option,
@@ -72,7 +73,8 @@ def report_training(result: Any, epochs: int, as_json: bool) -> None:
     from ..verification import verdicts
 
     ok = bool(result.verification and result.verification["ok"])
-    verdict = (result.verification or {}).get("verdict") or ("PASSED" if ok else "FAILED")
+    # the report's own verdict: INCOMPLETE (pending or batched anchors) is not FAILED
+    verdict = str((result.verification or {}).get("verdict") or ("PASSED" if ok else "FAILED"))
     summary = {
         "run_dir": str(result.run_dir), "test_accuracy": result.accuracy, "roots": result.roots,
         "anchors": {k: {"state": v["state"], **{x: v["location"][x] for x in ("tx_hash", "cid", "txid") if x in v["location"]}}
@@ -211,9 +213,32 @@ def anchor(run, retry, batch, base_dir, config_path, eth_network, eth_account, a
         tracker = ProvenanceTracker.load(resolve_run(run, base_dir), settings)
         done = tracker.anchor_pending()
         receipts = {f"{stage}/{net}": r.to_json() for stage, by_net in done.items() for net, r in by_net.items()}
+        _mark_revoked(tracker.anchors, receipts.values())
     emit(as_json, receipts, lambda: "\n".join(f"{k}: {v['state']} {v.get('reason') or ''}" for k, v in receipts.items()) or "nothing to anchor")
+    if any(v["state"] == "revoked" for v in receipts.values()):
+        sys.exit(1)  # withdrawn for good: retrying changes nothing
     if any(v["state"] != "confirmed" for v in receipts.values()):
         sys.exit(3)
+
+
+def _mark_revoked(anchors: Any, receipts: Any) -> None:
+    """A confirmed Ethereum anchor that its submitter has revoked since shows as `revoked`, with
+    the reason to look up, not `confirmed` (the record's receipt keeps what was delivered).
+    Read from the contract; an unreachable node leaves the state as it was."""
+    for receipt in receipts:
+        location = receipt.get("location") or {}
+        if receipt.get("network") != "ethereum" or receipt.get("state") != "confirmed" or not location.get("submitter"):
+            continue
+        try:
+            backend = anchors.backend("ethereum")
+            if str(location.get("contract", "")).lower() != str(backend.address).lower():
+                continue
+            root = bytes.fromhex(str(location.get("batch_root") or receipt["root"])[2:])
+            if backend.anchor_info(root, str(location["submitter"])).revoked:
+                receipt["state"] = "revoked"
+                receipt["reason"] = f"revoked by {location['submitter']} (`provenance verify` names the reason)"
+        except (ProvenanceError, ValueError, KeyError, OSError):
+            continue
 
 
 @click.command()
@@ -243,7 +268,8 @@ def status(run, base_dir, config_path, as_json) -> None:
     run_dir = resolve_run(run, base_dir)
     tracker = ProvenanceTracker.load(run_dir, config_path, read_only=True)
     data = tracker.get_blockchain_status()
-    outbox = Outbox()
+    _mark_revoked(tracker.anchors, [a for h in data["stored_hashes"] for a in h["anchors"].values()])
+    outbox = Outbox(read_only=True)
     known = news(tracker.record, run_dir, outbox)
     data["recover"] = (f"the outbox knows more than record.json ({', '.join(known)}): run `provenance recover {run_dir}`"
                        if known else None)  # always there: --json keys do not come and go
@@ -271,6 +297,9 @@ def _next_step(data: dict[str, Any], run_dir: Path) -> str:
         return f"run `provenance recover {run_dir}` (the outbox knows more than record.json)"
     stages = data["stored_hashes"]
     networks = data["networks"] if data["blockchain_enabled"] else []
+    revoked = [f"{h['stage']}/{n}" for h in stages for n, a in h["anchors"].items() if a.get("state") == "revoked"]
+    if revoked:
+        return f"the anchors of {', '.join(revoked)} are revoked, for good: `provenance verify {run_dir}` fails; train a new run"
     unconfirmed = [f"{h['stage']}/{n}" for h in stages for n in networks if h["anchors"].get(n, {}).get("state") != "confirmed"]
     if unconfirmed:
         return (f"run `provenance anchor {run_dir}` to anchor what is not confirmed ({', '.join(unconfirmed)}), "

@@ -35,4 +35,4 @@ def jcs(value: Any) -> bytes:
     try:
         return rfc8785.dumps(value)
     except rfc8785.CanonicalizationError as e:
-        raise FormatError(f"canonical JSON (RFC 8785): expected I-JSON values, found {e}") from None
+        raise FormatError(f"expected a finite number or a value RFC 8785 canonical JSON can encode, found one it cannot ({e})") from None

@@ -29,7 +29,9 @@ def value_leaf(kind: str, name: str, value: Any, encode: Encode = canonical_json
     a v2 record's are RFC 8785, where 1 and 1.0 are one number, as in JSON)."""
     try:
         data = encode(value)
-    except (TypeError, ValueError, FormatError) as e:
+    except FormatError as e:  # the encoder's own line says what it expected and found
+        raise ConfigError(f"{kind}:{name}: {e}") from None
+    except (TypeError, ValueError) as e:
         raise ConfigError(f"{kind}:{name}: expected a JSON value (str, number, bool, list, dict), found {e}") from None
     return Leaf(kind, name, hash_bytes(data), len(data))
 

@@ -25,7 +25,9 @@ from typing import Any, Sequence
 
 from blake3 import blake3
 
+from ..errors import BackendError
 from ..merkle import default_threads
+from ..secrets import quoted
 
 PARALLEL_MIN = 1 << 20  # below this many bytes, more threads cost more than they save
 BACKEND_ENV = "PROVENANCE_BLAKE3_BACKEND"
@@ -39,14 +41,14 @@ def _select_backend() -> tuple[str, Any]:
     `$PROVENANCE_BLAKE3_BACKEND` (`native` or `python`) forces one."""
     wanted = os.environ.get(BACKEND_ENV, "").strip()
     if wanted not in ("", "native", "python"):
-        raise ImportError(f"{BACKEND_ENV}: expected 'native', 'python' or unset, found {wanted!r}")
+        raise BackendError(f"{BACKEND_ENV}: expected 'native', 'python' or unset, found {quoted(wanted)}")
     if wanted == "python":
         return "python", None
     try:
         return "native", importlib.import_module(NATIVE_MODULE)
     except ImportError as e:
         if wanted == "native":
-            raise ImportError(
+            raise BackendError(
                 f"{BACKEND_ENV}=native: expected the C extension {NATIVE_MODULE}, found none ({e}); run "
                 "tools/fetch_blake3_c.py, then `pip install -e .` (needs a C compiler), or unset the variable"
             ) from None

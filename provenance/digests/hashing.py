@@ -69,6 +69,7 @@ from . import hasher as _hasher
 from . import tensors
 from .hasher import PARALLEL_MIN, hash_items, hash_rows, new_hasher
 from ..errors import FormatError, ProvenanceError
+from ..files import open_regular
 from ..merkle import Leaf
 
 if TYPE_CHECKING:
@@ -104,9 +105,11 @@ def hash_file(path: str | os.PathLike[str], *, progress: Progress | None = None)
             `update`); without it, files that take more than a second show their own bar.
     """
     path = Path(path)
-    size = _regular_file_size(path, path)
+    _regular_file_size(path, path)  # names a dangling link, a folder
+    fd = open_regular(path, "file")  # O_NONBLOCK + fstat: a FIFO swapped in meanwhile never hangs us
+    size = os.fstat(fd).st_size
     try:
-        with open(path, "rb") as f:
+        with os.fdopen(fd, "rb") as f:
             if size < PARALLEL_MIN:
                 data = f.read()
                 if progress is not None:

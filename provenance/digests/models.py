@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import FormatError
-from ..files import atomic_write_bytes
+from ..errors import FormatError, ProvenanceError
+from ..files import atomic_write_bytes, read_file
 from .hashing import hash_bytes, state_dict_leaves
 from ..merkle import Leaf
 
@@ -59,13 +59,13 @@ def save_weights(state: Mapping[str, Any], path: Path) -> bytes:
     return data
 
 
-def load_weights(path: Path) -> dict[str, Any]:
+def load_weights(path: Path, *, limit: int | None = None, within: Path | None = None) -> dict[str, Any]:
     """The tensors of a safetensors file, with a one-line
     error if it cannot be read. numpy arrays where numpy has the dtypes (a verifier then never
     imports torch: ~1 s of its start-up); torch tensors for bfloat16, float8 and the like. Both
     hash to the same leaves (`provenance-canonical/v1` names dtypes alike)."""
     try:
-        data = Path(path).read_bytes()
+        data = read_file(path, "model file", limit=limit, within=within)
         if _numpy_dtypes_only(data):
             from safetensors.numpy import load as load_numpy
 
@@ -75,6 +75,8 @@ def load_weights(path: Path) -> dict[str, Any]:
         return load_torch(data)
     except FileNotFoundError:
         raise FormatError(f"{path}: model file not found") from None
+    except ProvenanceError:
+        raise
     except Exception as e:  # safetensors raises its own error types for damaged headers
         raise FormatError(f"{path}: not a readable safetensors file ({' '.join(str(e).split())[:120]})") from None
 

@@ -10,8 +10,9 @@ instead of one `data.sample` leaf per sample.
 from __future__ import annotations
 
 import os
+import tarfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .engines import DaskEngine, LocalEngine, hash_dataset, open_engine
 from ..errors import ConfigError, ProvenanceError
@@ -116,6 +117,12 @@ def check_run_shards(record: Any, run_dir: Path, data: tuple[Any, Any] | None = 
         except ProvenanceError as e:  # e.g. in-memory data not given again: a failed check, not a crash
             return [(f"{stage.name} data.shard", False, f"cannot re-hash {len(recorded)} shards: {e}")]
         if spot_check is not None:
+            # A draw among the committed samples never meets an added one: the shard list and
+            # every shard's count are committed, so compare them first (a listing, no hashing).
+            listed = _listing_differences(refs, recorded)
+            if listed:
+                return [(f"{stage.name} data.shard spot check", False, "the source's shards differ from the committed ones "
+                         "before any draw: " + "; ".join(listed[:5]) + (" ..." if len(listed) > 5 else ""))]
             check = draw(refs, stage.tree(), spot_check, seed, runner, leaves_dir=Path(run_dir) / SHARD_TREES_DIR)
             bad = [f"{s}/{i}: {d}" for s, i, ok, d in check.drawn if not ok]
             alone = sum(1 for *_, d in check.drawn if "(sample re-hashed)" in d)
@@ -131,3 +138,23 @@ def check_run_shards(record: Any, run_dir: Path, data: tuple[Any, Any] | None = 
                  f"{runner.name}, all equal")]
     return [(f"{stage.name} data.shard", False, f"{len(result.changes)} of {len(recorded)} shards differ: "
              + "; ".join(c.describe() for c in result.changes[:5]) + (" ..." if len(result.changes) > 5 else ""))]
+
+
+def _listing_differences(refs: Sequence[ShardRef], recorded: Sequence[Leaf]) -> list[str]:
+    """What a listing of the source shows against the committed `data.shard` leaves: shards
+    added or removed, and shards whose sample count is not the committed one."""
+    from .shards import ShardError, sample_count
+
+    committed = {leaf.name: leaf.size for leaf in recorded}
+    found = {ref.id: ref for ref in refs}
+    named = [f"shard {name} added" for name in sorted(found.keys() - committed.keys())]
+    named += [f"shard {name} missing" for name in sorted(committed.keys() - found.keys())]
+    for name in sorted(found.keys() & committed.keys()):
+        try:
+            count = sample_count(found[name])
+        except (OSError, ValueError, ShardError, tarfile.TarError) as e:
+            named.append(f"shard {name}: cannot list its samples ({' '.join(str(e).split())[:80]})")
+            continue
+        if count != committed[name]:
+            named.append(f"shard {name}: {count} samples, {committed[name]} committed")
+    return named

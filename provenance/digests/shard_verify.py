@@ -78,6 +78,8 @@ class SpotCheck:
     drawn: tuple[tuple[str, int, bool, str], ...]  # (shard, index, ok, detail)
     total_samples: int
     seconds: float
+    capped: bool = False  # K asked for was above the sample count
+    every: bool = False  # K >= the sample count: each sample drawn once, none missed
     miss_1pct: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -89,7 +91,11 @@ class SpotCheck:
 
     def statement(self) -> str:
         k = len(self.drawn)
-        return (f"{k} samples drawn uniformly from {self.total_samples} (seed {self.seed}): if a fraction p of samples "
+        if self.every:
+            cap = f"K capped at the sample count {self.total_samples}: " if self.capped else ""
+            return f"{cap}each of the {self.total_samples} samples checked once, so none changed can be missed"
+        cap = ""
+        return (f"{cap}{k} samples drawn uniformly from {self.total_samples} (seed {self.seed}): if a fraction p of samples "
                 f"had been changed, all {k} draws would miss them with probability (1-p)^{k}: "
                 f"{self.miss_1pct:.3g} for p = 1%, {miss_probability(0.001, k):.3g} for p = 0.1%")
 
@@ -156,11 +162,13 @@ def spot_check(refs: Sequence[ShardRef], tree: MerkleTree, k: int, seed: int | N
     if not shard_leaves:
         raise ConfigError("spot check: expected data.shard leaves in the anchored tree, found none")
     ends = list(accumulate(v.size for v in shard_leaves))
+    if ends[-1] < 1:
+        raise ConfigError("spot check: expected committed samples to draw from, found 0")
+    capped, every = k > ends[-1], k >= ends[-1]  # as many draws as samples or more: each sample once
     rng = random.Random(seed)
     picks: dict[str, list[int]] = {}
     draws = []
-    for _ in range(k):
-        g = rng.randrange(ends[-1])
+    for g in range(ends[-1]) if every else (rng.randrange(ends[-1]) for _ in range(k)):
         s = bisect_right(ends, g)
         index = g - (ends[s - 1] if s else 0)
         draws.append((shard_leaves[s].name, index))
@@ -191,7 +199,7 @@ def spot_check(refs: Sequence[ShardRef], tree: MerkleTree, k: int, seed: int | N
             ok = verify_nested(tree.root, shard_leaf, shard_proof, sample, proof)
             results[(shard_id, index)] = (ok, f"{sample.label} ({how}): nested proof {'holds' if ok else 'does NOT hold'}")
     drawn = tuple((s, i, *results[(s, i)]) for s, i in draws)
-    return SpotCheck(seed, drawn, ends[-1], time.perf_counter() - started)
+    return SpotCheck(seed, drawn, ends[-1], time.perf_counter() - started, capped, every)
 
 
 def _sample_task(job: tuple[ShardRef, list[int], str | None, bytes]) -> tuple[str, Any]:

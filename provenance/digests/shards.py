@@ -209,6 +209,28 @@ def hash_shard(ref: ShardRef, leaves_dir: str | None = None) -> ShardResult | Sh
     return ShardResult(ref.id, tree.root, len(tree), sum(v.size for v in tree.values))
 
 
+def sample_count(ref: ShardRef) -> int:
+    """How many samples the shard holds now, from a listing (files, tar headers, row ranges,
+    parquet metadata), without hashing: what a spot check compares with the committed counts
+    before it draws, so an added sample or shard cannot hide from it."""
+    if ref.format == "arrays":
+        return len(ref.payload[0])
+    if ref.format == "files":
+        if ref.files:
+            return len(ref.files)
+        from .hashing import _walk
+
+        return sum(1 for _ in _walk(Path(ref.path), Path(ref.path), ""))
+    if ref.format == "tar":
+        with tarfile.open(ref.path, mode="r:") as archive:
+            return sum(1 for m in archive if not m.isdir())
+    if ref.format == "parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(ref.path).metadata.num_rows)
+    return ref.rows[1] - ref.rows[0]
+
+
 def sample_leaf(ref: ShardRef, index: int) -> Leaf:
     """The leaf of sample `index` of a shard, reading and hashing that sample only (headers and
     listings of the others are read, not their bytes hashed); the same leaf `shard_leaves`

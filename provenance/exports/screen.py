@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from ..anchors.ethereum.keys import secret_kind
+from ..secrets import secret_kind
 from ..errors import FormatError
 
 T = TypeVar("T")

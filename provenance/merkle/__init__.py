@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import json
 import logging
 import os
 from contextlib import contextmanager
@@ -36,7 +35,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from . import reference
-from ..errors import FormatError, MerkleError
+from ..errors import BackendError, FormatError, MerkleError
+from ..files import read_json
+from ..secrets import quoted
 from .reference import (
     FORMAT,
     LEAF_ENCODING,
@@ -67,14 +68,14 @@ def _select_backend() -> tuple[str, Any]:
     (`native` or `python`) forces one."""
     wanted = os.environ.get(BACKEND_ENV, "").strip()
     if wanted not in ("", "native", "python"):
-        raise ImportError(f"{BACKEND_ENV}: expected 'native', 'python' or unset, found {wanted!r}")
+        raise BackendError(f"{BACKEND_ENV}: expected 'native', 'python' or unset, found {quoted(wanted)}")
     if wanted == "python":
         return "python", importlib.import_module(_MODULES["python"])
     try:
         return "native", importlib.import_module(_MODULES["native"])
     except ImportError as e:
         if wanted == "native":
-            raise ImportError(
+            raise BackendError(
                 f"{BACKEND_ENV}=native: expected the C extension {_MODULES['native']}, found none ({e}); "
                 "build it with `pip install -e .` (needs a C compiler) or unset the variable"
             ) from None
@@ -536,11 +537,4 @@ def verify_multiproof(root: bytes, multiproof: MultiProof) -> bool:
 
 def load_dump_file(path: str) -> MerkleTree:
     """Read a dump file written by `dump` (via `json`)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise FormatError(f"{path}: expected a JSON Merkle dump, found invalid JSON ({e.msg} at line {e.lineno})") from None
-    except OSError as e:
-        raise FormatError(f"{path}: cannot read the Merkle dump ({e.strerror})") from None
-    return MerkleTree.load(data)
+    return MerkleTree.load(read_json(path, "Merkle dump", max_bytes=1 << 30))  # regular files only, depth bounded

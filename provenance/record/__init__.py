@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from .receipts import Receipt
 from ..digests.canonical import canonical_json, jcs
 from ..errors import FormatError
-from ..files import atomic_write_bytes
+from ..files import atomic_write_bytes, parse_json, read_json, untrusted_shape
 from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, MerkleTree, parse_bytes32
 
@@ -160,7 +161,10 @@ class Stage:
         leaves = data.get("leaves")
         if not isinstance(leaves, list) or not leaves:
             raise FormatError(f"record stage {name}: expected a non-empty list of leaves")
-        if data.get("leaf_count") != len(leaves):
+        count = data.get("leaf_count")
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise FormatError(f"record stage {name}: expected leaf_count to be an integer, found {type(count).__name__}")
+        if count != len(leaves):
             raise FormatError(f"record stage {name}: expected {data.get('leaf_count')} leaves, found {len(leaves)}")
         metrics = data.get("metrics", {})
         if not isinstance(metrics, dict):
@@ -356,6 +360,7 @@ class Record:
         return atomic_write_bytes(path, _with_stages(_compact_json, self.to_json(), self.stages) + b"\n")
 
     @classmethod
+    @untrusted_shape('the provenance record')
     def from_json(cls, data: Any, source: str = "record") -> Record:
         if not isinstance(data, dict):
             raise FormatError(f"{source}: expected a JSON object, found {type(data).__name__}")
@@ -385,8 +390,8 @@ class Record:
         """The record as it stood when a stage was anchored, from that stage's snapshot bytes (what
         the outbox keeps for every entry): all its trees, no receipts or timings."""
         try:
-            data = json.loads(snapshot)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            data = parse_json(snapshot, source)
+        except FormatError as e:
             raise FormatError(f"{source}: expected a record snapshot (canonical JSON), found undecodable bytes ({e})") from None
         if not isinstance(data, dict):
             raise FormatError(f"{source}: expected a JSON object, found {type(data).__name__}")
@@ -397,15 +402,10 @@ class Record:
 
     @classmethod
     def load(cls, path: Path) -> Record:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=lambda name: _not_finite(path, name),
-                              parse_float=lambda text: _finite(path, text))
-        except FileNotFoundError:
-            raise FormatError(f"{path}: no provenance record there (expected a run folder with record.json)") from None
-        except json.JSONDecodeError as e:
-            raise FormatError(f"{path}: expected a JSON provenance record, found invalid JSON ({e.msg} at line {e.lineno})") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise FormatError(f"{path}: cannot read the provenance record ({e})") from None
+        if not os.path.lexists(path):
+            raise FormatError(f"{path}: no provenance record there (expected a run folder with record.json)")
+        data = read_json(path, "provenance record", within=Path(path).parent, parse_constant=lambda name: _not_finite(path, name),
+                         parse_float=lambda text: _finite(path, text))
         return cls.from_json(data, source=str(path))
 
 

@@ -84,31 +84,41 @@ def _data(files: RunFiles, stage: Stage) -> list[Leaf]:
 
 
 def _model_file(files: RunFiles, stage: Stage) -> tuple[str, Path]:
-    name = files.record.artifacts.get("stages", {}).get(stage.name, {}).get("model")
-    if not name:
+    stages = files.record.artifacts.get("stages", {})
+    entry = stages.get(stage.name, {}) if isinstance(stages, dict) else {}
+    name = entry.get("model") if isinstance(entry, dict) else None
+    if not name or not isinstance(name, str):
         raise ProvenanceError(f"the record names no model file for tree {stage.name!r}")
     return name, files.run_dir / name
 
 
+def _recorded_size(stage: Stage, name: str) -> int:
+    """The size the tree records for the model file `name`: no more is ever read (+1 byte, to
+    see it grew), whatever the folder holds there (a link to /dev/zero, a huge file)."""
+    sizes = [leaf.size for leaf in stage.leaves if leaf.kind == models.FILE_KIND and leaf.name == name]
+    if sizes:
+        return max(sizes)
+    return sum(leaf.size for leaf in stage.leaves if leaf.kind == models.PARAM_KIND) + (16 << 20)  # + a header
+
+
 def _params(files: RunFiles, stage: Stage) -> list[Leaf]:
-    _, path = _model_file(files, stage)
-    if not path.is_file():
-        read_file(path, "model file")  # raises, naming what is wrong with it
+    name, path = _model_file(files, stage)
+    read_file(path, "model file", limit=0, within=files.run_dir)  # raises, naming what is wrong with it
     try:
-        return models.weight_leaves(models.load_weights(path))
+        return models.weight_leaves(models.load_weights(path, limit=_recorded_size(stage, name), within=files.run_dir))
     except ProvenanceError:
         return []  # unreadable: every tensor leaf is reported missing, the file leaf as changed
 
 
 def _file(files: RunFiles, stage: Stage) -> list[Leaf]:
     name, path = _model_file(files, stage)
-    return [models.file_leaf(name, read_file(path, "model file"))]
+    return [models.file_leaf(name, read_file(path, "model file", limit=_recorded_size(stage, name), within=files.run_dir))]
 
 
 def _config(files: RunFiles, stage: Stage) -> list[Leaf]:
     record = files.record
-    path = files.run_dir / record.artifacts.get("config", "config.json")
-    config = read_json(path, "config file")
+    path = files.run_dir / str(record.artifacts.get("config", "config.json"))
+    config = read_json(path, "config file", within=files.run_dir, max_bytes=16 << 20)
     if not isinstance(config, dict):
         raise ProvenanceError(f"config file {path}: expected a JSON object, found {type(config).__name__}")
     differing = sorted(k for k in config.keys() | record.config.keys() if config.get(k) != record.config.get(k))

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from ..errors import FormatError
+from ..files import untrusted_shape
 from ..merkle import parse_bytes32
 
 
@@ -67,6 +68,7 @@ class Receipt(dict):
         }
 
     @classmethod
+    @untrusted_shape('a receipt')
     def from_json(cls, data: Any) -> Receipt:
         if not isinstance(data, dict):
             raise FormatError(f"receipt: expected a JSON object, found {type(data).__name__}")

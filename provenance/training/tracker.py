@@ -210,6 +210,7 @@ class ProvenanceTracker:
         a dataset that carries its source (`datasets.FileData`, an HF `Dataset` from
         `load_from_disk`) is recorded with it. Only data that exists in memory alone is `custom`."""
         started = time.perf_counter()
+        refuse_secrets(source, "track_data source")  # it goes into record.json, the outbox and IPFS
         if source is None and test_data is None and leaves is None and isinstance(train_data, (str, os.PathLike, Mapping)):
             described = dict(train_data) if isinstance(train_data, Mapping) else None
             suffix = Path(train_data).suffix.lower() if described is None else ""
@@ -333,6 +334,7 @@ class ProvenanceTracker:
         anchor are made in a background thread, in epoch order (returns None; the post-training
         tree, verification, `save` and `close` wait for them; an error there is raised by the
         next call)."""
+        refuse_secrets(metrics, f"epoch {epoch} metrics")  # before they reach record.json, the outbox, IPFS
         metrics = _with_privacy(dict(metrics or {}) | {"epoch": epoch}, privacy)
         self._epoch_metrics.append(metrics)
         if not self.settings.storage_options.store_epoch_checkpoints:
@@ -437,6 +439,7 @@ class ProvenanceTracker:
         `privacy`: the DP budget spent by the whole run (as in `track_epoch`)."""
         self._epochs.finish()
         started = time.perf_counter()
+        refuse_secrets(results, "results")  # before they reach record.json, the outbox, IPFS
         results = dict(results)
         if self._epoch_metrics and "history" not in results:
             results["history"] = self._epoch_metrics

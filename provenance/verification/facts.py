@@ -39,7 +39,7 @@ def report_json(record: Record, verification: VerificationReport) -> dict[str, A
         "anchors": [entry.to_json() | {"link": explorer_link(entry.receipt.network, entry.receipt.location),
                                        "checked": _checked(entry.stage, entry.receipt.network, v["anchors"])}
                     for entry in record.receipts],
-        "dataset": record.artifacts.get("dataset", {}),
+        "dataset": dataset_as_committed(record),
         "code": record.code,
         "environment": {k: val for k, val in record.environment.items() if k != "packages"},
         "verification": v,
@@ -101,6 +101,32 @@ def anchor_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def dataset_as_committed(record: Record) -> dict[str, Any]:
+    """The record's dataset descriptor with its sample counts taken from the `pre` tree's leaves
+    (one per sample, or one per shard holding its count), which the anchored root covers. A count
+    the `artifacts` entry states otherwise (not covered by a batched anchor) is kept beside it as
+    `unverified_<count>`, so a report never states it as fact."""
+    descriptor = record.artifacts.get("dataset", {})
+    dataset = dict(descriptor) if isinstance(descriptor, Mapping) else {}
+    pre = record.stages[0] if record.stages else None
+    if pre is None:
+        return dataset
+    samples = [leaf.name for leaf in pre.leaves if leaf.kind == "data.sample"]
+    shards = [leaf.size for leaf in pre.leaves if leaf.kind == "data.shard"]
+    if shards:
+        counts = {"train_samples": sum(shards)} if "test_samples" not in dataset else {}
+    elif samples:
+        counts = {"train_samples": sum(n.startswith("train/") for n in samples),
+                  "test_samples": sum(n.startswith("test/") for n in samples)}
+    else:
+        counts = {}
+    for key, n in counts.items():
+        if key in dataset and dataset[key] != n:
+            dataset[f"unverified_{key}"] = dataset[key]
+        dataset[key] = n
+    return dataset
+
+
 def dataset_summary(dataset: Mapping[str, Any]) -> str:
     """`sklearn-digits: 1438 train, 359 test samples (seed 0)` from the record's dataset descriptor."""
     if not dataset:
@@ -108,6 +134,10 @@ def dataset_summary(dataset: Mapping[str, Any]) -> str:
     parts = [str(dataset.get("source", "custom"))]
     counts = [f"{dataset[k]} {k.split('_')[0]}" for k in ("train_samples", "test_samples") if k in dataset]
     text = parts[0] + (": " + ", ".join(counts) + " samples" if counts else "")
+    claimed = [f"{dataset[f'unverified_{k}']} {k.split('_')[0]}" for k in ("train_samples", "test_samples")
+               if f"unverified_{k}" in dataset]
+    if claimed:  # the trees' counts are shown; what the uncovered descriptor says is marked as such
+        text += f" in the anchored trees (record.json's artifacts claim {', '.join(claimed)}: not covered by any anchor)"
     return text + (f" (seed {dataset['seed']})" if "seed" in dataset else "")
 
 

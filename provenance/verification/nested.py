@@ -14,7 +14,6 @@ root is not the anchored shard root: a proof is never built from data that chang
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -23,7 +22,8 @@ from ..errors import FormatError, VerificationError
 from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, MerkleTree, parse_bytes32, verify
 from ..merkle.reference import verify_nested
-from .proofs import ProofBundle, check_offline, check_on_network, expect_format, prove
+from .proofs import MAX_PROOF_BYTES, ProofBundle, check_offline, check_on_network, expect_format, prove
+from ..files import read_json, untrusted_shape
 from ..record import Record
 from ..digests.shards import SHARD_KIND, ShardRef, from_descriptor, shard_tree
 
@@ -51,6 +51,7 @@ class NestedProof:
                 "run": self.run.to_json()}
 
     @classmethod
+    @untrusted_shape('the proof file')
     def from_json(cls, data: Any) -> NestedProof:
         expect_format(data, FORMAT, "nested proof file")
         sample = data.get("sample")
@@ -66,12 +67,7 @@ class NestedProof:
 
 def load_proof_file(path: Path) -> ProofBundle | NestedProof:
     """A proof file of either format."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FormatError(f"{path}: proof file not found") from None
-    except json.JSONDecodeError as e:
-        raise FormatError(f"{path}: expected a JSON proof file, found invalid JSON ({e.msg} at line {e.lineno})") from None
+    data = read_json(path, "proof file", max_bytes=MAX_PROOF_BYTES)
     if isinstance(data, dict) and data.get("format") == FORMAT:
         return NestedProof.from_json(data)
     return ProofBundle.from_json(data)
@@ -151,10 +147,13 @@ def check_nested_on_network(proof: NestedProof, network: str = "local") -> list[
     submitter = proof.run.submitter or final_submitter(proof.run.anchors, proof.run.steps[-1].stage)
     if not receipts or submitter is None:
         return results  # check_on_network has already failed for want of an anchor or submitter
-    anchor = ethereum.connect(network, contract_address=receipts[-1].location["contract"], allow_start=False, allow_deploy=False)
-    return results + check_nested_onchain(
-        proof, lambda *args: nested_call(anchor, submitter, *args),
-        lambda root: anchor.is_anchored(root, submitter=submitter), submitter)
+    try:
+        anchor = ethereum.connect(network, contract_address=receipts[-1].location["contract"], allow_start=False, allow_deploy=False)
+        return results + check_nested_onchain(
+            proof, lambda *args: nested_call(anchor, submitter, *args),
+            lambda root: anchor.is_anchored(root, submitter=submitter), submitter)
+    except ethereum.ForeignContractError as e:  # answered, and wrong: a failed check, not "retry later"
+        return results + [("on-chain nested", False, str(e))]
 
 
 def nested_call(anchor: Any, submitter: str, run_root: bytes, shard_proof: tuple[bytes, ...], shard_leaf: Leaf,

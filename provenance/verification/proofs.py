@@ -6,16 +6,18 @@ root's Ethereum anchor): someone else's anchor of the same root proves nothing."
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from ..record.receipts import Receipt
 from ..errors import FormatError
+from ..files import read_json, untrusted_shape
 from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, parse_bytes32, verify
 from ..record import CHAIN_PREV, IDENTITY_ETHEREUM, RUN_ID, Record
+
+MAX_PROOF_BYTES = 64 << 20  # a proof is a few KB; a multiproof of a large tree, some MB
 
 FORMAT = "provenance-proof/v1"
 
@@ -72,6 +74,7 @@ class ProofBundle:
         return data
 
     @classmethod
+    @untrusted_shape('the proof file')
     def from_json(cls, data: Any) -> ProofBundle:
         expect_format(data, FORMAT, "proof file")
         steps = data.get("steps")
@@ -94,12 +97,7 @@ class ProofBundle:
 
     @classmethod
     def load(cls, path: Path) -> ProofBundle:
-        try:
-            return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            raise FormatError(f"{path}: proof file not found") from None
-        except json.JSONDecodeError as e:
-            raise FormatError(f"{path}: expected a JSON proof file, found invalid JSON ({e.msg} at line {e.lineno})") from None
+        return cls.from_json(read_json(path, "proof file", max_bytes=MAX_PROOF_BYTES))
 
 
 def expect_format(data: Any, expected: str, what: str) -> None:
@@ -245,6 +243,17 @@ def check_on_network(bundle: ProofBundle, network: str = "local") -> list[tuple[
     submitter = bundle.submitter or final_submitter(bundle.anchors, final_stage)
     if submitter is None:
         return [("on-chain", False, "the proof file names no submitter of the final root's anchor to check against")]
+    try:
+        return _check_against(bundle, network, stage, final_stage, receipt, submitter)
+    except ethereum.ForeignContractError as e:  # answered, and wrong: a failed check (exit 1), not "retry later"
+        return [("on-chain", False, str(e))]
+
+
+def _check_against(bundle: ProofBundle, network: str, stage: str, final_stage: str, receipt: Receipt,
+                   submitter: str) -> list[tuple[str, bool, str]]:
+    from ..anchors.ethereum import backend as ethereum
+    from ..errors import AnchorError
+
     anchor = ethereum.connect(network, contract_address=receipt.location["contract"], allow_start=False, allow_deploy=False)
     expected_chain = receipt.location.get("chain_id")
     if expected_chain != anchor.chain_id:

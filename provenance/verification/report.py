@@ -6,6 +6,7 @@ and renders the Markdown; `html.py` renders the page.
 from __future__ import annotations
 
 import numbers
+import re
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         "",
         *[f"> {_md(x)}" for x in (v.get("trust"), v.get("well_known_identity")) if x],
         *([""] if v.get("trust") or v.get("well_known_identity") else []),
-        f"- Accuracy: {format_number(m.get('accuracy'))}; loss: {format_number(m.get('loss'))} (as committed in the trees)",
+        f"- Accuracy: {_md(format_number(m.get('accuracy')))}; loss: {_md(format_number(m.get('loss')))} (as committed in the trees)",
         f"- Dataset: {_md(dataset_summary(dataset))}",
         f"- Git commit: {_md(git_summary(git))}",
         f"- Identity (committed in the pre tree): `{_md(v.get('identity') or 'none')}`",
@@ -89,7 +90,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     if m.get("epochs"):
         keys = sorted({k for e in m["epochs"] for k in e if k != "stage"})
         lines += ["", "## Metrics by epoch", "", "| tree | " + " | ".join(_md(k) for k in keys) + " |", "|---" * (len(keys) + 1) + "|"]
-        lines += [f"| {_md(e['stage'])} | " + " | ".join(format_number(e.get(k)) for k in keys) + " |" for e in m["epochs"]]
+        lines += [f"| {_md(e['stage'])} | " + " | ".join(_md(format_number(e.get(k))) for k in keys) + " |" for e in m["epochs"]]
     if v.get("missing"):
         lines += ["", "## Missing (INCOMPLETE)", ""] + [f"- {_md(x)}" for x in v["missing"]]
     if v.get("unchecked"):
@@ -111,8 +112,8 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines += ["", f"## Differential privacy (target epsilon {target.get('target_epsilon')}, delta {target.get('delta')}, "
                   f"max grad norm {target.get('max_grad_norm')})", "",
                   "| tree | epsilon | delta | steps | noise multiplier | sample rate | accountant |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {h['stage']} | {h['epsilon']:.4f} | {h['delta']:g} | {h['steps']} | {h['noise_multiplier']:.4f} | "
-                  f"{h['sample_rate']:.5f} | {h['accountant']} |" for h in data["privacy"]["history"]]
+        lines += [f"| {_md(h['stage'])} | {h['epsilon']:.4f} | {h['delta']:g} | {_md(h['steps'])} | {h['noise_multiplier']:.4f} | "
+                  f"{h['sample_rate']:.5f} | {_md(h['accountant'])} |" for h in data["privacy"]["history"]]
     if v["changes"]:
         lines += ["", "## Changed leaves", ""] + [f"- **{_md(c['description'])}**: recorded {_md(c['recorded'])}, found {_md(c['found'])}"
                                                   for c in v["changes"]]
@@ -128,7 +129,13 @@ def render_markdown(data: dict[str, Any]) -> str:
 
 
 def _md(value: Any) -> str:
-    """A value from the record inside a Markdown table cell: pipes and newlines would break the
-    table, and `<` would let a viewer that renders HTML in Markdown run the record's markup."""
-    return (str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("\r", " ").replace("\n", " "))
+    """A value from the record inside Markdown: pipes and newlines would break the table, `<`
+    would let a viewer that renders HTML in Markdown run the record's markup, and Markdown's own
+    syntax (`[x](javascript:...)` links, `**`, backticks) would make the record's text a link or
+    emphasis; each such character is backslash-escaped, so it shows as itself."""
+    text = (str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\r", " ").replace("\n", " "))
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(), text)
+
+
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]!|~]")

@@ -272,7 +272,8 @@ def _check_artifacts(record: Record, run_dir: Path, data: tuple[Any, Any] | None
             report.add(
                 f"{stage.name} {kind}", not changes,
                 f"{len(recorded)} leaves re-hashed, all equal" if not changes
-                else f"{len(changes)} of {len(recorded)} leaves differ: " + ", ".join(c.describe() for c in changes[:5])
+                else (f"{len(changes)} of {len(recorded)} leaves differ: " if len(changes) <= len(recorded) and len(found) == len(recorded)
+                      else f"{len(recorded)} leaves recorded, {len(found)} re-hashed, {len(changes)} differences: ") + ", ".join(c.describe() for c in changes[:5])
                 + (" ..." if len(changes) > 5 else ""),
             )
 
@@ -469,7 +470,7 @@ def _check_complete(record: Record, verified: Mapping[str, Mapping[str, Any]], i
     # a stage whose confirmed anchor could not be asked about is not missing: its check says CANNOT CHECK
     unanchored = [s for s in record.stages[:-1] if not anchored(s.name) and s.name not in unasked]
     for stage in unanchored:
-        report.add(f"anchored {stage.name}", False, f"no confirmed and verified {needed or 'anchor'} anchor for tree "
+        report.add(f"anchored {stage.name}", False, f"no confirmed and verified {needed + ' ' if needed else ''}anchor for tree "
                    f"{stage.name!r} (root 0x{stage.root.hex()})", incomplete=True)
     if last is not None and last.name not in unasked:
         done = [n for n in names if anchored(n)]

@@ -340,7 +340,7 @@ def test_invalid_config_file(tmp_path):
     path.write_text("{not json")
     assert "expected JSON, found invalid JSON" in one_line_error(path)
     assert "does not exist" in one_line_error(tmp_path / "absent.json")
-    assert "found a directory" in one_line_error(tmp_path)
+    assert "found a folder" in one_line_error(tmp_path)
 
 
 # ---------------------------------------------------------------- keys in a file, secrets by value

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from provenance.errors import ConfigError
 from provenance.files import atomic_write_bytes, atomic_write_json
 
 
@@ -43,12 +44,13 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
 
 
-def test_a_symlink_at_the_target_is_replaced_not_followed(tmp_path):
+def test_a_symlink_at_the_target_is_refused_neither_followed_nor_replaced(tmp_path):
     outside = tmp_path / "outside.txt"
     outside.write_bytes(b"keep me")
     link = tmp_path / "run" / "record.json"
     link.parent.mkdir()
     link.symlink_to(outside)
-    atomic_write_bytes(link, b"new")
+    with pytest.raises(ConfigError, match="expected a regular file or nothing to write to, found a symlink"):
+        atomic_write_bytes(link, b"new")
     assert outside.read_bytes() == b"keep me"
-    assert not link.is_symlink() and link.read_bytes() == b"new"
+    assert link.is_symlink() and [p.name for p in link.parent.iterdir()] == ["record.json"]

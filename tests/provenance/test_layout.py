@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "provenance"
 
 LAYERS = [
-    ("errors", "files"),  # the foundation: error hierarchy, atomic writes, the data home
+    ("errors", "files", "secrets"),  # the foundation: error hierarchy, safe reads, atomic writes, the data home, the key detector
     ("merkle",),  # the leaf and the tree (spec, fast path, pure-Python twin, C)
     ("digests",),  # artifacts -> canonical bytes -> digests -> leaves
     ("record",),  # the versioned record, receipts, anchor states, verdicts
@@ -126,4 +126,4 @@ def test_each_stage_is_a_folder(layer):
 
 def test_the_top_level_holds_only_the_foundation_the_config_and_the_api():
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert top == ["__init__.py", "config.py", "errors.py", "files.py"], f"expected the foundation, config and API at the top, found {top}"
+    assert top == ["__init__.py", "config.py", "errors.py", "files.py", "secrets.py"], f"expected the foundation, config and API at the top, found {top}"

@@ -60,6 +60,11 @@ _CUSTOM_ERRORS = {
 }
 
 
+class ForeignContractError(AnchorError):
+    """The address holds code, and it is not this package's MLProvenance: what it answers means
+    nothing (an always-true `verifyInclusion`). Retrying never helps; a proof naming it fails."""
+
+
 class RefusedError(ConfigError):
     """The contract would refuse the request for what it asks (revoking a root this account never
     anchored, or revoking twice): the caller's mistake, not a network failure."""
@@ -409,7 +414,7 @@ class EthereumAnchor(AnchorBackend):
         if not is_trusted_runtime(code):
             if legacy.is_guide_registry(code):
                 raise legacy.refusal(address, self.chain_id)  # a ConfigError: the anchor fails, not pending
-            raise AnchorError(
+            raise ForeignContractError(
                 f"the contract at {address} on chain {self.chain_id} is not this version of MLProvenance: "
                 "expected its code to equal the packaged runtime bytecode, found other code"
             )

@@ -4,19 +4,15 @@ A key comes from an environment variable (`ETH_PRIVATE_KEY`), an Ape keystore ac
 held in memory (`KeySigner.from_config_value`); never from a config file. It never goes into a
 log, a message or a file: the key stays inside the `eth_account` object that signs, a `KeySigner`
 shows only its address, refuses to be pickled, and every error here describes the key without
-quoting it. `secret_kind` recognises private keys pasted where they do not belong (32-byte hex,
-WIF, extended private keys, BIP-39 phrases) so that the config can refuse them.
+quoting it. What a key pasted where it does not belong looks like is `provenance.secrets`' job.
 """
 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import os
-import re
 import sys
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, runtime_checkable
 
@@ -176,72 +172,3 @@ def _account_from_hex(text: str, where: str) -> LocalAccount:
         return Account.from_key(bytes.fromhex(body))
     except ValueError:
         raise ConfigError(f"{where}: expected a valid secp256k1 private key, found a value out of range") from None
-
-
-# ---------------------------------------------------------------- what a key looks like
-
-_HEX_KEY = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?[0-9a-fA-F]{64}(?![0-9A-Za-z])")
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_B58_TOKEN = re.compile(f"[{_B58}]{{50,}}")
-_EXTENDED = re.compile(f"(?<![{_B58}])[xtyzuvYZUV]prv[{_B58}]{{100,112}}")
-
-
-def secret_kind(text: str) -> str | None:
-    """What kind of private key `text` holds somewhere inside it, or None. Never returns the key.
-
-    32-byte hex (with or without 0x, anywhere in the text: a key inside a URL counts), a WIF key
-    (base58check, version 0x80 or 0xef), an extended private key (xprv/tprv and the SLIP-132
-    prefixes), or a BIP-39 phrase (12 or more consecutive words of the English list)."""
-    if _HEX_KEY.search(text):
-        return "32-byte hex private key"
-    if _EXTENDED.search(text):
-        return "extended private key"
-    if any(_is_wif(token) for token in _B58_TOKEN.findall(text)):
-        return "WIF private key"
-    if _has_phrase(text):
-        return "BIP-39 mnemonic phrase"
-    return None
-
-
-def secret_parts(text: str) -> list[str]:
-    """The pieces of `text` that `secret_kind` takes for private keys (all of `text` for a
-    mnemonic phrase), to take out of a message that quotes `text` whole or in part."""
-    if _has_phrase(text):
-        return [text]
-    return (_HEX_KEY.findall(text) + _EXTENDED.findall(text)
-            + [token for token in _B58_TOKEN.findall(text) if _is_wif(token)])
-
-
-def _is_wif(token: str) -> bool:
-    if len(token) not in (51, 52):
-        return False
-    number = 0
-    for char in token:
-        number = number * 58 + _B58.index(char)
-    raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
-    payload, check = raw[:-4], raw[-4:]
-    return (
-        len(payload) in (33, 34)
-        and payload[0] in (0x80, 0xEF)
-        and (len(payload) == 33 or payload[-1] == 0x01)
-        and hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4] == check
-    )
-
-
-@lru_cache(maxsize=1)
-def _bip39_words() -> frozenset[str]:
-    # eth-account ships the BIP-39 English list (2048 words); no network needed
-    from eth_account.hdaccount import mnemonic
-
-    path = Path(mnemonic.__file__).parent / "wordlist" / "english.txt"
-    return frozenset(path.read_text(encoding="utf-8").split())
-
-
-def _has_phrase(text: str) -> bool:
-    words = _bip39_words()
-    run = 0
-    for token in re.split(r"[\s,;]+", text.lower()):
-        run = run + 1 if token in words else 0
-        if run >= 12:
-            return True
-    return False

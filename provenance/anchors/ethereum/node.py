@@ -237,7 +237,7 @@ def _rpc(endpoint: str, method: str, params: list[Any], timeout: float = 5.0) ->
             answer = json.loads(response.read(1 << 20).decode("utf-8"))
     except urllib.error.URLError as e:
         raise OSError(str(e.reason)) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"{method}: not a JSON-RPC answer ({type(e).__name__})") from None
     if not isinstance(answer, dict) or "result" not in answer:
         raise ValueError(f"{method}: no result in the answer")

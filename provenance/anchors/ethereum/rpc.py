@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlsplit
 
 from requests.utils import requote_uri
 
+from ...files import MAX_JSON_DEPTH, json_depth
 from ...errors import AnchorError, ConfigError
 from ..base import redact_url
 
@@ -132,6 +133,8 @@ class HttpRpc:
         if status >= 400:
             # what web3.py's `raise_for_status` gave: the status names no secret, but the body may
             raise TransportError(self.endpoint, "HTTPError")
+        if json_depth(data) > MAX_JSON_DEPTH:  # the C parser would recurse until a RecursionError
+            raise NotJsonError(self.endpoint, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
         try:
             answer = json.loads(data.decode("utf-8"))
         except UnicodeDecodeError:

@@ -19,7 +19,6 @@ with `VersionMismatch`, i.e. every Kubo of recent years.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from multiformats import CID, multihash
 
 from . import node as ipfsnode
 from ...errors import AnchorError, ConfigError, FormatError, VerificationError
-from ...files import atomic_write_bytes, data_home
+from ...files import atomic_write_bytes, data_home, parse_json
 from ...record import FORMAT as RECORD_FORMAT
 from ...record import FORMAT_V1 as RECORD_FORMAT_V1
 from ...merkle import parse_bytes32
@@ -109,12 +108,7 @@ def record_roots(record: bytes) -> dict[bytes, str]:
             f"record: expected at most {MAX_RECORD_BYTES:,} bytes (one IPFS block, so its CID is the "
             f"sha2-256 of the record), found {len(record):,}"
         )
-    try:
-        obj = json.loads(bytes(record).decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise FormatError(f"record: expected UTF-8 JSON, found a non-UTF-8 byte at offset {e.start}") from None
-    except json.JSONDecodeError as e:
-        raise FormatError(f"record: expected JSON, found invalid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    obj = parse_json(bytes(record), "record")
     if not isinstance(obj, dict):
         raise FormatError(f"record: expected a JSON object, found {type(obj).__name__}")
     if obj.get("format") == ROOT_FORMAT:
@@ -456,8 +450,8 @@ def _last_json_line(response: httpx.Response, op: str) -> dict[str, Any]:
     """The last JSON object of an answer (`add` streams one object per line)."""
     lines = [line for line in response.text.splitlines() if line.strip()]
     try:
-        answer = json.loads(lines[-1]) if lines else None
-    except json.JSONDecodeError:
+        answer = parse_json(lines[-1], f"IPFS {op} answer") if lines else None
+    except FormatError:
         answer = None
     if not isinstance(answer, dict):
         raise AnchorError(f"IPFS node answered {op} with {_short(response.text)}: expected a JSON object (Kubo RPC API)")

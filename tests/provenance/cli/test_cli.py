@@ -70,7 +70,7 @@ def test_hash_json(tmp_path):
         (["verify", "no-such-run"], 2, "error: run 'no-such-run': expected a run folder with record.json"),
         (["prove", "RUN", "--leaf", "nocolon"], 2, "expected KIND:NAME"),
         (["prove", "RUN", "--leaf", "data.sample:train/999999"], 2, "error: run digits-e2e: no leaf data.sample:train/999999 in any tree"),
-        (["check-proof", "/nonexistent/proof.json"], 2, "error: /nonexistent/proof.json: proof file not found"),
+        (["check-proof", "/nonexistent/proof.json"], 2, "error: proof file /nonexistent/proof.json not found"),
         (["status", "--config", "/nonexistent.json"], 2, "error: config: /nonexistent.json does not exist"),
         (["train", "--epochs", "0"], 2, "Invalid value for '--epochs'"),
     ],

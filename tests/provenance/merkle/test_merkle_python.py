@@ -298,11 +298,11 @@ def test_backend_variable_forces_or_requires_a_backend():
     required = run_python(BLOCKER + show, {"PROVENANCE_MERKLE_BACKEND": "native"})
     assert required.returncode != 0
     last = required.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: PROVENANCE_MERKLE_BACKEND=native: expected the C extension provenance.merkle._merkle_native, found none")
+    assert last.startswith("provenance.errors.BackendError: PROVENANCE_MERKLE_BACKEND=native: expected the C extension provenance.merkle._merkle_native, found none")
     assert "pip install -e ." in last
 
     wrong = run_python(show, {"PROVENANCE_MERKLE_BACKEND": "fast"})
     assert wrong.returncode != 0
     assert wrong.stderr.strip().splitlines()[-1] == (
-        "ImportError: PROVENANCE_MERKLE_BACKEND: expected 'native', 'python' or unset, found 'fast'"
+        "provenance.errors.BackendError: PROVENANCE_MERKLE_BACKEND: expected 'native', 'python' or unset, found 'fast'"
     )
