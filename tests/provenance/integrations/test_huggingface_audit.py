@@ -16,6 +16,7 @@ from transformers import TrainingArguments
 from provenance.digests.datasets import hf_disk_descriptor
 from provenance.errors import ConfigError
 from provenance.integrations.huggingface import AuditedTrainer, ProvenanceCallback
+from provenance.training.audit import audit_run
 from tests.provenance.integrations.test_huggingface import tiny_bert, token_split
 from tests.support.cli import cli
 
@@ -61,10 +62,11 @@ def test_trainer_run_audits_and_a_run_on_other_rows_fails(tmp_path):
     for i in (3, 17, 40):
         rows["input_ids"][i] = [7] * 8
     forged = _train(tmp_path, "hf-forged", datasets.Dataset.from_dict(rows), data, descriptor).run_dir
-    code, report = _audit(forged)
-    assert report["verification"] == "PASSED", report  # every anchor genuine: `provenance verify` passes it
-    assert (code, report["verdict"]) == (1, "FAILED"), report
-    assert "weights differ" in report["detail"], report
+    report = audit_run(forged, segments=4)  # all 4 (each epoch meets a replaced row); in this process: transformers is imported
+    assert report.verification == "PASSED", report.detail  # every anchor genuine: `provenance verify` passes it
+    assert (report.exit_code, report.verdict) == (1, "FAILED"), report.detail
+    failed = [r for r in report.results if r.status == "failed"]
+    assert failed and all("weights differ" in r.detail and r.distance > 0 for r in failed), report.detail
 
 
 @pytest.mark.parametrize("extra, expected", [({"gradient_accumulation_steps": 2}, "expected gradient_accumulation_steps 1, found 2"),
