@@ -40,11 +40,11 @@ from typing import Any, Mapping
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.data.data_collator import default_data_collator
 
-from .ownership import RunOwner
 from ..config import SECRET_WORDS
 from ..errors import ConfigError
 from ..training import hf_replay
 from . import plain_json
+from .ownership import RunOwner
 
 # TrainingArguments that never go into a record: credentials, where things are pushed, and this
 # machine's paths (they differ per machine and say nothing about the training).

@@ -36,7 +36,7 @@ REPLAY_ARGS = ("learning_rate", "weight_decay", "adam_beta1", "adam_beta2", "ada
 
 def refusal(args: Any) -> str | None:
     """Why `args` (TrainingArguments) make a run whose steps this replay cannot reproduce, or None."""
-    get = lambda name, default=None: getattr(args, name, default)  # noqa: E731
+    get = lambda name, default=None: getattr(args, name, default)
     checks = [
         (get("gradient_accumulation_steps", 1) != 1, f"gradient_accumulation_steps 1, found {get('gradient_accumulation_steps')}"),
         (bool(get("fp16") or get("bf16")), "fp32 training, found fp16/bf16 mixed precision"),
