@@ -47,6 +47,7 @@ from ..errors import FormatError, ProvenanceError
 from ..merkle import Leaf
 from ..record import Record, Stage
 from ..record.kinds import DATA_SAMPLE
+from . import hf_replay
 from .replay import STEPS, Replayer
 
 AUDITED, FAILED, CANNOT_CHECK = "AUDITED", "FAILED", "CANNOT CHECK"
@@ -190,8 +191,11 @@ def audit_run(run_dir: str | Path, *, segments: int, seed: int | None = None, to
                               f"0x{block_hash.hex()} || final root 0x{record.stages[-1].root.hex()})")
     report.seed = "0x" + seed_bytes.hex()
     report.drawn = draw(seed_bytes, len(plan.segments), segments)
+    known = dict(STEPS)
+    if any(s.get("step") == hf_replay.STEP_NAME for s in plan.replay.values()):
+        known[hf_replay.STEP_NAME] = hf_replay.REPLAYER  # imports transformers: only for runs that name it
     for index in report.drawn:
-        report.results.append(_replay(plan, plan.segments[index], run_dir, data, tolerance, max_tolerance, {**STEPS, **(steps or {})}))
+        report.results.append(_replay(plan, plan.segments[index], run_dir, data, tolerance, max_tolerance, {**known, **(steps or {})}))
     failed = [r for r in report.results if r.status == "failed"]
     if failed:
         return report.finish(FAILED, "; ".join(f"{r.segment.describe()} not reproduced: {r.detail}" for r in failed))
@@ -351,7 +355,9 @@ def _replay(plan: Plan, segment: Segment, run_dir: Path, data: tuple[Any, Any], 
         _load_optimizer(optimizer, start)
         order = epoch_file.tensors["order"]
         with _replay_environment(settings, rng_source):
-            replayer.run(model, optimizer, data[0], order, int(settings["batch_size"]), segment.first, segment.last, plan.config)
+            position = {"global_step": _global_step(plan, segment)} if replayer.positioned else {}
+            replayer.run(model, optimizer, data[0], order, int(settings["batch_size"]), segment.first, segment.last, plan.config,
+                         **position)
     except (FormatError, KeyError, ValueError, TypeError, RuntimeError) as e:
         result.status, result.detail = "failed", f"cannot replay from the committed state: {' '.join(str(e).split())[:200]}"
         result.seconds = time.perf_counter() - started
@@ -373,6 +379,11 @@ def _replay(plan: Plan, segment: Segment, run_dir: Path, data: tuple[Any, Any], 
         result.status = "reproduced" if ok else "failed"
         result.detail = f"normalised distance {result.distance:.6g} {'<=' if ok else '>'} tolerance {threshold:g}"
     return result
+
+
+def _global_step(plan: Plan, segment: Segment) -> int:
+    """Optimizer steps before the segment's first, over the whole run: the epochs' committed step counts (checked by `_plan`)."""
+    return sum(int(plan.replay[e]["steps"]) for e in range(1, segment.epoch)) + segment.first
 
 
 def _epoch_of(segment: Segment, start: train_state.Loaded) -> int:
