@@ -72,10 +72,10 @@ class OneLineErrors:
                 message = message.replace(part, f"<a {kind}, not shown>")
         return message
 
-def _is_network(e: BaseException) -> bool:
-    import requests
-
-    return isinstance(e, (ConnectionError, TimeoutError, requests.RequestException))
+def _is_network(e: OSError) -> bool:
+    # requests' errors (web3.py's own HTTPProvider, Ape's) are OSErrors too, named from its module:
+    # the package does not import requests to recognise them
+    return isinstance(e, (ConnectionError, TimeoutError)) or type(e).__module__.split(".")[0] in ("requests", "urllib3")
 
 
 def _describe_os_error(e: OSError | EOFError) -> str:
