@@ -40,17 +40,17 @@ from web3.exceptions import (
 
 from . import deployments, node as localchain, rpc
 from .rpc import one_line
-from .web3_provider import web3_for
+from .web3_provider import for_web3, web3_for
 from .calldata import AnchorInfo, BadAnswer, decode_anchor_of, encode_anchor, encode_anchor_of, hex_data, to_bytes, to_int
 from .contract import artifact
 from ...errors import AnchorError, ConfigError, FormatError, NotDeployedError
 from .keys import NodeSigner, Signer, SignsLocally, signer_from_environment
 from ...merkle import Leaf, MerkleTree, MultiProof, leaf_hash, parse_bytes32
 from ..base import ZERO_ROOT, AnchorBackend, check_root, redact_url
+from ...record import BATCH_MEMBER
 from ...record.receipts import AnchorState, Receipt, Verdict
 
 T = TypeVar("T")
-BATCH_MEMBER = "batch.member"
 FIRST_POLL_S, MAX_POLL_S = 0.001, 0.5  # receipt polling: soon after sending (anvil mines in ~4 ms), then less and less often
 
 _CUSTOM_ERRORS = {
@@ -101,7 +101,7 @@ class EthereumAnchor(AnchorBackend):
         self.receipt_timeout = receipt_timeout
         self.gas_limit = gas_limit
         self.gas_price = None if gas_price == "auto" else gas_price
-        self.rpc = rpc.for_web3(w3, endpoint, request_timeout)
+        self.rpc = for_web3(w3, endpoint, request_timeout)
         self.chain_id = _check_chain_id(self._request("eth_chainId", decode=_big_int), endpoint)
         self.address = Web3.to_checksum_address(contract_address)
         self._contracts: dict[str, Contract] = {}
@@ -624,22 +624,6 @@ def _checksummed(address: str) -> str:
 def _wire(tx: dict[str, Any]) -> dict[str, Any]:
     """A transaction as JSON-RPC takes it: quantities in 0x-hex."""
     return {k: hex(v) if isinstance(v, int) else v for k, v in tx.items()}
-
-
-def batch_leaves(members: Sequence[tuple[str, bytes]]) -> list[Leaf]:
-    return [Leaf(BATCH_MEMBER, name, root, 0) for name, root in members]
-
-
-def batch_member_receipt(batch: Receipt, tree: MerkleTree, name: str, root: bytes) -> Receipt:
-    """A member's receipt: the batch transaction's, for `root`, with its proof to the batch root."""
-    leaf = Leaf(BATCH_MEMBER, name, root, 0)
-    location = dict(batch.location) | {
-        "batch_root": "0x" + tree.root.hex(),
-        "batch_leaf": leaf.to_json(),
-        "batch_proof": ["0x" + p.hex() for p in tree.proof(leaf)],
-        "batch_size": len(tree),
-    }
-    return replace(batch, root=root, location=location)
 
 
 def connect(

@@ -11,7 +11,7 @@ never shared).
 Credentials in the URL (`https://user:pass@host/...`) are sent as HTTP basic auth; the endpoint is
 only ever shown as scheme://host:port (`redact_url`), and errors say why a request failed, never
 which URL it went to. A `Web3` whose provider is not one of ours nor a plain HTTP endpoint (Ape's
-in-process test chain) is called through its own provider (`ProviderRpc`).
+in-process test chain) is called through its own provider (`web3_provider.ProviderRpc`).
 """
 
 from __future__ import annotations
@@ -195,45 +195,6 @@ def _read_capped(response: httpx.Response, endpoint: str) -> bytes:
             raise TransportError(endpoint, "answer too large")
         parts.append(chunk)
     return b"".join(parts)
-
-
-class ProviderRpc:
-    """JSON-RPC through a `Web3` object's own provider and middleware (any provider web3 has)."""
-
-    def __init__(self, w3: Any, endpoint: str) -> None:
-        self._w3 = w3
-        self.endpoint = endpoint
-
-    def __repr__(self) -> str:
-        return f"ProviderRpc({self.endpoint})"
-
-    def call(self, method: str, params: list[Any]) -> Any:
-        return result_of(self._request(method, params), self.endpoint, method)
-
-    def answers(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        return [self._request(method, params) for method, params in calls]
-
-    def _request(self, method: str, params: list[Any]) -> Any:
-        return self._w3.provider.request_func(self._w3, self._w3.middleware_onion)(method, params)
-
-
-def for_web3(w3: Any, endpoint: str, timeout: float | None = None) -> JsonRpc:
-    """The hot-path client for what `w3` is connected to: its own `HttpRpc` where it is ours; a new
-    one for a plain `HTTPProvider` (its URL, headers and timeout; `timeout` overrides the last);
-    else `ProviderRpc`."""
-    from web3 import HTTPProvider
-
-    from .web3_provider import RpcProvider
-
-    provider = w3.provider
-    if isinstance(provider, RpcProvider):
-        return provider.rpc
-    if isinstance(provider, HTTPProvider):
-        kwargs = dict(provider.get_request_kwargs())
-        seconds = timeout or kwargs.get("timeout") or DEFAULT_TIMEOUT  # requests also takes a (connect, read) pair
-        if set(kwargs) <= {"timeout", "headers"} and isinstance(seconds, (int, float)):
-            return HttpRpc(str(provider.endpoint_uri), timeout=seconds, headers=kwargs.get("headers"))
-    return ProviderRpc(w3, endpoint)
 
 
 def result_of(answer: Any, endpoint: str, method: str) -> Any:

@@ -22,7 +22,7 @@ from eth_account import Account
 from web3 import Web3
 
 from provenance.anchors.base import ZERO_ROOT
-from provenance.anchors.ethereum import backend as ethereum, calldata, rpc
+from provenance.anchors.ethereum import backend as ethereum, calldata, rpc, web3_provider
 from provenance.anchors.ethereum.contract import artifact
 from provenance.anchors.ethereum.keys import KeySigner, NodeSigner
 from provenance.errors import AnchorError
@@ -444,15 +444,15 @@ def test_threads_and_forked_children_each_use_their_own_connection(anvil):
         assert backend._block_number() == expected  # the parent's own connection still answers
 
 def test_what_is_not_a_plain_http_endpoint_goes_through_the_provider(anvil, eth_anchor):
-    assert isinstance(eth_anchor.rpc, rpc.ProviderRpc)  # Ape's in-process chain: the tests above use it
+    assert isinstance(eth_anchor.rpc, web3_provider.ProviderRpc)  # Ape's in-process chain: the tests above use it
     backend = node_backend(anvil)
     assert isinstance(backend.rpc, rpc.HttpRpc) and backend.w3.provider.rpc is backend.rpc  # web3.py: the same transport
     w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 5, "verify": False}))
-    assert isinstance(rpc.for_web3(w3, "x"), rpc.ProviderRpc)  # a requests option this client lacks
+    assert isinstance(web3_provider.for_web3(w3, "x"), web3_provider.ProviderRpc)  # a requests option this client lacks
     w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": (3, 10)}))
-    assert isinstance(rpc.for_web3(w3, "x"), rpc.ProviderRpc)  # a (connect, read) pair
+    assert isinstance(web3_provider.for_web3(w3, "x"), web3_provider.ProviderRpc)  # a (connect, read) pair
     w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 7, "headers": {"X-Api-Key": "k"}}))
-    lean = rpc.for_web3(w3, "x")
+    lean = web3_provider.for_web3(w3, "x")
     assert isinstance(lean, rpc.HttpRpc) and lean.timeout == 7 and lean.headers == {"X-Api-Key": "k"}
 
 
