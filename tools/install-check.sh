@@ -28,6 +28,6 @@ print("install check: ml-provenance without Ape,", ", ".join(f"{n} {v}" for n, v
 PY
 cd "$WORK/home"
 export PROVENANCE_HOME=$WORK/home/data PATH=$ROOT/node_modules/.bin:$PATH
+trap '"$WORK/venv/bin/provenance" chain stop >/dev/null 2>&1 || true' EXIT  # the demo's local chain
 "$WORK/venv/bin/provenance" train --epochs 2 --base-dir runs >/dev/null
 "$WORK/venv/bin/provenance" verify latest --base-dir runs --brief
-"$WORK/venv/bin/provenance" chain stop >/dev/null || true

@@ -141,16 +141,21 @@ class EthereumAnchor(AnchorBackend):
         yet as far as this call knows); or the receipt of an anchor this signer already made."""
         check_root(root)
         signer = self._require_signer()
-        existing = self.find_anchor(root)
-        if existing is not None:
-            if self.anchor_info(root, signer.address).revoked:
-                raise RefusedError(
-                    f"root 0x{root.hex()} was anchored by {signer.address} and revoked: expected a root that can be "
-                    "anchored, found a revoked one (a revoked anchor is never renewed; anchor a new run)"
-                )
-            return existing
         record_digest = hashlib.sha256(record).digest() if record else ZERO_ROOT
-        tx_hash = self._send(encode_anchor(root, prev_root, record_digest))
+        data = encode_anchor(root, prev_root, record_digest)
+        # whether this signer anchored `root` already, asked in the same batch as the transaction's gas and fees
+        info, tx = self._prepare(data, anchored=root)
+        if info is not None and info.anchored:
+            existing = self.find_anchor(root)
+            if existing is not None:
+                if info.revoked:
+                    raise RefusedError(
+                        f"root 0x{root.hex()} was anchored by {signer.address} and revoked: expected a root that can be "
+                        "anchored, found a revoked one (a revoked anchor is never renewed; anchor a new run)"
+                    )
+                return existing
+            tx = None  # its anchoring event not found: built anew, the contract has the last word
+        tx_hash = self._send(data, tx)
         location = {
             "chain_id": self.chain_id,
             "contract": self.address,
@@ -371,6 +376,15 @@ class EthereumAnchor(AnchorBackend):
         )
         return bool(self._call(call))
 
+    def verify_nested_inclusion(self, run_root: bytes, shard_proof: Sequence[bytes], shard_leaf: Leaf,
+                                sample_proof: Sequence[bytes], sample: Leaf, submitter: str | None = None) -> bool:
+        """On-chain check (`verifyNestedInclusion`) of a sample's proof to its shard root and the
+        shard leaf's proof to `submitter`'s (default: this signer's) live anchor of `run_root`."""
+        call = self.contract.functions.verifyNestedInclusion(
+            self._submitter(submitter), run_root, list(shard_proof), (shard_leaf.name, shard_leaf.digest, shard_leaf.size),
+            list(sample_proof), (sample.kind, sample.name, sample.digest, sample.size))
+        return bool(self._call(call))
+
     def onchain_leaf_hash(self, leaf: Leaf) -> bytes:
         return bytes(self._call(self.contract.functions.leafHash(leaf.kind, leaf.name, leaf.digest, leaf.size)))
 
@@ -428,30 +442,46 @@ class EthereumAnchor(AnchorBackend):
             raise ConfigError("expected a submitter address to check against (no signer configured), found none")
         return _checksummed(self.signer.address)
 
-    def _send(self, data: bytes) -> bytes:
-        """Build, sign and send one call of this contract (its calldata) from the signer; returns
-        the transaction hash the node gives back."""
+    def _send(self, data: bytes, tx: dict[str, Any] | None = None) -> bytes:
+        """Sign and send one call of this contract (its calldata; `tx` as `_prepare` built it, or
+        built here) from the signer; returns the transaction hash the node gives back."""
         signer = self._require_signer()
+        if tx is None:
+            tx = self._prepare(data)[1]
+        assert tx is not None
         if isinstance(signer, NodeSigner):
-            return self._request("eth_sendTransaction", _wire(self._transaction(data)), decode=to_bytes)
+            return self._request("eth_sendTransaction", _wire(tx), decode=to_bytes)
         if isinstance(signer, SignsLocally):
-            raw = signer.sign_transaction(self._transaction(data, nonce=True))
-            return self._request("eth_sendRawTransaction", hex_data(raw), decode=to_bytes)
-        tx = self._transaction(data)
+            return self._request("eth_sendRawTransaction", hex_data(signer.sign_transaction(tx)), decode=to_bytes)
         return self._rpc(lambda: bytes(signer.send(self.w3, tx)))
 
-    def _transaction(self, data: bytes, nonce: bool = False) -> dict[str, Any]:
+    def _prepare(self, data: bytes, anchored: bytes | None = None) -> tuple[AnchorInfo | None, dict[str, Any] | None]:
+        """The transaction for this signer (with its nonce where it signs locally), and, with
+        `anchored`, this signer's anchor of that root; asked in one batch. An anchored root gets
+        no transaction (its gas estimate reverts): (info, None)."""
+        signer = self._require_signer()
+        nonce = isinstance(signer, SignsLocally) and not isinstance(signer, NodeSigner)
+        if anchored is None:
+            return None, self._transaction(data, nonce=nonce)
+        call = ("eth_call", [{"to": self.address, "data": hex_data(encode_anchor_of(_checksummed(signer.address), anchored))}, "latest"])
+        built, first = self._transaction(data, nonce=nonce, first=call)
+        info = self._rpc(lambda: decode_anchor_of(to_bytes(rpc.result_of(first, self.endpoint, "eth_call"))))
+        return (info, None) if info.anchored else (info, built())
+
+    def _transaction(self, data: bytes, nonce: bool = False, first: tuple[str, list[Any]] | None = None) -> Any:
         """The transaction web3.py's `build_transaction` makes for this call from the signer:
         gas from the settings or `eth_estimateGas`; fees from the settings (legacy `gasPrice`),
         else EIP-1559 with `maxFeePerGas` = 2 * the latest base fee + the node's priority fee,
         else (a chain without base fees) the node's `eth_gasPrice`; with `nonce`, the signer's
-        pending nonce. What it asks the node goes in one batch (one round trip, not four)."""
+        pending nonce. What it asks the node goes in one batch (one round trip, not four).
+        With `first` (a call to ask in the same batch): (a function that builds the transaction
+        from the answers, `first`'s answer)."""
         signer = self._require_signer()
         tx: dict[str, Any] = {"from": _checksummed(signer.address), "chainId": self.chain_id}
         if self.gas_price is not None:
             tx["gasPrice"] = self.gas_price
         tx |= {"to": self.address, "data": hex_data(data)}
-        calls: dict[str, tuple[str, list[Any]]] = {}
+        calls: dict[str, tuple[str, list[Any]]] = {"first": first} if first is not None else {}
         if self.gas_limit is None:
             calls["gas"] = ("eth_estimateGas", [_wire(tx)])
         if self.gas_price is None:
@@ -465,13 +495,16 @@ class EthereumAnchor(AnchorBackend):
             value = self._rpc(lambda: rpc.result_of(answers[name], self.endpoint, calls[name][0]))
             return value if decode is None else self._rpc(lambda: decode(value))
 
-        filled: dict[str, Any] = {"value": 0}
-        filled["gas"] = self.gas_limit if self.gas_limit is not None else result("gas", to_int)
-        if self.gas_price is None:
-            filled |= self._fees(result("block"), answers["tip"])
-        if nonce:
-            filled["nonce"] = result("nonce", to_int)
-        return filled | tx
+        def built() -> dict[str, Any]:
+            filled: dict[str, Any] = {"value": 0}
+            filled["gas"] = self.gas_limit if self.gas_limit is not None else result("gas", to_int)
+            if self.gas_price is None:
+                filled |= self._fees(result("block"), answers["tip"])
+            if nonce:
+                filled["nonce"] = result("nonce", to_int)
+            return filled | tx
+
+        return (built, answers["first"]) if first is not None else built()
 
     def _fees(self, block: Any, tip_answer: Any) -> dict[str, int]:
         base_fee = block.get("baseFeePerGas") if isinstance(block, Mapping) else None

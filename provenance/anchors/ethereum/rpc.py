@@ -1,4 +1,4 @@
-"""The one Ethereum transport: JSON-RPC over httpx, one keep-alive `httpx.Client` per thread.
+"""The one Ethereum transport: JSON-RPC over httpx, one keep-alive connection pool per thread.
 
 Everything that talks to an Ethereum node over HTTP goes through `HttpRpc`: the anchoring hot path
 (`call`), web3.py (through `web3_provider.RpcProvider`, so verification, events and deployment share the same
@@ -74,10 +74,10 @@ class JsonRpc(Protocol):
 
 
 class HttpRpc:
-    """A JSON-RPC endpoint over http(s): one keep-alive `httpx.Client` per thread and process."""
+    """A JSON-RPC endpoint over http(s): one keep-alive connection pool per thread and process."""
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, headers: dict[str, str] | None = None,
-                 verify: bool | str = True) -> None:
+                 verify: bool | ssl.SSLContext = True) -> None:
         parts = urlsplit(url)
         self.endpoint = redact_url(url)
         try:

@@ -466,6 +466,15 @@ def test_requests_go_through_the_proxy_the_environment_names(anvil, monkeypatch)
     assert seen == [("http://node.invalid:8545/v3", None)]
 
 
+def test_a_node_that_refuses_batches_is_asked_one_call_at_a_time():
+    refusal = b'{"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "batches are not supported"}}'
+    with fake_garbage_node(refusal) as url:
+        answers = rpc.HttpRpc(url, timeout=5).answers([("eth_chainId", []), ("eth_blockNumber", [])])
+    assert [a["error"]["code"] for a in answers] == [-32600, -32600]  # asked twice more, one call each
+    with pytest.raises(rpc.RpcError, match="batches are not supported"):
+        rpc.result_of(answers[0], url, "eth_chainId")
+
+
 def test_an_answer_too_large_is_refused(anvil):
     with fake_garbage_node(b"[" + b"0," * (rpc.MAX_ANSWER // 2) + b"0]") as url:
         with pytest.raises(rpc.TransportError, match="answer too large"):
