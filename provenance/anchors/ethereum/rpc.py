@@ -197,8 +197,18 @@ def _read_capped(response: httpx.Response, endpoint: str) -> bytes:
     return b"".join(parts)
 
 
+class Raised:
+    """An answer that was an exception (a provider that raises instead of answering with an error
+    object): `result_of` raises it again, when the answer is read, as a single call would have."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
 def result_of(answer: Any, endpoint: str, method: str) -> Any:
     """The `result` of a JSON-RPC answer, or its error raised as `RpcError`."""
+    if isinstance(answer, Raised):
+        raise answer.error
     if isinstance(answer, dict):
         error = answer.get("error")
         if isinstance(error, dict):

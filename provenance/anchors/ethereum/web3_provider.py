@@ -11,7 +11,7 @@ from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
 from ...errors import AnchorError
-from .rpc import DEFAULT_TIMEOUT, HttpRpc, JsonRpc, result_of
+from .rpc import DEFAULT_TIMEOUT, HttpRpc, JsonRpc, Raised, result_of
 
 
 class RpcProvider(JSONBaseProvider):
@@ -56,7 +56,14 @@ class ProviderRpc:
         return result_of(self._request(method, params), self.endpoint, method)
 
     def answers(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        return [self._request(method, params) for method, params in calls]
+        """Each call's answer, one after the other; one that raised raises when it is read."""
+        found: list[Any] = []
+        for method, params in calls:
+            try:
+                found.append(self._request(method, params))
+            except Exception as e:  # noqa: BLE001 - kept, and raised again by `result_of`
+                found.append(Raised(e))
+        return found
 
     def _request(self, method: str, params: list[Any]) -> Any:
         return self._w3.provider.request_func(self._w3, self._w3.middleware_onion)(method, params)
