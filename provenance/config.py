@@ -75,11 +75,12 @@ from .anchors.ethereum.keys import ACCOUNT_ENV, KEY_ENV, KeySigner
 from .secrets import secret_kind
 from .anchors.ethereum.settings import EthereumSettings
 from .anchors.ipfs.settings import IpfsSettings
+from .anchors.registry import specs as network_specs
 from .anchors.settings import Section, describe, one_line, problem
 
 log = logging.getLogger(__name__)
 
-NETWORKS = ("ethereum", "ipfs", "bitcoin")
+NETWORKS = tuple(network_specs())  # the built-in networks (anchors/registry.py), in order
 HASH_ALGORITHMS = ("blake3",)
 SECRET_WORDS = ("private_key", "privatekey", "secret", "mnemonic", "password", "passphrase", "seed_phrase")
 PLACEHOLDERS = ("your_private_key_here", "your_private_key", "")
@@ -181,9 +182,7 @@ class EthereumSection(dict):  # type: ignore[type-arg]
 SECTIONS: dict[tuple[str, ...], type[Section]] = {
     (): ProvenanceConfig,
     ("blockchain",): BlockchainSettings,
-    ("blockchain", "ethereum"): EthereumSettings,
-    ("blockchain", "ipfs"): IpfsSettings,
-    ("blockchain", "bitcoin"): BitcoinSettings,
+    **{("blockchain", name): spec.settings for name, spec in network_specs().items()},
     ("storage_options",): StorageOptions,
 }
 DEFAULTS: dict[str, Any] = ProvenanceConfig().model_dump()

@@ -25,9 +25,11 @@ from typing import Any, Mapping
 from ..anchors.base import AnchorBackend, redact_url
 from ..record.receipts import AnchorState, Receipt, Verdict
 from ..anchors.open import open_backend
+from ..anchors.registry import spec
 from ..anchors.settings import Section
 from ..config import ProvenanceConfig, load_settings
 from ..errors import AnchorError, ConfigError, NotDeployedError, ProvenanceError
+from .batch import proves_members
 from .delivery import await_submitted, deliver, deliver_batch, destination_of, recheck, submit
 from .outbox import Entry, Outbox
 from ..record import Record
@@ -148,8 +150,8 @@ class Anchors:
             if self._batched(network):
                 continue  # waits for `provenance anchor --batch`
             entries = [e for e in (self.outbox.find(run_id, name, network, root) for name, root in stages) if e is not None]
-            # Ethereum alone proves a batch member on-chain (`verifyLeafInclusion`)
-            fresh = [e for e in entries if network == "ethereum" and e.state is AnchorState.PENDING
+            # only a network that proves a batch member (Ethereum: on-chain, `verifyLeafInclusion`)
+            fresh = [e for e in entries if proves_members(network) and e.state is AnchorState.PENDING
                      and e.batch_id is None and e.receipt is None and self._mine(e)]
             if len(fresh) > 1:
                 self.outbox.create_batch(network, fresh)
@@ -168,8 +170,7 @@ class Anchors:
     def target(self, network: str) -> str:
         """Where `network` anchors go with this configuration (for the outbox; URLs without paths
         or credentials, which may hold API keys)."""
-        section = self.section(network)
-        where = getattr(section, "network", None) or getattr(section, "api_url", None) or getattr(section, "rpc_url", None) or "local"
+        where = spec(network).endpoint(self.section(network)) or "local"
         return f"{network}:{redact_url(where) if '://' in where else where}"
 
     def _mine(self, entry: Entry) -> bool:

@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from ..anchors.registry import find
 from ..errors import ConfigError, FormatError
 from ..record.receipts import AnchorState, Receipt
 from ..files import data_home
@@ -453,12 +454,11 @@ class Outbox:
     def create_batch(self, network: str, entries: list[Entry]) -> Batch:
         """Group pending entries into one batch (in one transaction), so that a crash before or
         after sending never anchors the same members twice: a retry re-delivers the batch."""
-        from ..anchors.ethereum.backend import batch_leaves
-        from ..merkle import MerkleTree
         from ..digests.canonical import canonical_json
+        from .batch import batch_tree
 
         members = [(e.member_name, e.root) for e in entries]
-        root = MerkleTree.of(batch_leaves(members)).root
+        root = batch_tree(members).root
         manifest = canonical_json({"format": BATCH_FORMAT, "members": [[n, "0x" + r.hex()] for n, r in members]})
         with self._transaction() as db:
             batch_id = db.execute(
@@ -533,14 +533,10 @@ class Batch:
 
 
 def _destination_from_receipt(network: str, receipt: Any) -> str:
-    """An old entry's destination, where its receipt names it (Ethereum: chain id and contract)."""
+    """An old entry's destination, where its receipt names it (its network's spec reads it)."""
     location = receipt.get("location", {}) if isinstance(receipt, dict) else {}
-    if network == "ethereum" and location.get("chain_id") is not None and location.get("contract"):
-        from eth_utils import is_address, to_checksum_address
-
-        if is_address(location["contract"]):
-            return f"ethereum:{location['chain_id']}:{to_checksum_address(location['contract'])}"
-    return ""
+    spec = find(network)
+    return spec.destination(location) if spec is not None and isinstance(location, dict) else ""
 
 
 # ---------------------------------------------------------------------- forks

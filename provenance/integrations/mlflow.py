@@ -39,6 +39,7 @@ from typing import Any, Mapping
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from ..anchors.registry import find
 from ..errors import ProvenanceError
 from ..record import Record
 from ..training.tracker import RECORD_FILE, ProvenanceTracker
@@ -161,7 +162,8 @@ def run_values(record: Record, report: Mapping[str, Any] | None) -> tuple[dict[s
     for entry in record.receipts:
         receipt, prefix = entry.receipt, f"provenance.anchor.{entry.stage}.{entry.receipt.network}"
         tags[f"{prefix}.state"] = receipt.state.value
-        for key, name in _LOCATION_TAGS.get(receipt.network, {}).items():
+        spec = find(receipt.network)
+        for key, name in (spec.receipt_fields if spec is not None else {}).items():
             if receipt.location.get(key) is not None:
                 tags[f"{prefix}.{name}"] = str(receipt.location[key])
         link = explorer_link(receipt.network, receipt.location)
@@ -182,13 +184,6 @@ def run_values(record: Record, report: Mapping[str, Any] | None) -> tuple[dict[s
             if submitter:
                 tags[f"{prefix}.submitter"] = str(submitter)  # as read from the chain
     return params, tags
-
-
-_LOCATION_TAGS = {
-    "ethereum": {"chain_id": "chain_id", "contract": "contract", "tx_hash": "tx", "block_number": "block", "submitter": "submitter"},
-    "ipfs": {"cid": "cid"},
-    "bitcoin": {"chain": "chain", "txid": "txid", "vout": "vout"},
-}
 
 
 def _run_dir(run: str | Path) -> Path:

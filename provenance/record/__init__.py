@@ -39,6 +39,7 @@ FORMAT_V1 = "provenance-record/v1"
 SNAPSHOT_ENCODINGS = {FORMAT: jcs, FORMAT_V1: canonical_json}  # format -> bytes of a snapshot
 CHAIN_PREV = "chain.prev"
 IDENTITY_ETHEREUM = "identity.ethereum"  # name: the checksummed address that anchors every stage
+BATCH_MEMBER = "batch.member"  # name: a run's stage; digest: its root (a batch tree's leaves, `anchoring/batch.py`)
 RUN_NONCE = "run.nonce"  # 32 random bytes: identical re-runs never share a root
 # Leaves that differ between two runs of the same job (who anchors it, its nonce, its chain links).
 RUN_ID = "run.id"  # name: the run id, so a proof file's run_id is tied to the pre tree its identity anchored

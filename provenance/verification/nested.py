@@ -159,10 +159,7 @@ def check_nested_on_network(proof: NestedProof, network: str = "local") -> list[
 def nested_call(anchor: Any, submitter: str, run_root: bytes, shard_proof: tuple[bytes, ...], shard_leaf: Leaf,
                 sample_proof: tuple[bytes, ...], sample: Leaf) -> bool:
     """`MLProvenance.verifyNestedInclusion` as an eth_call on an `EthereumAnchor`."""
-    call = anchor.contract.functions.verifyNestedInclusion(
-        anchor._submitter(submitter), run_root, list(shard_proof), (shard_leaf.name, shard_leaf.digest, shard_leaf.size),
-        list(sample_proof), (sample.kind, sample.name, sample.digest, sample.size))
-    return bool(anchor._call(call))
+    return bool(anchor.verify_nested_inclusion(run_root, shard_proof, shard_leaf, sample_proof, sample, submitter=submitter))
 
 
 def is_sharded(record: Record) -> bool:

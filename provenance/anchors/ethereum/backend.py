@@ -10,10 +10,10 @@ bytecode ship in the package (`provenance.anchors.ethereum.contract`). Ape netwo
 connection (`EthereumAnchor(provider.web3, ...)`).
 
 Anchoring runs beside training, so its hot path (`submit`, `await_mined`, `anchor_info`, the
-confirmation count) makes raw JSON-RPC calls (`rpc`, calldata encoded by hand in `calldata`): the
-same requests, the same transaction as web3.py's `build_transaction` + send, and the same errors, at
-a twentieth of the CPU (`make bench-anchoring`). Verification, events, logs, refresh and deployment
-use web3.py.
+confirmation count) makes plain JSON-RPC calls (`rpc`, calldata encoded in `calldata`): the same
+requests and the same transaction as web3.py's `build_transaction` + send, without web3.py's
+middleware (`make bench-anchoring`). Verification, events, logs, refresh and deployment use
+web3.py, over the same transport (`rpc.RpcProvider`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Callable, Sequence, TypeVar
 
-import requests
+from eth_abi import decode as abi_decode
 from eth_utils import keccak
 from web3 import Web3
-from web3._utils.error_formatters_utils import raise_contract_logic_error_on_revert
 from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.exceptions import (
@@ -40,16 +39,18 @@ from web3.exceptions import (
 )
 
 from . import deployments, legacy, node as localchain, rpc
+from .rpc import one_line
+from .web3_provider import for_web3, web3_for
 from .calldata import AnchorInfo, BadAnswer, decode_anchor_of, encode_anchor, encode_anchor_of, hex_data, to_bytes, to_int
 from .contract import artifact, is_trusted_runtime, runtime
 from ...errors import AnchorError, ConfigError, FormatError, NotDeployedError
 from .keys import NodeSigner, Signer, SignsLocally, signer_from_environment
 from ...merkle import Leaf, MerkleTree, MultiProof, leaf_hash, parse_bytes32
 from ..base import ZERO_ROOT, AnchorBackend, check_root, redact_url
+from ...record import BATCH_MEMBER
 from ...record.receipts import AnchorState, Receipt, Verdict
 
 T = TypeVar("T")
-BATCH_MEMBER = "batch.member"
 FIRST_POLL_S, MAX_POLL_S = 0.001, 0.5  # receipt polling: soon after sending (anvil mines in ~4 ms), then less and less often
 
 _CUSTOM_ERRORS = {
@@ -105,7 +106,7 @@ class EthereumAnchor(AnchorBackend):
         self.receipt_timeout = receipt_timeout
         self.gas_limit = gas_limit
         self.gas_price = None if gas_price == "auto" else gas_price
-        self.rpc = rpc.for_web3(w3, endpoint, request_timeout)
+        self.rpc = for_web3(w3, endpoint, request_timeout)
         self.chain_id = _check_chain_id(self._request("eth_chainId", decode=_big_int), endpoint)
         self.address = Web3.to_checksum_address(contract_address)
         self._contracts: dict[str, Contract] = {}
@@ -145,16 +146,21 @@ class EthereumAnchor(AnchorBackend):
         yet as far as this call knows); or the receipt of an anchor this signer already made."""
         check_root(root)
         signer = self._require_signer()
-        existing = self.find_anchor(root)
-        if existing is not None:
-            if self.anchor_info(root, signer.address).revoked:
-                raise RefusedError(
-                    f"root 0x{root.hex()} was anchored by {signer.address} and revoked: expected a root that can be "
-                    "anchored, found a revoked one (a revoked anchor is never renewed; anchor a new run)"
-                )
-            return existing
         record_digest = hashlib.sha256(record).digest() if record else ZERO_ROOT
-        tx_hash = self._send(encode_anchor(root, prev_root, record_digest))
+        data = encode_anchor(root, prev_root, record_digest)
+        # whether this signer anchored `root` already, asked in the same batch as the transaction's gas and fees
+        info, tx = self._prepare(data, anchored=root)
+        if info is not None and info.anchored:
+            existing = self.find_anchor(root)
+            if existing is not None:
+                if info.revoked:
+                    raise RefusedError(
+                        f"root 0x{root.hex()} was anchored by {signer.address} and revoked: expected a root that can be "
+                        "anchored, found a revoked one (a revoked anchor is never renewed; anchor a new run)"
+                    )
+                return existing
+            tx = None  # its anchoring event not found: built anew, the contract has the last word
+        tx_hash = self._send(data, tx)
         location = {
             "chain_id": self.chain_id,
             "contract": self.address,
@@ -177,9 +183,9 @@ class EthereumAnchor(AnchorBackend):
             return Receipt(self.name, root, AnchorState.SUBMITTED, location, reason=f"receipt not fetched: {e.reason}")
         if mined is None:
             return Receipt(self.name, root, AnchorState.SUBMITTED, location, reason="not mined yet")
-        block_number, block_hash = mined
+        block_number, block_hash, head = mined
         location |= {"block_number": block_number, "block_hash": "0x" + block_hash.hex()}
-        return self._with_confirmations(Receipt(self.name, root, AnchorState.SUBMITTED, location))
+        return self._with_confirmations(Receipt(self.name, root, AnchorState.SUBMITTED, location), head)
 
     def revoke(self, root: bytes, reason: str) -> str:
         """Revoke this signer's own anchor of `root` with `reason`; returns the transaction hash.
@@ -375,6 +381,15 @@ class EthereumAnchor(AnchorBackend):
         )
         return bool(self._call(call))
 
+    def verify_nested_inclusion(self, run_root: bytes, shard_proof: Sequence[bytes], shard_leaf: Leaf,
+                                sample_proof: Sequence[bytes], sample: Leaf, submitter: str | None = None) -> bool:
+        """On-chain check (`verifyNestedInclusion`) of a sample's proof to its shard root and the
+        shard leaf's proof to `submitter`'s (default: this signer's) live anchor of `run_root`."""
+        call = self.contract.functions.verifyNestedInclusion(
+            self._submitter(submitter), run_root, list(shard_proof), (shard_leaf.name, shard_leaf.digest, shard_leaf.size),
+            list(sample_proof), (sample.kind, sample.name, sample.digest, sample.size))
+        return bool(self._call(call))
+
     def onchain_leaf_hash(self, leaf: Leaf) -> bytes:
         return bytes(self._call(self.contract.functions.leafHash(leaf.kind, leaf.name, leaf.digest, leaf.size)))
 
@@ -434,64 +449,99 @@ class EthereumAnchor(AnchorBackend):
             raise ConfigError("expected a submitter address to check against (no signer configured), found none")
         return _checksummed(self.signer.address)
 
-    def _send(self, data: bytes) -> bytes:
-        """Build, sign and send one call of this contract (its calldata) from the signer; returns
-        the transaction hash the node gives back."""
+    def _send(self, data: bytes, tx: dict[str, Any] | None = None) -> bytes:
+        """Sign and send one call of this contract (its calldata; `tx` as `_prepare` built it, or
+        built here) from the signer; returns the transaction hash the node gives back."""
         signer = self._require_signer()
-        tx = self._transaction(data)
+        if tx is None:
+            tx = self._prepare(data)[1]
+        assert tx is not None
         if isinstance(signer, NodeSigner):
             return self._request("eth_sendTransaction", _wire(tx), decode=to_bytes)
         if isinstance(signer, SignsLocally):
-            tx["nonce"] = self._request("eth_getTransactionCount", signer.address, "pending", decode=to_int)
-            raw = signer.sign_transaction(tx)
-            return self._request("eth_sendRawTransaction", hex_data(raw), decode=to_bytes)
+            return self._request("eth_sendRawTransaction", hex_data(signer.sign_transaction(tx)), decode=to_bytes)
         return self._rpc(lambda: bytes(signer.send(self.w3, tx)))
 
-    def _transaction(self, data: bytes) -> dict[str, Any]:
-        """The transaction web3.py's `build_transaction` makes for this call from the signer, with
-        the same requests: gas from the settings or `eth_estimateGas`; fees from the settings
-        (legacy `gasPrice`), else EIP-1559 with `maxFeePerGas` = 2 * the latest base fee + the
-        node's priority fee, else (a chain without base fees) the node's `eth_gasPrice`."""
+    def _prepare(self, data: bytes, anchored: bytes | None = None) -> tuple[AnchorInfo | None, dict[str, Any] | None]:
+        """The transaction for this signer (with its nonce where it signs locally), and, with
+        `anchored`, this signer's anchor of that root; asked in one batch. An anchored root gets
+        no transaction (its gas estimate reverts): (info, None)."""
+        signer = self._require_signer()
+        nonce = isinstance(signer, SignsLocally) and not isinstance(signer, NodeSigner)
+        if anchored is None:
+            return None, self._transaction(data, nonce=nonce)
+        call = ("eth_call", [{"to": self.address, "data": hex_data(encode_anchor_of(_checksummed(signer.address), anchored))}, "latest"])
+        built, first = self._transaction(data, nonce=nonce, first=call)
+        info = self._rpc(lambda: decode_anchor_of(to_bytes(rpc.result_of(first, self.endpoint, "eth_call"))))
+        return (info, None) if info.anchored else (info, built())
+
+    def _transaction(self, data: bytes, nonce: bool = False, first: tuple[str, list[Any]] | None = None) -> Any:
+        """The transaction web3.py's `build_transaction` makes for this call from the signer:
+        gas from the settings or `eth_estimateGas`; fees from the settings (legacy `gasPrice`),
+        else EIP-1559 with `maxFeePerGas` = 2 * the latest base fee + the node's priority fee,
+        else (a chain without base fees) the node's `eth_gasPrice`; with `nonce`, the signer's
+        pending nonce. What it asks the node goes in one batch (one round trip, not four).
+        With `first` (a call to ask in the same batch): (a function that builds the transaction
+        from the answers, `first`'s answer)."""
         signer = self._require_signer()
         tx: dict[str, Any] = {"from": _checksummed(signer.address), "chainId": self.chain_id}
         if self.gas_price is not None:
             tx["gasPrice"] = self.gas_price
         tx |= {"to": self.address, "data": hex_data(data)}
-        filled: dict[str, Any] = {"value": 0}
-        filled["gas"] = self.gas_limit if self.gas_limit is not None else self._request("eth_estimateGas", _wire(tx), decode=to_int)
+        calls: dict[str, tuple[str, list[Any]]] = {"first": first} if first is not None else {}
+        if self.gas_limit is None:
+            calls["gas"] = ("eth_estimateGas", [_wire(tx)])
         if self.gas_price is None:
-            filled |= self._fees()
-        return filled | tx
+            calls["block"] = ("eth_getBlockByNumber", ["latest", False])
+            calls["tip"] = ("eth_maxPriorityFeePerGas", [])
+        if nonce:
+            calls["nonce"] = ("eth_getTransactionCount", [tx["from"], "pending"])
+        answers = dict(zip(calls, self._rpc(lambda: self.rpc.answers(list(calls.values()))))) if calls else {}
 
-    def _fees(self) -> dict[str, int]:
-        block = self._request("eth_getBlockByNumber", "latest", False)
+        def result(name: str, decode: Callable[[Any], T] | None = None) -> Any:
+            value = self._rpc(lambda: rpc.result_of(answers[name], self.endpoint, calls[name][0]))
+            return value if decode is None else self._rpc(lambda: decode(value))
+
+        def built() -> dict[str, Any]:
+            filled: dict[str, Any] = {"value": 0}
+            filled["gas"] = self.gas_limit if self.gas_limit is not None else result("gas", to_int)
+            if self.gas_price is None:
+                filled |= self._fees(result("block"), answers["tip"])
+            if nonce:
+                filled["nonce"] = result("nonce", to_int)
+            return filled | tx
+
+        return (built, answers["first"]) if first is not None else built()
+
+    def _fees(self, block: Any, tip_answer: Any) -> dict[str, int]:
         base_fee = block.get("baseFeePerGas") if isinstance(block, Mapping) else None
         if base_fee is None:
             return {"gasPrice": self._request("eth_gasPrice", decode=to_int)}
         try:
-            tip = to_int(self.rpc.call("eth_maxPriorityFeePerGas", []))
+            tip = to_int(rpc.result_of(tip_answer, self.endpoint, "eth_maxPriorityFeePerGas"))
         except rpc.RpcError:
             # a node without the method: web3.py's own estimate from eth_feeHistory
             tip = self._rpc(lambda: int(self.w3.eth.max_priority_fee))
         return {"maxPriorityFeePerGas": tip, "maxFeePerGas": tip + 2 * self._rpc(lambda: to_int(base_fee))}
 
-    def _await_receipt(self, tx_hash: str, what: str = "anchor") -> tuple[int, bytes] | None:
-        """Block number and hash of the transaction once mined, polling until `receipt_timeout`
-        (None if it is not mined by then); an `AnchorError` if it reverted. `_NotFetched` when
-        the node cannot be reached."""
+    def _await_receipt(self, tx_hash: str, what: str = "anchor") -> tuple[int, bytes, int] | None:
+        """Block number and hash of the transaction once mined, and the chain's head then (asked
+        in the same batch), polling until `receipt_timeout` (None if it is not mined by then); an
+        `AnchorError` if it reverted. `_NotFetched` when the node cannot be reached."""
         deadline = time.monotonic() + self.receipt_timeout
         pause = FIRST_POLL_S
 
         def fetch() -> Any:
             try:
-                return self.rpc.call("eth_getTransactionReceipt", [tx_hash])
+                receipt, head = self.rpc.answers([("eth_getTransactionReceipt", [tx_hash]), ("eth_blockNumber", [])])
+                return rpc.result_of(receipt, self.endpoint, "eth_getTransactionReceipt"), head
             except rpc.TransportError as e:
                 raise _NotFetched(e.reason) from None
-            except (requests.RequestException, OSError) as e:
+            except OSError as e:  # a provider of web3's own (requests' errors are OSErrors)
                 raise _NotFetched(_transport_reason(e)) from None
 
         while True:
-            tx_receipt = self._rpc(fetch)  # other failures: one line, as any request's
+            tx_receipt, head = self._rpc(fetch)  # other failures: one line, as any request's
             if tx_receipt is not None:
                 break
             left = deadline - time.monotonic()
@@ -503,7 +553,8 @@ class EthereumAnchor(AnchorBackend):
         block_number, status = self._rpc(lambda: (to_int(fields.get("blockNumber")), to_int(fields.get("status"))))
         if status != 1:
             raise AnchorError(f"{what} transaction {tx_hash} reverted in block {block_number}")
-        return block_number, self._rpc(lambda: to_bytes(fields.get("blockHash")))
+        head_number = self._rpc(lambda: to_int(rpc.result_of(head, self.endpoint, "eth_blockNumber")))
+        return block_number, self._rpc(lambda: to_bytes(fields.get("blockHash"))), head_number
 
     def _block_number(self) -> int:
         return self._request("eth_blockNumber", decode=to_int)
@@ -521,25 +572,23 @@ class EthereumAnchor(AnchorBackend):
         )
         return str(logs[0]["args"]["reason"]) if logs else "(reason not found in the contract's events)"
 
-    def _with_confirmations(self, receipt: Receipt) -> Receipt:
+    def _with_confirmations(self, receipt: Receipt, head: int | None = None) -> Receipt:
+        """`receipt` with its confirmations at `head` (the chain's head block, asked if None)."""
         block_number = receipt.location.get("block_number")
         if block_number is None:
             return receipt
-        confirmations = self._block_number() - block_number + 1
+        confirmations = (self._block_number() if head is None else head) - block_number + 1
         state = AnchorState.CONFIRMED if confirmations >= self.confirmations else AnchorState.SUBMITTED
         reason = None if state is AnchorState.CONFIRMED else f"{confirmations} of {self.confirmations} confirmations"
         return receipt.with_state(state, confirmations=confirmations, reason=reason)
 
     def _failure(self, e: rpc.RpcError) -> AnchorError:
-        """The error for a JSON-RPC error answer, in web3.py's words: a revert of a call or a gas
-        estimate as `_would_revert` says it, anything else as the answer's error object."""
+        """The error for a JSON-RPC error answer: a revert of a call or a gas estimate as
+        "transaction would revert: <why>", anything else as the answer's error object."""
         if e.method in ("eth_call", "eth_estimateGas"):
-            try:
-                raise_contract_logic_error_on_revert({"jsonrpc": "2.0", "id": 0, "error": e.error})
-            except ContractLogicError as revert:
-                return _would_revert(revert)
-            except Web3Exception:
-                pass
+            why = _revert_reason(e.error)
+            if why is not None:
+                return AnchorError(f"transaction would revert: {why}")
         return e
 
     def _call(self, fn: Any) -> Any:
@@ -555,7 +604,7 @@ class EthereumAnchor(AnchorBackend):
             raise AnchorError(f"Ethereum RPC at {self.endpoint} failed: {e}") from None
         except (ContractCustomError, ContractLogicError) as e:
             raise _would_revert(e) from None
-        except (requests.RequestException, OSError) as e:
+        except OSError as e:  # a provider of web3's own (requests' errors are OSErrors)
             raise AnchorError(f"cannot reach Ethereum RPC at {self.endpoint}: {_transport_reason(e)}") from None
         except TransactionNotFound:
             raise
@@ -580,6 +629,32 @@ def _would_revert(e: ContractLogicError) -> AnchorError:
     return AnchorError(f"transaction would revert: {_oneline(e)}")
 
 
+_ERROR_STRING, _PANIC = "0x08c379a0", "0x4e487b71"  # Error(string), Panic(uint256)
+
+
+def _revert_reason(error: Mapping[str, Any]) -> str | None:
+    """Why a call reverted, from a JSON-RPC error object (None: the error is not a revert), in the
+    words web3.py gives a `ContractLogicError` for it; the contract's custom errors by name."""
+    message = str(error.get("message") or "")
+    data = error.get("data")
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        if data[:10] in _CUSTOM_ERRORS:
+            return _CUSTOM_ERRORS[data[:10]]
+        try:
+            if data[:10] == _ERROR_STRING:
+                return "execution reverted: " + one_line(abi_decode(["string"], bytes.fromhex(data[10:]))[0])
+            if data[:10] == _PANIC:
+                return f"execution reverted: panic code {abi_decode(['uint256'], bytes.fromhex(data[10:]))[0]:#x}"
+        except Exception:  # undecodable revert data: say what it is, not what it claims
+            return "execution reverted (revert data that does not decode)"
+        return f"execution reverted: custom error {data[:10]}"
+    if isinstance(data, dict) and message:
+        return f"execution reverted: {one_line(message)}"
+    if error.get("code") == 3 or "revert" in message.lower():
+        return one_line(message) or "execution reverted"
+    return None
+
+
 @lru_cache(maxsize=64)
 def _checksummed(address: str) -> str:
     """EIP-55 form of an address (cached: the signer's and contract's are asked for per anchor)."""
@@ -589,22 +664,6 @@ def _checksummed(address: str) -> str:
 def _wire(tx: dict[str, Any]) -> dict[str, Any]:
     """A transaction as JSON-RPC takes it: quantities in 0x-hex."""
     return {k: hex(v) if isinstance(v, int) else v for k, v in tx.items()}
-
-
-def batch_leaves(members: Sequence[tuple[str, bytes]]) -> list[Leaf]:
-    return [Leaf(BATCH_MEMBER, name, root, 0) for name, root in members]
-
-
-def batch_member_receipt(batch: Receipt, tree: MerkleTree, name: str, root: bytes) -> Receipt:
-    """A member's receipt: the batch transaction's, for `root`, with its proof to the batch root."""
-    leaf = Leaf(BATCH_MEMBER, name, root, 0)
-    location = dict(batch.location) | {
-        "batch_root": "0x" + tree.root.hex(),
-        "batch_leaf": leaf.to_json(),
-        "batch_proof": ["0x" + p.hex() for p in tree.proof(leaf)],
-        "batch_size": len(tree),
-    }
-    return replace(batch, root=root, location=location)
 
 
 def connect(
@@ -633,8 +692,8 @@ def connect(
     else:
         raise ConfigError(f"unknown Ethereum network {network!r}: expected 'local' or an http(s):// JSON-RPC URL")
     endpoint = redact_url(url)
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": request_timeout}))
-    client = rpc.for_web3(w3, endpoint, request_timeout)  # the lean client: web3.py costs ~1 ms of CPU a request
+    client = rpc.HttpRpc(url, timeout=request_timeout)
+    w3 = web3_for(client)  # web3.py's calls take the same transport as the hot path
     signer = signer or signer_from_environment()
     try:
         chain_id = _check_chain_id(_big_int(client.call("eth_chainId", [])), endpoint)
@@ -709,8 +768,7 @@ def _address(value: Any, what: str) -> str:
 
 
 def _oneline(e: BaseException) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+    return one_line(str(e)) or type(e).__name__
 
 
 def _not_json(e: ValueError) -> str:
@@ -729,8 +787,8 @@ def _check_chain_id(chain_id: int, endpoint: str) -> int:
 
 def _transport_reason(e: BaseException) -> str:
     """Why a request failed, without echoing the URL (it may carry an API key)."""
-    if isinstance(e, requests.Timeout):
+    if isinstance(e, TimeoutError) or "Timeout" in type(e).__name__:  # requests' Timeouts too
         return "the request timed out"
-    if isinstance(e, requests.ConnectionError):
+    if isinstance(e, ConnectionError) or "Connection" in type(e).__name__:
         return "connection refused or host unreachable"
     return type(e).__name__
