@@ -19,6 +19,17 @@ from typing import Any, Callable, TypeVar
 from .errors import ConfigError, FormatError, ProvenanceError
 
 HOME_ENV = "PROVENANCE_HOME"
+# A run folder's files, named here once (every reader and writer imports them).
+RECORD_FILE = "record.json"
+CONFIG_FILE = "config.json"
+INIT_MODEL_FILE = "model_init.safetensors"
+FINAL_MODEL_FILE = "model.safetensors"
+SIGNATURE_FILE = "model.sig"
+REPORT_FILE = "report.json"
+REPORT_MD_FILE = "report.md"
+HTML_FILE = "report.html"
+LOCK_FILE = ".lock"
+SHARD_TREES_DIR = "shards"  # each shard's tree, kept by the workers that hashed it
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -33,9 +33,9 @@ from .batch import proves_members
 from .delivery import await_submitted, deliver, deliver_batch, destination_of, recheck, submit
 from .outbox import Entry, Outbox
 from ..record import Record
+from ..files import RECORD_FILE
 
 log = logging.getLogger(__name__)
-RECORD_FILE = "record.json"
 # Outbox entries of bare roots (`BlockchainManager.store_merkle_root`): no run folder to update.
 # Not a valid run id (`record.check_run_id`), so it never collides with a training run.
 ROOTS_RUN_ID = "#roots"

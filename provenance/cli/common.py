@@ -9,8 +9,8 @@ from typing import Any, Callable
 import click
 
 from ..errors import ConfigError
+from ..files import RECORD_FILE
 
-RECORD_FILE = "record.json"
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of text.")
 config_option = click.option(

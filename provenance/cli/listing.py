@@ -18,11 +18,10 @@ import click
 
 from ..errors import ConfigError, ProvenanceError
 from ..anchors.registry import find
-from ..files import read_json
+from ..files import REPORT_FILE, read_json
 from ..record import ACCURACY_KEYS, FORMAT, FORMAT_V1
 from .common import RECORD_FILE, base_dir_option, emit, json_option
 
-REPORT_FILE = "report.json"
 NOT_VERIFIED = "not verified"
 
 

@@ -78,10 +78,10 @@ def check_proof(proof_file, offline, submitters, network, config_path, as_json) 
     Exits 0 VALID, 1 unless every check holds (naming why), 3 when the chain cannot be asked."""
     from ..verification import verdicts
     from ..verification.proofs import check_run
-    from ..verification.verify import _trusted
+    from ..verification.verify import trusted_addresses
 
     settings = load_settings_for(config_path, ethereum_flags(network, None))
-    trusted = _trusted(list(submitters) + list(settings.blockchain.ethereum.trusted_submitters))
+    trusted = trusted_addresses(list(submitters) + list(settings.blockchain.ethereum.trusted_submitters))
     loaded = load_proof_file(proof_file)
     bundle = loaded.run if isinstance(loaded, NestedProof) else loaded
     if isinstance(loaded, NestedProof):  # both levels offline; verifyNestedInclusion on-chain

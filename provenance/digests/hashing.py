@@ -65,6 +65,7 @@ import numpy as np
 from blake3 import blake3
 from tqdm import tqdm
 
+from ..merkle.kinds import DATA_SAMPLE, MODEL_PARAM
 from . import hasher as _hasher
 from . import tensors
 from .hasher import PARALLEL_MIN, hash_items, hash_rows, new_hasher
@@ -168,7 +169,7 @@ def hash_tensor(tensor: torch.Tensor) -> tuple[bytes, int]:
         return stager_for(tensor.device).hash_tensors([tensor], progress=report)[0]
 
 
-def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.param", *, threads: int | None = None) -> list[Leaf]:
+def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = MODEL_PARAM, *, threads: int | None = None) -> list[Leaf]:
     """One leaf per entry of a state dict (or of `module.state_dict()` for an object that has
     one), named by its key. Values must be numpy arrays or torch tensors; anything else, such as
     an optimizer's step counter or a module's extra state, is a `FormatError` naming the key.
@@ -245,7 +246,7 @@ def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.pa
     return [Leaf(kind, key, *results[i]) for i, (key, _) in enumerate(entries)]
 
 
-def dataset_leaves(dataset: Any, split: str, kind: str = "data.sample", *, rows: tuple[int, int] | None = None) -> list[Leaf]:
+def dataset_leaves(dataset: Any, split: str, kind: str = DATA_SAMPLE, *, rows: tuple[int, int] | None = None) -> list[Leaf]:
     """One leaf per sample, named `f"{split}/{index:06d}"`, over the sample's features and label.
 
     `dataset` is a tuple `(features, labels)` of numpy arrays or torch tensors with one row per

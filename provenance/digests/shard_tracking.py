@@ -18,6 +18,7 @@ from .engines import DaskEngine, LocalEngine, hash_dataset, open_engine
 from ..errors import ConfigError, ProvenanceError
 from ..merkle import Leaf
 from .shards import DEFAULT_SHARD_SIZE, SHARD_KIND, SOURCE, ShardRef, array_shards, discover, from_descriptor
+from ..files import SHARD_TREES_DIR
 
 
 def engine_of(engine: Any) -> tuple[Any, bool]:
@@ -93,7 +94,6 @@ def rehash_shard_leaves(descriptor: Mapping[str, Any], data: tuple[Any, Any] | N
             runner.close()
 
 
-SHARD_TREES_DIR = "shards"  # in a run folder: each shard's tree, kept by the workers that hashed it
 
 
 def check_run_shards(record: Any, run_dir: Path, data: tuple[Any, Any] | None = None, *, engine: Any = None,

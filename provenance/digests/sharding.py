@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Mapping
 
+from ..merkle.kinds import MODEL_PARAM
 from ..errors import ProvenanceError
 from .hashing import dataset_leaves, state_dict_leaves
 from ..merkle import Leaf
@@ -56,7 +57,7 @@ class ShardedHasher:
         rows = shard_rows(len(_rows_of(dataset)), self.rank, self.world_size)
         return self._collect(f"data {split}", lambda: dataset_leaves(dataset, split, rows=rows))
 
-    def weight_leaves(self, state: Mapping[str, Any], kind: str = "model.param") -> list[Leaf] | None:
+    def weight_leaves(self, state: Mapping[str, Any], kind: str = MODEL_PARAM) -> list[Leaf] | None:
         names = list(state)
         sizes = [int(v.numel() * v.element_size()) if hasattr(v, "numel") else int(v.nbytes) for v in state.values()]
         owners = tensor_owners(sizes, self.world_size)

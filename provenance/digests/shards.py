@@ -52,6 +52,7 @@ from typing import Any, Iterator, Sequence
 
 from blake3 import blake3
 
+from ..merkle.kinds import DATA_SAMPLE as SAMPLE_KIND
 from ..errors import ConfigError, FormatError, ProvenanceError
 from .hashing import CANONICALIZATION, dataset_leaves, file_leaves, hash_file
 from ..merkle import Leaf, MerkleTree
@@ -59,7 +60,6 @@ from ..merkle.reference import SHARD_KIND
 
 KILL_ENV = "PROVENANCE_INJECT_WORKER_KILL"  # a marker file: the one worker task that removes it is killed
 
-SAMPLE_KIND = "data.sample"
 SOURCE = "shards"  # the dataset descriptor's `source`
 ROW_ENCODING = "arrow-row-json/v1"
 FORMATS = ("files", "tar", "parquet", "hf", "arrays")

@@ -39,6 +39,7 @@ from typing import Any, Mapping
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from ..files import HTML_FILE, REPORT_FILE, REPORT_MD_FILE
 from ..anchors.registry import find
 from ..errors import ProvenanceError
 from ..record import Record
@@ -46,7 +47,7 @@ from ..training.tracker import RECORD_FILE, ProvenanceTracker
 from ..verification.links import explorer_link
 
 ARTIFACT_PATH = "provenance"
-REPORT_FILES = ("report.json", "report.md", "report.html")
+REPORT_FILES = (REPORT_FILE, REPORT_MD_FILE, HTML_FILE)
 MAX_CHANGES = 5
 
 def log_run(run: str | Path | ProvenanceTracker, *, verify: bool = True, mlflow_run_id: str | None = None,

@@ -27,6 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from ..merkle.kinds import BATCH_MEMBER, CHAIN_PREV, IDENTITY_ETHEREUM, RUN_ID, RUN_NONCE
 from .receipts import Receipt
 from ..digests.canonical import canonical_json, jcs
 from ..errors import FormatError
@@ -37,12 +38,7 @@ from ..merkle import Leaf, MerkleTree, parse_bytes32
 FORMAT = "provenance-record/v2"
 FORMAT_V1 = "provenance-record/v1"
 SNAPSHOT_ENCODINGS = {FORMAT: jcs, FORMAT_V1: canonical_json}  # format -> bytes of a snapshot
-CHAIN_PREV = "chain.prev"
-IDENTITY_ETHEREUM = "identity.ethereum"  # name: the checksummed address that anchors every stage
-BATCH_MEMBER = "batch.member"  # name: a run's stage; digest: its root (a batch tree's leaves, `anchoring/batch.py`)
-RUN_NONCE = "run.nonce"  # 32 random bytes: identical re-runs never share a root
 # Leaves that differ between two runs of the same job (who anchors it, its nonce, its chain links).
-RUN_ID = "run.id"  # name: the run id, so a proof file's run_id is tied to the pre tree its identity anchored
 RUN_SPECIFIC_KINDS = (CHAIN_PREV, IDENTITY_ETHEREUM, RUN_NONCE, RUN_ID)
 # Where a run's headline metrics may be, by the trainer that made it (ours, Lightning, Hugging Face): first found wins.
 ACCURACY_KEYS = ("test_accuracy", "accuracy", "eval_accuracy", "val_accuracy", "val_acc")

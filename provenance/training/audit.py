@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from eth_utils import keccak
 
+from ..files import RECORD_FILE
 from ..digests import datasets as data_sources
 from ..digests import models, train_state
 from ..digests.hashing import hash_bytes, state_dict_leaves
@@ -148,7 +149,7 @@ def audit_run(run_dir: str | Path, *, segments: int, seed: int | None = None, to
     if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
         raise FormatError(f"segments: expected a positive integer, found {segments!r}")
     run_dir = Path(run_dir)
-    record = Record.load(run_dir / "record.json")
+    record = Record.load(run_dir / RECORD_FILE)
     report = AuditReport(record.run_id)
     epochs = [s for s in record.stages if s.name.startswith("epoch-")]
     if not any(leaf.kind == train_state.STATE_KIND for s in epochs for leaf in s.leaves):
@@ -169,7 +170,7 @@ def audit_run(run_dir: str | Path, *, segments: int, seed: int | None = None, to
         bad = [f"{c.name}: {c.detail}" for c in verification.checks if not c.ok][:3]
         return report.finish(FAILED, f"the run does not verify ({verification.verdict}): " + "; ".join(bad)
                              + " — an audit trusts only a verified run")
-    record = Record.load(run_dir / "record.json")  # what verification read and found to hold
+    record = Record.load(run_dir / RECORD_FILE)  # what verification read and found to hold
     try:
         plan = _plan(record, run_dir, data, report)
     except FormatError as e:

@@ -46,7 +46,7 @@ from ..anchors.base import AnchorBackend
 from ..record.receipts import AnchorState, Receipt, now_iso
 from ..config import ProvenanceConfig, load_settings, refuse_secrets
 from ..errors import AnchorError, ConfigError, ProvenanceError
-from ..files import atomic_write_json
+from ..files import CONFIG_FILE, FINAL_MODEL_FILE, INIT_MODEL_FILE, RECORD_FILE, atomic_write_json
 from ..digests.hashing import CANONICALIZATION
 from ..merkle import Leaf
 from ..digests.privacy import METRICS_KEY as PRIVACY_KEY
@@ -56,10 +56,6 @@ from .background import Ahead, EpochWork
 
 log = logging.getLogger(__name__)
 
-RECORD_FILE = "record.json"
-CONFIG_FILE = "config.json"
-INIT_MODEL_FILE = "model_init.safetensors"
-FINAL_MODEL_FILE = "model.safetensors"
 
 
 def _with_privacy(values: dict[str, Any], privacy: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import ProvenanceError
 from ..merkle import Leaf, MerkleTree
+from ..merkle.kinds import MODEL_FILE
 from ..record import CHAIN_PREV, Record
 from .facts import CANNOT_CHECK, anchor_rows, dataset_summary, format_number, git_summary, headline
 from .verify import VerificationReport
@@ -412,6 +413,6 @@ def _tree_to_draw(record: Record, verification: VerificationReport) -> tuple[str
         tree = last.tree()
     except ProvenanceError:
         return None
-    kinds = ("model.file", CHAIN_PREV)
+    kinds = (MODEL_FILE, CHAIN_PREV)
     leaf = next((x for k in kinds for x in last.leaves if x.kind == k), last.leaves[0])
     return last.name, tree, leaf, f"The final tree {last.name!r}."

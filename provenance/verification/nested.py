@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..merkle.kinds import DATA_SAMPLE
 from ..errors import FormatError, VerificationError
 from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, MerkleTree, parse_bytes32, verify
@@ -169,7 +170,7 @@ def is_sharded(record: Record) -> bool:
 
 def maybe_prove(record: Record, kind: str, name: str, stage: str | None) -> NestedProof | None:
     """The nested proof for `data.sample:<shard>/<index>` in a sharded run, else None."""
-    if kind != "data.sample" or not is_sharded(record):
+    if kind != DATA_SAMPLE or not is_sharded(record):
         return None
     shard, index = parse_sample_ref(name)
     return prove_sample(record, shard, index, stage=stage)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ProvenanceError
-from ..files import atomic_write_bytes, atomic_write_json, read_json
+from ..files import HTML_FILE, REPORT_FILE, REPORT_MD_FILE, atomic_write_bytes, atomic_write_json, read_json
 from . import verdicts
 from ..record import Record
 from . import html as html_report
@@ -20,13 +20,12 @@ from .verify import VerificationReport
 
 __all__ = ["FORMAT", "HTML_FILE", "headline", "render_markdown", "report_json", "write_reports"]
 
-HTML_FILE = "report.html"
 
 
 def saved_finding(record: Record, verification: VerificationReport, run_dir: Path) -> str | None:
     """The verdict of the run's saved report when the new one must not replace it: a CANNOT CHECK
     (nothing could be asked) never overwrites a PASSED, FAILED or INCOMPLETE about the same trees."""
-    path = run_dir / "report.json"
+    path = run_dir / REPORT_FILE
     if verification.verdict != verdicts.CANNOT_CHECK or not path.is_file():
         return None
     try:
@@ -48,12 +47,12 @@ def write_reports(record: Record, verification: VerificationReport, run_dir: Pat
     returns the JSON report's path. The HTML needs matplotlib for its plots and says so without it.
     A saved finding is never replaced by a CANNOT CHECK (`saved_finding`): the files stay as they are."""
     if saved_finding(record, verification, run_dir) is not None:
-        return run_dir / "report.json"
+        return run_dir / REPORT_FILE
     data = report_json(record, verification)
     markdown = render_markdown(data).encode()
     page = html_report.render(data, html_report.figures(record, verification)).encode() if html else None
-    path = atomic_write_json(run_dir / "report.json", data)
-    atomic_write_bytes(run_dir / "report.md", markdown)
+    path = atomic_write_json(run_dir / REPORT_FILE, data)
+    atomic_write_bytes(run_dir / REPORT_MD_FILE, markdown)
     if page is not None:
         atomic_write_bytes(run_dir / HTML_FILE, page)
     return path

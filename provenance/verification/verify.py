@@ -36,8 +36,8 @@ from ..record import CHAIN_PREV, Record
 from ..record.kinds import KINDS, RunFiles, accounting_json, has_privacy
 from . import verdicts
 from .scope import unattributed
+from ..files import RECORD_FILE
 
-RECORD_FILE = "record.json"
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def verify_run(
     if anchors is None:
         anchors = Anchors(load_settings(config), read_only=True)
     report = VerificationReport(record.run_id)
-    report.trusted_submitters = _trusted(list(submitters) + list(anchors.section("ethereum").trusted_submitters))
+    report.trusted_submitters = trusted_addresses(list(submitters) + list(anchors.section("ethereum").trusted_submitters))
     descriptor = record.artifacts.get("dataset", {"source": "custom"})
     if data:
         descriptor = dataset_files.repoint(descriptor if isinstance(descriptor, Mapping) else {}, data)
@@ -189,7 +189,9 @@ def verify_run(
     return report
 
 
-def _trusted(addresses: Sequence[str]) -> list[str]:
+def trusted_addresses(addresses: Sequence[str]) -> list[str]:
+    """The trusted submitters named (`--submitter`, the config), checksummed, once each; one line
+    naming a value that is not an address."""
     from eth_utils import is_address, to_checksum_address
 
     out = []
