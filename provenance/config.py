@@ -76,7 +76,7 @@ from .secrets import secret_kind
 from .anchors.ethereum.settings import EthereumSettings
 from .anchors.ipfs.settings import IpfsSettings
 from .anchors.registry import specs as network_specs
-from .anchors.settings import Section, describe, one_line, problem
+from .anchors.settings import Section, describe, problem, validation_line
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ def load_settings(
     try:
         config = ProvenanceConfig.model_validate(nested, strict=True)
     except ValidationError as e:
-        raise ConfigError(_named(one_line(e, ProvenanceConfig, origins))) from None
+        raise ConfigError(_named(validation_line(e, ProvenanceConfig, origins))) from None
 
     ethereum = config.blockchain.ethereum
     ethereum._signer = _signer(keys, from_file, environ) if ethereum.account is None else None

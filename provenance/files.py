@@ -16,7 +16,7 @@ import stat
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from .errors import ConfigError, FormatError, ProvenanceError
+from .errors import ConfigError, FormatError, ProvenanceError, one_line
 
 HOME_ENV = "PROVENANCE_HOME"
 # A run folder's files, named here once (every reader and writer imports them).
@@ -249,7 +249,7 @@ def untrusted_shape(what: str) -> Callable[[F], F]:
             except ProvenanceError:
                 raise
             except _SHAPE_ERRORS as e:
-                detail = " ".join(str(e).split())[:120]
+                detail = one_line(str(e), 120)
                 raise FormatError(f"{what}: expected {what}'s fields with their types, found another shape "
                                   f"({type(e).__name__}: {detail})") from None
 

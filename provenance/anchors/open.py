@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from .base import AnchorBackend
 from .registry import spec
-from .settings import Section, one_line
+from .settings import Section, validation_line
 from ..record.receipts import AnchorState, Receipt
 from ..errors import AnchorError, ConfigError
 
@@ -78,7 +78,7 @@ def section_of(network: str, config: Any) -> Section:
         try:
             section = model.model_validate(dict(data), strict=True)
         except ValidationError as e:
-            raise ConfigError(one_line(e, model, {})) from None
+            raise ConfigError(validation_line(e, model, {})) from None
         if network == "ethereum":
             section._signer = getattr(data, "signer", None)
         return section

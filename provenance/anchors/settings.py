@@ -66,10 +66,10 @@ class Section(BaseModel):
         try:
             return TypeAdapter(annotation).validate_python(value)
         except ValidationError as e:
-            raise ConfigError(one_line(e, None, {(): where})) from None
+            raise ConfigError(validation_line(e, None, {(): where})) from None
 
 
-def one_line(error: ValidationError, model: type[BaseModel] | None, origins: Mapping[tuple[Any, ...], str]) -> str:
+def validation_line(error: ValidationError, model: type[BaseModel] | None, origins: Mapping[tuple[Any, ...], str]) -> str:
     """The first error of `error` (from validating `model`) as "WHERE: expected X, found Y".
     `origins` names where a value came from ("$PROVENANCE_BITCOIN_CHAIN", "--chain"); other
     values are named by their config path."""

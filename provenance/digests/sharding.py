@@ -23,7 +23,7 @@ import os
 from typing import Any, Callable, Mapping
 
 from ..merkle.kinds import MODEL_PARAM
-from ..errors import ProvenanceError
+from ..errors import ProvenanceError, reason
 from .hashing import dataset_leaves, state_dict_leaves
 from ..merkle import Leaf
 
@@ -77,12 +77,12 @@ class ShardedHasher:
             _maybe_inject(self.rank, what)
             leaves = compute()
         except Exception as e:  # any failure on this rank must stop every rank, not hang them
-            error = " ".join(str(e).split()) or type(e).__name__
+            error = reason(e)
         statuses: list[Any] = [None] * self.world_size
         try:
             dist.all_gather_object(statuses, (self.rank, error), group=self.group)
         except Exception as e:  # a rank that died: the collective times out or is torn down
-            raise ProvenanceError(f"hashing {what}: lost contact with the other ranks ({' '.join(str(e).split())[:200]}); no root was built") from None
+            raise ProvenanceError(f"hashing {what}: lost contact with the other ranks ({reason(e)}); no root was built") from None
         failed = [(r, msg) for r, msg in statuses if msg is not None]
         if failed:
             rank, msg = failed[0]

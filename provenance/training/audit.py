@@ -44,7 +44,7 @@ from ..files import RECORD_FILE
 from ..digests import datasets as data_sources
 from ..digests import models, train_state
 from ..digests.hashing import hash_bytes, state_dict_leaves
-from ..errors import FormatError, ProvenanceError
+from ..errors import FormatError, ProvenanceError, reason
 from ..merkle import Leaf
 from ..record import Record, Stage
 from ..record.kinds import DATA_SAMPLE
@@ -360,7 +360,7 @@ def _replay(plan: Plan, segment: Segment, run_dir: Path, data: tuple[Any, Any], 
             replayer.run(model, optimizer, data[0], order, int(settings["batch_size"]), segment.first, segment.last, plan.config,
                          **position)
     except (FormatError, KeyError, ValueError, TypeError, RuntimeError) as e:
-        result.status, result.detail = "failed", f"cannot replay from the committed state: {' '.join(str(e).split())[:200]}"
+        result.status, result.detail = "failed", f"cannot replay from the committed state: {reason(e)}"
         result.seconds = time.perf_counter() - started
         return result
     result.seconds = time.perf_counter() - started

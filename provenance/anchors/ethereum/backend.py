@@ -39,11 +39,10 @@ from web3.exceptions import (
 )
 
 from . import deployments, legacy, node as localchain, rpc
-from .rpc import one_line
 from .web3_provider import for_web3, web3_for
 from .calldata import AnchorInfo, BadAnswer, decode_anchor_of, encode_anchor, encode_anchor_of, hex_data, to_bytes, to_int
 from .contract import artifact, is_trusted_runtime, runtime
-from ...errors import AnchorError, ConfigError, FormatError, NotDeployedError
+from ...errors import AnchorError, ConfigError, FormatError, NotDeployedError, one_line, reason
 from .keys import NodeSigner, Signer, SignsLocally, signer_from_environment
 from ...merkle import Leaf, MerkleTree, MultiProof, leaf_hash, parse_bytes32
 from ..base import ZERO_ROOT, AnchorBackend, check_root, redact_url
@@ -611,7 +610,7 @@ class EthereumAnchor(AnchorBackend):
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise AnchorError(f"Ethereum RPC at {self.endpoint}: expected a JSON-RPC answer, found {_not_json(e)}") from None
         except Web3Exception as e:
-            raise AnchorError(f"Ethereum RPC at {self.endpoint} failed: {_oneline(e)}") from None
+            raise AnchorError(f"Ethereum RPC at {self.endpoint} failed: {reason(e)}") from None
 
 
 class _NotFetched(Exception):
@@ -626,7 +625,7 @@ def _would_revert(e: ContractLogicError) -> AnchorError:
     data = getattr(e, "data", None)
     if isinstance(data, str) and data[:10] in _CUSTOM_ERRORS:
         return AnchorError(f"transaction would revert: {_CUSTOM_ERRORS[data[:10]]}")
-    return AnchorError(f"transaction would revert: {_oneline(e)}")
+    return AnchorError(f"transaction would revert: {reason(e)}")
 
 
 _ERROR_STRING, _PANIC = "0x08c379a0", "0x4e487b71"  # Error(string), Panic(uint256)
@@ -765,10 +764,6 @@ def _address(value: Any, what: str) -> str:
     if not isinstance(value, str) or not Web3.is_address(value):
         raise FormatError(f"{what}: expected a 0x-prefixed 20-byte address, found {str(value)[:50]!r}")
     return Web3.to_checksum_address(value)
-
-
-def _oneline(e: BaseException) -> str:
-    return one_line(str(e)) or type(e).__name__
 
 
 def _not_json(e: ValueError) -> str:

@@ -33,7 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from ...errors import AnchorError, ConfigError
+from ...errors import AnchorError, ConfigError, one_line
 from ...files import atomic_write_bytes, data_home, make_folder
 from ..processes import alive, terminate
 from .rpc import HttpRpc
@@ -205,7 +205,7 @@ def _last_line(log: Path) -> str:
     with open(log, "rb") as f:
         f.seek(max(0, f.seek(0, os.SEEK_END) - 2000))
         lines = [line.strip() for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
-    return " ".join(lines[-1].split())[:200] if lines else "no output"
+    return one_line(lines[-1]) if lines else "no output"
 
 
 def _write_marker(endpoint: str) -> None:

@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import httpx
 
 from ...files import MAX_JSON_DEPTH, json_depth
-from ...errors import AnchorError, ConfigError
+from ...errors import AnchorError, ConfigError, one_line
 from ..base import redact_url
 
 DEFAULT_TIMEOUT = 30.0  # web3.py's default for HTTP requests
@@ -221,8 +221,3 @@ def result_of(answer: Any, endpoint: str, method: str) -> Any:
             return answer["result"]
     raise AnchorError(f"Ethereum RPC at {endpoint} failed: expected a JSON-RPC answer with a result or an error object, found {one_line(str(answer))}")
 
-
-def one_line(text: str) -> str:
-    """`text` on one line of at most 200 characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= 200 else text[:197] + "..."

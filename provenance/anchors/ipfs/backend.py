@@ -29,7 +29,7 @@ import httpx
 from multiformats import CID, multihash
 
 from . import node as ipfsnode
-from ...errors import AnchorError, ConfigError, FormatError, VerificationError
+from ...errors import AnchorError, ConfigError, FormatError, VerificationError, one_line
 from ...files import atomic_write_bytes, data_home, parse_json
 from ...record import FORMAT as RECORD_FORMAT
 from ...record import FORMAT_V1 as RECORD_FORMAT_V1
@@ -438,7 +438,7 @@ def _raise_for_answer(response: httpx.Response, op: str, endpoint: str | None) -
         raise AnchorError(
             f"IPFS node at {endpoint} answered {op} with HTTP {response.status_code}: expected the Kubo RPC API there"
         )
-    message = " ".join(message.split())[:200]
+    message = one_line(message)
     # "not found" after the node searched for `timeout=`: js-ipfs says "request timed out",
     # Kubo "context deadline exceeded" or "block was not found locally (offline)".
     if any(s in message.lower() for s in ("timed out", "deadline exceeded", "not found")):

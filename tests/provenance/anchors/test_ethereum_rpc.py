@@ -25,7 +25,7 @@ from provenance.anchors.base import ZERO_ROOT
 from provenance.anchors.ethereum import backend as ethereum, calldata, rpc, web3_provider
 from provenance.anchors.ethereum.contract import artifact
 from provenance.anchors.ethereum.keys import KeySigner, NodeSigner
-from provenance.errors import AnchorError
+from provenance.errors import AnchorError, reason
 from provenance.record.receipts import AnchorState
 from tests.support.http_server import serving
 from tests.support.anvil import AnvilNode
@@ -217,7 +217,7 @@ def test_json_rpc_error_is_typed_and_worded_as_web3_words_it(anvil):
     assert error.code == -32601 and error.method == "eth_noSuchMethod" and isinstance(error.rpc_message, str)
     with pytest.raises(Exception) as web3_error:
         backend.w3.manager.request_blocking("eth_noSuchMethod", [])
-    assert str(error) == f"Ethereum RPC at {backend.endpoint} failed: {ethereum._oneline(web3_error.value)}"
+    assert str(error) == f"Ethereum RPC at {backend.endpoint} failed: {reason(web3_error.value)}"
     call = {"from": backend.signer_address, "to": backend.address,
             "data": backend.contract.functions.anchor(ZERO_ROOT, ZERO_ROOT, ZERO_ROOT)._encode_transaction_data()}
     with pytest.raises(rpc.RpcError) as revert:
