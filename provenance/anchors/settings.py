@@ -58,6 +58,15 @@ class Section(BaseModel):
         return found
 
     @classmethod
+    def check(cls, where: str, **values: Any) -> None:
+        """`values` validated by this model's own rules, for code that takes them as arguments (a
+        backend made without a config): one ConfigError line naming `where` + the field."""
+        try:
+            cls.model_validate(values, strict=True)
+        except ValidationError as e:
+            raise ConfigError(validation_line(e, cls, {(name,): f"{where}{name}" for name in values})) from None
+
+    @classmethod
     def from_text(cls, field: str, value: Any, where: str) -> Any:
         """`value` (text from the environment, or a flag click already typed) as `field`'s type."""
         annotation = cls.model_fields[field].annotation

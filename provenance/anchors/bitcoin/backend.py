@@ -22,6 +22,7 @@ from ...errors import AnchorError, ConfigError, FormatError
 from ..base import ZERO_ROOT, AnchorBackend, StaleTransactionError, check_root
 from ...record.receipts import AnchorState, Receipt, Verdict
 from .dialects import Dialect, dialect_from_subversion, dialect_named, root_from_script
+from .settings import BitcoinSettings
 from .rpc import (
     RPC_INVALID_ADDRESS_OR_KEY,
     RPC_VERIFY_ERROR,
@@ -51,15 +52,11 @@ class BitcoinConfig:
     max_fee_rate: Decimal = Decimal("0.001")  # BTC per kvB; an anchor never pays more
     timeout: float = 30.0
 
-    def __post_init__(self) -> None:
-        if isinstance(self.confirmations, bool) or not isinstance(self.confirmations, int) or self.confirmations < 1:
-            raise ConfigError(f"Bitcoin confirmations: expected an integer >= 1, found {self.confirmations!r}")
-        if self.dialect != "auto":
-            dialect_named(self.dialect)
-        if not self.chain:
-            raise ConfigError("Bitcoin chain: expected a chain name (main, test, signet, regtest), found ''")
-        if not isinstance(self.max_fee_rate, Decimal) or not self.max_fee_rate > 0:
-            raise ConfigError(f"Bitcoin max fee rate: expected a positive BTC/kvB amount, found {self.max_fee_rate!r}")
+    def __post_init__(self) -> None:  # the settings model's rules, the one place they are written
+        if not isinstance(self.max_fee_rate, Decimal):
+            raise ConfigError(f"Bitcoin max_fee_rate: expected a Decimal amount of BTC/kvB, found {type(self.max_fee_rate).__name__}")
+        BitcoinSettings.check("Bitcoin ", chain=self.chain, dialect=self.dialect, confirmations=self.confirmations,
+                              wallet=self.wallet, max_fee_rate=float(self.max_fee_rate), timeout=float(self.timeout))
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from . import deployments, legacy, node as localchain, rpc
 from .web3_provider import for_web3, web3_for
 from .calldata import AnchorInfo, BadAnswer, decode_anchor_of, encode_anchor, encode_anchor_of, hex_data, to_bytes, to_int
 from .contract import artifact, is_trusted_runtime, runtime
+from .settings import EthereumSettings
 from ...errors import AnchorError, ConfigError, FormatError, NotDeployedError, one_line, reason
 from .keys import NodeSigner, Signer, SignsLocally, signer_from_environment
 from ...merkle import Leaf, MerkleTree, MultiProof, leaf_hash, parse_bytes32
@@ -92,12 +93,7 @@ class EthereumAnchor(AnchorBackend):
         """`request_timeout` (seconds) bounds each hot-path request; None: the provider's own."""
         if confirmations < 1:
             raise ConfigError(f"confirmations: expected at least 1, found {confirmations}")
-        if gas_limit is not None and (isinstance(gas_limit, bool) or not isinstance(gas_limit, int) or gas_limit < 21_000):
-            raise ConfigError(f"gas_limit: expected an integer >= 21000 or null, found {gas_limit!r}")
-        if gas_price is not None and gas_price != "auto" and (
-            isinstance(gas_price, bool) or not isinstance(gas_price, int) or gas_price < 0
-        ):
-            raise ConfigError(f"gas_price: expected 'auto' or an integer number of wei, found {gas_price!r}")
+        EthereumSettings.check("", gas_limit=gas_limit, gas_price="auto" if gas_price is None else gas_price)
         self.w3 = w3
         self.endpoint = endpoint
         self.signer = signer

@@ -262,9 +262,9 @@ def test_gas_settings_are_used_and_checked(anvil):
     assert (tx["gas"], tx["gasPrice"]) == (90_000, 3_000_000_000)
     auto = anvil_backend(anvil, 0, gas_price="auto")
     assert auto.gas_price is None and auto.anchor(tree_of(5, seed=56).root).state is AnchorState.CONFIRMED
-    with pytest.raises(ConfigError, match="gas_price: expected 'auto' or an integer number of wei, found 'cheap'"):
+    with pytest.raises(ConfigError, match="gas_price: expected \"auto\" or an integer \\(wei\\), found 'cheap'"):
         anvil_backend(anvil, 0, gas_price="cheap")
-    with pytest.raises(ConfigError, match="gas_limit: expected an integer >= 21000 or null, found 5"):
+    with pytest.raises(ConfigError, match="gas_limit: expected 21000..30000000 or null, found 5"):
         anvil_backend(anvil, 0, gas_limit=5)
 
 
