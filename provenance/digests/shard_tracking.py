@@ -84,18 +84,6 @@ def refs_of_record(descriptor: Mapping[str, Any], data: tuple[Any, Any] | None =
     return array_shards(*train, "train", size) + (array_shards(*test, "test", size) if test is not None else [])
 
 
-def rehash_shard_leaves(descriptor: Mapping[str, Any], data: tuple[Any, Any] | None = None, engine: Any = None) -> list[Leaf]:
-    """The verifier's side: every shard re-hashed on `engine`, one `data.shard` leaf each."""
-    runner, opened = engine_of(engine)
-    try:
-        return hash_dataset(refs_of_record(descriptor, data), runner).leaves
-    finally:
-        if opened:
-            runner.close()
-
-
-
-
 def check_run_shards(record: Any, run_dir: Path, data: tuple[Any, Any] | None = None, *, engine: Any = None,
                      spot_check: int | None = None, seed: int | None = None,
                      descriptor: Mapping[str, Any] | None = None) -> list[tuple[str, bool, str]]:
