@@ -256,11 +256,11 @@ def load_settings(
         raise ConfigError(_named(validation_line(e, ProvenanceConfig, origins))) from None
 
     ethereum = config.blockchain.ethereum
-    ethereum._signer = _signer(keys, from_file, environ) if ethereum.account is None else None
+    ethereum.use_signer(_signer(keys, from_file, environ) if ethereum.account is None else None)
     # a config loaded once and passed again keeps its in-memory signer
     previous = source.get("blockchain", {}).get("ethereum") if isinstance(source.get("blockchain"), Mapping) else None
-    if ethereum._signer is None and isinstance(previous, EthereumSection) and not _key_in_environment(environ) and ethereum.account is None:
-        ethereum._signer = previous.signer
+    if ethereum.signer is None and isinstance(previous, EthereumSection) and not _key_in_environment(environ) and ethereum.account is None:
+        ethereum.use_signer(previous.signer)
     blockchain = config.blockchain
     blockchain.networks = [n for n in blockchain.networks if blockchain.section(n).enabled]
     if blockchain.debug:

@@ -79,8 +79,7 @@ def section_of(network: str, config: Any) -> Section:
             section = model.model_validate(dict(data), strict=True)
         except ValidationError as e:
             raise ConfigError(validation_line(e, model, {})) from None
-        if network == "ethereum":
-            section._signer = getattr(data, "signer", None)
+        section.keep_from(data)
         return section
     blockchain = getattr(config, "blockchain", config)
     return getattr(blockchain, network)

@@ -57,6 +57,10 @@ class Section(BaseModel):
                     break
         return found
 
+    def keep_from(self, given: Any) -> None:
+        """What a section keeps of the mapping it was made from beyond its fields (never dumped):
+        nothing, unless a network's section says otherwise."""
+
     @classmethod
     def check(cls, where: str, **values: Any) -> None:
         """`values` validated by this model's own rules, for code that takes them as arguments (a

@@ -19,7 +19,7 @@ _TX = re.compile(r"[0-9a-fA-F]{64}")
 def _open(section: BitcoinSettings, read_only: bool) -> Any:
     from . import backend
 
-    config = section.backend_config()
+    config = backend.BitcoinConfig.of(section)
     opened = backend.connect(config)
     if config.url == backend.LOCAL and section.mine_local_blocks and not read_only:
         from .node import default_node

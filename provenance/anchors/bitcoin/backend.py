@@ -22,7 +22,7 @@ from ...errors import AnchorError, ConfigError, FormatError
 from ..base import ZERO_ROOT, AnchorBackend, StaleTransactionError, check_root
 from ...record.receipts import AnchorState, Receipt, Verdict
 from .dialects import Dialect, dialect_from_subversion, dialect_named, root_from_script
-from .settings import BitcoinSettings
+from .settings import LOCAL, BitcoinSettings  # LOCAL: the embedded regtest node, started on demand
 from .rpc import (
     RPC_INVALID_ADDRESS_OR_KEY,
     RPC_VERIFY_ERROR,
@@ -35,7 +35,6 @@ from .rpc import (
     credentials_from_environment,
 )
 
-LOCAL = "local"  # the embedded regtest node (provenance.anchors.bitcoin.node), started on demand
 _TXID = re.compile(r"[0-9a-f]{64}")
 _BLOCK_FIELDS = ("block_hash", "block_height")
 
@@ -51,6 +50,13 @@ class BitcoinConfig:
     wallet: str | None = None  # Bitcoin Core: the wallet to load (created if absent)
     max_fee_rate: Decimal = Decimal("0.001")  # BTC per kvB; an anchor never pays more
     timeout: float = 30.0
+
+    @classmethod
+    def of(cls, settings: BitcoinSettings) -> BitcoinConfig:
+        """The backend's view of `blockchain.bitcoin` (from file, environment and flags)."""
+        return cls(url=settings.rpc_url or LOCAL, chain=settings.chain, dialect=settings.dialect,
+                   confirmations=settings.confirmations, wallet=settings.wallet,
+                   max_fee_rate=Decimal(str(settings.max_fee_rate)), timeout=settings.timeout)
 
     def __post_init__(self) -> None:  # the settings model's rules, the one place they are written
         if not isinstance(self.max_fee_rate, Decimal):
@@ -327,7 +333,7 @@ class MinedLocally(BitcoinAnchor):
 
 def connect(config: BitcoinConfig | None = None, credentials: Credentials | None = None) -> BitcoinAnchor:
     """A `BitcoinAnchor` from `config` (default: the embedded regtest node; the configuration's
-    `BitcoinSettings.backend_config()` gives it from file, environment and flags). With url "local", the
+    `BitcoinConfig.of(settings)` gives it from file, environment and flags). With url "local", the
     embedded regtest node is started if it is not running and its cookie file is the default
     credential. Credentials: the argument, else `$BITCOIN_RPC_USER`/`$BITCOIN_RPC_PASSWORD`,
     else `$BITCOIN_RPC_COOKIE`."""
