@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..merkle.kinds import OPTIM_STATE as OPTIM_KIND, TRAIN_ORDER as ORDER_KIND, TRAIN_REPLAY as REPLAY_KIND, TRAIN_RNG as RNG_KIND, TRAIN_STATE as STATE_KIND
+from ..merkle.kinds import OPTIM_STATE as OPTIM_KIND, TRAIN_ORDER as ORDER_KIND, TRAIN_REPLAY as REPLAY_KIND, TRAIN_RNG as RNG_KIND, TRAIN_STATE as STATE_KIND  # noqa: F401 - every kind read as train_state.X_KIND
 from ..errors import FormatError
 from ..files import atomic_write_bytes
 from ..merkle import Leaf
