@@ -124,6 +124,7 @@ def test_each_stage_is_a_folder(layer):
     assert (PACKAGE / layer / "__init__.py").is_file(), f"expected provenance/{layer}/, found none"
 
 
-def test_the_top_level_holds_only_the_foundation_the_config_and_the_api():
+def test_the_top_level_holds_only_the_foundation_and_the_api():
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert top == ["__init__.py", "config.py", "errors.py", "files.py", "secrets.py"], f"expected the foundation, config and API at the top, found {top}"
+    assert top == ["__init__.py", "errors.py", "files.py", "secrets.py"], f"expected the foundation and the API at the top, found {top}"
+    assert (PACKAGE / "config" / "__init__.py").is_file(), "expected provenance/config/, found none"
