@@ -16,6 +16,10 @@ SCHEMA_VERSION = 2  # 0: before versioning; 1: snapshots inside `entries` (both 
 
 
 LOCAL_ONLY = "ipfs:local-store"  # an IPFS backend without a node: not a destination to bind to
+# Outbox entries of bare roots (`BlockchainManager.store_merkle_root`): no run folder to update.
+# Not a valid run id (`record.check_run_id`), so it never collides with a training run.
+ROOTS_RUN_ID = "#roots"
+NOT_A_RUN = ""  # `committed_identity` of an entry whose payload is no run record (a bare root's bytes)
 
 
 ENTRIES_TABLE = """
