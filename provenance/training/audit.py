@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -146,18 +146,10 @@ def audit_run(run_dir: str | Path, *, segments: int, seed: int | None = None, to
     if plan is None:
         return report.finish(FAILED, "; ".join(d for n, ok, d in report.checks if not ok))
     report.segments_total = len(plan.segments)
-    if seed is not None:
-        seed_bytes, report.seed_source = seed_from_int(seed), f"--seed {seed}"
-    else:
-        post = next((a for a in verification.anchors if a["stage"] == "post" and a["network"] == "ethereum"
-                     and a.get("status") == "ok" and a.get("facts", {}).get("block_hash")), None)
-        if post is None:
-            return report.finish(CANNOT_CHECK, "no Ethereum anchor of the post tree to draw the segments from; "
-                                               "pass --seed to audit with a seed of your choosing")
-        block_hash = bytes.fromhex(str(post["facts"]["block_hash"]).removeprefix("0x"))
-        seed_bytes = draw_seed(block_hash, record.stages[-1].root)
-        report.seed_source = (f"keccak256(hash of block {post['facts'].get('block_number')} holding the post anchor, "
-                              f"0x{block_hash.hex()} || final root 0x{record.stages[-1].root.hex()})")
+    seed_bytes = _seed(seed, verification, record, report)
+    if seed_bytes is None:
+        return report.finish(CANNOT_CHECK, "no Ethereum anchor of the post tree to draw the segments from; "
+                                           "pass --seed to audit with a seed of your choosing")
     report.seed = "0x" + seed_bytes.hex()
     report.drawn = draw(seed_bytes, len(plan.segments), segments)
     known = dict(STEPS)
@@ -173,6 +165,22 @@ def audit_run(run_dir: str | Path, *, segments: int, seed: int | None = None, to
         return report.finish(CANNOT_CHECK, "; ".join(f"{r.segment.describe()}: {r.detail}" for r in unchecked))
     return report.finish(AUDITED, f"{len(report.drawn)} of {len(plan.segments)} segments replayed and reproduced")
 
+
+
+def _seed(seed: int | None, verification: Any, record: Record, report: AuditReport) -> bytes | None:
+    """The draw's seed: the auditor's own, else keccak256 of the post anchor's block hash and the
+    final root (unknown to the trainer when it committed); None without such an anchor."""
+    if seed is not None:
+        report.seed_source = f"--seed {seed}"
+        return seed_from_int(seed)
+    post = next((a for a in verification.anchors if a["stage"] == "post" and a["network"] == "ethereum"
+                 and a.get("status") == "ok" and a.get("facts", {}).get("block_hash")), None)
+    if post is None:
+        return None
+    block_hash = bytes.fromhex(str(post["facts"]["block_hash"]).removeprefix("0x"))
+    report.seed_source = (f"keccak256(hash of block {post['facts'].get('block_number')} holding the post anchor, "
+                          f"0x{block_hash.hex()} || final root 0x{record.stages[-1].root.hex()})")
+    return draw_seed(block_hash, record.stages[-1].root)
 
 # ---------------------------------------------------------------- the run's segments
 
@@ -229,12 +237,22 @@ def _plan(record: Record, run_dir: Path, data: tuple[Any, Any], report: AuditRep
     if (first[0], first[1]) != (1, 0):
         check("start state", False, f"expected the first state to be audit/e001-s000000, found {first[2].name}")
         return None
-    # links to the committed trajectory: init, every epoch end, final
-    links = [(first[2], pre, "the committed initial weights (pre)")]
+    if not _links_hold(run_dir, states, epochs, pre, post, check):
+        return None
+    segments = _segments(states, replay, check)
+    return Plan(segments, dict(record.config), replay, orders) if segments is not None else None
+
+
+def _links_hold(run_dir: Path, states: list[tuple[int, int, Leaf, Stage]], epochs: list[Stage], pre: Stage, post: Stage,
+                check: Callable[[str, bool, str], bool]) -> bool:
+    """The committed states' weights equal the trajectory's trees: init, every epoch end, final
+    (every link checked, each one's result noted)."""
+    links = [(states[0][2], pre, "the committed initial weights (pre)")]
     for number, stage in enumerate(epochs, start=1):
         end = max((s for s in states if s[0] == number), key=lambda s: s[1])
         links.append((end[2], stage, f"{stage.name}'s weights"))
     links.append((states[-1][2], post, "the final weights (post)"))
+    ok = True
     for leaf, stage, what in links:
         weights = _read(run_dir, leaf).group("model/")
         expected = {x.name: x for x in stage.leaves if x.kind == models.PARAM_KIND}
@@ -242,9 +260,14 @@ def _plan(record: Record, run_dir: Path, data: tuple[Any, Any], report: AuditRep
         same = found == expected
         ok &= check(f"{leaf.name} weights", same, f"equal to {what}" if same else
                     f"differ from {what}: {sum(1 for k in expected if found.get(k) != expected[k])} of {len(expected)} tensors")
-    if not ok:
-        return None
-    segments = []
+    return ok
+
+
+def _segments(states: list[tuple[int, int, Leaf, Stage]], replay: dict[int, dict[str, Any]],
+              check: Callable[[str, bool, str], bool]) -> list[Segment] | None:
+    """Consecutive committed states joined into segments (across an epoch's end too); None where
+    two cannot be joined."""
+    segments: list[Segment] = []
     for (ea, sa, la, _), (eb, sb, lb, _) in zip(states, states[1:]):
         if eb == ea:
             segments.append(Segment(len(segments), ea, sa, sb, la, lb))
@@ -253,7 +276,7 @@ def _plan(record: Record, run_dir: Path, data: tuple[Any, Any], report: AuditRep
         else:
             check("segments", False, f"no segment joins {la.name} to {lb.name}")
             return None
-    return Plan(segments, dict(record.config), replay, orders)
+    return segments
 
 
 def _well_named(leaf: Leaf) -> bool:
