@@ -48,6 +48,11 @@ class AnchorBackend(abc.ABC):
         """Where anchors go, `<network>:<where>` (a chain and contract, a node's redacted URL): the
         outbox never sends an entry bound to one destination through a backend with another."""
 
+    @property
+    def local_only(self) -> bool:
+        """True for a backend that writes on this machine alone (nothing a retry would help)."""
+        return False
+
 
 # Optional abilities, each a typed protocol that delivery checks with isinstance (a backend that
 # lacks one is delivered without it, explicitly).

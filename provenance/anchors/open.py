@@ -52,8 +52,8 @@ def open_backend(network: str, config: Any, *, read_only: bool = False) -> Ancho
     section = section_of(network, config)
     attempts = section.retry_attempts
     backend = _tried(attempts, f"opening {network}", lambda: opener(section, read_only))
-    if network == "ipfs" and getattr(backend, "url", None) is None:
-        attempts = 1  # the local store only: nothing to retry
+    if getattr(backend, "local_only", False):
+        attempts = 1  # e.g. IPFS's local store alone: nothing to retry
     if attempts > 1:
         # An instance attribute shadows the method, so the backend keeps its own type (callers
         # check isinstance) and whatever calls `self.anchor` inside the backend is retried too.

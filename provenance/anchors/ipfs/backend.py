@@ -98,6 +98,11 @@ class IpfsAnchor(AnchorBackend):
         """Where records go, for the outbox: the node (redacted URL), or the local store alone."""
         return f"ipfs:{self.endpoint}" if self.endpoint else "ipfs:local-store"
 
+    @property
+    def local_only(self) -> bool:
+        """Without a node: the local content store alone."""
+        return self.url is None
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
