@@ -76,7 +76,8 @@ MAX_JSON_BYTES = 256 << 20  # a record of a million samples is ~250 MB of leaves
 MAX_JSON_DEPTH = 64  # ours nest 6 deep; 100,000 `[` would crash the C parser's recursion
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, for a message (`a folder`, `a FIFO`, ...)."""
     for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
         if test(mode):
@@ -107,7 +108,7 @@ def open_regular(path: Path | str, what: str, *, within: Path | str | None = Non
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise error(f"{what} {path}: expected a regular file, found {_kind(mode)}")
+        raise error(f"{what} {path}: expected a regular file, found {file_kind(mode)}")
     return fd
 
 
@@ -212,7 +213,7 @@ def _replaceable(path: Path) -> None:
     if stat.S_ISLNK(mode):
         raise ConfigError(f"{path}: expected a regular file or nothing to write to, found a symlink (not replaced)")
     if not stat.S_ISREG(mode):
-        raise ConfigError(f"{path}: expected a regular file or nothing to write to, found {_kind(mode)} (not replaced)")
+        raise ConfigError(f"{path}: expected a regular file or nothing to write to, found {file_kind(mode)} (not replaced)")
 
 
 def _create_temporary(path: Path) -> tuple[int, Path]:

@@ -18,7 +18,7 @@ from ..verification.nested import (
 )
 from ..verification.proofs import check_offline, check_on_network, prove
 from ..record import Record
-from .common import RECORD_FILE, base_dir_option, config_option, emit, ethereum_flags, json_option, load_settings_for, parse_leaf_ref, resolve_run
+from .common import RECORD_FILE, base_dir_option, config_option, emit, ethereum_flags, json_option, load_settings_for, parse_leaf_ref, resolve_run, submitter_option
 
 
 @click.command("prove")
@@ -62,9 +62,7 @@ def _proof_summary(path: Path, kind: str, name: str, steps: list[str], submitter
 @click.command("check-proof")
 @click.argument("proof_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--offline", is_flag=True, help="Check the hashes only; do not ask the chain.")
-@click.option("--submitter", "submitters", multiple=True, metavar="ADDRESS",
-              help="An Ethereum address you trust to anchor runs (repeatable; also the config's "
-                   "blockchain.ethereum.trusted_submitters): fails unless the proof's run identity is one of them.")
+@submitter_option
 @click.option("--network", default=None, help="Ethereum network: 'local', an RPC URL or Ape's ecosystem:network:provider "
               "(default: from the config and environment).")
 @config_option

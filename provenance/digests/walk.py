@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import FormatError, ProvenanceError
+from ..files import file_kind
 
 
 def _stat(path: Path, shown: Path) -> os.stat_result:
@@ -62,8 +63,4 @@ def _utf8_name(name: str, path: Path) -> str:
 
 
 def _file_type(mode: int) -> str:
-    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return what
-    return "a special file"
+    return "a directory" if stat.S_ISDIR(mode) else file_kind(mode)
