@@ -135,7 +135,7 @@ def describe(path: str | Path, *, name: str | None = None, labels_path: str | Pa
              label_column: str = "label", **keys: str) -> dict[str, Any]:
     """The descriptor of data kept in a file that this module re-loads (`.npz`/`.npy`, a
     `torch.save` file, a CSV table). Other files and folders (image folders, tars, parquet, HF on
-    disk) are sharded sources: `provenance.digests.shard_tracking` describes those."""
+    disk) are sharded sources: `provenance.digests.shards.tracking` describes those."""
     file = Path(path)
     source = FILE_SUFFIXES.get(file.suffix.lower())
     if source is None:

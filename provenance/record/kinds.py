@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..merkle.kinds import CODE, CONFIG, DATA_SAMPLE, ENVIRONMENT, METRICS, RESULTS
-from ..digests import context, datasets, models, privacy, shard_tracking, train_state
+from ..digests import context, datasets, models, privacy, train_state
+from ..digests.shards import tracking as shard_tracking
 from ..digests.hashing import dataset_leaves
 from ..errors import FormatError, ProvenanceError
 from ..files import CONFIG_FILE, read_file, read_json

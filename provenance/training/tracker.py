@@ -39,7 +39,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..digests import context, datasets, models, shard_tracking, train_state
+from ..digests import context, datasets, models, train_state
+from ..digests.shards import tracking as shard_tracking
 from ..record import runlock
 from ..anchoring import AnchorResult, Anchors
 from ..anchors.base import AnchorBackend
@@ -180,7 +181,7 @@ class ProvenanceTracker(TrackerAnchoring, AuditTracking):
         `leaves`: the samples' leaves already hashed elsewhere (by the ranks of a distributed
         job, `provenance.digests.sharding`); verification re-hashes the data all the same.
         `engine` ('local', 'dask' or an engine) or `shard_size`: commit to the data in shards, one
-        `data.shard` leaf each, hashed on that engine (`provenance.digests.shard_tracking`); `train_data`
+        `data.shard` leaf each, hashed on that engine (`provenance.digests.shards.tracking`); `train_data`
         may then also be a sharded source on disk (a folder, .tar or .parquet shards).
 
         `train_data` may also be where the data lives, so that `provenance verify` re-loads it: a

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..digests import datasets as dataset_files
-from ..digests import privacy, shard_tracking
+from ..digests import privacy
+from .shards import check_run_shards
 from ..anchoring import Anchors
 from ..config import ProvenanceConfig, load_settings
 from ..errors import FormatError, ProvenanceError
@@ -53,7 +54,7 @@ def verify_run(
     `submitters`: Ethereum addresses the verifier trusts (with the config's
     `blockchain.ethereum.trusted_submitters`); the run's identity must be one of them.
     Sharded data (`data.shard` leaves) is re-hashed on `engine` ('local', 'dask' or an engine),
-    or only `spot_check` random samples of it (seeded by `seed`), see `provenance.digests.shard_tracking`.
+    or only `spot_check` random samples of it (seeded by `seed`), see `provenance.verification.shards`.
     `data` {NAME: PATH}: the verifier's own copies of the run's data files (`datasets.repoint`)."""
     run_dir = Path(run_dir)
     record = Record.load(run_dir / RECORD_FILE)
@@ -70,7 +71,7 @@ def verify_run(
     report.chain_integrity = _check_chain(record, report)
     _check_artifacts(record, run_dir, datasets, report, descriptor)
     _check_model_signature(record, run_dir, report)
-    for name, ok, detail in shard_tracking.check_run_shards(record, run_dir, datasets, engine=engine, spot_check=spot_check,
+    for name, ok, detail in check_run_shards(record, run_dir, datasets, engine=engine, spot_check=spot_check,
                                                             seed=seed, descriptor=descriptor):
         report.add(name, ok, detail, unchecked=not ok and "cannot re-hash" in detail and _absent(descriptor))
     _check_privacy(record, report)
