@@ -50,6 +50,14 @@ def type_only(tree: ast.Module) -> set[int]:
             for stmt in block.body for node in ast.walk(stmt)}
 
 
+def import_source(package: str, node: ast.ImportFrom) -> str:
+    """The module a `from ... import` in `package` reads from, its dots resolved."""
+    if not node.level:
+        return node.module or ""
+    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def imports(name: str, path: Path, known: set[str], runtime_only: bool = False) -> set[str]:
     """The package's modules that `name` imports, anywhere in its body (with `runtime_only`, not
     those under `if TYPE_CHECKING:`)."""
@@ -63,11 +71,7 @@ def imports(name: str, path: Path, known: set[str], runtime_only: bool = False) 
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                source = ".".join(base + ([node.module] if node.module else []))
-            else:
-                source = node.module or ""
+            source = import_source(package, node)
             targets = [f"{source}.{a.name}" if f"{source}.{a.name}" in known else source for a in node.names]
         else:
             continue
@@ -203,11 +207,7 @@ def test_no_private_name_is_used_across_packages():
         aliases: dict[str, str] = {}  # local name -> the provenance module it is bound to
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    source = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    source = node.module or ""
+                source = import_source(package, node)
                 for a in node.names:
                     target = f"{source}.{a.name}"
                     if target in known:
