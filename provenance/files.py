@@ -161,10 +161,13 @@ def parse_json(text: str | bytes, what: str, *, error: type[ProvenanceError] = F
     depth = json_depth(text)
     if depth > max_depth:
         raise error(f"{what}: expected JSON nested at most {max_depth} deep, found {depth} levels")
+    if isinstance(text, (bytes, bytearray)):
+        try:  # json.loads would also take UTF-16 and UTF-32 bytes: the formats say UTF-8
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise error(f"{what}: expected UTF-8 JSON, found a non-UTF-8 byte at offset {e.start}") from None
     try:
         return json.loads(text, **options)
-    except UnicodeDecodeError:
-        raise error(f"{what}: expected UTF-8 JSON, found bytes that are not UTF-8") from None
     except json.JSONDecodeError as e:
         raise error(f"{what}: expected JSON, found invalid JSON ({e.msg} at line {e.lineno})") from None
     except RecursionError:  # only if the interpreter's limit is below max_depth
