@@ -36,6 +36,7 @@ test: setup setup-ipfs setup-bitcoin setup-browser
 	$(VENV)/pytest -p no:ape_test --nbmake notebooks -q  # the walkthrough, executed (ape's plugin knows no notebook items)
 	$(APE) test tests/contracts -q --network ethereum:local:foundry
 	$(APE) run deploy --network ethereum:local:test --account TEST::0
+	bash tools/install-check.sh  # the package alone, without Ape, with numpy 2 / click 8.5 / web3 8, in a fresh venv: the demo runs
 	$(MAKE) --no-print-directory docs
 
 bench: bench-gas bench-hashing bench-merkle bench-training bench-startup bench-bitcoin bench-ipfs bench-scale bench-anchoring bench-outbox bench-audit

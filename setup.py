@@ -2,11 +2,12 @@
 
 - provenance.merkle._merkle_native: bulk keccak256 for Merkle trees.
 - provenance.digests._blake3_native: many BLAKE3 digests per call (dataset samples, state-dict
-  tensors), compiled from the official BLAKE3 C implementation that `tools/fetch_blake3_c.py`
-  unpacks into provenance/digests/_native/blake3/ from the pinned `blake3` sdist.
+  tensors), compiled from the official BLAKE3 C implementation vendored in
+  provenance/digests/_native/blake3/ (from the pinned `blake3` sdist, its licence beside it;
+  `tools/fetch_blake3_c.py` checks them against that sdist).
 
-Both builds are optional: without a working C compiler (or without the fetched BLAKE3 sources)
-the install goes on with a warning, and the package uses its pure-Python twins
+Both builds are optional: without a working C compiler the install goes on, saying so in one
+line, and the package uses its pure-Python twins
 (provenance/merkle/pure.py; blake3-py one digest at a time in provenance/digests/hasher.py): the
 same bytes, slower.
 """
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 BLAKE3 = Path("provenance/digests/_native/blake3")
 X86_64_ASM = [f"blake3_{isa}_x86-64_unix.S" for isa in ("sse2", "sse41", "avx2", "avx512")]
@@ -72,4 +74,27 @@ extensions = [
 if (blake3 := blake3_extension()) is not None:
     extensions.append(blake3)
 
-setup(ext_modules=extensions)
+class BuildOptional(build_ext):
+    """Builds what the compiler can; says once, in one line, what it could not (no traceback)."""
+
+    def run(self) -> None:
+        self.missed: list[str] = []
+        try:
+            super().run()
+        except Exception:  # no compiler at all: nothing could be built
+            self.missed = [ext.name for ext in self.extensions]
+        if self.missed:
+            print(f"warning: no C compiler built {', '.join(self.missed)}: the package uses its pure-Python "
+                  "paths instead (the same digests, slower)", file=sys.stderr)
+
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception:
+            self.missed.append(ext.name)
+
+
+for ext in extensions:
+    ext.optional = False  # BuildOptional catches the failure itself, to say it once
+
+setup(ext_modules=extensions, cmdclass={"build_ext": BuildOptional})

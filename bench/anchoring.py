@@ -1,6 +1,7 @@
 """CPU and wall time to anchor one root on the embedded anvil (`submit` + `await_mined`, a fresh
 root each time), the lean JSON-RPC path beside the web3.py path it replaced, measured in the same
-run, interleaved, for a node-unlocked account (NodeSigner) and a local key (KeySigner).
+run, interleaved, for a node-unlocked account (NodeSigner) and a local key (KeySigner). Both paths
+send over the one transport (`rpc.HttpRpc`, httpx); the lean one skips web3.py's middleware.
 
     .venv/bin/python bench/anchoring.py            (or: make bench-anchoring)
 
@@ -41,25 +42,21 @@ REQUESTS = [0]  # JSON-RPC requests sent, by either path
 
 
 def count_requests(backend: Any) -> None:
-    """Count each request of the lean client (this backend's) and of web3.py (its requests session)."""
-    import requests
+    """Count each HTTP request (a JSON-RPC batch is one), of either path: both go through the one
+    transport (`rpc.HttpRpc`)."""
+    from provenance.anchors.ethereum import rpc
 
-    lean = backend.rpc.call
+    for name in ("request", "answers"):
+        method = getattr(rpc.HttpRpc, name)
+        if getattr(method, "counted", False):
+            continue
 
-    def lean_call(method: str, params: list) -> Any:
-        REQUESTS[0] += 1
-        return lean(method, params)
-
-    backend.rpc.call = lean_call
-    if not getattr(requests.Session.post, "counted", False):
-        post = requests.Session.post
-
-        def counted_post(self: Any, *args: Any, **kwargs: Any) -> Any:
+        def counted(self: Any, *args: Any, _method: Any = method) -> Any:
             REQUESTS[0] += 1
-            return post(self, *args, **kwargs)
+            return _method(self, *args)
 
-        counted_post.counted = True  # type: ignore[attr-defined]
-        requests.Session.post = counted_post  # type: ignore[method-assign]
+        counted.counted = True  # type: ignore[attr-defined]
+        setattr(rpc.HttpRpc, name, counted)
 
 
 def lean_anchor(backend: Any, root: bytes) -> None:

@@ -96,12 +96,12 @@ def twin_rates(*cols) -> list[tuple[str, str, str]]:
     fast_build, tree = best_of(3, lambda: MerkleTree.from_columns(*cols))
     dump = json.loads(json.dumps(tree.dump()))
     fast_load, _ = best_of(3, lambda: MerkleTree.load(dump))
-    in_use, merkle.native = merkle.native, _merkle_python
+    in_use, merkle.backend.native = merkle.backend.native, _merkle_python
     try:
         twin_build, twin_tree = best_of(1, lambda: MerkleTree.from_columns(*cols))
         twin_load, twin_loaded = best_of(1, lambda: MerkleTree.load(dump))
     finally:
-        merkle.native = in_use
+        merkle.backend.native = in_use
     assert twin_tree.root == twin_loaded.root == tree.root and twin_tree.dump() == dump
     return [
         ("pure-Python twin", rate(n, twin_build), rate(n, twin_load)),
@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated leaf counts")
     sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
     threads = default_threads()
-    backends = merkle.native.backends()
+    backends = merkle.backend.native.backends()
     print(f"cores used: {threads}; Merkle backend: {merkle.BACKEND}; keccak backend: {backends[0]} (of {', '.join(backends)}); "
           f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     names, digests, sizes_all = values_of(max(sizes))

@@ -38,7 +38,7 @@ from typing import Any, Callable
 
 from provenance.anchoring.delta import diff, patch
 from provenance.anchoring.outbox import BATCH_FORMAT, ENTRY_COLUMNS, Outbox
-from provenance.anchors.ethereum.backend import batch_leaves
+from provenance.anchoring.batch import batch_leaves
 from provenance.digests.canonical import canonical_json
 from provenance.merkle import MerkleTree
 from provenance.record.receipts import AnchorState, Receipt

@@ -36,3 +36,14 @@ class VerificationError(ProvenanceError):
 class BackendError(ConfigError, ImportError):
     """A `$PROVENANCE_*_BACKEND` variable names no backend, or one that cannot be imported: raised
     while a module is imported, so it is an ImportError too."""
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """`text` on one line of at most `limit` characters (a reply or an error quoted in a message)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def reason(e: BaseException, limit: int = 200) -> str:
+    """An exception's text on one line, else its type's name."""
+    return one_line(str(e), limit) or type(e).__name__

@@ -16,9 +16,20 @@ import stat
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from .errors import ConfigError, FormatError, ProvenanceError
+from .errors import ConfigError, FormatError, ProvenanceError, one_line
 
 HOME_ENV = "PROVENANCE_HOME"
+# A run folder's files, named here once (every reader and writer imports them).
+RECORD_FILE = "record.json"
+CONFIG_FILE = "config.json"
+INIT_MODEL_FILE = "model_init.safetensors"
+FINAL_MODEL_FILE = "model.safetensors"
+SIGNATURE_FILE = "model.sig"
+REPORT_FILE = "report.json"
+REPORT_MD_FILE = "report.md"
+HTML_FILE = "report.html"
+LOCK_FILE = ".lock"
+SHARD_TREES_DIR = "shards"  # each shard's tree, kept by the workers that hashed it
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -65,7 +76,8 @@ MAX_JSON_BYTES = 256 << 20  # a record of a million samples is ~250 MB of leaves
 MAX_JSON_DEPTH = 64  # ours nest 6 deep; 100,000 `[` would crash the C parser's recursion
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, for a message (`a folder`, `a FIFO`, ...)."""
     for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
         if test(mode):
@@ -96,7 +108,7 @@ def open_regular(path: Path | str, what: str, *, within: Path | str | None = Non
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise error(f"{what} {path}: expected a regular file, found {_kind(mode)}")
+        raise error(f"{what} {path}: expected a regular file, found {file_kind(mode)}")
     return fd
 
 
@@ -149,10 +161,13 @@ def parse_json(text: str | bytes, what: str, *, error: type[ProvenanceError] = F
     depth = json_depth(text)
     if depth > max_depth:
         raise error(f"{what}: expected JSON nested at most {max_depth} deep, found {depth} levels")
+    if isinstance(text, (bytes, bytearray)):
+        try:  # json.loads would also take UTF-16 and UTF-32 bytes: the formats say UTF-8
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise error(f"{what}: expected UTF-8 JSON, found a non-UTF-8 byte at offset {e.start}") from None
     try:
         return json.loads(text, **options)
-    except UnicodeDecodeError:
-        raise error(f"{what}: expected UTF-8 JSON, found bytes that are not UTF-8") from None
     except json.JSONDecodeError as e:
         raise error(f"{what}: expected JSON, found invalid JSON ({e.msg} at line {e.lineno})") from None
     except RecursionError:  # only if the interpreter's limit is below max_depth
@@ -201,7 +216,7 @@ def _replaceable(path: Path) -> None:
     if stat.S_ISLNK(mode):
         raise ConfigError(f"{path}: expected a regular file or nothing to write to, found a symlink (not replaced)")
     if not stat.S_ISREG(mode):
-        raise ConfigError(f"{path}: expected a regular file or nothing to write to, found {_kind(mode)} (not replaced)")
+        raise ConfigError(f"{path}: expected a regular file or nothing to write to, found {file_kind(mode)} (not replaced)")
 
 
 def _create_temporary(path: Path) -> tuple[int, Path]:
@@ -238,7 +253,7 @@ def untrusted_shape(what: str) -> Callable[[F], F]:
             except ProvenanceError:
                 raise
             except _SHAPE_ERRORS as e:
-                detail = " ".join(str(e).split())[:120]
+                detail = one_line(str(e), 120)
                 raise FormatError(f"{what}: expected {what}'s fields with their types, found another shape "
                                   f"({type(e).__name__}: {detail})") from None
 

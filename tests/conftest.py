@@ -142,8 +142,8 @@ def merkle_backend(request, monkeypatch):
     or "python"); put back afterwards."""
     name, _, keccak = request.param.partition("-")
     module = importlib.import_module({"native": "provenance.merkle._merkle_native", "python": "provenance.merkle.pure"}[name])
-    monkeypatch.setattr(merkle, "native", module)
-    monkeypatch.setattr(merkle, "BACKEND", name)
+    monkeypatch.setattr(merkle.backend, "native", module)
+    monkeypatch.setattr(merkle.backend, "BACKEND", name)
     if keccak:
         previous = module.use_backend(keccak)
         request.addfinalizer(lambda: module.use_backend(previous))

@@ -5,8 +5,10 @@ team): its `c_impl/vendor/` holds the official C code, the same files as the BLA
 `c/` folder. The sdist is pinned below by version and sha256; the file is found through pip's
 configured index (the PEP 691 JSON or the PEP 503 HTML simple API), refused unless its sha256 is
 the pinned one, and only the C sources and the licence are unpacked, into
-`provenance/digests/_native/blake3/` (ignored by git; the package's licence for them is the
-upstream LICENSE, copied there verbatim, and `provenance/digests/_native/LICENSE-blake3`).
+`provenance/digests/_native/blake3/` (vendored: committed, so `pip install .` from a clone builds
+the extension; the licence for them is the upstream LICENSE, copied there verbatim, and
+`provenance/digests/_native/LICENSE-blake3`). Run it to check the vendored files against the sdist
+(delete the folder first) or to move to a new pinned release.
 
     .venv/bin/python tools/fetch_blake3_c.py      (tools/setup.sh runs it)
 

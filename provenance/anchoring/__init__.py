@@ -16,7 +16,6 @@ does (web3, signing) takes CPU from the training threads only when they leave so
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 from pathlib import Path
@@ -25,19 +24,20 @@ from typing import Any, Mapping
 from ..anchors.base import AnchorBackend, redact_url
 from ..record.receipts import AnchorState, Receipt, Verdict
 from ..anchors.open import open_backend
+from ..anchors.registry import spec
 from ..anchors.settings import Section
 from ..config import ProvenanceConfig, load_settings
 from ..errors import AnchorError, ConfigError, NotDeployedError, ProvenanceError
+from .batch import proves_members
 from .delivery import await_submitted, deliver, deliver_batch, destination_of, recheck, submit
 from .outbox import Entry, Outbox
 from ..record import Record
+from ..files import RECORD_FILE
+from .identity import IdentityChecks
+from .priority import BACKGROUND_NICE, lower_priority  # noqa: F401 - BACKGROUND_NICE: its old home
+from .schema import NOT_A_RUN, ROOTS_RUN_ID  # noqa: F401 - their old home
 
 log = logging.getLogger(__name__)
-RECORD_FILE = "record.json"
-# Outbox entries of bare roots (`BlockchainManager.store_merkle_root`): no run folder to update.
-# Not a valid run id (`record.check_run_id`), so it never collides with a training run.
-ROOTS_RUN_ID = "#roots"
-NOT_A_RUN = ""  # `committed_identity` of an entry whose payload is no run record (a bare root's bytes)
 
 
 class AnchorResult(dict):
@@ -53,7 +53,7 @@ class AnchorResult(dict):
         return {network: receipt.state.value for network, receipt in self.items()}
 
 
-class Anchors:
+class Anchors(IdentityChecks):
     """The configured anchor networks of one process, opened on first use, fed by the outbox."""
 
     def __init__(
@@ -148,8 +148,8 @@ class Anchors:
             if self._batched(network):
                 continue  # waits for `provenance anchor --batch`
             entries = [e for e in (self.outbox.find(run_id, name, network, root) for name, root in stages) if e is not None]
-            # Ethereum alone proves a batch member on-chain (`verifyLeafInclusion`)
-            fresh = [e for e in entries if network == "ethereum" and e.state is AnchorState.PENDING
+            # only a network that proves a batch member (Ethereum: on-chain, `verifyLeafInclusion`)
+            fresh = [e for e in entries if proves_members(network) and e.state is AnchorState.PENDING
                      and e.batch_id is None and e.receipt is None and self._mine(e)]
             if len(fresh) > 1:
                 self.outbox.create_batch(network, fresh)
@@ -168,8 +168,7 @@ class Anchors:
     def target(self, network: str) -> str:
         """Where `network` anchors go with this configuration (for the outbox; URLs without paths
         or credentials, which may hold API keys)."""
-        section = self.section(network)
-        where = getattr(section, "network", None) or getattr(section, "api_url", None) or getattr(section, "rpc_url", None) or "local"
+        where = spec(network).endpoint(self.section(network)) or "local"
         return f"{network}:{redact_url(where) if '://' in where else where}"
 
     def _mine(self, entry: Entry) -> bool:
@@ -315,70 +314,6 @@ class Anchors:
 
     # ------------------------------------------------------------------ who signs
 
-    def signer_identity(self) -> str | None:
-        """The address Ethereum anchors are sent from with this configuration (None when it cannot
-        be told here: the node down and no key in the environment)."""
-        try:
-            return getattr(self.backend("ethereum"), "signer_address", None)
-        except AnchorError:
-            from ..anchors.ethereum.keys import signer_from_environment
-
-            signer = signer_from_environment()
-            return signer.address if signer is not None else None
-
-    def committed_identity(self, entry: Entry) -> str | None:
-        """The Ethereum identity the pre tree of `entry`'s run commits to, from the snapshot the
-        outbox keeps (the run folder may be gone); None if it commits to none, `NOT_A_RUN` if the
-        payload is no run record."""
-        key = (entry.run_id, entry.run_dir)
-        if key not in self._identities:
-            try:
-                record = Record.from_snapshot(self.outbox.payload(entry), source=f"outbox entry {entry.id}")
-            except ProvenanceError:
-                self._identities[key] = NOT_A_RUN  # a bare root's payload (any bytes): no run, no identity to hold it to
-                return NOT_A_RUN
-            pre = record.stages[0] if record.stages and record.stages[0].name == "pre" else None
-            names = pre.identities() if pre is not None else []
-            self._identities[key] = names[0] if len(names) == 1 else None
-        return self._identities[key]
-
-    def _signed_by_identity(self, entry: Entry) -> bool:
-        """Whether this configuration's signer may send `entry`: an unsent Ethereum anchor of a run
-        goes out only from the identity that run committed to (from another account it is
-        anchored, and can never verify). Otherwise it stays pending, noted with the identity it
-        waits for (`held_back`)."""
-        if entry.network != "ethereum" or entry.run_id == ROOTS_RUN_ID or entry.receipt is not None \
-                or entry.state is not AnchorState.PENDING:
-            return True
-        identity = self.committed_identity(entry)
-        if identity == NOT_A_RUN:
-            return True
-        if identity is None:
-            why = "its run commits to no Ethereum identity: it could never verify, so it is not sent"
-        else:
-            signer = self.signer_identity()
-            if signer is None or identity.lower() == signer.lower():
-                return True  # no signer to tell (the node down, no key here): delivery fails as it would, and says why
-            why = f"waits for identity {identity} (this signer is {signer})"
-        self.held_back.append((self.outbox.note(entry, why), why))
-        return False
-
-    def check_signer(self, record: Record) -> None:
-        """Refuse (ConfigError, exit 2) to anchor a run on Ethereum that commits to no identity, or
-        to another identity than this configuration's signer: such anchors could never verify."""
-        if not self.enabled or "ethereum" not in self.networks:
-            return
-        pre = record.stages[0] if record.stages and record.stages[0].name == "pre" else None
-        names = pre.identities() if pre is not None else []
-        if len(names) != 1:
-            raise ConfigError(f"run {record.run_id}: expected its pre tree to commit to one Ethereum identity, found "
-                              f"{len(names) or 'none'}; its anchors could never verify, so it is not anchored "
-                              "(train with --identity ADDRESS to anchor later)")
-        signer = self.signer_identity()
-        if signer is not None and signer.lower() != names[0].lower():
-            raise ConfigError(f"run {record.run_id}: expected the signer to be the run's identity {names[0]}, found {signer}; "
-                              "anchor it with that account (--account, ETH_PRIVATE_KEY or PROVENANCE_ETH_ACCOUNT)")
-
     def _update_record_file(self, run_dir: Path) -> None:
         path = run_dir / RECORD_FILE
         if not path.is_file():
@@ -412,18 +347,3 @@ class Anchors:
         return out
 
 
-BACKGROUND_NICE = 19  # the niceness of background provenance threads (0: as the training threads)
-
-
-def lower_priority() -> None:
-    """Run the calling thread at the lowest CPU priority (Linux: nice is per thread), so that
-    background provenance work takes CPU from training threads only when they leave some: on 2
-    cores, torch's two intra-op threads stall at every barrier when one of them is descheduled.
-    A no-op where threads have no priority of their own."""
-    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
-        return
-    try:
-        if BACKGROUND_NICE:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
-    except OSError:  # pragma: no cover - not permitted here: run at the normal priority
-        pass

@@ -20,16 +20,13 @@ from typing import Any
 from ..anchors.base import AnchorBackend, FindsAnchors, Refreshes, StaleTransactionError, Submits, TwoPhase
 from ..errors import AnchorError, ConfigError, ProvenanceError
 from ..record.receipts import AnchorState, Receipt, Status
+from .batch import AnchorsBatches, batch_tree, member_receipt
 from .outbox import LOCAL_ONLY, RAW_TX, Batch, Entry, Outbox
 
 
-def deliver_batch(outbox: Outbox, batch: Batch, backend: FindsAnchors) -> list[Entry]:
+def deliver_batch(outbox: Outbox, batch: Batch, backend: AnchorsBatches) -> list[Entry]:
     """Anchor a batch root once (or find it already anchored) and give every member its receipt."""
-    from ..anchors.ethereum.backend import batch_leaves, batch_member_receipt
-    from ..merkle import MerkleTree
-
-    members = [(e.member_name, e.root) for e in batch.members]
-    tree = MerkleTree.of(batch_leaves(members))
+    tree = batch_tree([(e.member_name, e.root) for e in batch.members])
     destination = destination_of(backend)
     elsewhere = [e for e in batch.members if e.destination not in ("", destination)]
     # Each member's writes of one step go in one transaction: one durable commit, not one per member.
@@ -45,7 +42,7 @@ def deliver_batch(outbox: Outbox, batch: Batch, backend: FindsAnchors) -> list[E
         with outbox.together():
             return [outbox.retry_later(entry, str(e)) for entry in batch_members]
     with outbox.together():
-        return [outbox.record(e, batch_member_receipt(receipt, tree, e.member_name, e.root)) for e in batch_members]
+        return [outbox.record(e, member_receipt(receipt, tree, e.member_name, e.root)) for e in batch_members]
 
 
 def deliver(outbox: Outbox, entry: Entry, backend: AnchorBackend) -> Entry:

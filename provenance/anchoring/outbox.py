@@ -39,121 +39,21 @@ import threading
 import time
 import weakref
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..errors import ConfigError, FormatError
+from ..errors import FormatError
 from ..record.receipts import AnchorState, Receipt
 from ..files import data_home
 from .delta import diff, patch
-
-SCHEMA_VERSION = 2  # 0: before versioning; 1: snapshots inside `entries` (both migrated on open)
-LOCAL_ONLY = "ipfs:local-store"  # an IPFS backend without a node: not a destination to bind to
-
-ENTRIES_TABLE = """
-CREATE TABLE entries (
-    id INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    run_dir TEXT NOT NULL,
-    stage TEXT NOT NULL,
-    network TEXT NOT NULL,
-    root TEXT NOT NULL,
-    prev_root TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt REAL NOT NULL DEFAULT 0,
-    last_error TEXT,
-    receipt TEXT,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    batch_id INTEGER REFERENCES batches (id),
-    target TEXT NOT NULL DEFAULT '',
-    destination TEXT NOT NULL DEFAULT '',
-    payload_id INTEGER REFERENCES payloads (id),
-    UNIQUE (run_id, stage, network, root)
-)"""
-# Snapshots apart from their entries, because SQLite rewrites a whole row on every update (a
-# state change of a row holding 1.5 MB cost ~5 ms of CPU). Never updated, and their ids never
-# given out again (AUTOINCREMENT), so a process may keep a whole snapshot in memory by its id. A
-# whole snapshot is its `data`; one with a `base` (a whole one) is `delta.patch(base's data, ops, data)`.
-PAYLOADS_TABLE = """
-CREATE TABLE IF NOT EXISTS payloads (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    base INTEGER REFERENCES payloads (id),
-    ops TEXT,
-    data BLOB NOT NULL
-)"""
-BATCHES_TABLE = """
-CREATE TABLE IF NOT EXISTS batches (
-    id INTEGER PRIMARY KEY,
-    network TEXT NOT NULL,
-    root TEXT NOT NULL,
-    manifest BLOB NOT NULL,
-    created REAL NOT NULL
-)"""
-BATCH_FORMAT = "provenance-batch/v1"
-ENTRY_COLUMNS = (
-    "id, run_id, run_dir, stage, network, root, prev_root, state, attempts, next_attempt, last_error, receipt, batch_id, target, "
-    "destination"
+from .queries import OutboxQueries
+from .schema import (  # noqa: F401 - the schema's public names keep their old home here
+    BACKOFF_BASE_S, BACKOFF_MAX_S, BATCH_FORMAT, ENTRY_COLUMNS, LOCAL_ONLY, RAW_TX, RETURNING, SCHEMA_VERSION, Batch, Entry,
+    SchemaMigration,
 )
-RAW_TX = "raw_tx"  # a signed transaction kept in the outbox until it is confirmed, for re-broadcast
-BACKOFF_BASE_S = 2.0
-BACKOFF_MAX_S = 600.0
-# `UPDATE ... RETURNING` (SQLite 3.35+): a write gives back the entry as it now is; with an older
-# SQLite the entry is read back in the same transaction.
-RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 
 
-@dataclass(frozen=True)
-class Entry:
-    id: int
-    run_id: str
-    run_dir: str
-    stage: str
-    network: str
-    root: bytes
-    prev_root: bytes
-    state: AnchorState
-    attempts: int
-    next_attempt: float
-    last_error: str | None
-    receipt: Receipt | None
-    batch_id: int | None = None
-    target: str = ""
-    destination: str = ""  # bound before the first send; empty while nothing was sent
-
-    @property
-    def member_name(self) -> str:
-        """This entry's leaf name in a batch tree."""
-        return f"{self.run_id}/{self.stage}"
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Entry:
-        return cls(
-            id=row["id"], run_id=row["run_id"], run_dir=row["run_dir"], stage=row["stage"], network=row["network"],
-            root=bytes.fromhex(row["root"]), prev_root=bytes.fromhex(row["prev_root"]),
-            state=AnchorState(row["state"]), attempts=row["attempts"], next_attempt=row["next_attempt"],
-            last_error=row["last_error"], receipt=Receipt.from_json(json.loads(row["receipt"])) if row["receipt"] else None,
-            batch_id=row["batch_id"], target=row["target"], destination=row["destination"],
-        )
-
-    def current_receipt(self) -> Receipt:
-        """The receipt to show for this entry: the network's (without the signed transaction the
-        outbox keeps for re-broadcast), or a pending one saying why."""
-        if self.receipt is not None and self.state is not AnchorState.PENDING:
-            return replace(self.receipt, location={k: v for k, v in self.receipt.location.items() if k != RAW_TX})
-        # A pending record held locally already has its CID (the one a node must give): show it.
-        # A signed but unsent transaction's id is not shown: nothing is on a network yet.
-        location = dict(self.receipt.location) if self.receipt is not None and RAW_TX not in self.receipt.location else {}
-        return Receipt(self.network, self.root, AnchorState.PENDING if self.state is AnchorState.PENDING else self.state,
-                       location, reason=self.last_error or "queued, not sent yet")
-
-
-OUR_TABLES = frozenset({"entries", "batches", "payloads", "entries_v1", "sqlite_sequence"})
-
-
-class Outbox:
+class Outbox(OutboxQueries, SchemaMigration):
     """SQLite-backed queue of anchor requests, safe to share between threads and processes."""
 
     def __init__(self, path: Path | str | None = None, *, read_only: bool = False) -> None:
@@ -302,50 +202,6 @@ class Outbox:
 
     # ------------------------------------------------------------------ schema
 
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise ConfigError(f"outbox {self.path}: expected schema version {SCHEMA_VERSION} or older, found {version} "
-                              "(made by a newer provenance): upgrade, or point PROVENANCE_HOME elsewhere")
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        foreign = sorted(tables - OUR_TABLES)
-        if foreign:  # never take over someone else's database: no table of ours goes into it
-            raise ConfigError(f"outbox {self.path}: expected a provenance outbox, found an SQLite database with other "
-                              f"tables ({', '.join(foreign[:5])}): point PROVENANCE_HOME elsewhere")
-        if version == SCHEMA_VERSION and "entries" in tables:
-            return
-        if self.read_only and not self._absent:
-            raise ConfigError(f"outbox {self.path}: expected schema version {SCHEMA_VERSION}, found {version}: "
-                              "a command that anchors (`provenance anchor --retry`) upgrades it; this one only reads")
-        db.execute(BATCHES_TABLE)
-        db.execute(PAYLOADS_TABLE)
-        if "entries" not in tables:
-            db.execute(ENTRIES_TABLE)
-        else:
-            self._upgrade(db)
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _upgrade(self, db: sqlite3.Connection) -> None:
-        """Bring an `entries` table of version 0 or 1 to this version (inside the open transaction)."""
-        columns = {row["name"] for row in db.execute("PRAGMA table_info(entries)")}
-        if "batch_id" not in columns:  # an outbox made before batching existed
-            db.execute("ALTER TABLE entries ADD COLUMN batch_id INTEGER REFERENCES batches (id)")
-        if "target" not in columns:  # ... or before entries named their endpoint
-            db.execute("ALTER TABLE entries ADD COLUMN target TEXT NOT NULL DEFAULT ''")
-        if "destination" not in columns:  # ... or their full destination: recover it from the receipts
-            db.execute("ALTER TABLE entries ADD COLUMN destination TEXT NOT NULL DEFAULT ''")
-            for row in db.execute("SELECT id, network, receipt FROM entries WHERE receipt IS NOT NULL").fetchall():
-                destination = _destination_from_receipt(row["network"], json.loads(row["receipt"]))
-                if destination:
-                    db.execute("UPDATE entries SET destination=? WHERE id=?", (destination, row["id"]))
-        if "payload" in columns:  # version 1 and older: the snapshots move to their own table, whole
-            copied = ENTRY_COLUMNS + ", created, updated"
-            db.execute("ALTER TABLE entries RENAME TO entries_v1")
-            db.execute(ENTRIES_TABLE)
-            db.execute("INSERT INTO payloads (id, data) SELECT id, payload FROM entries_v1")
-            db.execute(f"INSERT INTO entries ({copied}, payload_id) SELECT {copied}, id FROM entries_v1")
-            db.execute("DROP TABLE entries_v1")
-
     # ------------------------------------------------------------------ writes
 
     def enqueue(
@@ -453,12 +309,11 @@ class Outbox:
     def create_batch(self, network: str, entries: list[Entry]) -> Batch:
         """Group pending entries into one batch (in one transaction), so that a crash before or
         after sending never anchors the same members twice: a retry re-delivers the batch."""
-        from ..anchors.ethereum.backend import batch_leaves
-        from ..merkle import MerkleTree
         from ..digests.canonical import canonical_json
+        from .batch import batch_tree
 
         members = [(e.member_name, e.root) for e in entries]
-        root = MerkleTree.of(batch_leaves(members)).root
+        root = batch_tree(members).root
         manifest = canonical_json({"format": BATCH_FORMAT, "members": [[n, "0x" + r.hex()] for n, r in members]})
         with self._transaction() as db:
             batch_id = db.execute(
@@ -470,77 +325,13 @@ class Outbox:
 
     # ------------------------------------------------------------------ reads
 
-    def find(self, run_id: str, stage: str, network: str, root: bytes) -> Entry | None:
-        found = self._entries("run_id=? AND stage=? AND network=? AND root=?", (run_id, stage, network, root.hex()))
-        return found[0] if found else None
-
-    def get(self, entry_id: int) -> Entry:
-        [entry] = self._entries("id=?", (entry_id,))
-        return entry
-
-    def previous(self, entry: Entry) -> Entry | None:
-        """The first entry of the stage `entry` chains to: same run and network, its root `entry`'s prev_root."""
-        found = self._entries("run_id=? AND network=? AND root=? AND id<>? ORDER BY id LIMIT 1",
-                              (entry.run_id, entry.network, entry.prev_root.hex(), entry.id))
-        return found[0] if found else None
-
-    def payload(self, entry: Entry) -> bytes:
-        """The record snapshot to send with this entry."""
-        with self._locked() as db:
-            [row] = db.execute("SELECT p.base, p.ops, p.data FROM entries e JOIN payloads p ON p.id = e.payload_id WHERE e.id=?",
-                               (entry.id,)).fetchall()
-            if row["ops"] is None:
-                return bytes(row["data"])
-            whole = self._whole_payload(db, row["base"])
-        flat = json.loads(row["ops"])
-        return patch(whole, list(zip(flat[::2], flat[1::2])), row["data"])
-
-    def entries(self, run_id: str | None = None, states: Iterable[AnchorState] | None = None, root: bytes | None = None) -> list[Entry]:
-        sql, args = "1=1", []
-        if run_id is not None:
-            sql, args = sql + " AND run_id=?", [run_id]
-        if root is not None:
-            sql, args = sql + " AND root=?", args + [root.hex()]
-        if states is not None:
-            wanted = [s.value for s in states]
-            sql += f" AND state IN ({','.join('?' * len(wanted))})"
-            args += wanted
-        return self._entries(sql + " ORDER BY id", args)
-
-    def due(self, now: float | None = None, force: bool = False) -> list[Entry]:
-        """Entries to work on: pending or submitted, past their backoff (all of them with `force`)."""
-        if force:
-            return self._entries("state IN ('pending', 'submitted') ORDER BY id")
-        return self._entries("state IN ('pending', 'submitted') AND next_attempt <= ? ORDER BY id", (time.time() if now is None else now,))
-
-    def counts(self) -> dict[str, int]:
-        return {row["state"]: row["n"] for row in self._read("SELECT state, COUNT(*) AS n FROM entries GROUP BY state")}
-
-    def batch(self, batch_id: int) -> Batch:
-        with self._locked() as db:
-            row = db.execute("SELECT * FROM batches WHERE id=?", (batch_id,)).fetchall()[0]
-            rows = db.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE batch_id=? ORDER BY id", (batch_id,)).fetchall()
-        return Batch(row["id"], row["network"], bytes.fromhex(row["root"]), bytes(row["manifest"]), [Entry.from_row(r) for r in rows])
 
 
-@dataclass(frozen=True)
-class Batch:
-    id: int
-    network: str
-    root: bytes
-    manifest: bytes
-    members: list[Entry]
 
 
-def _destination_from_receipt(network: str, receipt: Any) -> str:
-    """An old entry's destination, where its receipt names it (Ethereum: chain id and contract)."""
-    location = receipt.get("location", {}) if isinstance(receipt, dict) else {}
-    if network == "ethereum" and location.get("chain_id") is not None and location.get("contract"):
-        from eth_utils import is_address, to_checksum_address
 
-        if is_address(location["contract"]):
-            return f"ethereum:{location['chain_id']}:{to_checksum_address(location['contract'])}"
-    return ""
+
+
 
 
 # ---------------------------------------------------------------------- forks

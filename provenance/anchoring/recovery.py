@@ -21,8 +21,8 @@ from ..record.receipts import AnchorState
 from ..errors import FormatError
 from .outbox import Entry, Outbox
 from ..record import Record
+from ..files import RECORD_FILE
 
-RECORD_FILE = "record.json"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ class StaleTransactionError(AnchorError):
 
 
 class AnchorBackend(abc.ABC):
-    """Publish a root and check it later. Three methods, nothing else."""
+    """Publish a root and check it later: three methods and where anchors go, nothing else."""
 
     name: str
 
@@ -41,6 +41,17 @@ class AnchorBackend(abc.ABC):
     @abc.abstractmethod
     def status(self) -> dict[str, Any]:
         """What this backend is connected to (for `provenance status`)."""
+
+    @property
+    @abc.abstractmethod
+    def destination(self) -> str:
+        """Where anchors go, `<network>:<where>` (a chain and contract, a node's redacted URL): the
+        outbox never sends an entry bound to one destination through a backend with another."""
+
+    @property
+    def local_only(self) -> bool:
+        """True for a backend that writes on this machine alone (nothing a retry would help)."""
+        return False
 
 
 # Optional abilities, each a typed protocol that delivery checks with isinstance (a backend that

@@ -1,4 +1,5 @@
-"""The one place that turns a configuration section into an anchor backend: `open_backend`.
+"""The one place that turns a configuration section into an anchor backend: `open_backend`, with
+the network's spec (`registry.py`: its settings model and opener, in `anchors/<network>/`).
 
 `Anchors.backend` (the tracker, the outbox's delivery, `provenance anchor`/`verify`) calls it, and
 so do the `provenance bitcoin` / `provenance ipfs` commands: the same settings give the same
@@ -33,10 +34,8 @@ from typing import Any, Callable, Mapping, TypeVar
 from pydantic import ValidationError
 
 from .base import AnchorBackend
-from .bitcoin.settings import BitcoinSettings
-from .ethereum.settings import EthereumSettings
-from .ipfs.settings import IpfsSettings
-from .settings import Section, one_line
+from .registry import spec
+from .settings import Section, validation_line
 from ..record.receipts import AnchorState, Receipt
 from ..errors import AnchorError, ConfigError
 
@@ -49,14 +48,12 @@ MAX_RETRY_PAUSE_S = 5.0
 def open_backend(network: str, config: Any, *, read_only: bool = False) -> AnchorBackend:
     """The backend for `network` from `config` (see the module's docstring). `AnchorError` if the
     network cannot be reached; `ConfigError` for a setting that cannot work."""
-    opener = OPENERS.get(network)
-    if opener is None:
-        raise ConfigError(f"anchor network {network!r}: expected one of {', '.join(OPENERS)}, found no such backend")
+    opener = spec(network).open  # ConfigError naming the known networks for an unknown one
     section = section_of(network, config)
     attempts = section.retry_attempts
     backend = _tried(attempts, f"opening {network}", lambda: opener(section, read_only))
-    if network == "ipfs" and getattr(backend, "url", None) is None:
-        attempts = 1  # the local store only: nothing to retry
+    if getattr(backend, "local_only", False):
+        attempts = 1  # e.g. IPFS's local store alone: nothing to retry
     if attempts > 1:
         # An instance attribute shadows the method, so the backend keeps its own type (callers
         # check isinstance) and whatever calls `self.anchor` inside the backend is retried too.
@@ -70,7 +67,7 @@ def open_backend(network: str, config: Any, *, read_only: bool = False) -> Ancho
 def section_of(network: str, config: Any) -> Section:
     """`network`'s typed settings from a whole config or its `blockchain` part (typed, or in the
     dict form), or the typed section itself."""
-    model = MODELS[network]
+    model = _model(network)
     if isinstance(config, model):
         return config
     if isinstance(config, Mapping):
@@ -81,9 +78,8 @@ def section_of(network: str, config: Any) -> Section:
         try:
             section = model.model_validate(dict(data), strict=True)
         except ValidationError as e:
-            raise ConfigError(one_line(e, model, {})) from None
-        if network == "ethereum":
-            section._signer = getattr(data, "signer", None)
+            raise ConfigError(validation_line(e, model, {})) from None
+        section.keep_from(data)
         return section
     blockchain = getattr(config, "blockchain", config)
     return getattr(blockchain, network)
@@ -108,45 +104,5 @@ def _tried(attempts: int, what: str, call: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # attempts >= 1 is checked by the config
 
 
-def ethereum_signer(section: EthereumSettings) -> Any:
-    """The signer the settings name: the Ape keystore account `account`, else the key of a dict
-    held in memory, else None (`connect` then takes `$ETH_PRIVATE_KEY`, else the node's account)."""
-    from .ethereum.keys import ape_keystore_signer
-
-    return ape_keystore_signer(section.account) if section.account else section.signer
-
-
-def _open_ethereum(section: EthereumSettings, read_only: bool) -> AnchorBackend:
-    from .ethereum import backend as ethereum
-
-    return ethereum.connect(
-        section.network, contract_address=section.contract_address, confirmations=section.confirmations,
-        request_timeout=section.request_timeout, receipt_timeout=section.receipt_timeout, signer=ethereum_signer(section),
-        gas_limit=section.gas_limit, gas_price=section.gas_price, allow_start=not read_only, allow_deploy=not read_only,
-    )
-
-
-def _open_ipfs(section: IpfsSettings, read_only: bool) -> AnchorBackend:
-    from .ipfs import backend as ipfs
-
-    return ipfs.connect(section.api_url, timeout=section.timeout, fetch_timeout=section.fetch_timeout)
-
-
-def _open_bitcoin(section: BitcoinSettings, read_only: bool) -> AnchorBackend:
-    from .bitcoin import backend as bitcoin
-
-    config = section.backend_config()
-    backend = bitcoin.connect(config)
-    if config.url == bitcoin.LOCAL and section.mine_local_blocks and not read_only:
-        from .bitcoin.node import default_node
-
-        return bitcoin.MinedLocally(backend, default_node())
-    return backend
-
-
-MODELS: dict[str, type[Section]] = {"ethereum": EthereumSettings, "ipfs": IpfsSettings, "bitcoin": BitcoinSettings}
-OPENERS: dict[str, Callable[[Any, bool], AnchorBackend]] = {
-    "ethereum": _open_ethereum,
-    "ipfs": _open_ipfs,
-    "bitcoin": _open_bitcoin,
-}
+def _model(network: str) -> type[Section]:
+    return spec(network).settings

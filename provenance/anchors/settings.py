@@ -57,6 +57,19 @@ class Section(BaseModel):
                     break
         return found
 
+    def keep_from(self, given: Any) -> None:
+        """What a section keeps of the mapping it was made from beyond its fields (never dumped):
+        nothing, unless a network's section says otherwise."""
+
+    @classmethod
+    def check(cls, where: str, **values: Any) -> None:
+        """`values` validated by this model's own rules, for code that takes them as arguments (a
+        backend made without a config): one ConfigError line naming `where` + the field."""
+        try:
+            cls.model_validate(values, strict=True)
+        except ValidationError as e:
+            raise ConfigError(validation_line(e, cls, {(name,): f"{where}{name}" for name in values})) from None
+
     @classmethod
     def from_text(cls, field: str, value: Any, where: str) -> Any:
         """`value` (text from the environment, or a flag click already typed) as `field`'s type."""
@@ -66,10 +79,10 @@ class Section(BaseModel):
         try:
             return TypeAdapter(annotation).validate_python(value)
         except ValidationError as e:
-            raise ConfigError(one_line(e, None, {(): where})) from None
+            raise ConfigError(validation_line(e, None, {(): where})) from None
 
 
-def one_line(error: ValidationError, model: type[BaseModel] | None, origins: Mapping[tuple[Any, ...], str]) -> str:
+def validation_line(error: ValidationError, model: type[BaseModel] | None, origins: Mapping[tuple[Any, ...], str]) -> str:
     """The first error of `error` (from validating `model`) as "WHERE: expected X, found Y".
     `origins` names where a value came from ("$PROVENANCE_BITCOIN_CHAIN", "--chain"); other
     values are named by their config path."""

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from .common import submitter_option
 from .common import (
     base_dir_option,
     config_option,
@@ -28,8 +29,7 @@ from .common import (
               help="Compare by normalised distance with this threshold, even where the run recorded bit-exact replay (another machine).")
 @click.option("--max-tolerance", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True,
               help="The loosest tolerance a run may record and still be accepted.")
-@click.option("--submitter", "submitters", multiple=True, metavar="ADDRESS",
-              help="An Ethereum address you trust to anchor runs (repeatable), as in `provenance verify`.")
+@submitter_option
 @base_dir_option
 @config_option
 @network_option

@@ -9,10 +9,14 @@ from typing import Any, Callable
 import click
 
 from ..errors import ConfigError
+from ..files import RECORD_FILE
 
-RECORD_FILE = "record.json"
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of text.")
+submitter_option = click.option(
+    "--submitter", "submitters", multiple=True, metavar="ADDRESS",
+    help="An Ethereum address you trust to anchor runs (repeatable; also the config's "
+         "blockchain.ethereum.trusted_submitters): fails unless the run's identity is one of them.")
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Tracker config JSON (default: configs/blockchain_config.json if present, else built-in defaults).",

@@ -16,6 +16,15 @@ import click
 from ..errors import AnchorError, ProvenanceError, VerificationError
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
+# The import name of each optional dependency -> the extra of pyproject.toml that installs it.
+EXTRAS = {
+    "torch": "train", "sklearn": "train", "opacus": "train",
+    "bitcoin": "bitcoin", "bitcoinrpc": "bitcoin", "opentimestamps": "bitcoin",
+    "matplotlib": "plots", "ape": "ape", "ape_foundry": "ape", "ape_solidity": "ape",
+    "dask": "dask", "distributed": "dask", "pyarrow": "shards", "lightning": "lightning",
+    "transformers": "huggingface", "accelerate": "huggingface", "datasets": "huggingface", "huggingface_hub": "huggingface",
+    "mlflow": "mlflow", "alembic": "mlflow", "sqlalchemy": "mlflow",
+}
 
 
 def exit_code(e: ProvenanceError) -> int:
@@ -60,6 +69,14 @@ class OneLineErrors:
             command = e.ctx.command_path if e.ctx is not None else ctx.command_path
             click.echo(f"error: {self._shown(e.format_message())} (see `{command} -h`)", err=True)
             ctx.exit(EXIT_BAD_INPUT)
+        except ModuleNotFoundError as e:
+            # an optional dependency the command needs: one line naming the extra that brings it
+            extra = EXTRAS.get((e.name or "").split(".")[0])
+            if extra is None or os.environ.get("PROVENANCE_DEBUG"):
+                raise
+            click.echo(f"error: expected {e.name.split('.')[0]} installed for this command, found it missing: "
+                       f"pip install 'ml-provenance[{extra}]'", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
         except (OSError, EOFError) as e:
             # A path or stream no module turned into a ProvenanceError: still one line, and never
             # exit 1 (click turns EOFError into "Aborted!" and 1, the code of a failed verification).
@@ -89,9 +106,9 @@ class OneLineErrors:
 
 
 def _is_network(e: BaseException) -> bool:
-    import requests
-
-    return isinstance(e, (ConnectionError, TimeoutError, requests.RequestException))
+    # requests' errors (web3.py's own HTTPProvider, Ape's) are OSErrors too, named from its module:
+    # the package does not import requests to recognise them
+    return isinstance(e, (ConnectionError, TimeoutError)) or type(e).__module__.split(".")[0] in ("requests", "urllib3")
 
 
 def _describe_os_error(e: OSError | EOFError) -> str:

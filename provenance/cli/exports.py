@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import base_dir_option, config_option, emit, json_option, load_settings_for, resolve_run
+from .common import base_dir_option, config_option, emit, json_option, load_settings_for, resolve_run, submitter_option
 
 _EXITS = {"PASSED": 0, "FAILED": 1, "INCOMPLETE": 1, "CANNOT CHECK": 3}
 
@@ -59,8 +59,7 @@ def sign_model(run: str, key: Path, base_dir: Path) -> None:
 @click.argument("run", required=False)
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="PEM public key that must have signed a DSSE envelope.")
-@click.option("--submitter", "submitters", multiple=True, metavar="ADDRESS",
-              help="Trusted Ethereum submitter (repeatable), as for `provenance verify`.")
+@submitter_option
 @base_dir_option
 @config_option
 @json_option

@@ -17,13 +17,18 @@ from typing import Any
 import click
 
 from ..errors import ConfigError, ProvenanceError
-from ..files import read_json
+from ..anchors.registry import find
+from ..files import REPORT_FILE, read_json
 from ..record import ACCURACY_KEYS, FORMAT, FORMAT_V1
 from .common import RECORD_FILE, base_dir_option, emit, json_option
 
-REPORT_FILE = "report.json"
 NOT_VERIFIED = "not verified"
-SHORT_NETWORK = {"ethereum": "eth", "bitcoin": "btc"}
+
+
+def short_network(network: str) -> str:
+    """The name listings print for a network (its spec's `short`: `eth`), else its name."""
+    spec = find(network)
+    return (spec.short if spec is not None else "") or network
 
 
 def short_root(root: str) -> str:
@@ -41,7 +46,7 @@ class NetworkAnchors:
 
     def describe(self, network: str) -> str:
         others = ", ".join(f"{n} {state}" for state, n in sorted(self.states.items()) if state != "confirmed")
-        return f"{self.confirmed}/{self.stages} {SHORT_NETWORK.get(network, network)}" + (f" ({others})" if others else "")
+        return f"{self.confirmed}/{self.stages} {short_network(network)}" + (f" ({others})" if others else "")
 
 
 @dataclass(frozen=True)

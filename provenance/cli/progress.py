@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import click
 
-from .listing import SHORT_NETWORK, short_root
+from .listing import short_network, short_root
 
 # The phases `run_training` announces, grouped into one bar before and one after the epochs.
 BEFORE = ("hashing data", "hashing model", "anchoring pre")
@@ -22,7 +22,7 @@ AFTER = ("anchoring post", "verifying")
 def epoch_line(done: Any) -> str:
     """`epoch 2/3  loss 0.4123  accuracy 0.912  root 0x1a2b3c4d...9f00  eth pending`."""
     if done.root:
-        anchors = ", ".join(f"{SHORT_NETWORK.get(n, n)} {state}" for n, state in done.anchors.items()) or "not anchored"
+        anchors = ", ".join(f"{short_network(n)} {state}" for n, state in done.anchors.items()) or "not anchored"
         tail = f"root {short_root(done.root)}  {anchors}"
     else:  # still being built beside training (its root comes in the summary), or no epoch trees at all
         tail = "epoch tree in progress" if done.tree_pending else "no epoch tree"

@@ -18,7 +18,7 @@ from ..verification.nested import (
 )
 from ..verification.proofs import check_offline, check_on_network, prove
 from ..record import Record
-from .common import RECORD_FILE, base_dir_option, config_option, emit, ethereum_flags, json_option, load_settings_for, parse_leaf_ref, resolve_run
+from .common import RECORD_FILE, base_dir_option, config_option, emit, ethereum_flags, json_option, load_settings_for, parse_leaf_ref, resolve_run, submitter_option
 
 
 @click.command("prove")
@@ -62,9 +62,7 @@ def _proof_summary(path: Path, kind: str, name: str, steps: list[str], submitter
 @click.command("check-proof")
 @click.argument("proof_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--offline", is_flag=True, help="Check the hashes only; do not ask the chain.")
-@click.option("--submitter", "submitters", multiple=True, metavar="ADDRESS",
-              help="An Ethereum address you trust to anchor runs (repeatable; also the config's "
-                   "blockchain.ethereum.trusted_submitters): fails unless the proof's run identity is one of them.")
+@submitter_option
 @click.option("--network", default=None, help="Ethereum network: 'local', an RPC URL or Ape's ecosystem:network:provider "
               "(default: from the config and environment).")
 @config_option
@@ -78,10 +76,10 @@ def check_proof(proof_file, offline, submitters, network, config_path, as_json) 
     Exits 0 VALID, 1 unless every check holds (naming why), 3 when the chain cannot be asked."""
     from ..verification import verdicts
     from ..verification.proofs import check_run
-    from ..verification.verify import _trusted
+    from ..verification.verify import trusted_addresses
 
     settings = load_settings_for(config_path, ethereum_flags(network, None))
-    trusted = _trusted(list(submitters) + list(settings.blockchain.ethereum.trusted_submitters))
+    trusted = trusted_addresses(list(submitters) + list(settings.blockchain.ethereum.trusted_submitters))
     loaded = load_proof_file(proof_file)
     bundle = loaded.run if isinstance(loaded, NestedProof) else loaded
     if isinstance(loaded, NestedProof):  # both levels offline; verifyNestedInclusion on-chain

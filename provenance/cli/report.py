@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from .common import submitter_option
 from .common import (base_dir_option, config_option, emit, ethereum_flags, json_option, load_settings_for, network_option,
                      resolve_run)
 from .data import data_option, parse_data_options
@@ -16,8 +17,7 @@ from .data import data_option, parse_data_options
 @click.option("--html/--no-html", "html", default=True, show_default=True,
               help="Also write report.html: one self-contained page (verdict, trees and anchors, metrics, plots, "
                    "changed leaves highlighted) that loads nothing from the network.")
-@click.option("--submitter", "submitters", multiple=True, metavar="ADDRESS",
-              help="An Ethereum address you trust to anchor runs (repeatable), as for `provenance verify`.")
+@submitter_option
 @data_option
 @base_dir_option
 @config_option

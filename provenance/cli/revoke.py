@@ -29,7 +29,7 @@ from .common import (RECORD_FILE, base_dir_option, config_option, emit, ethereum
 def revoke(run, stage, reason, base_dir, config_path, eth_network, eth_account, as_json) -> None:
     """Revoke the Ethereum anchor of RUN's STAGE (sent from the configured signer)."""
     from ..anchors.ethereum import backend as ethereum
-    from ..anchors.open import ethereum_signer
+    from ..anchors.ethereum import signer_of
 
     if not reason.strip():
         raise ConfigError("--reason: expected a non-empty reason, found none")
@@ -48,7 +48,7 @@ def revoke(run, stage, reason, base_dir, config_path, eth_network, eth_account, 
     backend = ethereum.connect(
         section.network,
         contract_address=str(loc.get("contract")),
-        signer=ethereum_signer(section),
+        signer=signer_of(section),
         request_timeout=section.request_timeout,
         receipt_timeout=section.receipt_timeout,
         gas_limit=section.gas_limit,

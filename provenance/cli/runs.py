@@ -11,6 +11,7 @@ import click
 from ..errors import ProvenanceError
 from ..training.tracker import ProvenanceTracker
 from ..verification.verify import verify_run
+from .common import submitter_option
 from .common import (account_option, base_dir_option, config_option, emit, ethereum_flags, ethereum_options, json_option,
                      load_settings_for, network_option, resolve_run)
 from .data import data_option, parse_data_options
@@ -131,9 +132,7 @@ def train(gradient_shards, threads, audit_every, **params) -> None:
 @click.command()
 @click.argument("run")
 @click.option("--brief", is_flag=True, help="Print only failed checks, changed leaves and the verdict.")
-@click.option("--submitter", "submitters", multiple=True, metavar="ADDRESS",
-              help="An Ethereum address you trust to anchor runs (repeatable; also the config's "
-                   "blockchain.ethereum.trusted_submitters): fails unless the run's identity is one of them.")
+@submitter_option
 @data_option
 @shard_options
 @base_dir_option

@@ -33,6 +33,7 @@ from typing import Any, Iterator
 import numpy as np
 from blake3 import blake3
 
+from ..merkle.kinds import DATA_SAMPLE
 from ..errors import FormatError
 from ..merkle import Leaf
 
@@ -53,7 +54,7 @@ def is_arrow_dataset(value: Any) -> bool:
     return (module == "datasets" and name == "Dataset") or (module == "pyarrow" and name == "Table")
 
 
-def row_leaves(dataset: Any, split: str, kind: str = "data.sample", *, rows: tuple[int, int] | None = None) -> list[Leaf]:
+def row_leaves(dataset: Any, split: str, kind: str = DATA_SAMPLE, *, rows: tuple[int, int] | None = None) -> list[Leaf]:
     """One leaf per row of `dataset` (see the module docstring), rows `start..stop` if given."""
     n = dataset.num_rows
     start, stop = rows if rows is not None else (0, n)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ..merkle.kinds import CODE, CONFIG, ENVIRONMENT
 from ..errors import ConfigError, FormatError
 from .hashing import hash_bytes
 from ..merkle import Leaf
@@ -41,7 +42,7 @@ def mapping_leaves(kind: str, values: Mapping[str, Any], encode: Encode = canoni
 
 
 def config_leaves(config: Mapping[str, Any], encode: Encode = canonical_json) -> list[Leaf]:
-    return mapping_leaves("config", config, encode)
+    return mapping_leaves(CONFIG, config, encode)
 
 
 def code_info(path: Path | str = ".", exclude: Path | str | None = None) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def code_info(path: Path | str = ".", exclude: Path | str | None = None) -> dict
 
 def code_leaves(code: Mapping[str, Any]) -> list[Leaf]:
     git_info = code.get("git") or {}
-    return mapping_leaves("code.git", git_info) if git_info else [value_leaf("code.git", "none", code.get("reason", ""))]
+    return mapping_leaves(CODE, git_info) if git_info else [value_leaf(CODE, "none", code.get("reason", ""))]
 
 
 def environment_info(lockfile: Path | None = None) -> dict[str, Any]:
@@ -130,4 +131,4 @@ def _installed_packages(path: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 
 
 def environment_leaves(environment: Mapping[str, Any]) -> list[Leaf]:
-    return mapping_leaves("env", environment)
+    return mapping_leaves(ENVIRONMENT, environment)

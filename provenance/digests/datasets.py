@@ -27,17 +27,13 @@ A descriptor may carry a `name`; `provenance verify --data NAME=PATH` points it 
 
 from __future__ import annotations
 
-import gzip
-import struct
-import zlib
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from ..errors import ConfigError, FormatError
-
-Split = tuple[np.ndarray, np.ndarray]
+from .idx import _IDX_DTYPES, MNIST_FILES, Split, _find, load_digits_arrays, load_idx_split, read_idx  # noqa: F401 - their old home
 
 
 class DataNotGiven(ConfigError, FormatError):
@@ -46,12 +42,6 @@ class DataNotGiven(ConfigError, FormatError):
 
 CLASSES = 10  # digits and MNIST-format datasets: labels 0..9 (SmallCNN's ten outputs)
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds both take it; larger ones overflow torch
-
-MNIST_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
 def digits_descriptor(seed: int = 0, test_fraction: float = 0.2) -> dict[str, Any]:
@@ -145,7 +135,7 @@ def describe(path: str | Path, *, name: str | None = None, labels_path: str | Pa
              label_column: str = "label", **keys: str) -> dict[str, Any]:
     """The descriptor of data kept in a file that this module re-loads (`.npz`/`.npy`, a
     `torch.save` file, a CSV table). Other files and folders (image folders, tars, parquet, HF on
-    disk) are sharded sources: `provenance.digests.shard_tracking` describes those."""
+    disk) are sharded sources: `provenance.digests.shards.tracking` describes those."""
     file = Path(path)
     source = FILE_SUFFIXES.get(file.suffix.lower())
     if source is None:
@@ -359,65 +349,3 @@ def _load_digits(seed: int, test_fraction: float) -> tuple[Split, Split]:
     return (images[train], labels[train]), (images[test], labels[test])
 
 
-def load_digits_arrays() -> np.ndarray:
-    """scikit-learn's bundled digits as its `load_digits` reads them (1,797 rows of 64 pixels and
-    the label, float64, from `sklearn/datasets/data/digits.csv.gz`), without importing
-    scikit-learn: a verifier saves the ~1 s that import costs. The file is found where the
-    installed scikit-learn keeps it (`find_spec` locates a package without importing it)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("dataset sklearn-digits: expected scikit-learn installed (its bundled digits), found none")
-    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "digits.csv.gz"
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            data = np.loadtxt(f, delimiter=",")
-    except (OSError, ValueError) as e:
-        raise FormatError(f"{path}: expected scikit-learn's digits (CSV, gzipped), found it unreadable ({e})") from None
-    if data.ndim != 2 or data.shape[1] != 65:
-        raise FormatError(f"{path}: expected 65 columns (64 pixels and the label), found shape {data.shape}")
-    return data
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """One IDX file (optionally gzipped) as a numpy array, with its header checked."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise FormatError(f"{path}: IDX file not found") from None
-    except EOFError:
-        raise FormatError(f"{path}: expected a complete gzip stream, found one cut short") from None
-    except (OSError, zlib.error) as e:
-        raise FormatError(f"{path}: cannot read the IDX file ({e})") from None
-    if len(data) < 4 or data[0:2] != b"\0\0" or data[2] not in _IDX_DTYPES:
-        raise FormatError(f"{path}: expected an IDX header (0x0000, type code, ndim), found {data[:4].hex() or 'an empty file'}")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise FormatError(f"{path}: IDX header announces {ndim} dimensions but the file ends at byte {len(data)}")
-    shape = struct.unpack(f">{ndim}I", data[4:header])
-    dtype = np.dtype(_IDX_DTYPES[data[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(data) - header != expected:
-        raise FormatError(f"{path}: expected {expected} data bytes for shape {shape}, found {len(data) - header}")
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
-
-
-def load_idx_split(folder: Path, split: str) -> Split:
-    """Images (N x 1 x H x W float32 in [0, 1]) and labels (int64) of one MNIST split."""
-    images_name, labels_name = MNIST_FILES[split]
-    images = read_idx(_find(folder, images_name))
-    labels = read_idx(_find(folder, labels_name))
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise FormatError(f"{folder}: {split} images {images.shape} and labels {labels.shape} do not match")
-    return (images.astype(np.float32) / 255.0)[:, None, :, :], labels.astype(np.int64)
-
-
-def _find(folder: Path, name: str) -> Path:
-    for candidate in (folder / name, folder / f"{name}.gz", folder / name.replace("-idx", ".idx")):
-        if candidate.is_file():
-            return candidate
-    raise FormatError(f"{folder}: expected MNIST file {name} (or {name}.gz), found none")

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from ..errors import AnchorError, ConfigError, ProvenanceError
+from ..errors import AnchorError, ConfigError, ProvenanceError, reason
 from ..merkle import MerkleTree
 from .shards import ShardError, ShardFailure, ShardRef, ShardResult, hash_shard
 
@@ -107,7 +107,7 @@ class DaskEngine:
             try:
                 self.client = Client(scheduler, timeout=connect_timeout)
             except (OSError, TimeoutError) as e:
-                raise AnchorError(f"scheduler {scheduler}: cannot connect ({' '.join(str(e).split())[:200]})") from None
+                raise AnchorError(f"scheduler {scheduler}: cannot connect ({reason(e)})") from None
             self._own.append(self.client)
         else:
             if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -216,7 +216,7 @@ def _one_line_failures(engine: Any, answers: Iterator[Any]) -> Iterator[Any]:
         raise
     except Exception as e:  # noqa: BLE001 - e.g. distributed's KilledWorker, or a task's own crash
         raise ProvenanceError(f"engine {engine.name}: a shard task failed after its retries "
-                              f"({type(e).__name__}: {' '.join(str(e).split())[:200]}); no root was built") from None
+                              f"({type(e).__name__}: {reason(e)}); no root was built") from None
 
 
 def set_env(name: str, value: str | None) -> None:

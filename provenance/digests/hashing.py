@@ -65,12 +65,15 @@ import numpy as np
 from blake3 import blake3
 from tqdm import tqdm
 
+from ..merkle.kinds import DATA_SAMPLE, MODEL_PARAM
 from . import hasher as _hasher
 from . import tensors
 from .hasher import PARALLEL_MIN, hash_items, hash_rows, new_hasher
 from ..errors import FormatError, ProvenanceError
 from ..files import open_regular
 from ..merkle import Leaf
+from .samples import _as_pair, _is_array, _leaves, _name_digits, _rows, _sample_names, _take  # noqa: F401 - read from here by tests
+from .walk import _file_type, _regular_file_size, _stat, _utf8_name, _walk  # noqa: F401 - _walk: read from here by shards
 
 if TYPE_CHECKING:
     import torch
@@ -168,32 +171,13 @@ def hash_tensor(tensor: torch.Tensor) -> tuple[bytes, int]:
         return stager_for(tensor.device).hash_tensors([tensor], progress=report)[0]
 
 
-def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.param", *, threads: int | None = None) -> list[Leaf]:
+def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = MODEL_PARAM, *, threads: int | None = None) -> list[Leaf]:
     """One leaf per entry of a state dict (or of `module.state_dict()` for an object that has
     one), named by its key. Values must be numpy arrays or torch tensors; anything else, such as
     an optimizer's step counter or a module's extra state, is a `FormatError` naming the key.
     Tensors on a GPU are hashed through the pinned, overlapped pipeline of `provenance.digests.staging`.
     `threads`: at most this many hashing threads for host tensors (default: every core)."""
-    if not isinstance(state_dict, Mapping) and callable(getattr(state_dict, "state_dict", None)):
-        state_dict = state_dict.state_dict()
-    if not isinstance(state_dict, Mapping):
-        raise FormatError(f"expected a state dict (a mapping of names to tensors), found {tensors.type_name(state_dict)}")
-    entries = list(state_dict.items())
-    total = 0
-    dtypes: list[str] = []  # each entry's canonical dtype name
-    for key, value in entries:
-        if not isinstance(key, str):
-            raise FormatError(f"state dict key: expected a string, found {tensors.type_name(key)} {key!r}")
-        what = f"state dict entry {key!r}"
-        if isinstance(value, np.ndarray):
-            dtypes.append(tensors.numpy_dtype_name(value, what))
-            total += value.nbytes
-        elif tensors.is_tensor(value):
-            dtypes.append(tensors.torch_dtype_name(value, what))
-            total += value.numel() * value.element_size()
-        else:
-            raise FormatError(f"{what}: expected a tensor or numpy array, found {tensors.type_name(value)}")
-
+    entries, dtypes, total = _checked_entries(state_dict)
     results: dict[int, tuple[bytes, int]] = {}
     on_device: dict[Any, list[int]] = {}
     # Host tensors in groups of about STEP bytes: `(index, data, trailer, size)`, the data a view
@@ -245,7 +229,31 @@ def state_dict_leaves(state_dict: Mapping[str, Any] | Any, kind: str = "model.pa
     return [Leaf(kind, key, *results[i]) for i, (key, _) in enumerate(entries)]
 
 
-def dataset_leaves(dataset: Any, split: str, kind: str = "data.sample", *, rows: tuple[int, int] | None = None) -> list[Leaf]:
+def _checked_entries(state_dict: Mapping[str, Any] | Any) -> tuple[list[tuple[str, Any]], list[str], int]:
+    """A state dict's entries, each one's canonical dtype name and their bytes in all; a
+    FormatError naming the first key or value that is not a string or a tensor."""
+    if not isinstance(state_dict, Mapping) and callable(getattr(state_dict, "state_dict", None)):
+        state_dict = state_dict.state_dict()
+    if not isinstance(state_dict, Mapping):
+        raise FormatError(f"expected a state dict (a mapping of names to tensors), found {tensors.type_name(state_dict)}")
+    entries = list(state_dict.items())
+    total = 0
+    dtypes: list[str] = []  # each entry's canonical dtype name
+    for key, value in entries:
+        if not isinstance(key, str):
+            raise FormatError(f"state dict key: expected a string, found {tensors.type_name(key)} {key!r}")
+        what = f"state dict entry {key!r}"
+        if isinstance(value, np.ndarray):
+            dtypes.append(tensors.numpy_dtype_name(value, what))
+            total += value.nbytes
+        elif tensors.is_tensor(value):
+            dtypes.append(tensors.torch_dtype_name(value, what))
+            total += value.numel() * value.element_size()
+        else:
+            raise FormatError(f"{what}: expected a tensor or numpy array, found {tensors.type_name(value)}")
+    return entries, dtypes, total
+
+def dataset_leaves(dataset: Any, split: str, kind: str = DATA_SAMPLE, *, rows: tuple[int, int] | None = None) -> list[Leaf]:
     """One leaf per sample, named `f"{split}/{index:06d}"`, over the sample's features and label.
 
     `dataset` is a tuple `(features, labels)` of numpy arrays or torch tensors with one row per
@@ -330,102 +338,6 @@ def _bar(total: int, desc: str, *, given: Progress | None = None, minimum: int =
         yield None if bar.disable else bar.update
 
 
-def _stat(path: Path, shown: Path) -> os.stat_result:
-    try:
-        return os.stat(path)
-    except FileNotFoundError:
-        if os.path.islink(path):
-            raise FormatError(f"{shown}: expected a file, found a dangling symlink") from None
-        raise FormatError(f"{shown}: expected a file or directory, found nothing at that path") from None
-    except OSError as e:
-        raise ProvenanceError(f"cannot read {shown}: {e.strerror or e}") from None
-
-
-def _regular_file_size(path: Path, shown: Path) -> int:
-    st = _stat(path, shown)
-    if not stat.S_ISREG(st.st_mode):
-        hint = " (use file_leaves for a directory)" if stat.S_ISDIR(st.st_mode) else ""
-        raise FormatError(f"{shown}: expected a regular file, found {_file_type(st.st_mode)}{hint}")
-    return st.st_size
-
-
-def _walk(root: Path, folder: Path, prefix: str) -> Iterator[tuple[str, Path, int]]:
-    """`(relative name, path, size)` of every file below `folder`, following file symlinks."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError as e:
-        raise ProvenanceError(f"cannot list {folder}: {e.strerror or e}") from None
-    for entry in entries:
-        name = _utf8_name(prefix + entry.name, Path(entry.path))
-        path = Path(entry.path)
-        if entry.is_symlink():
-            st = _stat(path, path)
-            if stat.S_ISDIR(st.st_mode):
-                raise FormatError(f"{path}: expected a regular file, found a symlink to a directory (not followed)")
-        else:
-            st = entry.stat(follow_symlinks=False)
-            if stat.S_ISDIR(st.st_mode):
-                yield from _walk(root, path, name + "/")
-                continue
-        if not stat.S_ISREG(st.st_mode):
-            raise FormatError(f"{path}: expected a regular file, found {_file_type(st.st_mode)}")
-        yield name, path, st.st_size
-
-
-def _utf8_name(name: str, path: Path) -> str:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        raise FormatError(f"{path!s:.200}: expected a UTF-8 file name, found undecodable bytes") from None
-    return name
-
-
-def _file_type(mode: int) -> str:
-    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return what
-    return "a special file"
-
-
-def _rows(rows: tuple[int, int] | None, n: int, split: str) -> tuple[int, int]:
-    if rows is None:
-        return 0, n
-    start, stop = rows
-    if not 0 <= start <= stop <= n:
-        raise FormatError(f"dataset {split!r}: expected rows (start, stop) with 0 <= start <= stop <= {n}, found {rows!r}")
-    return start, stop
-
-
-def _sample_names(split: str, n: int) -> list[str]:
-    width = _name_digits(n)
-    return [f"{split}/{i:0{width}d}" for i in range(n)]
-
-
-def _as_pair(dataset: Any) -> tuple[Any, Any] | None:
-    """`(features, labels)` when the dataset's samples are rows of two arrays or tensors."""
-    # Only a tuple: a list of two arrays reads as two samples, and is refused as such.
-    if isinstance(dataset, tuple) and len(dataset) == 2 and all(_is_array(v) for v in dataset):
-        return dataset[0], dataset[1]
-    cls = type(dataset)
-    if cls.__module__ == "torch.utils.data.dataset":
-        if cls.__name__ == "TensorDataset" and len(dataset.tensors) == 2:
-            return dataset.tensors[0], dataset.tensors[1]
-        if cls.__name__ == "Subset" and (inner := _as_pair(dataset.dataset)) is not None:
-            return tuple(_take(v, dataset.indices) for v in inner)  # type: ignore[return-value]
-    return None
-
-
-def _is_array(value: Any) -> bool:
-    return isinstance(value, np.ndarray) or tensors.is_tensor(value)
-
-
-def _take(values: Any, indices: Any) -> Any:
-    if isinstance(values, np.ndarray):
-        return values[np.asarray(indices, dtype=np.int64)]
-    return values[sys.modules["torch"].as_tensor(indices, dtype=sys.modules["torch"].int64, device=values.device)]
-
-
 def _pair_leaves(features: Any, labels: Any, *, split: str, kind: str, shard: tuple[int, int] | None = None) -> list[Leaf]:
     """The fast path: every sample is one row `x data | x trailer | y data | y trailer`, the data
     read in place from the two arrays (a copy only where `tensors.canonical` needs one), and the
@@ -461,14 +373,3 @@ def _pair_leaves(features: Any, labels: Any, *, split: str, kind: str, shard: tu
     return leaves
 
 
-def _name_digits(n: int) -> int:
-    return max(6, len(str(n - 1)))
-
-
-def _leaves(kind: str, prefix: str, digits: int, first: int, digests: bytes, size: int) -> list[Leaf]:
-    """`Leaf(kind, f"{prefix}{first + i:0{digits}d}", digests[32*i : 32*i+32], size)` for each
-    digest; natively made at C speed (Leaf's own checks cost more than hashing the sample), so
-    only for values valid by construction."""
-    if _hasher.native is not None and Leaf.__slots__ == ("kind", "name", "digest", "size"):
-        return _hasher.native.make_leaves(Leaf, kind, prefix, digits, first, digests, size)
-    return [Leaf(kind, f"{prefix}{first + i:0{digits}d}", digests[32 * i : 32 * i + 32], size) for i in range(len(digests) // 32)]

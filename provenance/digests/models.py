@@ -10,13 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..merkle.kinds import MODEL_FILE as FILE_KIND, MODEL_PARAM as PARAM_KIND
 from ..errors import FormatError, ProvenanceError
 from ..files import atomic_write_bytes, read_file
 from .hashing import hash_bytes, state_dict_leaves
 from ..merkle import Leaf
 
-PARAM_KIND = "model.param"
-FILE_KIND = "model.file"
 
 
 def unwrap(model: Any) -> Any:

@@ -26,10 +26,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from ..merkle.kinds import PRIVACY as KIND
 from ..errors import FormatError
 from ..merkle import Leaf
 
-KIND = "privacy"
 METRICS_KEY = "privacy"  # where a stage's metrics hold its accounting
 ACCOUNTANTS = ("prv", "rdp", "gdp")  # Opacus's accountants; prv is its default
 EPSILON_TOLERANCE = 1e-6

@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Mapping
 
-from ..errors import ProvenanceError
+from ..merkle.kinds import MODEL_PARAM
+from ..errors import ProvenanceError, reason
 from .hashing import dataset_leaves, state_dict_leaves
 from ..merkle import Leaf
 
@@ -56,7 +57,7 @@ class ShardedHasher:
         rows = shard_rows(len(_rows_of(dataset)), self.rank, self.world_size)
         return self._collect(f"data {split}", lambda: dataset_leaves(dataset, split, rows=rows))
 
-    def weight_leaves(self, state: Mapping[str, Any], kind: str = "model.param") -> list[Leaf] | None:
+    def weight_leaves(self, state: Mapping[str, Any], kind: str = MODEL_PARAM) -> list[Leaf] | None:
         names = list(state)
         sizes = [int(v.numel() * v.element_size()) if hasattr(v, "numel") else int(v.nbytes) for v in state.values()]
         owners = tensor_owners(sizes, self.world_size)
@@ -76,12 +77,12 @@ class ShardedHasher:
             _maybe_inject(self.rank, what)
             leaves = compute()
         except Exception as e:  # any failure on this rank must stop every rank, not hang them
-            error = " ".join(str(e).split()) or type(e).__name__
+            error = reason(e)
         statuses: list[Any] = [None] * self.world_size
         try:
             dist.all_gather_object(statuses, (self.rank, error), group=self.group)
         except Exception as e:  # a rank that died: the collective times out or is torn down
-            raise ProvenanceError(f"hashing {what}: lost contact with the other ranks ({' '.join(str(e).split())[:200]}); no root was built") from None
+            raise ProvenanceError(f"hashing {what}: lost contact with the other ranks ({reason(e)}); no root was built") from None
         failed = [(r, msg) for r, msg in statuses if msg is not None]
         if failed:
             rank, msg = failed[0]

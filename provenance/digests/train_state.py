@@ -33,17 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from ..merkle.kinds import OPTIM_STATE as OPTIM_KIND, TRAIN_ORDER as ORDER_KIND, TRAIN_REPLAY as REPLAY_KIND, TRAIN_RNG as RNG_KIND, TRAIN_STATE as STATE_KIND  # noqa: F401 - every kind read as train_state.X_KIND
 from ..errors import FormatError
 from ..files import atomic_write_bytes
 from ..merkle import Leaf
 from .hashing import hash_bytes, state_dict_leaves
 
 FORMAT = "provenance-train-state/v1"
-STATE_KIND = "train.state"
-ORDER_KIND = "train.order"
-OPTIM_KIND = "optim.state"
-RNG_KIND = "train.rng"
-REPLAY_KIND = "train.replay"
 FOLDER = "audit"
 MAX_FILE = 1 << 34  # 16 GiB: no state file is read beyond this, whatever a leaf claims
 

@@ -135,9 +135,9 @@ def _check_on_networks(kind: str, claimed: Any, anchors: Any, submitters: tuple[
     """Each claimed anchor looked up on its network (the backend compares every location field the
     claim gives with what the network says); the Ethereum anchors made by one submitter, and by a
     trusted one where the verifier names any (`--submitter`, the config's trusted submitters)."""
-    from ..verification.verify import _trusted
+    from ..verification.verify import trusted_addresses
 
-    trusted = _trusted(list(submitters) + list(anchors.section("ethereum").trusted_submitters))
+    trusted = trusted_addresses(list(submitters) + list(anchors.section("ethereum").trusted_submitters))
     claims = claimed_anchors(kind, claimed)
     if not claims:
         report.add("anchors", "failed", "the export claims no anchor: nothing ties it to a time or a submitter")

@@ -16,17 +16,15 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from ..merkle.kinds import DATA_KINDS, MODEL_FILE as FILE_KIND
 from ..digests.hashing import hash_bytes
 from ..errors import FormatError
-from ..files import read_file
+from ..files import RECORD_FILE, read_file
 from ..merkle import Leaf, MerkleTree
 from ..record import Record, Stage
 from ..record.receipts import AnchorState
 from .screen import screen
 
-RECORD_FILE = "record.json"
-FILE_KIND = "model.file"
-DATA_KINDS = ("data.sample", "data.shard")
 # Receipt fields that are the node's business, not a claim about the anchor (a raw transaction,
 # the redacted URL of the node that answered).
 _LOCAL_FIELDS = ("raw_tx", "node")

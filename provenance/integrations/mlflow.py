@@ -39,13 +39,15 @@ from typing import Any, Mapping
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from ..files import HTML_FILE, REPORT_FILE, REPORT_MD_FILE
+from ..anchors.registry import find
 from ..errors import ProvenanceError
 from ..record import Record
 from ..training.tracker import RECORD_FILE, ProvenanceTracker
 from ..verification.links import explorer_link
 
 ARTIFACT_PATH = "provenance"
-REPORT_FILES = ("report.json", "report.md", "report.html")
+REPORT_FILES = (REPORT_FILE, REPORT_MD_FILE, HTML_FILE)
 MAX_CHANGES = 5
 
 def log_run(run: str | Path | ProvenanceTracker, *, verify: bool = True, mlflow_run_id: str | None = None,
@@ -161,7 +163,8 @@ def run_values(record: Record, report: Mapping[str, Any] | None) -> tuple[dict[s
     for entry in record.receipts:
         receipt, prefix = entry.receipt, f"provenance.anchor.{entry.stage}.{entry.receipt.network}"
         tags[f"{prefix}.state"] = receipt.state.value
-        for key, name in _LOCATION_TAGS.get(receipt.network, {}).items():
+        spec = find(receipt.network)
+        for key, name in (spec.receipt_fields if spec is not None else {}).items():
             if receipt.location.get(key) is not None:
                 tags[f"{prefix}.{name}"] = str(receipt.location[key])
         link = explorer_link(receipt.network, receipt.location)
@@ -182,13 +185,6 @@ def run_values(record: Record, report: Mapping[str, Any] | None) -> tuple[dict[s
             if submitter:
                 tags[f"{prefix}.submitter"] = str(submitter)  # as read from the chain
     return params, tags
-
-
-_LOCATION_TAGS = {
-    "ethereum": {"chain_id": "chain_id", "contract": "contract", "tx_hash": "tx", "block_number": "block", "submitter": "submitter"},
-    "ipfs": {"cid": "cid"},
-    "bitcoin": {"chain": "chain", "txid": "txid", "vout": "vout"},
-}
 
 
 def _run_dir(run: str | Path) -> Path:

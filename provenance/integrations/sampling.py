@@ -41,7 +41,7 @@ class EpochOrderSampler(Sampler[int]):
 
 def epoch_order(loader: Any, epoch: int) -> torch.Tensor:
     """The sample order `loader` will take in `epoch` (0-based), read before it runs."""
-    sampler = getattr(loader, "sampler", None)
+    sampler = effective_sampler(loader)
     if isinstance(sampler, EpochOrderSampler):
         return sampler.order(epoch)
     if isinstance(sampler, SequentialSampler):
@@ -49,6 +49,16 @@ def epoch_order(loader: Any, epoch: int) -> torch.Tensor:
     raise ProvenanceError(f"proof of training: expected the train dataloader's sampler to be an EpochOrderSampler "
                           f"(provenance.integrations.sampling) or sequential, found {type(sampler).__name__}: "
                           "its order cannot be read before the epoch runs")
+
+
+def effective_sampler(loader: Any) -> Any:
+    """The sampler that orders the loader's samples: a batch sampler's (accelerate wraps one in
+    another; the loader's own `.sampler` is then a default SequentialSampler nobody draws from)."""
+    batches = getattr(loader, "batch_sampler", None)
+    for inner in (getattr(batches, "batch_sampler", None), batches):
+        if inner is not None and getattr(inner, "sampler", None) is not None:
+            return inner.sampler
+    return getattr(loader, "sampler", None)
 
 
 def batch_replayer(name: str, build: Callable[[Mapping[str, Any]], tuple[Any, Any]],

@@ -34,12 +34,12 @@ from typing import Any, Iterable, Sequence
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 
+from .kinds import DATA_SHARD as SHARD_KIND
 from ..errors import FormatError, MerkleError
 
 FORMAT = "provenance-merkle/v1"
 LEAF_ENCODING = ("string", "string", "bytes32", "uint256")
 MAX_UINT256 = 2**256 - 1
-SHARD_KIND = "data.shard"  # the run tree's leaf for one shard of a nested dataset
 
 
 @dataclass(frozen=True, order=True, slots=True)

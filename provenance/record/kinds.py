@@ -17,19 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..digests import context, datasets, models, privacy, shard_tracking, train_state
+from ..merkle.kinds import CODE, CONFIG, DATA_SAMPLE, ENVIRONMENT, METRICS, RESULTS
+from ..digests import context, datasets, models, privacy, train_state
+from ..digests.shards import tracking as shard_tracking
 from ..digests.hashing import dataset_leaves
 from ..errors import FormatError, ProvenanceError
-from ..files import read_file, read_json
+from ..files import CONFIG_FILE, read_file, read_json
 from ..merkle import Leaf
 from . import CHAIN_PREV, IDENTITY_ETHEREUM, RUN_ID, RUN_NONCE, Record, Stage, ethereum_identity_leaf, nonce_leaf, run_id_leaf
 
-DATA_SAMPLE = "data.sample"
-CONFIG = "config"
-CODE = "code.git"
-ENVIRONMENT = "env"
-METRICS = "metrics"
-RESULTS = "results"
 
 
 @dataclass(frozen=True)
@@ -117,7 +113,7 @@ def _file(files: RunFiles, stage: Stage) -> list[Leaf]:
 
 def _config(files: RunFiles, stage: Stage) -> list[Leaf]:
     record = files.record
-    path = files.run_dir / str(record.artifacts.get("config", "config.json"))
+    path = files.run_dir / str(record.artifacts.get("config", CONFIG_FILE))
     config = read_json(path, "config file", within=files.run_dir, max_bytes=16 << 20)
     if not isinstance(config, dict):
         raise ProvenanceError(f"config file {path}: expected a JSON object, found {type(config).__name__}")

@@ -17,8 +17,8 @@ import threading
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..files import LOCK_FILE
 
-LOCK_FILE = ".lock"
 _HELD: dict[int, tuple[int, int]] = {}  # descriptor -> (device, inode) of the lock files held here
 _GUARD = threading.Lock()
 

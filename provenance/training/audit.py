@@ -28,61 +28,31 @@ data, a committed file or the chain's randomness is not available, or no replaye
 
 from __future__ import annotations
 
-import math
-import random
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from eth_utils import keccak
 
+from ..files import RECORD_FILE
 from ..digests import datasets as data_sources
 from ..digests import models, train_state
-from ..digests.hashing import hash_bytes, state_dict_leaves
+from ..digests.hashing import state_dict_leaves
 from ..errors import FormatError, ProvenanceError
 from ..merkle import Leaf
 from ..record import Record, Stage
 from ..record.kinds import DATA_SAMPLE
+from . import hf_replay
 from .replay import STEPS, Replayer
+from .audit_replay import Plan, Segment, SegmentResult, _distance, _read, _replay  # noqa: F401 - _distance: read from here by tests
 
 AUDITED, FAILED, CANNOT_CHECK = "AUDITED", "FAILED", "CANNOT CHECK"
 EXIT = {AUDITED: 0, FAILED: 1, CANNOT_CHECK: 3}
 MAX_TOLERANCE = 0.05  # the loosest recorded tolerance a verifier accepts unless told otherwise
 AUDIT_KINDS = (train_state.STATE_KIND, train_state.ORDER_KIND, train_state.OPTIM_KIND, train_state.RNG_KIND, train_state.REPLAY_KIND)
-
-
-@dataclass(frozen=True)
-class Segment:
-    index: int
-    epoch: int
-    first: int  # the first optimizer step of the epoch it replays
-    last: int  # one past its last step
-    start: Leaf  # the state files (train.state leaves) it runs between
-    end: Leaf
-
-    def describe(self) -> str:
-        return f"segment {self.index} (epoch {self.epoch}, steps {self.first}-{self.last})"
-
-
-@dataclass
-class SegmentResult:
-    segment: Segment
-    status: str  # reproduced | failed | cannot check
-    mode: str
-    detail: str
-    distance: float | None = None
-    threshold: float | None = None
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        s = self.segment
-        return {"index": s.index, "epoch": s.epoch, "steps": [s.first, s.last], "start": s.start.name, "end": s.end.name,
-                "status": self.status, "mode": self.mode, "distance": self.distance, "threshold": self.threshold,
-                "seconds": round(self.seconds, 4), "detail": self.detail}
 
 
 @dataclass
@@ -147,7 +117,7 @@ def audit_run(run_dir: str | Path, *, segments: int, seed: int | None = None, to
     if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
         raise FormatError(f"segments: expected a positive integer, found {segments!r}")
     run_dir = Path(run_dir)
-    record = Record.load(run_dir / "record.json")
+    record = Record.load(run_dir / RECORD_FILE)
     report = AuditReport(record.run_id)
     epochs = [s for s in record.stages if s.name.startswith("epoch-")]
     if not any(leaf.kind == train_state.STATE_KIND for s in epochs for leaf in s.leaves):
@@ -168,7 +138,7 @@ def audit_run(run_dir: str | Path, *, segments: int, seed: int | None = None, to
         bad = [f"{c.name}: {c.detail}" for c in verification.checks if not c.ok][:3]
         return report.finish(FAILED, f"the run does not verify ({verification.verdict}): " + "; ".join(bad)
                              + " — an audit trusts only a verified run")
-    record = Record.load(run_dir / "record.json")  # what verification read and found to hold
+    record = Record.load(run_dir / RECORD_FILE)  # what verification read and found to hold
     try:
         plan = _plan(record, run_dir, data, report)
     except FormatError as e:
@@ -176,22 +146,17 @@ def audit_run(run_dir: str | Path, *, segments: int, seed: int | None = None, to
     if plan is None:
         return report.finish(FAILED, "; ".join(d for n, ok, d in report.checks if not ok))
     report.segments_total = len(plan.segments)
-    if seed is not None:
-        seed_bytes, report.seed_source = seed_from_int(seed), f"--seed {seed}"
-    else:
-        post = next((a for a in verification.anchors if a["stage"] == "post" and a["network"] == "ethereum"
-                     and a.get("status") == "ok" and a.get("facts", {}).get("block_hash")), None)
-        if post is None:
-            return report.finish(CANNOT_CHECK, "no Ethereum anchor of the post tree to draw the segments from; "
-                                               "pass --seed to audit with a seed of your choosing")
-        block_hash = bytes.fromhex(str(post["facts"]["block_hash"]).removeprefix("0x"))
-        seed_bytes = draw_seed(block_hash, record.stages[-1].root)
-        report.seed_source = (f"keccak256(hash of block {post['facts'].get('block_number')} holding the post anchor, "
-                              f"0x{block_hash.hex()} || final root 0x{record.stages[-1].root.hex()})")
+    seed_bytes = _seed(seed, verification, record, report)
+    if seed_bytes is None:
+        return report.finish(CANNOT_CHECK, "no Ethereum anchor of the post tree to draw the segments from; "
+                                           "pass --seed to audit with a seed of your choosing")
     report.seed = "0x" + seed_bytes.hex()
     report.drawn = draw(seed_bytes, len(plan.segments), segments)
+    known = dict(STEPS)
+    if any(s.get("step") == hf_replay.STEP_NAME for s in plan.replay.values()):
+        known[hf_replay.STEP_NAME] = hf_replay.REPLAYER  # imports transformers: only for runs that name it
     for index in report.drawn:
-        report.results.append(_replay(plan, plan.segments[index], run_dir, data, tolerance, max_tolerance, {**STEPS, **(steps or {})}))
+        report.results.append(_replay(plan, plan.segments[index], run_dir, data, tolerance, max_tolerance, {**known, **(steps or {})}))
     failed = [r for r in report.results if r.status == "failed"]
     if failed:
         return report.finish(FAILED, "; ".join(f"{r.segment.describe()} not reproduced: {r.detail}" for r in failed))
@@ -201,15 +166,23 @@ def audit_run(run_dir: str | Path, *, segments: int, seed: int | None = None, to
     return report.finish(AUDITED, f"{len(report.drawn)} of {len(plan.segments)} segments replayed and reproduced")
 
 
+
+def _seed(seed: int | None, verification: Any, record: Record, report: AuditReport) -> bytes | None:
+    """The draw's seed: the auditor's own, else keccak256 of the post anchor's block hash and the
+    final root (unknown to the trainer when it committed); None without such an anchor."""
+    if seed is not None:
+        report.seed_source = f"--seed {seed}"
+        return seed_from_int(seed)
+    post = next((a for a in verification.anchors if a["stage"] == "post" and a["network"] == "ethereum"
+                 and a.get("status") == "ok" and a.get("facts", {}).get("block_hash")), None)
+    if post is None:
+        return None
+    block_hash = bytes.fromhex(str(post["facts"]["block_hash"]).removeprefix("0x"))
+    report.seed_source = (f"keccak256(hash of block {post['facts'].get('block_number')} holding the post anchor, "
+                          f"0x{block_hash.hex()} || final root 0x{record.stages[-1].root.hex()})")
+    return draw_seed(block_hash, record.stages[-1].root)
+
 # ---------------------------------------------------------------- the run's segments
-
-
-@dataclass(frozen=True)
-class Plan:
-    segments: list[Segment]
-    config: dict[str, Any]
-    replay: dict[int, dict[str, Any]]  # epoch -> its train.replay settings
-    orders: dict[int, Leaf]  # epoch -> its epoch file's leaf
 
 
 def _plan(record: Record, run_dir: Path, data: tuple[Any, Any], report: AuditReport) -> Plan | None:
@@ -264,12 +237,22 @@ def _plan(record: Record, run_dir: Path, data: tuple[Any, Any], report: AuditRep
     if (first[0], first[1]) != (1, 0):
         check("start state", False, f"expected the first state to be audit/e001-s000000, found {first[2].name}")
         return None
-    # links to the committed trajectory: init, every epoch end, final
-    links = [(first[2], pre, "the committed initial weights (pre)")]
+    if not _links_hold(run_dir, states, epochs, pre, post, check):
+        return None
+    segments = _segments(states, replay, check)
+    return Plan(segments, dict(record.config), replay, orders) if segments is not None else None
+
+
+def _links_hold(run_dir: Path, states: list[tuple[int, int, Leaf, Stage]], epochs: list[Stage], pre: Stage, post: Stage,
+                check: Callable[[str, bool, str], bool]) -> bool:
+    """The committed states' weights equal the trajectory's trees: init, every epoch end, final
+    (every link checked, each one's result noted)."""
+    links = [(states[0][2], pre, "the committed initial weights (pre)")]
     for number, stage in enumerate(epochs, start=1):
         end = max((s for s in states if s[0] == number), key=lambda s: s[1])
         links.append((end[2], stage, f"{stage.name}'s weights"))
     links.append((states[-1][2], post, "the final weights (post)"))
+    ok = True
     for leaf, stage, what in links:
         weights = _read(run_dir, leaf).group("model/")
         expected = {x.name: x for x in stage.leaves if x.kind == models.PARAM_KIND}
@@ -277,9 +260,14 @@ def _plan(record: Record, run_dir: Path, data: tuple[Any, Any], report: AuditRep
         same = found == expected
         ok &= check(f"{leaf.name} weights", same, f"equal to {what}" if same else
                     f"differ from {what}: {sum(1 for k in expected if found.get(k) != expected[k])} of {len(expected)} tensors")
-    if not ok:
-        return None
-    segments = []
+    return ok
+
+
+def _segments(states: list[tuple[int, int, Leaf, Stage]], replay: dict[int, dict[str, Any]],
+              check: Callable[[str, bool, str], bool]) -> list[Segment] | None:
+    """Consecutive committed states joined into segments (across an epoch's end too); None where
+    two cannot be joined."""
+    segments: list[Segment] = []
     for (ea, sa, la, _), (eb, sb, lb, _) in zip(states, states[1:]):
         if eb == ea:
             segments.append(Segment(len(segments), ea, sa, sb, la, lb))
@@ -288,7 +276,7 @@ def _plan(record: Record, run_dir: Path, data: tuple[Any, Any], report: AuditRep
         else:
             check("segments", False, f"no segment joins {la.name} to {lb.name}")
             return None
-    return Plan(segments, dict(record.config), replay, orders)
+    return segments
 
 
 def _well_named(leaf: Leaf) -> bool:
@@ -299,19 +287,6 @@ def _well_named(leaf: Leaf) -> bool:
         return False
 
 
-def _read(run_dir: Path, leaf: Leaf) -> train_state.Loaded:
-    """A state or epoch file, its bytes re-hashed against the anchored leaf before they are decoded."""
-    try:
-        data = train_state.read_bounded(run_dir, leaf.name, leaf.size)
-    except FileNotFoundError:
-        raise FormatError(f"{leaf.name}: file not found in the run folder") from None
-    except OSError as e:
-        raise FormatError(f"{leaf.name}: expected a readable regular file, found {e.strerror or e}") from None
-    if hash_bytes(data) != leaf.digest or len(data) != leaf.size:
-        raise FormatError(f"{leaf.name}: its bytes no longer hash to the anchored leaf 0x{leaf.digest.hex()}")
-    return train_state.decode(leaf.name, data)
-
-
 def _order(run_dir: Path, leaf: Leaf) -> np.ndarray:
     order = _read(run_dir, leaf).tensors.get("order")
     if order is None or order.dtype != torch.int64 or order.dim() != 1:
@@ -320,147 +295,6 @@ def _order(run_dir: Path, leaf: Leaf) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- replaying one segment
-
-
-def _replay(plan: Plan, segment: Segment, run_dir: Path, data: tuple[Any, Any], tolerance: float | None,
-            max_tolerance: float, steps: Mapping[str, Replayer]) -> SegmentResult:
-    settings = plan.replay[segment.epoch]
-    recorded = settings.get("tolerance")
-    mode = "tolerance" if tolerance is not None or settings.get("mode") == "tolerance" else "exact"
-    threshold = tolerance if tolerance is not None else recorded
-    result = SegmentResult(segment, "cannot check", mode, "", threshold=threshold)
-    if mode == "tolerance" and tolerance is None:
-        if isinstance(recorded, bool) or not isinstance(recorded, (int, float)) or not 0 < recorded <= max_tolerance:
-            result.status, result.detail = "failed", (f"the run records tolerance {recorded!r}; this verifier accepts a "
-                                                      f"positive tolerance up to {max_tolerance}")
-            return result
-    name = settings.get("step")
-    replayer = steps.get(name) if isinstance(name, str) else None
-    if replayer is None:
-        result.detail = f"no replayer for the committed step {settings.get('step')!r} (known: {', '.join(sorted(steps))})"
-        return result
-    started = time.perf_counter()
-    try:
-        start, end = _read(run_dir, segment.start), _read(run_dir, segment.end)
-        epoch_file = _read(run_dir, plan.orders[segment.epoch])
-        rng_source = epoch_file if segment.first == 0 else start
-        model, optimizer = replayer.build(plan.config)
-        model.load_state_dict(start.group("model/"), strict=True)
-        if start.meta.get("epoch") != _epoch_of(segment, start) or start.meta.get("step") != _step_of(segment, start):
-            raise FormatError(f"{segment.start.name}: its metadata names another position")
-        _load_optimizer(optimizer, start)
-        order = epoch_file.tensors["order"]
-        with _replay_environment(settings, rng_source):
-            replayer.run(model, optimizer, data[0], order, int(settings["batch_size"]), segment.first, segment.last, plan.config)
-    except (FormatError, KeyError, ValueError, TypeError, RuntimeError) as e:
-        result.status, result.detail = "failed", f"cannot replay from the committed state: {' '.join(str(e).split())[:200]}"
-        result.seconds = time.perf_counter() - started
-        return result
-    result.seconds = time.perf_counter() - started
-    replayed = models.state_dict_of(model)
-    committed_end, committed_start = end.group("model/"), start.group("model/")
-    result.distance = _distance(replayed, committed_end, committed_start)
-    if mode == "exact":
-        weights_equal = set(state_dict_leaves(replayed)) == set(state_dict_leaves(committed_end))
-        optim_equal = _optimizer_tensors(optimizer) == {k: hash_bytes(v.numpy().tobytes()) for k, v in end.group("optim/").items()}
-        if weights_equal and optim_equal:
-            result.status, result.detail = "reproduced", "weights and optimizer state bit-exact (digests equal)"
-        else:
-            what = "weights" if not weights_equal else "optimizer state"
-            result.status, result.detail = "failed", f"{what} differ from {segment.end.name}: normalised distance {result.distance:.6g}"
-    else:
-        ok = result.distance <= threshold
-        result.status = "reproduced" if ok else "failed"
-        result.detail = f"normalised distance {result.distance:.6g} {'<=' if ok else '>'} tolerance {threshold:g}"
-    return result
-
-
-def _epoch_of(segment: Segment, start: train_state.Loaded) -> int:
-    return train_state.parse_state_name(segment.start.name)[0]
-
-
-def _step_of(segment: Segment, start: train_state.Loaded) -> int:
-    return train_state.parse_state_name(segment.start.name)[1]
-
-
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, bytes]:
-    tensors, _ = train_state.state_tensors({}, optimizer)
-    return {k.removeprefix("optim/"): hash_bytes(v.numpy().tobytes()) for k, v in tensors.items()}
-
-
-def _load_optimizer(optimizer: torch.optim.Optimizer, start: train_state.Loaded) -> None:
-    groups = start.meta.get("param_groups")
-    current = optimizer.state_dict()
-    if not isinstance(groups, list) or len(groups) != len(current["param_groups"]):
-        raise FormatError(f"{start.name}: expected {len(current['param_groups'])} optimizer param groups, found {groups!r:.80}")
-    merged = []
-    for mine, theirs in zip(current["param_groups"], groups):
-        if not isinstance(theirs, dict) or theirs.get("params") != mine["params"]:
-            raise FormatError(f"{start.name}: optimizer param groups do not match the model's parameters")
-        group = dict(mine)
-        for key, value in theirs.items():  # the schedule's position (lr, betas, ...): plain numbers only
-            if key in mine and key != "params" and _plain_value(value):
-                group[key] = tuple(value) if isinstance(mine[key], tuple) else value
-        merged.append(group)
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for name, tensor in start.group("optim/").items():
-        index, _, key = name.partition("/")
-        if not index.isdigit() or not key:
-            raise FormatError(f"{start.name}: unexpected optimizer tensor {name!r}")
-        state.setdefault(int(index), {})[key] = tensor
-    optimizer.load_state_dict({"state": state, "param_groups": merged})
-
-
-def _plain_value(value: Any) -> bool:
-    if isinstance(value, list):
-        return len(value) <= 8 and all(_plain_value(v) for v in value)
-    return value is None or isinstance(value, (bool, int, float, str))
-
-
-def _distance(replayed: Mapping[str, Any], end: Mapping[str, Any], start: Mapping[str, Any]) -> float:
-    """||W' - W_end|| / ||W_end - W_start|| over the floating-point weights (PoL's distance,
-    normalised by how far the segment moved the weights)."""
-    off = moved = 0.0
-    for name, value in end.items():
-        value = torch.as_tensor(value)
-        if not value.is_floating_point() or name not in replayed or name not in start:
-            continue
-        mine = torch.as_tensor(replayed[name]).to(torch.float64)
-        if mine.shape != value.shape:
-            return math.inf
-        off += float(((mine - value.to(torch.float64)) ** 2).sum())
-        moved += float(((value.to(torch.float64) - torch.as_tensor(start[name]).to(torch.float64)) ** 2).sum())
-    if moved == 0.0:
-        return 0.0 if off == 0.0 else math.inf
-    return math.sqrt(off) / math.sqrt(moved)
-
-
-class _replay_environment:
-    """The run's RNG states, determinism and thread count for the replay; the verifier's own restored after."""
-
-    def __init__(self, settings: Mapping[str, Any], source: train_state.Loaded) -> None:
-        self.settings, self.source = settings, source
-
-    def __enter__(self) -> None:
-        self.saved = (torch.get_rng_state(), np.random.get_state(), random.getstate(),
-                      torch.are_deterministic_algorithms_enabled(), torch.get_num_threads())
-        threads = self.settings.get("threads")
-        if isinstance(threads, int) and not isinstance(threads, bool) and 1 <= threads <= 256:
-            torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(bool(self.settings.get("deterministic", True)))
-        try:
-            train_state.restore_rng(self.source.tensors, self.source.meta)
-        except BaseException:
-            self.__exit__()  # a malformed state leaves the verifier's own settings as they were
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        torch_rng, numpy_rng, python_rng, deterministic, threads = self.saved
-        torch.set_rng_state(torch_rng)
-        np.random.set_state(numpy_rng)
-        random.setstate(python_rng)
-        torch.use_deterministic_algorithms(deterministic)
-        torch.set_num_threads(threads)
 
 
 def summary(report: AuditReport) -> str:

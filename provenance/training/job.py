@@ -153,25 +153,7 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
     tracker = None
     if options.provenance:
         started = time.perf_counter()
-        data_leaves = init_leaves = None
-        if hasher is not None:  # every rank hashes its shard; rank 0 gets all leaves
-            train_leaves = hasher.dataset_leaves((x_train, y_train), "train")
-            test_leaves = hasher.dataset_leaves((x_test, y_test), "test")
-            init_leaves = hasher.weight_leaves(model.state_dict())
-            data_leaves = train_leaves + test_leaves if main else None
-        if main:
-            tracker = ProvenanceTracker(options.base_dir, options.config, run_id=options.run_id or new_run_id("digits" if not options.mnist_dir else "mnist"),
-                                        identity=options.identity)
-            if cluster is not None:
-                tracker.record.artifacts["distributed"] = cluster.describe()
-            hooks.phase("hashing data")
-            tracker.track_data((x_train, y_train), (x_test, y_test), source=descriptor, leaves=data_leaves)
-            hooks.phase("hashing model")
-            tracker.track_model(model, param_leaves=init_leaves)
-            hooks.phase("anchoring pre")
-            # Sent, not awaited: the confirmation comes in beside training (chain order is kept:
-            # every epoch's anchor goes out after it).
-            tracker.store_merkle_on_blockchain_before_training(options.training_config(descriptor), wait=False)
+        tracker = _track_before(options, cluster, hooks, descriptor, ((x_train, y_train), (x_test, y_test)), model)
         phases["provenance_before_s"] = time.perf_counter() - started
     epoch_trees = bool(tracker and tracker.settings.storage_options.store_epoch_checkpoints)
     if hasher is not None:
@@ -180,11 +162,7 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
     features, labels = torch.from_numpy(x_train).to(device), torch.from_numpy(y_train).to(device)
     variant = _variant(options, model, features, labels, cluster)
     if tracker is not None and epoch_trees and options.audit and type(variant) in (variants.Plain, variants.Sharded):
-        from .replay import STEP_NAME
-
-        tracker.track_optimizer(variant.optimizer, step=STEP_NAME, batch_size=options.batch_size, sampler_seed=options.seed,
-                                audit_every=options.audit_every, tolerance=options.audit_tolerance)
-        variant.tracker = tracker
+        _track_audit(options, tracker, variant)
     history: list[dict[str, Any]] = []
     privacy_history: list[dict[str, Any]] = []
     phases["train_s"] = phases["provenance_epochs_s"] = 0.0
@@ -219,10 +197,55 @@ def _train(options: TrainOptions, cluster: Cluster | None, hooks: Hooks) -> Trai
     final_leaves = hasher.weight_leaves(model.state_dict()) if hasher is not None else None
     if tracker is None:
         return result
+    return _track_after(options, hooks, tracker, result, final_leaves, variant.spent())
+
+
+
+def _track_audit(options: TrainOptions, tracker: ProvenanceTracker, variant: Any) -> None:
+    """Proof of training: the optimizer's state, the batch order and the RNG committed each epoch."""
+    from .replay import STEP_NAME
+
+    tracker.track_optimizer(variant.optimizer, step=STEP_NAME, batch_size=options.batch_size, sampler_seed=options.seed,
+                            audit_every=options.audit_every, tolerance=options.audit_tolerance)
+    variant.tracker = tracker
+
+def _track_before(options: TrainOptions, cluster: Cluster | None, hooks: Hooks, descriptor: dict[str, Any],
+                  data: tuple[Any, Any], model: Any) -> ProvenanceTracker | None:
+    """The pre-training tree: data and initial weights hashed (on every rank where a cluster
+    shares the work), the tracker made on rank 0 and the pre root sent. None on other ranks."""
+    main = cluster is None or cluster.rank == 0
+    hasher = cluster.hasher if cluster else None
+    data_leaves = init_leaves = None
+    if hasher is not None:  # every rank hashes its shard; rank 0 gets all leaves
+        train_leaves = hasher.dataset_leaves(data[0], "train")
+        test_leaves = hasher.dataset_leaves(data[1], "test")
+        init_leaves = hasher.weight_leaves(model.state_dict())
+        data_leaves = train_leaves + test_leaves if main else None
+    if not main:
+        return None
+    tracker = ProvenanceTracker(options.base_dir, options.config, run_id=options.run_id or new_run_id("digits" if not options.mnist_dir else "mnist"),
+                                identity=options.identity)
+    if cluster is not None:
+        tracker.record.artifacts["distributed"] = cluster.describe()
+    hooks.phase("hashing data")
+    tracker.track_data(data[0], data[1], source=descriptor, leaves=data_leaves)
+    hooks.phase("hashing model")
+    tracker.track_model(model, param_leaves=init_leaves)
+    hooks.phase("anchoring pre")
+    # Sent, not awaited: the confirmation comes in beside training (chain order is kept:
+    # every epoch's anchor goes out after it).
+    tracker.store_merkle_on_blockchain_before_training(options.training_config(descriptor), wait=False)
+    return tracker
+
+
+def _track_after(options: TrainOptions, hooks: Hooks, tracker: ProvenanceTracker, result: TrainResult,
+                 final_leaves: Any, privacy: Any) -> TrainResult:
+    """The post-training tree anchored, the run verified and reported if asked, its timings saved."""
+    phases = result.phases
     hooks.phase("anchoring post")
     started = time.perf_counter()
-    results = {"test_accuracy": accuracy, "epochs": options.epochs}
-    tracker.store_merkle_on_blockchain_after_training(results, param_leaves=final_leaves, privacy=variant.spent())
+    results = {"test_accuracy": result.accuracy, "epochs": options.epochs}
+    tracker.store_merkle_on_blockchain_after_training(results, param_leaves=final_leaves, privacy=privacy)
     phases["provenance_after_s"] = time.perf_counter() - started
     result.run_dir = tracker.run_dir
     result.roots = {s.name: "0x" + s.root.hex() for s in tracker.record.stages}

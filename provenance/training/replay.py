@@ -28,11 +28,14 @@ STEP_NAME = "provenance.smallcnn-adam/v1"
 class Replayer:
     """`build(config)`: a fresh model and its optimizer as the run made them; `run(model,
     optimizer, train, order, batch_size, first, last, config)`: optimizer steps `first` to
-    `last - 1` of an epoch whose samples come in `order` (a 1-d int64 tensor) from `train`."""
+    `last - 1` of an epoch whose samples come in `order` (a 1-d int64 tensor) from `train`;
+    `positioned`: `run` also takes `global_step=`, the optimizer steps before `first` over the
+    whole run, counted by the verifier (what an LR schedule needs)."""
 
     name: str
     build: Callable[[Mapping[str, Any]], tuple[nn.Module, torch.optim.Optimizer]]
     run: Callable[..., None]
+    positioned: bool = False
 
 
 def _number(config: Mapping[str, Any], key: str, default: Any = None) -> Any:

@@ -39,44 +39,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..digests import context, datasets, models, shard_tracking, train_state
+from ..digests import context, datasets, models, train_state
+from ..digests.shards import tracking as shard_tracking
 from ..record import runlock
 from ..anchoring import AnchorResult, Anchors
 from ..anchors.base import AnchorBackend
-from ..record.receipts import AnchorState, Receipt, now_iso
+from ..record.receipts import AnchorState, now_iso
 from ..config import ProvenanceConfig, load_settings, refuse_secrets
-from ..errors import AnchorError, ConfigError, ProvenanceError
-from ..files import atomic_write_json
+from ..errors import ConfigError, ProvenanceError
+from ..files import CONFIG_FILE, FINAL_MODEL_FILE, INIT_MODEL_FILE, RECORD_FILE, atomic_write_json
 from ..digests.hashing import CANONICALIZATION
 from ..merkle import Leaf
-from ..digests.privacy import METRICS_KEY as PRIVACY_KEY
-from ..digests.privacy import KIND as privacy_kind
-from ..record import IDENTITY_ETHEREUM, RUN_ID, RUN_NONCE, Record, Stage, check_run_id, ethereum_identity_leaf, kinds
+from ..record import Record, Stage, check_run_id, ethereum_identity_leaf, kinds
 from .background import Ahead, EpochWork
+from .tracker_values import NETWORK_KEYS, _refuse_secrets_in_training_config, _value_leaves, _with_privacy  # noqa: F401 - NETWORK_KEYS: its old home
+from .tracker_anchors import TrackerAnchoring
+from .tracker_audit import AuditTracking
 
 log = logging.getLogger(__name__)
-
-RECORD_FILE = "record.json"
-CONFIG_FILE = "config.json"
-INIT_MODEL_FILE = "model_init.safetensors"
-FINAL_MODEL_FILE = "model.safetensors"
-
-
-def _with_privacy(values: dict[str, Any], privacy: Mapping[str, Any] | None) -> dict[str, Any]:
-    if privacy is None:
-        return values
-    if PRIVACY_KEY in values:
-        raise ProvenanceError(f"metrics: {PRIVACY_KEY!r} is where the DP accounting goes; expected no metric of that name")
-    return values | {PRIVACY_KEY: dict(privacy)}
-
-
-def _value_leaves(kind: str, values: Mapping[str, Any], privacy: Mapping[str, Any] | None,
-                  encode: context.Encode) -> list[Leaf]:
-    """One leaf per metric or result; the DP accounting as its own `privacy` leaves."""
-    if privacy is None:
-        return kinds.make(kind, values, encode)
-    rest = {k: v for k, v in values.items() if k != PRIVACY_KEY}
-    return kinds.make(kind, rest, encode) + kinds.make(privacy_kind, values[PRIVACY_KEY], encode)
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -87,7 +67,7 @@ def checkpoint_file(epoch: int) -> str:
     return f"checkpoints/epoch-{epoch:03d}.safetensors"
 
 
-class ProvenanceTracker:
+class ProvenanceTracker(TrackerAnchoring, AuditTracking):
     """Hashes a run's data, model, config, code and environment into chained Merkle trees,
     anchors their roots and verifies them."""
 
@@ -201,7 +181,7 @@ class ProvenanceTracker:
         `leaves`: the samples' leaves already hashed elsewhere (by the ranks of a distributed
         job, `provenance.digests.sharding`); verification re-hashes the data all the same.
         `engine` ('local', 'dask' or an engine) or `shard_size`: commit to the data in shards, one
-        `data.shard` leaf each, hashed on that engine (`provenance.digests.shard_tracking`); `train_data`
+        `data.shard` leaf each, hashed on that engine (`provenance.digests.shards.tracking`); `train_data`
         may then also be a sharded source on disk (a folder, .tar or .parquet shards).
 
         `train_data` may also be where the data lives, so that `provenance verify` re-loads it: a
@@ -290,37 +270,6 @@ class ProvenanceTracker:
         self._timing("build_pre_tree_s", started)
         return self._anchor_if("pre", "store_before_training", wait=wait, submit=not wait, save=True)
 
-    def _identity_leaves(self) -> list[Leaf]:
-        """A random nonce, and the Ethereum account that will anchor every stage (when Ethereum is
-        one of the networks): verification checks each anchor was made by it."""
-        leaves = kinds.make(RUN_NONCE, secrets.token_bytes(32)) + kinds.make(RUN_ID, self.run_id)
-        sending = self.anchors.enabled and "ethereum" in self.anchors.networks
-        if self._identity is not None:
-            if sending and (signer := self._ethereum_identity()) != self._identity:
-                raise ConfigError(f"identity: expected the signer of this run's anchors ({signer}) to be the committed "
-                                  f"identity {self._identity}; train with anchoring off to anchor later with that account")
-            leaves += kinds.make(IDENTITY_ETHEREUM, self._identity)
-        elif sending:
-            leaves += kinds.make(IDENTITY_ETHEREUM, self._ethereum_identity())
-        return leaves
-
-    def _ethereum_identity(self) -> str:
-        try:
-            backend = self.anchors.backend("ethereum")
-        except AnchorError as e:
-            from ..anchors.ethereum.keys import signer_from_environment  # the node is down: a key in the environment still names us
-
-            signer = signer_from_environment()
-            if signer is None:
-                raise AnchorError(f"cannot tell which Ethereum account will anchor this run ({e}); the pre-training tree "
-                                  "commits to it: start the node or set ETH_PRIVATE_KEY / PROVENANCE_ETH_ACCOUNT") from None
-            return signer.address
-        address = getattr(backend, "signer_address", None)  # an Ethereum backend given by the caller may be any object
-        if address is None:
-            raise ConfigError("Ethereum: expected a signer (ETH_PRIVATE_KEY, PROVENANCE_ETH_ACCOUNT or a node account), "
-                              "found none; the pre-training tree commits to the account that anchors the run")
-        return address
-
     def track_epoch(self, epoch: int, model: Any = None, metrics: Mapping[str, Any] | None = None, *,
                     privacy: Mapping[str, Any] | None = None, param_leaves: Sequence[Leaf] | None = None,
                     background: bool = False) -> bytes | None:
@@ -353,44 +302,6 @@ class ProvenanceTracker:
 
     # ------------------------------------------------------------------ proof of training (`provenance audit`)
 
-    def track_optimizer(self, optimizer: Any, *, step: str, batch_size: int, sampler_seed: int | None = None,
-                        audit_every: int | None = None, tolerance: float | None = None) -> None:
-        """Commit what a replay of training needs (`provenance.training.audit_trail`): from now on
-        each epoch tree holds the epoch's sample order, the RNG states at its start, the training
-        state (weights, every `optimizer` state tensor, RNG, learning rate) at its end and, with
-        `audit_every=N`, after every N optimizer steps; files under `audit/` in the run folder.
-        Then call `track_batch_order(order)` at each epoch's start and `track_step()` after each
-        optimizer step. `step` names the training step a verifier replays (`provenance.training.replay`);
-        `tolerance`: None for bit-exact replay (deterministic CPU), else the normalised distance
-        a replayed segment may be off by (GPU kernels). Call after `track_model`, before the first step."""
-        from .audit_trail import AuditTrail, TrailOptions
-
-        options = TrailOptions(step, batch_size, sampler_seed, audit_every, tolerance)
-        options.check()
-        if self._trail is not None:
-            raise ProvenanceError("track_optimizer: expected one call per run, found a second")
-        if not self.settings.storage_options.store_epoch_checkpoints:
-            raise ConfigError("track_optimizer: proof of training commits into the epoch trees; expected "
-                              "storage_options.store_epoch_checkpoints on, found it off")
-        self._trail = AuditTrail(self.run_dir, self._require_model(), optimizer, options)
-
-    def track_batch_order(self, order: Any) -> None:
-        """At an epoch's start: its sample indices in the order the batches will take them."""
-        if self._trail is None:
-            raise ProvenanceError("track_batch_order: expected track_optimizer() first, found none")
-        started = time.perf_counter()
-        self._trail.begin_epoch(order)
-        self._timing("audit_trail_s", started, accumulate=True)
-
-    def track_step(self) -> None:
-        """After each optimizer step (a state file every `audit_every` steps)."""
-        if self._trail is not None:
-            every = self._trail.options.audit_every
-            started = time.perf_counter() if every else 0.0
-            self._trail.after_step()
-            if every and self._trail.step % every == 0:
-                self._timing("audit_trail_s", started, accumulate=True)
-
     def _epoch_tree(self, epoch: int, state: dict[str, Any], metrics: dict[str, Any], privacy: Mapping[str, Any] | None,
                     param_leaves: Sequence[Leaf] | None, started: float, audit: tuple[list[Leaf], dict[str, Any]] | None = None) -> bytes:
         if self._epochs.in_worker:
@@ -410,26 +321,6 @@ class ProvenanceTracker:
         self._timing("epoch_trees_s", started, accumulate=True)
         self._anchor_epoch(name)
         return self.record.stage(name).root
-
-    def _anchor_epoch(self, stage: str) -> None:
-        """Anchor an epoch root in the background. While more epochs wait behind this one (the
-        background thread is behind training: short epochs, or a busy machine), the root is only
-        queued in the outbox (durably), and goes out with the roots behind it when the last of
-        them is built: on Ethereum in one batch transaction, each epoch's receipt proving its root
-        on-chain (as `provenance anchor --batch` does). One transaction, fee and block instead of
-        one per epoch; chain order holds, since the batch is sent after every stage before it."""
-        started = time.perf_counter()
-        if self._should_anchor(stage, "store_epoch_checkpoints"):
-            behind = self._epochs.in_worker and self._epochs.behind
-            if not (behind or self._held):
-                self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=False)
-            else:
-                self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=False, send=False)
-                self._held.append(stage)
-                if not behind:
-                    held, self._held = self._held, []
-                    self.anchors.send_together(self.record.run_id, [(name, self.record.stage(name).root) for name in held])
-        self._timing("anchor_s", started, accumulate=True)
 
     def store_merkle_on_blockchain_after_training(self, results: Mapping[str, Any], model: Any = None, *,
                                                   privacy: Mapping[str, Any] | None = None,
@@ -455,69 +346,12 @@ class ProvenanceTracker:
 
     # ------------------------------------------------------------------ anchors, verification, reports
 
-    def anchor_pending(self) -> dict[str, dict[str, Receipt]]:
-        """Queue every stage that should be anchored and is not confirmed yet, deliver what is due
-        in the outbox, and return this run's receipts by stage. A loaded run is locked meanwhile
-        (refused while a training still writes it)."""
-        self._epochs.finish()
-        self.anchors.check_signer(self.record)  # before anything is queued: refused runs leave no outbox entry
-        fd = runlock.hold(self.run_dir, self.run_id) if self._loaded and self._lock_fd is None else None
-        try:
-            for stage in self.record.stages:
-                if self._should_anchor(stage.name) or self.record.receipts_for(stage.name):
-                    self.anchors.anchor_stage(self.record, self.run_dir, stage.name, wait=False)
-            self.anchors.drain()
-            self.anchors.retry(run_id=self.run_id)
-            self.anchors.sync_receipts(self.record)
-            self.save()
-        finally:
-            runlock.release(fd)
-        return {s.name: self.record.receipts_for(s.name) for s in self.record.stages if self.record.receipts_for(s.name)}
-
-    def verify_blockchain_provenance(self) -> dict[str, Any]:
-        """Verify the run as a fresh process would: re-hash artifacts, recompute roots, check the
-        chain and every anchor. Returns the report as a dict (`ok`, `chain_integrity`, ...)."""
-        from ..verification.verify import verify_run
-
-        self._epochs.finish()
-        if not self._loaded:
-            self.anchors.drain()
-            self.save()  # a loaded run is verified as found on disk, never rewritten first
-        train, test = self._datasets or (None, None)
-        report = verify_run(self.run_dir, anchors=self.anchors, datasets=(train, test) if self._datasets else None)
-        self._last_report = report
-        return report.to_json()
-
-    def save_blockchain_report(self) -> Path:
-        """Write `report.json`, `report.md` and `report.html` into the run folder (verifying first if needed)."""
-        from ..verification.report import write_reports
-
-        if self._last_report is None:
-            self.verify_blockchain_provenance()
-        return write_reports(self.record, self._last_report, self.run_dir)
-
     def save(self) -> Path:
         """Write the record (with the outbox's current receipts) atomically; returns its path."""
         self._epochs.finish()
         if self.anchors.enabled and self.record.receipts:
             self.anchors.sync_receipts(self.record)
         return self.record.save(self.run_dir / RECORD_FILE)
-
-    def get_blockchain_status(self) -> dict[str, Any]:
-        """Whether anchoring is on, which networks, and every stored root with its receipts."""
-        return {
-            "blockchain_enabled": self.anchors.enabled,
-            "networks": self.anchors.networks,
-            "run_id": self.run_id,
-            "stored_hashes": [
-                {
-                    "stage": stage.name,
-                    "root": "0x" + stage.root.hex(),
-                    "anchors": {n: r.to_json() for n, r in self.record.receipts_for(stage.name).items()},
-                }
-                for stage in self.record.stages
-            ],
-        }
 
     @classmethod
     def load(cls, run_dir: str | Path, config: Mapping[str, Any] | str | Path | None = None, **kwargs: Any) -> ProvenanceTracker:
@@ -531,32 +365,6 @@ class ProvenanceTracker:
         return tracker
 
     # ------------------------------------------------------------------ internals
-
-    def _anchor_if(self, stage: str, option: str, wait: bool = True, submit: bool = False,
-                   save: bool = False) -> AnchorResult:
-        """Anchor `stage` if `option` is on. Epoch roots go out in the background (`wait=False`)
-        so training does not wait for the network; the post-training anchor waits for them.
-        `submit`: send now, await in the background (see `Anchors.anchor_root`). The record is
-        written afterwards when waiting, and with `save` also when not."""
-        started = time.perf_counter()
-        receipts = AnchorResult()
-        if self._should_anchor(stage, option):
-            if wait:
-                self.anchors.drain()
-            receipts = AnchorResult(self.anchors.anchor_stage(self.record, self.run_dir, stage, wait=wait, submit=submit))
-        self._timing("anchor_s", started, accumulate=True)
-        if wait or save:
-            # Epoch stages are not written to record.json one by one (the outbox already holds
-            # each anchored snapshot durably); the post-training save writes them all.
-            self.save()
-        return receipts
-
-    def _should_anchor(self, stage: str, option: str | None = None) -> bool:
-        if not self.anchors.enabled:
-            return False
-        if option is None:
-            option = "store_before_training" if stage == "pre" else "store_after_training" if stage == "post" else "store_epoch_checkpoints"
-        return bool(getattr(self.settings.storage_options, option))
 
     @staticmethod
     def _param_leaves(state: Mapping[str, Any], given: Sequence[Leaf] | None) -> list[Leaf]:
@@ -588,23 +396,3 @@ class ProvenanceTracker:
             self.record.timings[key] = round(self.record.timings.get(key, 0.0) * accumulate + elapsed, 6)
 
 
-NETWORK_KEYS = ("blockchain", "ethereum", "ipfs", "bitcoin")
-
-
-def _refuse_secrets_in_training_config(training_config: Mapping[str, Any]) -> None:
-    """The training config is written to the run folder, so a key in it is refused. The guide's
-    "Error Handling" example passes its "Best Practices" network dict here: that refusal says in
-    one line how to split the two."""
-    try:
-        refuse_secrets(training_config, "training config")
-    except ConfigError as e:
-        networks = [k for k in NETWORK_KEYS if isinstance(training_config, Mapping) and k in training_config]
-        if not networks:
-            raise
-        raise ConfigError(
-            f"training config: found network settings ({', '.join(networks)}) holding a private key where the "
-            "training settings go; split them: ProvenanceTracker(config={" + ", ".join(f"'{k}': ..." for k in networks)
-            + "}) for the networks (a key in a dict is used, never written), and "
-            "store_merkle_on_blockchain_before_training({'epochs': ..., 'batch_size': ...}) for what is written to the "
-            "run folder; nothing was written"
-        ) from e

@@ -14,6 +14,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from ..merkle.kinds import DATA_SAMPLE, DATA_SHARD
 from ..record import ACCURACY_KEYS, LOSS_KEYS, Record
 from .links import explorer_link
 from .verify import VerificationReport
@@ -111,8 +112,8 @@ def dataset_as_committed(record: Record) -> dict[str, Any]:
     pre = record.stages[0] if record.stages else None
     if pre is None:
         return dataset
-    samples = [leaf.name for leaf in pre.leaves if leaf.kind == "data.sample"]
-    shards = [leaf.size for leaf in pre.leaves if leaf.kind == "data.shard"]
+    samples = [leaf.name for leaf in pre.leaves if leaf.kind == DATA_SAMPLE]
+    shards = [leaf.size for leaf in pre.leaves if leaf.kind == DATA_SHARD]
     if shards:
         counts = {"train_samples": sum(shards)} if "test_samples" not in dataset else {}
     elif samples:

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..merkle.kinds import MODEL_FILE as FILE_KIND
 from ..digests.hashing import hash_bytes
 from ..errors import FormatError
 from ..record import Record
+from ..files import SIGNATURE_FILE
 
-SIGNATURE_FILE = "model.sig"
 PREDICATE_TYPE = "https://model_signing/signature/v1.0"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
-FILE_KIND = "model.file"
 _MAX_BUNDLE = 16 << 20  # a bundle holds one digest per file: 16 MiB is far more than any model's
 _ALGORITHMS = {"sha256": hashlib.sha256, "blake3": None}  # None: the leaf's own digest
 

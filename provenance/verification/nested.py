@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..merkle.kinds import DATA_SAMPLE
 from ..errors import FormatError, VerificationError
 from ..merkle import FORMAT as MERKLE_FORMAT
 from ..merkle import Leaf, MerkleTree, parse_bytes32, verify
@@ -159,10 +160,7 @@ def check_nested_on_network(proof: NestedProof, network: str = "local") -> list[
 def nested_call(anchor: Any, submitter: str, run_root: bytes, shard_proof: tuple[bytes, ...], shard_leaf: Leaf,
                 sample_proof: tuple[bytes, ...], sample: Leaf) -> bool:
     """`MLProvenance.verifyNestedInclusion` as an eth_call on an `EthereumAnchor`."""
-    call = anchor.contract.functions.verifyNestedInclusion(
-        anchor._submitter(submitter), run_root, list(shard_proof), (shard_leaf.name, shard_leaf.digest, shard_leaf.size),
-        list(sample_proof), (sample.kind, sample.name, sample.digest, sample.size))
-    return bool(anchor._call(call))
+    return bool(anchor.verify_nested_inclusion(run_root, shard_proof, shard_leaf, sample_proof, sample, submitter=submitter))
 
 
 def is_sharded(record: Record) -> bool:
@@ -172,7 +170,7 @@ def is_sharded(record: Record) -> bool:
 
 def maybe_prove(record: Record, kind: str, name: str, stage: str | None) -> NestedProof | None:
     """The nested proof for `data.sample:<shard>/<index>` in a sharded run, else None."""
-    if kind != "data.sample" or not is_sharded(record):
+    if kind != DATA_SAMPLE or not is_sharded(record):
         return None
     shard, index = parse_sample_ref(name)
     return prove_sample(record, shard, index, stage=stage)

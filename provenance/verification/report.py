@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ProvenanceError
-from ..files import atomic_write_bytes, atomic_write_json, read_json
+from ..files import HTML_FILE, REPORT_FILE, REPORT_MD_FILE, atomic_write_bytes, atomic_write_json, read_json
 from . import verdicts
 from ..record import Record
 from . import html as html_report
@@ -20,13 +20,12 @@ from .verify import VerificationReport
 
 __all__ = ["FORMAT", "HTML_FILE", "headline", "render_markdown", "report_json", "write_reports"]
 
-HTML_FILE = "report.html"
 
 
 def saved_finding(record: Record, verification: VerificationReport, run_dir: Path) -> str | None:
     """The verdict of the run's saved report when the new one must not replace it: a CANNOT CHECK
     (nothing could be asked) never overwrites a PASSED, FAILED or INCOMPLETE about the same trees."""
-    path = run_dir / "report.json"
+    path = run_dir / REPORT_FILE
     if verification.verdict != verdicts.CANNOT_CHECK or not path.is_file():
         return None
     try:
@@ -48,12 +47,12 @@ def write_reports(record: Record, verification: VerificationReport, run_dir: Pat
     returns the JSON report's path. The HTML needs matplotlib for its plots and says so without it.
     A saved finding is never replaced by a CANNOT CHECK (`saved_finding`): the files stay as they are."""
     if saved_finding(record, verification, run_dir) is not None:
-        return run_dir / "report.json"
+        return run_dir / REPORT_FILE
     data = report_json(record, verification)
     markdown = render_markdown(data).encode()
     page = html_report.render(data, html_report.figures(record, verification)).encode() if html else None
-    path = atomic_write_json(run_dir / "report.json", data)
-    atomic_write_bytes(run_dir / "report.md", markdown)
+    path = atomic_write_json(run_dir / REPORT_FILE, data)
+    atomic_write_bytes(run_dir / REPORT_MD_FILE, markdown)
     if page is not None:
         atomic_write_bytes(run_dir / HTML_FILE, page)
     return path
@@ -97,23 +96,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines += ["", "## Could not be checked (CANNOT CHECK)", ""] + [f"- {_md(x)}" for x in v["unchecked"]]
     if v.get("data_sources"):
         lines += ["", "## Data checked", ""] + [f"- {_md(k)}: `{_md(p)}`" for k, p in v["data_sources"].items()]
-    lines += ["", "## Anchors", "", "| stage | network | state | verified | anchored by | when | block | where to look |",
-              "|---|---|---|---|---|---|---|---|"]
-    for a in anchor_rows(data):
-        where = ", ".join(f"{k} `{_md(val)}`" for k, val in a["where"].items())
-        if a["link"]:
-            where += f" ([explorer]({a['link']}))"
-        by = _md(a["submitter"] or "—") + ("" if a["submitter_from_chain"] or not a["submitter"] else " (per receipt)")
-        when = _md(a["when"] or "—") + ("" if a["when_from_chain"] or not a["when"] else " (per receipt)")
-        lines.append(f"| {_md(a['stage'])} | {_md(a['network'])} | {_md(a['state'])} | {_md(a['verified'])} | {by} | {when} | "
-                     f"{_md(a['block'] if a['block'] is not None else '—')} | {where or '—'} |")
-    if data.get("privacy"):
-        target = data["privacy"]["target"]
-        lines += ["", f"## Differential privacy (target epsilon {target.get('target_epsilon')}, delta {target.get('delta')}, "
-                  f"max grad norm {target.get('max_grad_norm')})", "",
-                  "| tree | epsilon | delta | steps | noise multiplier | sample rate | accountant |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {_md(h['stage'])} | {h['epsilon']:.4f} | {h['delta']:g} | {_md(h['steps'])} | {h['noise_multiplier']:.4f} | "
-                  f"{h['sample_rate']:.5f} | {_md(h['accountant'])} |" for h in data["privacy"]["history"]]
+    lines += _anchor_lines(data) + _privacy_lines(data.get("privacy"))
     if v["changes"]:
         lines += ["", "## Changed leaves", ""] + [f"- **{_md(c['description'])}**: recorded {_md(c['recorded'])}, found {_md(c['found'])}"
                                                   for c in v["changes"]]
@@ -126,6 +109,31 @@ def render_markdown(data: dict[str, Any]) -> str:
                                                  if isinstance(val, numbers.Real)]
     return "\n".join(lines) + "\n"
 
+
+
+def _anchor_lines(data: dict[str, Any]) -> list[str]:
+    lines = ["", "## Anchors", "", "| stage | network | state | verified | anchored by | when | block | where to look |",
+             "|---|---|---|---|---|---|---|---|"]
+    for a in anchor_rows(data):
+        where = ", ".join(f"{k} `{_md(val)}`" for k, val in a["where"].items())
+        if a["link"]:
+            where += f" ([explorer]({a['link']}))"
+        by = _md(a["submitter"] or "—") + ("" if a["submitter_from_chain"] or not a["submitter"] else " (per receipt)")
+        when = _md(a["when"] or "—") + ("" if a["when_from_chain"] or not a["when"] else " (per receipt)")
+        lines.append(f"| {_md(a['stage'])} | {_md(a['network'])} | {_md(a['state'])} | {_md(a['verified'])} | {by} | {when} | "
+                     f"{_md(a['block'] if a['block'] is not None else '—')} | {where or '—'} |")
+    return lines
+
+
+def _privacy_lines(privacy: dict[str, Any] | None) -> list[str]:
+    if not privacy:
+        return []
+    target = privacy["target"]
+    lines = ["", f"## Differential privacy (target epsilon {target.get('target_epsilon')}, delta {target.get('delta')}, "
+             f"max grad norm {target.get('max_grad_norm')})", "",
+             "| tree | epsilon | delta | steps | noise multiplier | sample rate | accountant |", "|---|---|---|---|---|---|---|"]
+    return lines + [f"| {_md(h['stage'])} | {h['epsilon']:.4f} | {h['delta']:g} | {_md(h['steps'])} | {h['noise_multiplier']:.4f} | "
+                    f"{h['sample_rate']:.5f} | {_md(h['accountant'])} |" for h in privacy["history"]]
 
 
 def _md(value: Any) -> str:

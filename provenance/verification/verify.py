@@ -21,131 +21,21 @@ these checks answer is the README's.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..digests import datasets as dataset_files
-from ..digests import privacy, shard_tracking
+from ..digests import privacy
+from .shards import check_run_shards
 from ..anchoring import Anchors
 from ..config import ProvenanceConfig, load_settings
 from ..errors import FormatError, ProvenanceError
-from ..record.receipts import AnchorState, Receipt, Status
 from ..merkle import Leaf, MerkleTree
 from ..record import CHAIN_PREV, Record
 from ..record.kinds import KINDS, RunFiles, accounting_json, has_privacy
-from . import verdicts
-from .scope import unattributed
-
-RECORD_FILE = "record.json"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    incomplete: bool = False  # failing it means something is missing (INCOMPLETE), not that something is wrong
-    unchecked: bool = False  # failing it means it could not be checked (a network down, data not given): CANNOT CHECK
-
-
-@dataclass(frozen=True)
-class LeafChange:
-    """One leaf whose artifact no longer hashes to the recorded value."""
-
-    stage: str
-    kind: str
-    name: str
-    change: str  # "changed", "missing" (recorded, not found now) or "unexpected" (found, not recorded)
-    recorded: str | None
-    found: str | None
-
-    def describe(self) -> str:
-        return f"{self.kind}:{self.name} in tree {self.stage!r} {self.change}"
-
-
-@dataclass
-class VerificationReport:
-    run_id: str
-    checks: list[Check] = field(default_factory=list)
-    changes: list[LeafChange] = field(default_factory=list)
-    anchors: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    chain_integrity: bool = False
-    privacy: list[dict[str, Any]] = field(default_factory=list)  # the epsilon history of a DP run, by tree
-    identity: str | None = None  # the Ethereum account the pre tree commits to
-    submitters: dict[str, str] = field(default_factory=dict)  # stage -> who anchored it on Ethereum (from the chain)
-    trusted_submitters: list[str] = field(default_factory=list)
-    proven: list[str] = field(default_factory=list)  # for a run without an identity: what its checks proved
-    not_proven: list[str] = field(default_factory=list)  # ... and what they cannot (who anchored it; when, for IPFS)
-    data_sources: dict[str, str] = field(default_factory=dict)  # dataset -> the copy that was re-hashed
-
-    @property
-    def verdict(self) -> str:
-        """PASSED; FAILED (something does not hold); INCOMPLETE (nothing wrong, something missing);
-        CANNOT CHECK (nothing wrong or missing, but some checks could not be made: a network down,
-        data not given). One scale everywhere; `verdicts.exit_code` gives each its exit code."""
-        failed = [c for c in self.checks if not c.ok]
-        if not self.checks or self.changes or any(not (c.incomplete or c.unchecked) for c in failed):
-            return verdicts.FAILED
-        if any(c.incomplete for c in failed):
-            return verdicts.INCOMPLETE
-        return verdicts.CANNOT_CHECK if failed else verdicts.PASSED
-
-    @property
-    def ok(self) -> bool:
-        return self.verdict == verdicts.PASSED
-
-    @property
-    def exit_code(self) -> int:
-        return verdicts.exit_code(self.verdict)
-
-    @property
-    def missing(self) -> list[str]:
-        """What keeps the run from being complete, one line each."""
-        return [c.detail for c in self.checks if c.incomplete and not c.ok]
-
-    @property
-    def unchecked(self) -> list[str]:
-        """What could not be checked and what to supply, one line each."""
-        return [c.detail for c in self.checks if c.unchecked and not c.ok]
-
-    @property
-    def trust(self) -> str:
-        """How the run's identity was judged: against the verifier's trust list, or not at all."""
-        return verdicts.trust_note(self.identity, self.trusted_submitters)
-
-    def add(self, name: str, ok: bool, detail: str, incomplete: bool = False, unchecked: bool = False) -> bool:
-        self.checks.append(Check(name, ok, detail, incomplete, unchecked))
-        return ok
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": "provenance-verification/v1",
-            "run_id": self.run_id,
-            "ok": self.ok,
-            "verdict": self.verdict,
-            # The original system's users read `chain_integrity` as the verdict ("✅ Provenance chain
-            # integrity verified!"), so it holds only when the whole run verified; `tree_links` is
-            # the narrower check that each tree commits to the previous root.
-            "chain_integrity": self.chain_integrity and self.ok,
-            "tree_links": self.chain_integrity,
-            "identity": self.identity,
-            "submitters": self.submitters,
-            "trusted_submitters": self.trusted_submitters,
-            "proven": self.proven,
-            "not_proven": self.not_proven,
-            "missing": self.missing,
-            "unchecked": self.unchecked,
-            "trust": self.trust,
-            "well_known_identity": verdicts.well_known(self.identity),
-            "data_sources": self.data_sources,
-            "checks": [asdict(c) for c in self.checks],
-            "changes": [asdict(c) | {"description": c.describe()} for c in self.changes],
-            "anchors": self.anchors,
-            "warnings": self.warnings,
-            "privacy": self.privacy,
-        }
+from ..files import RECORD_FILE
+from .results import Check, LeafChange, VerificationReport  # noqa: F401 - the report's old home
+from .anchor_checks import _check_anchors
 
 
 def verify_run(
@@ -164,14 +54,14 @@ def verify_run(
     `submitters`: Ethereum addresses the verifier trusts (with the config's
     `blockchain.ethereum.trusted_submitters`); the run's identity must be one of them.
     Sharded data (`data.shard` leaves) is re-hashed on `engine` ('local', 'dask' or an engine),
-    or only `spot_check` random samples of it (seeded by `seed`), see `provenance.digests.shard_tracking`.
+    or only `spot_check` random samples of it (seeded by `seed`), see `provenance.verification.shards`.
     `data` {NAME: PATH}: the verifier's own copies of the run's data files (`datasets.repoint`)."""
     run_dir = Path(run_dir)
     record = Record.load(run_dir / RECORD_FILE)
     if anchors is None:
         anchors = Anchors(load_settings(config), read_only=True)
     report = VerificationReport(record.run_id)
-    report.trusted_submitters = _trusted(list(submitters) + list(anchors.section("ethereum").trusted_submitters))
+    report.trusted_submitters = trusted_addresses(list(submitters) + list(anchors.section("ethereum").trusted_submitters))
     descriptor = record.artifacts.get("dataset", {"source": "custom"})
     if data:
         descriptor = dataset_files.repoint(descriptor if isinstance(descriptor, Mapping) else {}, data)
@@ -181,7 +71,7 @@ def verify_run(
     report.chain_integrity = _check_chain(record, report)
     _check_artifacts(record, run_dir, datasets, report, descriptor)
     _check_model_signature(record, run_dir, report)
-    for name, ok, detail in shard_tracking.check_run_shards(record, run_dir, datasets, engine=engine, spot_check=spot_check,
+    for name, ok, detail in check_run_shards(record, run_dir, datasets, engine=engine, spot_check=spot_check,
                                                             seed=seed, descriptor=descriptor):
         report.add(name, ok, detail, unchecked=not ok and "cannot re-hash" in detail and _absent(descriptor))
     _check_privacy(record, report)
@@ -189,7 +79,9 @@ def verify_run(
     return report
 
 
-def _trusted(addresses: Sequence[str]) -> list[str]:
+def trusted_addresses(addresses: Sequence[str]) -> list[str]:
+    """The trusted submitters named (`--submitter`, the config), checksummed, once each; one line
+    naming a value that is not an address."""
     from eth_utils import is_address, to_checksum_address
 
     out = []
@@ -333,165 +225,4 @@ def _check_privacy(record: Record, report: VerificationReport) -> None:
 
 # ---------------------------------------------------------------------- anchors
 
-def _check_anchors(record: Record, anchors: Anchors, report: VerificationReport) -> None:
-    report.identity = identity = _identity(record, report)
-    verified: dict[str, dict[str, Mapping[str, Any]]] = {}  # stage -> network -> facts read from the chain
-    unasked: set[str] = set()  # stages with a confirmed anchor whose network could not be asked
-    for entry in record.receipts:
-        stage, receipt = entry.stage, entry.receipt
-        name = f"anchor {stage} {receipt.network}"
-        try:
-            root = record.stage(stage).root
-        except ProvenanceError as e:
-            report.add(name, False, str(e))
-            continue
-        if receipt.root != root:
-            report.add(name, False, f"receipt is for 0x{receipt.root.hex()}, the tree root is 0x{root.hex()}")
-            continue
-        verdict = anchors.verify(receipt)
-        facts = verdict.facts  # read from the chain by the backend, never copied from the receipt
-        report.anchors.append({"stage": stage} | verdict.to_json() | {"location": dict(receipt.location)})
-        if not verdict.ok:
-            if verdict.status is Status.CANNOT_CHECK and receipt.state is AnchorState.CONFIRMED:
-                unasked.add(stage)  # nothing found against it: the network could not be asked
-                report.add(name, False, f"{verdict.detail}: run verify again when {receipt.network} can be reached",
-                           unchecked=True)
-                continue
-            # a receipt that never claimed to be confirmed is a missing anchor; a confirmed one the network denies is wrong
-            report.add(name, False, verdict.detail, incomplete=receipt.state is not AnchorState.CONFIRMED)
-            continue
-        if receipt.network == "ethereum" and not _check_ethereum_facts(record, stage, receipt, facts, identity, report):
-            continue
-        report.add(name, True, verdict.detail)
-        verified.setdefault(stage, {})[receipt.network] = facts
-    _check_ipfs_records(record, report)
-    _check_order(record, verified, report)
-    _check_trusted(identity, report)
-    _check_complete(record, verified, identity, report, unasked)
 
-
-def _identity(record: Record, report: VerificationReport) -> str | None:
-    """The Ethereum identity the pre tree commits to (None, and a failed check, if it commits to
-    none or to several)."""
-    pre = record.stages[0] if record.stages and record.stages[0].name == "pre" else None
-    names = pre.identities() if pre is not None else []
-    if len(names) > 1:
-        report.add("identity", False, f"the pre tree commits to {len(names)} Ethereum identities, expected one")
-        return None
-    networks = {entry.receipt.network for entry in record.receipts}
-    if not names and networks and networks <= {"ipfs", "bitcoin"}:
-        # an IPFS-only or Bitcoin-only run (the original system's default): all else is checked,
-        # and the verdict names what no such anchor can prove
-        scope = unattributed(networks)
-        report.proven, report.not_proven = list(scope.proven), list(scope.not_proven)
-        report.add("scope", True, scope.describe())
-        return None
-    if not names:
-        # IPFS shows a record exists and Bitcoin when a root existed; neither says who anchored it
-        report.add("identity", False, "the pre tree commits to no Ethereum identity (no identity.ethereum leaf): who was "
-                   "to anchor the run is unknown (a run verifies only with Ethereum among its networks)")
-        return None
-    report.add("identity", True, f"the pre tree commits to Ethereum account {names[0]}")
-    return names[0]
-
-
-def _check_ethereum_facts(record: Record, stage: str, receipt: Receipt, facts: Mapping[str, Any], identity: str | None,
-                          report: VerificationReport) -> bool:
-    """Who anchored (and what digest), as the chain says: the run's identity, this record."""
-    name = f"anchor {stage} ethereum"
-    submitter = facts.get("submitter")
-    if not isinstance(submitter, str):
-        return report.add(name, False, "cannot tell who anchored it: the chain's facts name no submitter")
-    report.submitters[stage] = submitter
-    if identity is None or submitter.lower() != identity.lower():
-        return report.add(name, False, f"anchored by {submitter}, not by the run's identity {identity} (committed in the pre tree)")
-    if "batch_root" in receipt.location:
-        # the anchored digest is the batch manifest's; the member leaf's name (proven on-chain) names the run
-        member = receipt.location.get("batch_leaf")
-        expected = f"{record.run_id}/{stage}"
-        if not (isinstance(member, list) and len(member) > 1 and member[1] == expected):
-            return report.add(name, False, f"batch member is {member[1] if isinstance(member, list) and len(member) > 1 else member!r}, "
-                              f"expected {expected!r} (the run id is covered by the member's name)")
-        return True
-    digest = facts.get("record_digest")
-    try:
-        expected = "0x" + record.snapshot_digest(stage).hex()
-        prev = record.stage(stage).prev
-        expected_prev = "0x" + (record.stage(prev).root if prev else bytes(32)).hex()
-    except ProvenanceError as e:
-        return report.add(f"record digest {stage} ethereum", False, f"cannot compute the stage's snapshot: {e}")
-    if not isinstance(digest, str) or digest.lower() != expected:
-        return report.add(f"record digest {stage} ethereum", False,
-                          f"anchored recordDigest {digest} is not this record's snapshot {expected}: the record was edited "
-                          "(run id, created_at, config, ...) or is another record")
-    report.add(f"record digest {stage} ethereum", True, "anchored recordDigest equals the record's snapshot")
-    anchored_prev = facts.get("prev_root")
-    if anchored_prev is not None and str(anchored_prev).lower() != expected_prev:
-        return report.add(f"prev root {stage} ethereum", False, f"anchored prevRoot {anchored_prev}, expected {expected_prev}")
-    return True
-
-
-def _check_order(record: Record, verified: Mapping[str, Mapping[str, Mapping[str, Any]]], report: VerificationReport) -> None:
-    """pre <= each epoch <= post, by the blocks the chain puts the Ethereum anchors in."""
-    blocks = [(s.name, verified.get(s.name, {}).get("ethereum", {}).get("block_number")) for s in record.stages]
-    blocks = [(name, block) for name, block in blocks if isinstance(block, int)]
-    if len(blocks) < 2:
-        return
-    late = [(a, b) for a, b in zip(blocks, blocks[1:]) if b[1] < a[1]]
-    text = " <= ".join(f"{name} (block {block})" for name, block in blocks)
-    report.add("anchors in chain order", not late, text if not late else
-               "; ".join(f"{b[0]} anchored in block {b[1]}, before {a[0]} in block {a[1]}" for a, b in late))
-
-
-def _check_trusted(identity: str | None, report: VerificationReport) -> None:
-    trusted = report.trusted_submitters
-    if (known := verdicts.well_known(identity)) is not None:
-        report.warnings.append(known)
-    if not trusted:
-        return
-    ok = identity is not None and identity.lower() in {t.lower() for t in trusted}
-    report.add("trusted submitter", ok, f"the run's identity {identity} is trusted" if ok
-               else f"the run's identity {identity} is not one of the trusted submitters ({', '.join(trusted)})")
-
-
-def _check_complete(record: Record, verified: Mapping[str, Mapping[str, Any]], identity: str | None,
-                    report: VerificationReport, unasked: set[str] = frozenset()) -> None:  # type: ignore[assignment]
-    """A post tree, and a confirmed, verified anchor for every tree (on Ethereum when the run has
-    an Ethereum identity): anything less is INCOMPLETE, never a pass."""
-    last = record.last_stage
-    names = [s.name for s in record.stages]
-    if last is not None and last.name != "post":
-        report.add("complete", False, f"no post-training tree: the run stops at {last.name!r} (crashed or cut short?)", incomplete=True)
-    needed = "ethereum" if identity is not None else None
-
-    def anchored(name: str) -> bool:  # the run's identity lives on Ethereum: another network's anchor is not enough
-        return needed in verified.get(name, {}) if needed else bool(verified.get(name))
-
-    # a stage whose confirmed anchor could not be asked about is not missing: its check says CANNOT CHECK
-    unanchored = [s for s in record.stages[:-1] if not anchored(s.name) and s.name not in unasked]
-    for stage in unanchored:
-        report.add(f"anchored {stage.name}", False, f"no confirmed and verified {needed + ' ' if needed else ''}anchor for tree "
-                   f"{stage.name!r} (root 0x{stage.root.hex()})", incomplete=True)
-    if last is not None and last.name not in unasked:
-        done = [n for n in names if anchored(n)]
-        report.add(
-            "final root anchored", anchored(last.name),
-            f"tree {last.name!r} is anchored and commits to every earlier tree (anchored: {', '.join(done)})"
-            if anchored(last.name) else f"no verified anchor for the final tree {last.name!r} (root 0x{last.root.hex()})",
-            incomplete=True,
-        )
-
-
-def _check_ipfs_records(record: Record, report: VerificationReport) -> None:
-    """The record stored on IPFS for a stage is this record's snapshot for that stage: its CID is
-    the snapshot's sha2-256 (the same digest the contract holds as `recordDigest`)."""
-    from ..anchors.ipfs.backend import cid_from_sha256
-
-    for stage in record.stages:
-        ipfs = record.receipts_for(stage.name).get("ipfs")
-        if ipfs is None or "cid" not in ipfs.location:
-            continue
-        expected = cid_from_sha256(record.snapshot_digest(stage.name))
-        report.add(f"ipfs record of {stage.name} is this record's snapshot", expected == ipfs.location["cid"],
-                   f"CID {ipfs.location['cid']} is the snapshot's" if expected == ipfs.location["cid"]
-                   else f"the snapshot gives CID {expected}, the IPFS receipt names {ipfs.location['cid']}")

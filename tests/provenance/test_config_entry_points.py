@@ -32,10 +32,15 @@ def write(path: Path, config: dict) -> Path:
     return path
 
 
+# anvil's first account: the node's account `provenance anchor` signs with when no key is given
+ANVIL_ACCOUNT_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+
+
 def small_run(base: Path, run_id: str) -> Path:
-    """A run built with anchoring off: its trees wait for `provenance anchor`."""
+    """A run built with anchoring off (trained offline, committing the identity that anchors it
+    later): its trees wait for `provenance anchor`."""
     rng = np.random.default_rng(0)
-    tracker = ProvenanceTracker(base, {"blockchain": {"enabled": False}}, run_id=run_id)
+    tracker = ProvenanceTracker(base, {"blockchain": {"enabled": False}}, run_id=run_id, identity=ANVIL_ACCOUNT_0)
     tracker.track_data((rng.random((8, 1, 4, 4), dtype=np.float32), rng.integers(0, 3, 8)))
     torch.manual_seed(0)
     tracker.track_model(torch.nn.Linear(4, 2))

@@ -111,6 +111,29 @@ def test_absent_state_files_cannot_be_checked(honest, config, tmp_path):
     assert report.detail == "1 committed replay files are absent from the run folder (audit/e002-s000020.safetensors): supply them"
 
 
+def test_a_recovered_run_keeps_each_stages_replay_settings_and_audits(config, tmp_path):
+    """A process killed after training, before the record with its epoch trees was saved:
+    `provenance recover` rebuilds record.json from the outbox's snapshots, which carry each
+    epoch's replay settings (what the audit reads them from), so the recovered run audits."""
+    from provenance.record import Record
+
+    run = run_training(TrainOptions(epochs=2, base_dir=str(tmp_path), run_id="recovered", config=str(config))).run_dir
+    path = run / "record.json"
+    full = Record.load(path)
+    replay = {name: stage["replay"] for name, stage in full.artifacts["stages"].items() if "replay" in stage}
+    assert sorted(replay) == ["epoch-1", "epoch-2"]
+    Record.from_snapshot(full.snapshot_bytes("pre")).save(path)  # as a crash after the pre tree leaves it
+    assert audit(run, config, 1).verdict == "CANNOT CHECK"  # the record alone no longer holds the epochs
+
+    done = cli("recover", str(run), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["recovered"] == ["epoch-1", "epoch-2", "post"]
+    recovered = Record.load(path)
+    assert {name: recovered.artifacts["stages"][name]["replay"] for name in replay} == replay
+    report = audit(run, config, 2)
+    assert (report.verification, report.verdict) == ("PASSED", "AUDITED"), report.detail
+
+
 # ---------------------------------------------------------------- the attacks
 
 

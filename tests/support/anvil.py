@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from provenance.errors import AnchorError
 
 
 def free_port() -> int:
@@ -42,7 +42,7 @@ class AnvilNode:
             try:
                 self.rpc("eth_chainId")
                 return self
-            except OSError:
+            except AnchorError:
                 time.sleep(0.05)
         raise RuntimeError("anvil did not start")
 
@@ -60,13 +60,12 @@ class AnvilNode:
             self.process = None
 
     def rpc(self, method: str, *params):
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
-        request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            data = json.loads(response.read())
-        if "error" in data:
-            raise RuntimeError(data["error"])
-        return data["result"]
+        """One JSON-RPC call through the package's transport; `AnchorError` if it fails."""
+        from provenance.anchors.ethereum.rpc import HttpRpc
+
+        if getattr(self, "_client", None) is None:
+            self._client = HttpRpc(self.url, timeout=5)
+        return self._client.call(method, list(params))
 
 
 @pytest.fixture

@@ -135,7 +135,7 @@ def config_keys() -> list[dict[str, Any]]:
 
 def config_aliases() -> list[tuple[str, str]]:
     """The original system's spellings and the key each means."""
-    from provenance import config
+    from provenance.config import reading as config
 
     rows = [(".".join(a) + ".*", ".".join(b) + ".*") for a, b in config._PREFIX_ALIASES.items()]
     rows += [(".".join(a), ".".join(b)) for a, b in config._LEAF_ALIASES.items()]

@@ -22,6 +22,7 @@ from ...errors import AnchorError, ConfigError, FormatError
 from ..base import ZERO_ROOT, AnchorBackend, StaleTransactionError, check_root
 from ...record.receipts import AnchorState, Receipt, Verdict
 from .dialects import Dialect, dialect_from_subversion, dialect_named, root_from_script
+from .settings import LOCAL, BitcoinSettings  # LOCAL: the embedded regtest node, started on demand
 from .rpc import (
     RPC_INVALID_ADDRESS_OR_KEY,
     RPC_VERIFY_ERROR,
@@ -34,7 +35,6 @@ from .rpc import (
     credentials_from_environment,
 )
 
-LOCAL = "local"  # the embedded regtest node (provenance.anchors.bitcoin.node), started on demand
 _TXID = re.compile(r"[0-9a-f]{64}")
 _BLOCK_FIELDS = ("block_hash", "block_height")
 
@@ -51,15 +51,18 @@ class BitcoinConfig:
     max_fee_rate: Decimal = Decimal("0.001")  # BTC per kvB; an anchor never pays more
     timeout: float = 30.0
 
-    def __post_init__(self) -> None:
-        if isinstance(self.confirmations, bool) or not isinstance(self.confirmations, int) or self.confirmations < 1:
-            raise ConfigError(f"Bitcoin confirmations: expected an integer >= 1, found {self.confirmations!r}")
-        if self.dialect != "auto":
-            dialect_named(self.dialect)
-        if not self.chain:
-            raise ConfigError("Bitcoin chain: expected a chain name (main, test, signet, regtest), found ''")
-        if not isinstance(self.max_fee_rate, Decimal) or not self.max_fee_rate > 0:
-            raise ConfigError(f"Bitcoin max fee rate: expected a positive BTC/kvB amount, found {self.max_fee_rate!r}")
+    @classmethod
+    def of(cls, settings: BitcoinSettings) -> BitcoinConfig:
+        """The backend's view of `blockchain.bitcoin` (from file, environment and flags)."""
+        return cls(url=settings.rpc_url or LOCAL, chain=settings.chain, dialect=settings.dialect,
+                   confirmations=settings.confirmations, wallet=settings.wallet,
+                   max_fee_rate=Decimal(str(settings.max_fee_rate)), timeout=settings.timeout)
+
+    def __post_init__(self) -> None:  # the settings model's rules, the one place they are written
+        if not isinstance(self.max_fee_rate, Decimal):
+            raise ConfigError(f"Bitcoin max_fee_rate: expected a Decimal amount of BTC/kvB, found {type(self.max_fee_rate).__name__}")
+        BitcoinSettings.check("Bitcoin ", chain=self.chain, dialect=self.dialect, confirmations=self.confirmations,
+                              wallet=self.wallet, max_fee_rate=float(self.max_fee_rate), timeout=float(self.timeout))
 
 
 @dataclass(frozen=True)
@@ -330,7 +333,7 @@ class MinedLocally(BitcoinAnchor):
 
 def connect(config: BitcoinConfig | None = None, credentials: Credentials | None = None) -> BitcoinAnchor:
     """A `BitcoinAnchor` from `config` (default: the embedded regtest node; the configuration's
-    `BitcoinSettings.backend_config()` gives it from file, environment and flags). With url "local", the
+    `BitcoinConfig.of(settings)` gives it from file, environment and flags). With url "local", the
     embedded regtest node is started if it is not running and its cookie file is the default
     credential. Credentials: the argument, else `$BITCOIN_RPC_USER`/`$BITCOIN_RPC_PASSWORD`,
     else `$BITCOIN_RPC_COOKIE`."""

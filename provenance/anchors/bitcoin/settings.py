@@ -4,7 +4,6 @@ settings: they come from `$BITCOIN_RPC_USER`/`$BITCOIN_RPC_PASSWORD` or a cookie
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import ClassVar
 
 from pydantic import field_validator
@@ -39,14 +38,6 @@ class BitcoinSettings(Section):
         "timeout": ("PROVENANCE_BITCOIN_TIMEOUT",),
         "retry_attempts": ("PROVENANCE_BITCOIN_RETRY_ATTEMPTS",),
     }
-
-    def backend_config(self):  # -> backend.BitcoinConfig (imported late: the backend needs the RPC extras)
-        from .backend import BitcoinConfig
-
-        return BitcoinConfig(
-            url=self.rpc_url or LOCAL, chain=self.chain, dialect=self.dialect, confirmations=self.confirmations,
-            wallet=self.wallet, max_fee_rate=Decimal(str(self.max_fee_rate)), timeout=self.timeout,
-        )
 
     @field_validator("rpc_url")
     @classmethod

@@ -10,28 +10,20 @@ bytecode ship in the package (`provenance.anchors.ethereum.contract`). Ape netwo
 connection (`EthereumAnchor(provider.web3, ...)`).
 
 Anchoring runs beside training, so its hot path (`submit`, `await_mined`, `anchor_info`, the
-confirmation count) makes raw JSON-RPC calls (`rpc`, calldata encoded by hand in `calldata`): the
-same requests, the same transaction as web3.py's `build_transaction` + send, and the same errors, at
-a twentieth of the CPU (`make bench-anchoring`). Verification, events, logs, refresh and deployment
-use web3.py.
+confirmation count) makes plain JSON-RPC calls (`rpc`, calldata encoded in `calldata`): the same
+requests and the same transaction as web3.py's `build_transaction` + send, without web3.py's
+middleware (`make bench-anchoring`). Verification, events, logs, refresh and deployment use
+web3.py, over the same transport (`rpc.RpcProvider`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Mapping
-from dataclasses import replace
-from functools import lru_cache
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, TypeVar
 
-import requests
-from eth_utils import keccak
 from web3 import Web3
-from web3._utils.error_formatters_utils import raise_contract_logic_error_on_revert
 from web3.contract import Contract
-from web3.logs import DISCARD
 from web3.exceptions import (
     ContractCustomError,
     ContractLogicError,
@@ -40,37 +32,23 @@ from web3.exceptions import (
 )
 
 from . import deployments, legacy, node as localchain, rpc
-from .calldata import AnchorInfo, BadAnswer, decode_anchor_of, encode_anchor, encode_anchor_of, hex_data, to_bytes, to_int
+from .web3_provider import for_web3, web3_for
+from .calldata import BadAnswer, encode_anchor, to_bytes, to_int
 from .contract import artifact, is_trusted_runtime, runtime
-from ...errors import AnchorError, ConfigError, FormatError, NotDeployedError
-from .keys import NodeSigner, Signer, SignsLocally, signer_from_environment
-from ...merkle import Leaf, MerkleTree, MultiProof, leaf_hash, parse_bytes32
+from .settings import EthereumSettings
+from ...errors import AnchorError, ConfigError, NotDeployedError, reason
+from .keys import NodeSigner, Signer, signer_from_environment
 from ..base import ZERO_ROOT, AnchorBackend, check_root, redact_url
-from ...record.receipts import AnchorState, Receipt, Verdict
+from ...record.receipts import AnchorState, Receipt
+from .answers import MAX_CHAIN_ID, _address, _big_int, _check_chain_id, _checksummed  # noqa: F401 - MAX_CHAIN_ID: its old home
+from .errors import ForeignContractError, RefusedError, _NotFetched, _not_json, _transport_reason, _would_revert
+from .reading import AnchorReading
+from .sending import FIRST_POLL_S, MAX_POLL_S, TransactionSending  # noqa: F401 - the polling pace: its old home
 
 T = TypeVar("T")
-BATCH_MEMBER = "batch.member"
-FIRST_POLL_S, MAX_POLL_S = 0.001, 0.5  # receipt polling: soon after sending (anvil mines in ~4 ms), then less and less often
-
-_CUSTOM_ERRORS = {
-    "0x" + keccak(text="ZeroRoot()")[:4].hex(): "the contract rejects the zero root (ZeroRoot)",
-    "0x" + keccak(text="AlreadyAnchored(address,bytes32)")[:4].hex(): "this account already anchored the root (AlreadyAnchored)",
-    "0x" + keccak(text="NotAnchored(address,bytes32)")[:4].hex(): "this account has not anchored the root (NotAnchored)",
-    "0x" + keccak(text="AlreadyRevoked(address,bytes32)")[:4].hex(): "this account's anchor of the root is already revoked (AlreadyRevoked)",
-}
 
 
-class ForeignContractError(AnchorError):
-    """The address holds code, and it is not this package's MLProvenance: what it answers means
-    nothing (an always-true `verifyInclusion`). Retrying never helps; a proof naming it fails."""
-
-
-class RefusedError(ConfigError):
-    """The contract would refuse the request for what it asks (revoking a root this account never
-    anchored, or revoking twice): the caller's mistake, not a network failure."""
-
-
-class EthereumAnchor(AnchorBackend):
+class EthereumAnchor(AnchorReading, TransactionSending, AnchorBackend):
     """Anchors roots in one deployed `MLProvenance` contract and checks them later (in the
     contract each receipt names)."""
 
@@ -92,12 +70,7 @@ class EthereumAnchor(AnchorBackend):
         """`request_timeout` (seconds) bounds each hot-path request; None: the provider's own."""
         if confirmations < 1:
             raise ConfigError(f"confirmations: expected at least 1, found {confirmations}")
-        if gas_limit is not None and (isinstance(gas_limit, bool) or not isinstance(gas_limit, int) or gas_limit < 21_000):
-            raise ConfigError(f"gas_limit: expected an integer >= 21000 or null, found {gas_limit!r}")
-        if gas_price is not None and gas_price != "auto" and (
-            isinstance(gas_price, bool) or not isinstance(gas_price, int) or gas_price < 0
-        ):
-            raise ConfigError(f"gas_price: expected 'auto' or an integer number of wei, found {gas_price!r}")
+        EthereumSettings.check("", gas_limit=gas_limit, gas_price="auto" if gas_price is None else gas_price)
         self.w3 = w3
         self.endpoint = endpoint
         self.signer = signer
@@ -105,7 +78,7 @@ class EthereumAnchor(AnchorBackend):
         self.receipt_timeout = receipt_timeout
         self.gas_limit = gas_limit
         self.gas_price = None if gas_price == "auto" else gas_price
-        self.rpc = rpc.for_web3(w3, endpoint, request_timeout)
+        self.rpc = for_web3(w3, endpoint, request_timeout)
         self.chain_id = _check_chain_id(self._request("eth_chainId", decode=_big_int), endpoint)
         self.address = Web3.to_checksum_address(contract_address)
         self._contracts: dict[str, Contract] = {}
@@ -145,16 +118,21 @@ class EthereumAnchor(AnchorBackend):
         yet as far as this call knows); or the receipt of an anchor this signer already made."""
         check_root(root)
         signer = self._require_signer()
-        existing = self.find_anchor(root)
-        if existing is not None:
-            if self.anchor_info(root, signer.address).revoked:
-                raise RefusedError(
-                    f"root 0x{root.hex()} was anchored by {signer.address} and revoked: expected a root that can be "
-                    "anchored, found a revoked one (a revoked anchor is never renewed; anchor a new run)"
-                )
-            return existing
         record_digest = hashlib.sha256(record).digest() if record else ZERO_ROOT
-        tx_hash = self._send(encode_anchor(root, prev_root, record_digest))
+        data = encode_anchor(root, prev_root, record_digest)
+        # whether this signer anchored `root` already, asked in the same batch as the transaction's gas and fees
+        info, tx = self._prepare(data, anchored=root)
+        if info is not None and info.anchored:
+            existing = self.find_anchor(root)
+            if existing is not None:
+                if info.revoked:
+                    raise RefusedError(
+                        f"root 0x{root.hex()} was anchored by {signer.address} and revoked: expected a root that can be "
+                        "anchored, found a revoked one (a revoked anchor is never renewed; anchor a new run)"
+                    )
+                return existing
+            tx = None  # its anchoring event not found: built anew, the contract has the last word
+        tx_hash = self._send(data, tx)
         location = {
             "chain_id": self.chain_id,
             "contract": self.address,
@@ -177,9 +155,9 @@ class EthereumAnchor(AnchorBackend):
             return Receipt(self.name, root, AnchorState.SUBMITTED, location, reason=f"receipt not fetched: {e.reason}")
         if mined is None:
             return Receipt(self.name, root, AnchorState.SUBMITTED, location, reason="not mined yet")
-        block_number, block_hash = mined
+        block_number, block_hash, head = mined
         location |= {"block_number": block_number, "block_hash": "0x" + block_hash.hex()}
-        return self._with_confirmations(Receipt(self.name, root, AnchorState.SUBMITTED, location))
+        return self._with_confirmations(Receipt(self.name, root, AnchorState.SUBMITTED, location), head)
 
     def revoke(self, root: bytes, reason: str) -> str:
         """Revoke this signer's own anchor of `root` with `reason`; returns the transaction hash.
@@ -220,174 +198,7 @@ class EthereumAnchor(AnchorBackend):
 
     # ------------------------------------------------------------------ verification
 
-    def verify(self, receipt: Receipt, root: bytes) -> Verdict:
-        """Check that the receipt's transaction anchored `root` for the receipt's submitter in the
-        receipt's own contract, in a block that is still canonical, with enough confirmations, and
-        that the anchor is not revoked. The facts returned are read from the chain. For a batched
-        receipt: the batch root is anchored so, and the contract accepts the proof of `root`'s
-        `batch.member` leaf against that submitter's anchor."""
-        try:
-            if "batch_root" in receipt.location:
-                return self._verify_batched(receipt, root)
-            return self._verify(receipt, root)
-        except (AnchorError, FormatError) as e:
-            return Verdict.cannot_check(self.name, f"cannot check: {e}")
-
-    def _verify_batched(self, receipt: Receipt, root: bytes) -> Verdict:
-        if receipt.root != root:
-            return Verdict(self.name, False, f"receipt is for root 0x{receipt.root.hex()}, expected 0x{root.hex()}")
-        batch_root = parse_bytes32(receipt.location["batch_root"], what="batch root")
-        leaf = Leaf.from_json(receipt.location.get("batch_leaf"))
-        proof = receipt.location.get("batch_proof", [])
-        if not isinstance(proof, list):
-            raise FormatError(f"batch proof: expected a list of hashes, found {type(proof).__name__}")
-        nodes = [parse_bytes32(p, what="batch proof node") for p in proof]
-        if leaf.kind != BATCH_MEMBER or leaf.digest != root:
-            return Verdict(self.name, False, f"batch leaf {leaf.label} does not hold root 0x{root.hex()}")
-        batch = self._verify(replace(receipt, root=batch_root), batch_root)
-        facts = (dict(batch.facts) | {"batch_root": "0x" + batch_root.hex()}) if batch.facts else {}
-        if not batch.ok:
-            return Verdict(self.name, False, f"batch 0x{batch_root.hex()}: {batch.detail}", batch.confirmations, facts)
-        contract = self._contract_at(facts["contract"])
-        if not self._call(contract.functions.verifyLeafInclusion(
-            facts["submitter"], batch_root, nodes, leaf.kind, leaf.name, leaf.digest, leaf.size
-        )):
-            return Verdict(self.name, False, f"the contract rejects the proof of {leaf.label} in batch 0x{batch_root.hex()}",
-                           batch.confirmations, facts)
-        return Verdict(self.name, True, f"in batch 0x{batch_root.hex()} ({leaf.label}, proof checked on-chain); {batch.detail}",
-                       batch.confirmations, facts)
-
-    def _verify(self, receipt: Receipt, root: bytes) -> Verdict:
-        loc = receipt.location
-        if receipt.root != root:
-            return Verdict(self.name, False, f"receipt is for root 0x{receipt.root.hex()}, expected 0x{root.hex()}")
-        if loc.get("chain_id") != self.chain_id:
-            return Verdict.cannot_check(self.name, f"cannot check: receipt is for chain {loc.get('chain_id')}, connected to chain {self.chain_id}")
-        if "tx_hash" not in loc:
-            return Verdict(self.name, False, f"receipt is {receipt.state.value} with no transaction to check")
-        contract = self._contract_at(_address(loc.get("contract"), "receipt contract"))
-        claimed = _address(loc["submitter"], "receipt submitter") if loc.get("submitter") is not None else None
-        try:
-            tx_receipt = self._rpc(lambda: self.w3.eth.get_transaction_receipt(loc["tx_hash"]))
-        except TransactionNotFound:
-            return Verdict(self.name, False, f"transaction {loc['tx_hash']} not found on chain {self.chain_id}")
-        if tx_receipt["status"] != 1:
-            return Verdict(self.name, False, f"transaction {loc['tx_hash']} reverted")
-        sender = Web3.to_checksum_address(tx_receipt["from"])
-        if claimed is not None and sender != claimed:
-            return Verdict(self.name, False, f"transaction {loc['tx_hash']} was sent by {sender}, the receipt names {claimed}")
-        block_number = tx_receipt["blockNumber"]
-        canonical = self._rpc(lambda: self.w3.eth.get_block(block_number))
-        if canonical["hash"] != tx_receipt["blockHash"]:
-            return Verdict(self.name, False, f"block {block_number} of transaction {loc['tx_hash']} is no longer canonical")
-        events = contract.events.RootAnchored().process_receipt(tx_receipt, errors=DISCARD)
-        event = next(
-            (e for e in events if e["args"]["root"] == root and e["address"] == contract.address and e["args"]["submitter"] == sender),
-            None,
-        )
-        if event is None:
-            return Verdict(self.name, False, f"transaction {loc['tx_hash']} emitted no RootAnchored for this root by {sender} in {contract.address}")
-        info = self.anchor_info(root, sender, contract)
-        if not info.anchored or info.block_number != block_number:
-            return Verdict(self.name, False, f"contract {contract.address} holds no anchor of 0x{root.hex()} by {sender} from block {block_number}")
-        facts = {
-            "submitter": sender,
-            "chain_id": self.chain_id,
-            "contract": contract.address,
-            "block_number": block_number,
-            "block_hash": "0x" + bytes(tx_receipt["blockHash"]).hex(),
-            "timestamp": info.timestamp,
-            "record_digest": "0x" + bytes(event["args"]["recordDigest"]).hex(),
-            "prev_root": "0x" + bytes(event["args"]["prevRoot"]).hex(),
-            "revoked": info.revoked,
-        }
-        confirmations = self._block_number() - block_number + 1
-        if info.revoked:
-            return Verdict(self.name, False, f"revoked by {sender}: {self._revocation_reason(contract, root, sender, block_number)}",
-                           confirmations, facts)
-        for key in ("record_digest", "prev_root"):
-            if key in loc and str(loc[key]).lower() != facts[key]:
-                return Verdict(self.name, False, f"the receipt's {key} {loc[key]} differs from the chain's {facts[key]}", confirmations, facts)
-        if confirmations < self.confirmations:
-            return Verdict(self.name, False, f"{confirmations} confirmations, {self.confirmations} required", confirmations, facts)
-        detail = f"anchored in block {block_number} of chain {self.chain_id} by {sender} in {contract.address}, {confirmations} confirmations"
-        return Verdict(self.name, True, detail, confirmations, facts)
-
-    def find_anchor(self, root: bytes) -> Receipt | None:
-        """The receipt of the transaction by which this signer anchored `root` in this contract,
-        if any. Someone else's anchor of `root` is neither found nor blocking."""
-        submitter = self.signer_address
-        if submitter is None:
-            return None
-        info = self.anchor_info(root, submitter)
-        if not info.anchored:
-            return None
-        logs = self._rpc(
-            lambda: self.contract.events.RootAnchored().get_logs(
-                from_block=info.block_number, to_block=info.block_number,
-                argument_filters={"root": root, "submitter": submitter},
-            )
-        )
-        if not logs:
-            raise AnchorError(f"root 0x{root.hex()} is anchored by {submitter} in block {info.block_number} but its event was not found")
-        log = logs[0]
-        location = {
-            "chain_id": self.chain_id,
-            "contract": self.address,
-            "submitter": submitter,
-            "tx_hash": "0x" + bytes(log["transactionHash"]).hex(),
-            "record_digest": "0x" + bytes(log["args"]["recordDigest"]).hex(),
-            "prev_root": "0x" + bytes(log["args"]["prevRoot"]).hex(),
-            "block_number": log["blockNumber"],
-            "block_hash": "0x" + bytes(log["blockHash"]).hex(),
-        }
-        return self._with_confirmations(Receipt(self.name, root, AnchorState.SUBMITTED, location))
-
     # ------------------------------------------------------------------ reads
-
-    def anchor_info(self, root: bytes, submitter: str | None = None, contract: Contract | None = None) -> AnchorInfo:
-        """`submitter`'s (default: this signer's) anchor of `root` (`anchorOf`, in this contract
-        or `contract`)."""
-        call = {"to": (contract or self.contract).address, "data": hex_data(encode_anchor_of(self._submitter(submitter), root))}
-        return self._request("eth_call", call, "latest", decode=lambda output: decode_anchor_of(to_bytes(output)))
-
-    def is_anchored(self, root: bytes, submitter: str | None = None) -> bool:
-        """Whether `submitter` (default: this signer) anchored `root` and has not revoked it."""
-        return self.anchor_info(root, submitter).live
-
-    def verify_inclusion(self, root: bytes, proof: Sequence[bytes], leaf: Leaf, submitter: str | None = None) -> bool:
-        """On-chain check (eth_call) of a proof for a leaf hashed here, against `submitter`'s
-        (default: this signer's) live anchor of `root`."""
-        call = self.contract.functions.verifyInclusion(self._submitter(submitter), root, list(proof), leaf_hash(leaf))
-        return bool(self._call(call))
-
-    def verify_leaf_inclusion(self, root: bytes, proof: Sequence[bytes], leaf: Leaf, submitter: str | None = None) -> bool:
-        """On-chain check of a proof for a leaf that the contract hashes itself."""
-        call = self.contract.functions.verifyLeafInclusion(
-            self._submitter(submitter), root, list(proof), leaf.kind, leaf.name, leaf.digest, leaf.size
-        )
-        return bool(self._call(call))
-
-    def verify_multi_inclusion(self, root: bytes, multiproof: MultiProof, submitter: str | None = None) -> bool:
-        leaves = [leaf_hash(v) for v in multiproof.leaves]
-        call = self.contract.functions.verifyMultiInclusion(
-            self._submitter(submitter), root, list(multiproof.proof), list(multiproof.proof_flags), leaves
-        )
-        return bool(self._call(call))
-
-    def onchain_leaf_hash(self, leaf: Leaf) -> bytes:
-        return bytes(self._call(self.contract.functions.leafHash(leaf.kind, leaf.name, leaf.digest, leaf.size)))
-
-    def status(self) -> dict[str, Any]:
-        return {
-            "network": self.name,
-            "endpoint": self.endpoint,
-            "chain_id": self.chain_id,
-            "contract": self.address,
-            "block_number": self._block_number(),
-            "signer": self.signer_address,
-            "confirmations_required": self.confirmations,
-        }
 
     # ------------------------------------------------------------------ internals
 
@@ -420,90 +231,12 @@ class EthereumAnchor(AnchorBackend):
             )
         self._checked.add(address)
 
-    def _require_signer(self) -> Signer:
-        if self.signer is None:
-            raise ConfigError(
-                "no Ethereum signer: set ETH_PRIVATE_KEY or PROVENANCE_ETH_ACCOUNT (an Ape keystore alias)"
-            )
-        return self.signer
-
     def _submitter(self, submitter: str | None) -> str:
         if submitter is not None:
             return _address(submitter, "submitter")
         if self.signer is None:
             raise ConfigError("expected a submitter address to check against (no signer configured), found none")
         return _checksummed(self.signer.address)
-
-    def _send(self, data: bytes) -> bytes:
-        """Build, sign and send one call of this contract (its calldata) from the signer; returns
-        the transaction hash the node gives back."""
-        signer = self._require_signer()
-        tx = self._transaction(data)
-        if isinstance(signer, NodeSigner):
-            return self._request("eth_sendTransaction", _wire(tx), decode=to_bytes)
-        if isinstance(signer, SignsLocally):
-            tx["nonce"] = self._request("eth_getTransactionCount", signer.address, "pending", decode=to_int)
-            raw = signer.sign_transaction(tx)
-            return self._request("eth_sendRawTransaction", hex_data(raw), decode=to_bytes)
-        return self._rpc(lambda: bytes(signer.send(self.w3, tx)))
-
-    def _transaction(self, data: bytes) -> dict[str, Any]:
-        """The transaction web3.py's `build_transaction` makes for this call from the signer, with
-        the same requests: gas from the settings or `eth_estimateGas`; fees from the settings
-        (legacy `gasPrice`), else EIP-1559 with `maxFeePerGas` = 2 * the latest base fee + the
-        node's priority fee, else (a chain without base fees) the node's `eth_gasPrice`."""
-        signer = self._require_signer()
-        tx: dict[str, Any] = {"from": _checksummed(signer.address), "chainId": self.chain_id}
-        if self.gas_price is not None:
-            tx["gasPrice"] = self.gas_price
-        tx |= {"to": self.address, "data": hex_data(data)}
-        filled: dict[str, Any] = {"value": 0}
-        filled["gas"] = self.gas_limit if self.gas_limit is not None else self._request("eth_estimateGas", _wire(tx), decode=to_int)
-        if self.gas_price is None:
-            filled |= self._fees()
-        return filled | tx
-
-    def _fees(self) -> dict[str, int]:
-        block = self._request("eth_getBlockByNumber", "latest", False)
-        base_fee = block.get("baseFeePerGas") if isinstance(block, Mapping) else None
-        if base_fee is None:
-            return {"gasPrice": self._request("eth_gasPrice", decode=to_int)}
-        try:
-            tip = to_int(self.rpc.call("eth_maxPriorityFeePerGas", []))
-        except rpc.RpcError:
-            # a node without the method: web3.py's own estimate from eth_feeHistory
-            tip = self._rpc(lambda: int(self.w3.eth.max_priority_fee))
-        return {"maxPriorityFeePerGas": tip, "maxFeePerGas": tip + 2 * self._rpc(lambda: to_int(base_fee))}
-
-    def _await_receipt(self, tx_hash: str, what: str = "anchor") -> tuple[int, bytes] | None:
-        """Block number and hash of the transaction once mined, polling until `receipt_timeout`
-        (None if it is not mined by then); an `AnchorError` if it reverted. `_NotFetched` when
-        the node cannot be reached."""
-        deadline = time.monotonic() + self.receipt_timeout
-        pause = FIRST_POLL_S
-
-        def fetch() -> Any:
-            try:
-                return self.rpc.call("eth_getTransactionReceipt", [tx_hash])
-            except rpc.TransportError as e:
-                raise _NotFetched(e.reason) from None
-            except (requests.RequestException, OSError) as e:
-                raise _NotFetched(_transport_reason(e)) from None
-
-        while True:
-            tx_receipt = self._rpc(fetch)  # other failures: one line, as any request's
-            if tx_receipt is not None:
-                break
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            time.sleep(min(pause, left))
-            pause = min(pause * 2, MAX_POLL_S)
-        fields = tx_receipt if isinstance(tx_receipt, Mapping) else {}
-        block_number, status = self._rpc(lambda: (to_int(fields.get("blockNumber")), to_int(fields.get("status"))))
-        if status != 1:
-            raise AnchorError(f"{what} transaction {tx_hash} reverted in block {block_number}")
-        return block_number, self._rpc(lambda: to_bytes(fields.get("blockHash")))
 
     def _block_number(self) -> int:
         return self._request("eth_blockNumber", decode=to_int)
@@ -521,27 +254,6 @@ class EthereumAnchor(AnchorBackend):
         )
         return str(logs[0]["args"]["reason"]) if logs else "(reason not found in the contract's events)"
 
-    def _with_confirmations(self, receipt: Receipt) -> Receipt:
-        block_number = receipt.location.get("block_number")
-        if block_number is None:
-            return receipt
-        confirmations = self._block_number() - block_number + 1
-        state = AnchorState.CONFIRMED if confirmations >= self.confirmations else AnchorState.SUBMITTED
-        reason = None if state is AnchorState.CONFIRMED else f"{confirmations} of {self.confirmations} confirmations"
-        return receipt.with_state(state, confirmations=confirmations, reason=reason)
-
-    def _failure(self, e: rpc.RpcError) -> AnchorError:
-        """The error for a JSON-RPC error answer, in web3.py's words: a revert of a call or a gas
-        estimate as `_would_revert` says it, anything else as the answer's error object."""
-        if e.method in ("eth_call", "eth_estimateGas"):
-            try:
-                raise_contract_logic_error_on_revert({"jsonrpc": "2.0", "id": 0, "error": e.error})
-            except ContractLogicError as revert:
-                return _would_revert(revert)
-            except Web3Exception:
-                pass
-        return e
-
     def _call(self, fn: Any) -> Any:
         return self._rpc(lambda: fn.call())
 
@@ -555,56 +267,14 @@ class EthereumAnchor(AnchorBackend):
             raise AnchorError(f"Ethereum RPC at {self.endpoint} failed: {e}") from None
         except (ContractCustomError, ContractLogicError) as e:
             raise _would_revert(e) from None
-        except (requests.RequestException, OSError) as e:
+        except OSError as e:  # a provider of web3's own (requests' errors are OSErrors)
             raise AnchorError(f"cannot reach Ethereum RPC at {self.endpoint}: {_transport_reason(e)}") from None
         except TransactionNotFound:
             raise
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise AnchorError(f"Ethereum RPC at {self.endpoint}: expected a JSON-RPC answer, found {_not_json(e)}") from None
         except Web3Exception as e:
-            raise AnchorError(f"Ethereum RPC at {self.endpoint} failed: {_oneline(e)}") from None
-
-
-class _NotFetched(Exception):
-    """No receipt could be fetched (`reason`: why, without the URL): the anchor stays submitted."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _would_revert(e: ContractLogicError) -> AnchorError:
-    data = getattr(e, "data", None)
-    if isinstance(data, str) and data[:10] in _CUSTOM_ERRORS:
-        return AnchorError(f"transaction would revert: {_CUSTOM_ERRORS[data[:10]]}")
-    return AnchorError(f"transaction would revert: {_oneline(e)}")
-
-
-@lru_cache(maxsize=64)
-def _checksummed(address: str) -> str:
-    """EIP-55 form of an address (cached: the signer's and contract's are asked for per anchor)."""
-    return Web3.to_checksum_address(address)
-
-
-def _wire(tx: dict[str, Any]) -> dict[str, Any]:
-    """A transaction as JSON-RPC takes it: quantities in 0x-hex."""
-    return {k: hex(v) if isinstance(v, int) else v for k, v in tx.items()}
-
-
-def batch_leaves(members: Sequence[tuple[str, bytes]]) -> list[Leaf]:
-    return [Leaf(BATCH_MEMBER, name, root, 0) for name, root in members]
-
-
-def batch_member_receipt(batch: Receipt, tree: MerkleTree, name: str, root: bytes) -> Receipt:
-    """A member's receipt: the batch transaction's, for `root`, with its proof to the batch root."""
-    leaf = Leaf(BATCH_MEMBER, name, root, 0)
-    location = dict(batch.location) | {
-        "batch_root": "0x" + tree.root.hex(),
-        "batch_leaf": leaf.to_json(),
-        "batch_proof": ["0x" + p.hex() for p in tree.proof(leaf)],
-        "batch_size": len(tree),
-    }
-    return replace(batch, root=root, location=location)
+            raise AnchorError(f"Ethereum RPC at {self.endpoint} failed: {reason(e)}") from None
 
 
 def connect(
@@ -633,8 +303,8 @@ def connect(
     else:
         raise ConfigError(f"unknown Ethereum network {network!r}: expected 'local' or an http(s):// JSON-RPC URL")
     endpoint = redact_url(url)
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": request_timeout}))
-    client = rpc.for_web3(w3, endpoint, request_timeout)  # the lean client: web3.py costs ~1 ms of CPU a request
+    client = rpc.HttpRpc(url, timeout=request_timeout)
+    w3 = web3_for(client)  # web3.py's calls take the same transport as the hot path
     signer = signer or signer_from_environment()
     try:
         chain_id = _check_chain_id(_big_int(client.call("eth_chainId", [])), endpoint)
@@ -664,11 +334,6 @@ def connect(
         w3, address, signer, confirmations=confirmations, receipt_timeout=receipt_timeout, endpoint=endpoint,
         gas_limit=gas_limit, gas_price=gas_price, request_timeout=request_timeout,
     )
-
-
-def _big_int(value: Any) -> int:
-    """A quantity of any size (a chain id is checked against its range after, naming its length)."""
-    return to_int(value, max_digits=1000)
 
 
 def _node_accounts(client: rpc.JsonRpc) -> list[Any]:
@@ -701,36 +366,3 @@ def deploy(w3: Web3, signer: Signer, network: str) -> deployments.Deployment:
     return deployment
 
 
-def _address(value: Any, what: str) -> str:
-    """A checksummed address, or a one-line FormatError."""
-    if not isinstance(value, str) or not Web3.is_address(value):
-        raise FormatError(f"{what}: expected a 0x-prefixed 20-byte address, found {str(value)[:50]!r}")
-    return Web3.to_checksum_address(value)
-
-
-def _oneline(e: BaseException) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _not_json(e: ValueError) -> str:
-    return "bytes that are not UTF-8" if isinstance(e, UnicodeDecodeError) else "text that is not JSON"
-
-
-MAX_CHAIN_ID = 2**63 - 37  # EIP-2294: the largest chain id a signed transaction can carry
-
-
-def _check_chain_id(chain_id: int, endpoint: str) -> int:
-    if not 1 <= chain_id <= MAX_CHAIN_ID:
-        found = chain_id if len(str(chain_id)) <= 20 else f"a number of {len(str(chain_id))} digits"
-        raise AnchorError(f"Ethereum RPC at {endpoint}: expected a chain id in 1..{MAX_CHAIN_ID} (EIP-2294), found {found}")
-    return chain_id
-
-
-def _transport_reason(e: BaseException) -> str:
-    """Why a request failed, without echoing the URL (it may carry an API key)."""
-    if isinstance(e, requests.Timeout):
-        return "the request timed out"
-    if isinstance(e, requests.ConnectionError):
-        return "connection refused or host unreachable"
-    return type(e).__name__

@@ -16,10 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, runtime_checkable
 
-import rlp
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_checksum_address, keccak
 from web3 import Web3
 
 from ...errors import ConfigError
@@ -77,15 +75,9 @@ class KeySigner:
         return bytes(w3.eth.send_raw_transaction(self.sign_transaction(tx)))
 
     def sign_transaction(self, tx: dict[str, Any]) -> bytes:
-        """The raw signed transaction (EIP-1559 with fee caps, else legacy with `gasPrice`),
-        byte for byte what `eth_account` signs: an EIP-1559 call is encoded here and only its
-        hash signed by the account (eth_account's dict validation and encoding cost twice the
-        signature); anything else is eth_account's."""
-        fields = _dynamic_fee_fields(tx, self.address)
-        if fields is None:
-            return bytes(self._account.sign_transaction(tx).raw_transaction)
-        signature = self._account.unsafe_sign_hash(keccak(b"\x02" + rlp.encode(fields)))
-        return b"\x02" + rlp.encode(fields + [signature.v - 27, signature.r, signature.s])
+        """The raw signed transaction (EIP-1559 with fee caps, else legacy with `gasPrice`), as
+        eth_account validates, encodes and signs it."""
+        return bytes(self._account.sign_transaction(tx).raw_transaction)
 
     def __repr__(self) -> str:
         return f"KeySigner({self.address} from {self.source})"
@@ -106,26 +98,6 @@ class KeySigner:
     def from_hex(cls, text: str, where: str, source: str) -> KeySigner:
         """A signer from a hex key given in memory; errors name `where`, never the key."""
         return cls(_account_from_hex(text, where), source)
-
-
-_DYNAMIC_FEE = ("chainId", "nonce", "maxPriorityFeePerGas", "maxFeePerGas", "gas", "to", "value", "data")
-_UINT256 = 2**256
-
-
-def _dynamic_fee_fields(tx: dict[str, Any], address: str) -> list[Any] | None:
-    """The unsigned EIP-1559 fields of a plain call from `address` (ints, a 0x address and 0x
-    data, as the backend builds it; an empty access list), in RLP order; None for anything else."""
-    if set(tx) - {"from"} != set(_DYNAMIC_FEE) or tx.get("from", address) != address:
-        return None
-    chain_id, nonce, tip, max_fee, gas, to, value, data = (tx[key] for key in _DYNAMIC_FEE)
-    if not all(type(n) is int and 0 <= n < _UINT256 for n in (chain_id, nonce, tip, max_fee, gas, value)):
-        return None
-    if not (isinstance(to, str) and is_checksum_address(to) and isinstance(data, str) and data[:2] == "0x"):
-        return None
-    try:
-        return [chain_id, nonce, tip, max_fee, gas, bytes.fromhex(to[2:]), value, bytes.fromhex(data[2:]), []]
-    except ValueError:
-        return None
 
 
 def signer_from_environment(environ: dict[str, str] | None = None) -> KeySigner | None:

@@ -22,22 +22,21 @@ saying how to start it, never started by them.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import secrets
 import shutil
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
-from ...errors import AnchorError, ConfigError
+from ...errors import AnchorError, ConfigError, one_line
 from ...files import atomic_write_bytes, data_home, make_folder
 from ..processes import alive, terminate
+from .rpc import HttpRpc
 
 HOST = "127.0.0.1"
 CHAIN_ID = 31337
@@ -94,9 +93,9 @@ def is_running(endpoint: str | None = None, timeout: float = 1.0) -> bool:
             return False
         endpoint = f"http://{HOST}:{chosen}"
     try:
-        _rpc(endpoint, "eth_chainId", [], timeout)
+        _client(endpoint, timeout).call("eth_chainId", [])
         return True
-    except (OSError, ValueError):
+    except AnchorError:
         return False
 
 
@@ -206,7 +205,7 @@ def _last_line(log: Path) -> str:
     with open(log, "rb") as f:
         f.seek(max(0, f.seek(0, os.SEEK_END) - 2000))
         lines = [line.strip() for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
-    return " ".join(lines[-1].split())[:200] if lines else "no output"
+    return one_line(lines[-1]) if lines else "no output"
 
 
 def _write_marker(endpoint: str) -> None:
@@ -214,7 +213,7 @@ def _write_marker(endpoint: str) -> None:
     if value is None:
         value = "0x" + secrets.token_bytes(32).hex()
         atomic_write_bytes(chain_dir() / "marker", f"{value}\n".encode())
-    _rpc(endpoint, "anvil_setStorageAt", [MARKER_ADDRESS, MARKER_SLOT, value])
+    _client(endpoint).call("anvil_setStorageAt", [MARKER_ADDRESS, MARKER_SLOT, value])
 
 
 def _holds_marker(endpoint: str) -> bool:
@@ -222,26 +221,16 @@ def _holds_marker(endpoint: str) -> bool:
     if expected is None:
         return False
     try:
-        found = _rpc(endpoint, "eth_getStorageAt", [MARKER_ADDRESS, MARKER_SLOT, "latest"])
-    except (OSError, ValueError):
+        found = _client(endpoint).call("eth_getStorageAt", [MARKER_ADDRESS, MARKER_SLOT, "latest"])
+    except AnchorError:
         return False
     return isinstance(found, str) and found.lower() == expected.lower()
 
 
-def _rpc(endpoint: str, method: str, params: list[Any], timeout: float = 5.0) -> Any:
-    """One JSON-RPC call; OSError if nothing answers, ValueError if the answer is not a result."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-    request = urllib.request.Request(endpoint, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            answer = json.loads(response.read(1 << 20).decode("utf-8"))
-    except urllib.error.URLError as e:
-        raise OSError(str(e.reason)) from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise ValueError(f"{method}: not a JSON-RPC answer ({type(e).__name__})") from None
-    if not isinstance(answer, dict) or "result" not in answer:
-        raise ValueError(f"{method}: no result in the answer")
-    return answer["result"]
+@lru_cache(maxsize=16)
+def _client(endpoint: str, timeout: float = 5.0) -> HttpRpc:
+    """The JSON-RPC client of a local node (kept: its connection is reused between polls)."""
+    return HttpRpc(endpoint, timeout=timeout)
 
 
 @contextmanager

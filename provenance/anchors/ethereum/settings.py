@@ -84,6 +84,14 @@ class EthereumSettings(Section):
         """The key given in a dict in memory, or None. Never dumped."""
         return self._signer
 
+    def use_signer(self, signer: KeySigner | None) -> None:
+        """Keep `signer` (a key read from the environment or handed over in memory), never dumped."""
+        self._signer = signer
+
+    def keep_from(self, given: Any) -> None:
+        """What this section keeps of the mapping it was made from: its in-memory signer, if any."""
+        self._signer = getattr(given, "signer", None)
+
     @field_validator("network")
     @classmethod
     def _network(cls, value: str) -> str:

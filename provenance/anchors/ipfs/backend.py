@@ -20,27 +20,20 @@ with `VersionMismatch`, i.e. every Kubo of recent years.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import httpx
-from multiformats import CID, multihash
 
 from . import node as ipfsnode
-from ...errors import AnchorError, ConfigError, FormatError, VerificationError
-from ...files import atomic_write_bytes, data_home, parse_json
-from ...record import FORMAT as RECORD_FORMAT
-from ...record import FORMAT_V1 as RECORD_FORMAT_V1
-from ...merkle import parse_bytes32
-from ...record import Stage
+from ...errors import AnchorError, ConfigError, FormatError, VerificationError, one_line
+from ...files import data_home, parse_json
 from ..base import ZERO_ROOT, AnchorBackend, check_root, redact_url
 from ...record.receipts import AnchorState, Receipt, Verdict
+from .cids import _decode_cid, _same_cid, _short, cid_from_sha256, cid_of, parse_cid, sha256_of_cid  # noqa: F401 - the CID helpers' old home
+from .store import MAX_RECORD_BYTES, ROOT_FORMAT, LocalStore, record_roots  # noqa: F401
 
-MAX_RECORD_BYTES = 1 << 20  # one block: Kubo's largest chunk size
-# A bare root with its metadata, as `BlockchainManager.store_merkle_root` stores it (no trees).
-ROOT_FORMAT = "provenance-root/v1"
 _ADD_PARAMS = {
     "cid-version": "1",
     "raw-leaves": "true",
@@ -58,109 +51,6 @@ class CidMismatchError(AnchorError):
 
 class _NotOnNode(AnchorError):
     """The node answered, but did not find the block within the fetch timeout."""
-
-
-def cid_of(data: bytes) -> str:
-    """The CIDv1 (raw, sha2-256, base32) of `data` as one block: what the node must return."""
-    return str(CID("base32", 1, "raw", multihash.digest(bytes(data), "sha2-256")))
-
-
-def cid_from_sha256(digest: bytes) -> str:
-    """The record CID named by a 32-byte sha2-256 digest, e.g. the contract's `recordDigest`."""
-    if not isinstance(digest, bytes) or len(digest) != 32:
-        found = f"{len(digest)} bytes" if isinstance(digest, bytes) else type(digest).__name__
-        raise FormatError(f"record digest: expected 32 bytes (sha2-256), found {found}")
-    if digest == ZERO_ROOT:
-        raise FormatError("record digest: expected the sha2-256 of a record, found 0x00..00 (no record was anchored)")
-    return str(CID("base32", 1, "raw", multihash.wrap(digest, "sha2-256")))
-
-
-def sha256_of_cid(cid: str) -> bytes:
-    """The sha2-256 digest inside a record CID (what the chain stores as `recordDigest`)."""
-    return CID.decode(parse_cid(cid)).raw_digest
-
-
-def parse_cid(text: Any) -> str:
-    """`text` as the canonical base32 string of a record CID (CIDv1, raw, sha2-256).
-
-    Raises `FormatError` with a one-line reason for anything else: not a string, not a CID, or a
-    CID of another kind (a dag-pb file root, a CIDv0, another hash)."""
-    cid = _decode_cid(text, "CID")
-    if cid.version != 1 or cid.codec.name != "raw" or cid.hashfun.name != "sha2-256":
-        raise FormatError(
-            f"CID: expected a record CID (CIDv1, raw, sha2-256: bafkrei...), found CIDv{cid.version} "
-            f"{cid.codec.name} {cid.hashfun.name} ({_short(text)})"
-        )
-    return str(cid.set(base="base32"))
-
-
-def record_roots(record: bytes) -> dict[bytes, str]:
-    """The tree roots a provenance record (or a stage's snapshot of one) holds, each with its
-    stage name.
-
-    Checks what an anchor needs: at most `MAX_RECORD_BYTES`, UTF-8 JSON, an object with
-    `"format": "provenance-record/v2"` (or v1) and a non-empty `stages` list of valid stages, or a
-    `provenance-root/v1` document naming one bare root (`BlockchainManager`)."""
-    if not isinstance(record, (bytes, bytearray)):
-        raise FormatError(f"record: expected bytes (canonical JSON), found {type(record).__name__}")
-    if len(record) > MAX_RECORD_BYTES:
-        raise FormatError(
-            f"record: expected at most {MAX_RECORD_BYTES:,} bytes (one IPFS block, so its CID is the "
-            f"sha2-256 of the record), found {len(record):,}"
-        )
-    obj = parse_json(bytes(record), "record")
-    if not isinstance(obj, dict):
-        raise FormatError(f"record: expected a JSON object, found {type(obj).__name__}")
-    if obj.get("format") == ROOT_FORMAT:
-        return {parse_bytes32(obj.get("root"), what="root document's root"): "root"}
-    if obj.get("format") not in (RECORD_FORMAT, RECORD_FORMAT_V1):
-        raise FormatError(f"record: expected format {RECORD_FORMAT!r}, {RECORD_FORMAT_V1!r} or {ROOT_FORMAT!r}, "
-                          f"found {_short(obj.get('format'))}")
-    stages = obj.get("stages")
-    if not isinstance(stages, list) or not stages:
-        raise FormatError(f"record: expected 'stages' to be a non-empty list, found {_short(stages)}")
-    roots: dict[bytes, str] = {}
-    for data in stages:
-        stage = Stage.from_json(data)
-        roots.setdefault(stage.root, stage.name)
-    return roots
-
-
-@dataclass(frozen=True)
-class LocalStore:
-    """Content-addressed files `<folder>/<cid>`: records waiting for a node, and local copies.
-    Reads re-hash, so an altered copy is found, never pushed."""
-
-    folder: Path
-
-    def path(self, cid: str) -> Path:
-        return self.folder / parse_cid(cid)
-
-    def put(self, data: bytes) -> str:
-        cid = cid_of(data)
-        path = self.path(cid)
-        if not path.exists() or path.read_bytes() != data:
-            atomic_write_bytes(path, bytes(data))
-        return cid
-
-    def has(self, cid: str) -> bool:
-        return self.path(cid).is_file()
-
-    def get(self, cid: str) -> bytes:
-        path = self.path(cid)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise FormatError(f"record {cid}: expected it in the local store ({path}), found no such file") from None
-        found = cid_of(data)
-        if found != parse_cid(cid):
-            raise VerificationError(f"local copy of record {cid} was altered: its bytes now have CID {found}")
-        return data
-
-    def cids(self) -> list[str]:
-        if not self.folder.is_dir():
-            return []
-        return sorted(p.name for p in self.folder.iterdir() if p.is_file() and p.name.startswith("bafkrei"))
 
 
 class IpfsAnchor(AnchorBackend):
@@ -207,6 +97,11 @@ class IpfsAnchor(AnchorBackend):
     def destination(self) -> str:
         """Where records go, for the outbox: the node (redacted URL), or the local store alone."""
         return f"ipfs:{self.endpoint}" if self.endpoint else "ipfs:local-store"
+
+    @property
+    def local_only(self) -> bool:
+        """Without a node: the local content store alone."""
+        return self.url is None
 
     def close(self) -> None:
         if self._client is not None:
@@ -401,24 +296,6 @@ def connect(url: str | None = None, **timeouts: float) -> IpfsAnchor:
     return IpfsAnchor(url, **timeouts)
 
 
-def _decode_cid(text: Any, what: str) -> CID:
-    if not isinstance(text, str) or not text.strip():
-        raise FormatError(f"{what}: expected a CID string (e.g. bafkrei...), found {_short(text)}")
-    try:
-        return CID.decode(text.strip())
-    except (KeyError, ValueError) as e:
-        reason = str(e).strip("'\"") or type(e).__name__
-        raise FormatError(f"{what}: expected a CID (e.g. bafkrei...), found {_short(text)} ({reason})") from None
-
-
-def _same_cid(text: Any, cid: str) -> bool | None:
-    """Whether `text` names the same CID as `cid` in any base; None if it is not a CID at all."""
-    try:
-        return bytes(_decode_cid(text, "CID")) == bytes(CID.decode(cid))
-    except FormatError:
-        return None
-
-
 def _require_root(roots: Mapping[bytes, str], root: bytes, what: str) -> str:
     stage = roots.get(root)
     if stage is None:
@@ -438,7 +315,7 @@ def _raise_for_answer(response: httpx.Response, op: str, endpoint: str | None) -
         raise AnchorError(
             f"IPFS node at {endpoint} answered {op} with HTTP {response.status_code}: expected the Kubo RPC API there"
         )
-    message = " ".join(message.split())[:200]
+    message = one_line(message)
     # "not found" after the node searched for `timeout=`: js-ipfs says "request timed out",
     # Kubo "context deadline exceeded" or "block was not found locally (offline)".
     if any(s in message.lower() for s in ("timed out", "deadline exceeded", "not found")):
@@ -458,6 +335,3 @@ def _last_json_line(response: httpx.Response, op: str) -> dict[str, Any]:
     return answer
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,5 +1,6 @@
-"""The Ethereum anchoring hot path (raw JSON-RPC, calldata by hand) against web3.py and a real
-anvil: the same calldata, the same transaction, the same errors, and anchors that verify."""
+"""The Ethereum anchoring hot path (JSON-RPC over the one httpx transport, calldata encoded in
+`calldata`) against web3.py and a real anvil: the same calldata, the same transaction, the same
+errors, and anchors that verify; the transport's auth, TLS, proxies, framing and timeouts."""
 
 from __future__ import annotations
 
@@ -12,19 +13,19 @@ import random
 import socket
 import ssl
 import threading
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import eth_abi
+import httpx
 import pytest
 from eth_account import Account
 from web3 import Web3
 
 from provenance.anchors.base import ZERO_ROOT
-from provenance.anchors.ethereum import backend as ethereum, calldata, keys, rpc
+from provenance.anchors.ethereum import backend as ethereum, calldata, rpc, web3_provider
 from provenance.anchors.ethereum.contract import artifact
 from provenance.anchors.ethereum.keys import KeySigner, NodeSigner
-from provenance.errors import AnchorError
+from provenance.errors import AnchorError, reason
 from provenance.record.receipts import AnchorState
 from tests.support.http_server import serving
 from tests.support.anvil import AnvilNode
@@ -125,29 +126,24 @@ def test_key_signed_transaction_equals_web3s_and_verifies(anvil):
         assert backend.anchor(root).location["tx_hash"] == receipt.location["tx_hash"]  # found, not sent again
 
 
-def test_local_signing_equals_eth_accounts():
-    """KeySigner encodes EIP-1559 calls itself and has only the hash signed: byte for byte what
-    eth_account signs, for many transactions; anything else is signed by eth_account."""
+def test_local_signing_is_eth_accounts_and_recovers_the_signer():
+    """KeySigner signs with eth_account's `sign_transaction` (its checks, its encoding): EIP-1559
+    and legacy transactions recover to the signer; a transaction for another sender is refused."""
     rng = random.Random(1559)
     account = Account.create()
     signer = KeySigner(account, "test key")
     to = Web3.to_checksum_address("0x" + rng.randbytes(20).hex())
-    for i in range(200):
-        tx = {"chainId": rng.choice((1, 31337, 2**63 - 37)), "nonce": rng.getrandbits(rng.choice((1, 8, 64))),
-              "gas": rng.randrange(21_000, 30_000_000), "maxFeePerGas": rng.getrandbits(rng.choice((0, 40, 120))),
-              "maxPriorityFeePerGas": rng.getrandbits(rng.choice((0, 30))), "to": to, "value": rng.choice((0, 1, 10**18)),
-              "data": "0x" + rng.randbytes(rng.choice((0, 4, 100))).hex()}
-        if i % 2:
-            tx["from"] = account.address
-        assert keys._dynamic_fee_fields(tx, account.address) is not None
-        assert signer.sign_transaction(tx) == bytes(account.sign_transaction(tx).raw_transaction)
+    tx = {"chainId": 31337, "nonce": 5, "gas": 90_000, "maxFeePerGas": 3 * 10**9, "maxPriorityFeePerGas": 10**9,
+          "to": to, "value": 0, "data": "0x" + rng.randbytes(100).hex()}
     legacy = {"chainId": 31337, "nonce": 1, "gas": 90_000, "gasPrice": 10**9, "to": to, "value": 0, "data": "0x"}
-    assert keys._dynamic_fee_fields(legacy, account.address) is None
-    assert signer.sign_transaction(legacy) == bytes(account.sign_transaction(legacy).raw_transaction)
-    for odd in ({"from": Account.create().address}, {"to": to.lower()[:41]}, {"nonce": True}, {"data": b"\x01"}, {"accessList": []}):
-        assert keys._dynamic_fee_fields(tx | odd, account.address) is None, odd
+    for unsigned, kind in ((tx, 2), (tx | {"from": account.address}, 2), (legacy, 0)):
+        raw = signer.sign_transaction(unsigned)
+        assert raw == bytes(account.sign_transaction(unsigned).raw_transaction)
+        assert (raw[0] == 2) == (kind == 2) and Account.recover_transaction(raw) == account.address
     with pytest.raises(Exception, match="from"):  # eth_account's own check: never signed for another sender
         signer.sign_transaction(tx | {"from": Account.create().address})
+    with pytest.raises(Exception):  # eth_account's validation: a nonce is an integer
+        signer.sign_transaction(tx | {"nonce": "five"})
 
 
 def test_chain_without_base_fee_gets_a_legacy_transaction_at_the_nodes_gas_price(tmp_path):
@@ -221,7 +217,7 @@ def test_json_rpc_error_is_typed_and_worded_as_web3_words_it(anvil):
     assert error.code == -32601 and error.method == "eth_noSuchMethod" and isinstance(error.rpc_message, str)
     with pytest.raises(Exception) as web3_error:
         backend.w3.manager.request_blocking("eth_noSuchMethod", [])
-    assert str(error) == f"Ethereum RPC at {backend.endpoint} failed: {ethereum._oneline(web3_error.value)}"
+    assert str(error) == f"Ethereum RPC at {backend.endpoint} failed: {reason(web3_error.value)}"
     call = {"from": backend.signer_address, "to": backend.address,
             "data": backend.contract.functions.anchor(ZERO_ROOT, ZERO_ROOT, ZERO_ROOT)._encode_transaction_data()}
     with pytest.raises(rpc.RpcError) as revert:
@@ -287,9 +283,7 @@ def fake_relay(target: str, auth: tuple[str, str] | None = None, framing: str = 
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            request = urllib.request.Request(target, data=body, headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(request, timeout=5) as response:
-                answer = response.read()
+            answer = httpx.post(target, content=body, headers={"Content-Type": "application/json"}, timeout=5, trust_env=False).content
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             if framing == "chunked":
@@ -362,7 +356,7 @@ def self_signed_tls(folder) -> tuple[ssl.SSLContext, str]:
     return context, str(cert_path)
 
 
-def test_https_with_the_certificates_requests_would_trust(anvil, tmp_path, monkeypatch):
+def test_https_with_the_certificates_httpx_is_told_to_trust(anvil, tmp_path, monkeypatch):
     context, cert = self_signed_tls(tmp_path)
     with fake_relay(anvil.url, auth=("alice", "s3cret"), tls=context) as (port, seen):
         url = f"https://alice:s3cret@127.0.0.1:{port}"
@@ -370,7 +364,7 @@ def test_https_with_the_certificates_requests_would_trust(anvil, tmp_path, monke
         with pytest.raises(rpc.TransportError) as info:  # a certificate nobody vouched for
             untrusting.call("eth_blockNumber", [])
         assert str(info.value) == f"cannot reach Ethereum RPC at https://127.0.0.1:{port}: connection refused or host unreachable"
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)  # as requests (so web3.py) takes it
+        monkeypatch.setenv("SSL_CERT_FILE", cert)  # as httpx takes it
         backend = node_backend(anvil, url=url)
         assert isinstance(backend.rpc, rpc.HttpRpc)
         receipt = backend.anchor(roots(1, seed=15)[0])
@@ -388,7 +382,7 @@ def test_url_credentials_go_as_basic_auth_and_the_path_is_kept(anvil):
         wrong = rpc.HttpRpc(f"http://alice:wrong@127.0.0.1:{port}/key-in-path", timeout=5)
         with pytest.raises(rpc.TransportError) as info:
             wrong.call("eth_blockNumber", [])
-        assert str(info.value) == f"cannot reach Ethereum RPC at http://127.0.0.1:{port}: HTTPError"
+        assert str(info.value) == f"cannot reach Ethereum RPC at http://127.0.0.1:{port}: HTTP status 401"
 
 
 def test_a_node_that_never_answers_times_out():
@@ -449,16 +443,39 @@ def test_threads_and_forked_children_each_use_their_own_connection(anvil):
         assert child.exitcode == 0
         assert backend._block_number() == expected  # the parent's own connection still answers
 
-def test_what_is_not_a_plain_http_endpoint_goes_through_the_provider(anvil, monkeypatch, eth_anchor):
-    assert isinstance(eth_anchor.rpc, rpc.ProviderRpc)  # Ape's in-process chain: the tests above use it
-    assert isinstance(node_backend(anvil).rpc, rpc.HttpRpc)
+def test_what_is_not_a_plain_http_endpoint_goes_through_the_provider(anvil, eth_anchor):
+    assert isinstance(eth_anchor.rpc, web3_provider.ProviderRpc)  # Ape's in-process chain: the tests above use it
+    backend = node_backend(anvil)
+    assert isinstance(backend.rpc, rpc.HttpRpc) and backend.w3.provider.rpc is backend.rpc  # web3.py: the same transport
     w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 5, "verify": False}))
-    assert isinstance(rpc.for_web3(w3, "x"), rpc.ProviderRpc)  # a requests option this client lacks
+    assert isinstance(web3_provider.for_web3(w3, "x"), web3_provider.ProviderRpc)  # a requests option this client lacks
     w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": (3, 10)}))
-    assert isinstance(rpc.for_web3(w3, "x"), rpc.ProviderRpc)  # a (connect, read) pair
+    assert isinstance(web3_provider.for_web3(w3, "x"), web3_provider.ProviderRpc)  # a (connect, read) pair
     w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 7, "headers": {"X-Api-Key": "k"}}))
-    lean = rpc.for_web3(w3, "x")
-    assert isinstance(lean, rpc.HttpRpc) and lean._timeout == 7 and b"X-Api-Key: k\r\n" in lean._head
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
-    monkeypatch.setenv("NO_PROXY", "")
-    assert isinstance(rpc.for_web3(Web3(Web3.HTTPProvider(anvil.url)), "x"), rpc.ProviderRpc)
+    lean = web3_provider.for_web3(w3, "x")
+    assert isinstance(lean, rpc.HttpRpc) and lean.timeout == 7 and lean.headers == {"X-Api-Key": "k"}
+
+
+def test_requests_go_through_the_proxy_the_environment_names(anvil, monkeypatch):
+    """$HTTP_PROXY as httpx takes it: the proxy gets the request for the node's absolute URL."""
+    with fake_relay(anvil.url) as (port, seen):
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("NO_PROXY", "")
+        client = rpc.HttpRpc("http://node.invalid:8545/v3", timeout=5)
+        assert int(client.call("eth_chainId", []), 16) == 31337
+    assert seen == [("http://node.invalid:8545/v3", None)]
+
+
+def test_a_node_that_refuses_batches_is_asked_one_call_at_a_time():
+    refusal = b'{"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "batches are not supported"}}'
+    with fake_garbage_node(refusal) as url:
+        answers = rpc.HttpRpc(url, timeout=5).answers([("eth_chainId", []), ("eth_blockNumber", [])])
+    assert [a["error"]["code"] for a in answers] == [-32600, -32600]  # asked twice more, one call each
+    with pytest.raises(rpc.RpcError, match="batches are not supported"):
+        rpc.result_of(answers[0], url, "eth_chainId")
+
+
+def test_an_answer_too_large_is_refused(anvil):
+    with fake_garbage_node(b"[" + b"0," * (rpc.MAX_ANSWER // 2) + b"0]") as url:
+        with pytest.raises(rpc.TransportError, match="answer too large"):
+            rpc.HttpRpc(url, timeout=5).call("eth_blockNumber", [])

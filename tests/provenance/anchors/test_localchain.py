@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from provenance.anchors.ethereum import node as localchain
+from provenance.anchors.ethereum.rpc import HttpRpc
 from provenance.cli import main
 from provenance.errors import AnchorError
 from tests.support.anvil import AnvilNode
@@ -38,7 +39,7 @@ def other_home(tmp_path, monkeypatch, name: str) -> Path:
 
 
 def block_number(url: str) -> int:
-    return int(localchain._rpc(url, "eth_blockNumber", []), 16)
+    return int(HttpRpc(url).call("eth_blockNumber", []), 16)
 
 
 def test_two_homes_get_different_ports_kept_in_the_home(home, tmp_path, monkeypatch):

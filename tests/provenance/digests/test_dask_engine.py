@@ -12,7 +12,7 @@ import pytest
 from provenance.digests.engines import DaskEngine, LocalEngine, hash_dataset, set_env
 from provenance.digests.shards import KILL_ENV
 from provenance.digests.shards import ShardError, array_shards, discover
-from provenance.digests.shard_verify import miss_probability, spot_check, verify_shards
+from provenance.verification.shards import miss_probability, spot_check, verify_shards
 from tests.support import shard_sources as src
 from tests.support.cli import cli
 

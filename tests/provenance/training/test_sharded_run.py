@@ -85,7 +85,7 @@ def test_verify_names_the_changed_shard_and_sample_and_spot_checks(sharded_run):
     assert full.returncode == 1 and "001002.txt" in full.stdout
     # every sample of shard 1 drawn: the changed one fails its nested proof, read alone
     from provenance.record import Record
-    from provenance.digests.shard_verify import spot_check
+    from provenance.verification.shards import spot_check
     from provenance.digests.shards import discover
 
     record = Record.load(run_dir / "record.json")

@@ -18,28 +18,32 @@ from __future__ import annotations
 
 import random
 import secrets
+import tarfile
 import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
-from .engines import LocalEngine, run_tasks
-from ..errors import ConfigError
-from ..merkle import Leaf, MerkleTree
-from ..merkle.reference import verify_nested
-from .shards import (
+from ..digests.engines import LocalEngine, run_tasks
+from ..digests.shards.tracking import engine_of, refs_of_record
+from ..digests.shards import (
     SHARD_KIND,
     ShardError,
     ShardFailure,
     ShardRef,
     ShardResult,
     hash_shard,
+    sample_count,
     sample_leaf,
     shard_tree,
     tree_file_name,
 )
+from ..errors import ConfigError, ProvenanceError
+from ..files import SHARD_TREES_DIR
+from ..merkle import Leaf, MerkleTree
+from ..merkle.reference import verify_nested
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,9 @@ def spot_check(refs: Sequence[ShardRef], tree: MerkleTree, k: int, seed: int | N
     return SpotCheck(seed, drawn, ends[-1], time.perf_counter() - started, capped, every)
 
 
+_draw = spot_check  # check_run_shards' argument `spot_check` (a count) hides the function
+
+
 def _sample_task(job: tuple[ShardRef, list[int], str | None, bytes]) -> tuple[str, Any]:
     """Worker side of the spot check: the drawn samples' re-hashed leaves and their proofs to
     the shard root. With the shard's kept tree (trusted only if it hashes to the anchored root)
@@ -266,3 +273,63 @@ def _diff_task(job: tuple[ShardRef, bytes, str | None]) -> tuple[str, list[str],
         else:
             named.append(f"{i} {a.name}: digest 0x{a.digest.hex()[:16]}.. -> 0x{b.digest.hex()[:16]}..")
     return ref.id, named, ""
+
+
+def check_run_shards(record: Any, run_dir: Path, data: tuple[Any, Any] | None = None, *, engine: Any = None,
+                     spot_check: int | None = None, seed: int | None = None,
+                     descriptor: Mapping[str, Any] | None = None) -> list[tuple[str, bool, str]]:
+    """The verifier's checks of a sharded run's data, as (name, ok, detail): every shard
+    re-hashed on `engine` (changed shards named, and their changed samples where the run folder
+    keeps the shard trees), or, with `spot_check=K`, K seeded random samples with their nested
+    proofs against the tree that holds the `data.shard` leaves."""
+    holders = [s for s in record.stages if any(leaf.kind == SHARD_KIND for leaf in s.leaves)]
+    if not holders:
+        return []
+    stage = holders[0]
+    recorded = [leaf for leaf in stage.leaves if leaf.kind == SHARD_KIND]
+    runner, opened = engine_of(engine)
+    try:
+        try:
+            refs = refs_of_record(descriptor if descriptor is not None else record.artifacts.get("dataset", {}), data)
+        except ProvenanceError as e:  # e.g. in-memory data not given again: a failed check, not a crash
+            return [(f"{stage.name} data.shard", False, f"cannot re-hash {len(recorded)} shards: {e}")]
+        if spot_check is not None:
+            # A draw among the committed samples never meets an added one: the shard list and
+            # every shard's count are committed, so compare them first (a listing, no hashing).
+            listed = _listing_differences(refs, recorded)
+            if listed:
+                return [(f"{stage.name} data.shard spot check", False, "the source's shards differ from the committed ones "
+                         "before any draw: " + "; ".join(listed[:5]) + (" ..." if len(listed) > 5 else ""))]
+            check = _draw(refs, stage.tree(), spot_check, seed, runner, leaves_dir=Path(run_dir) / SHARD_TREES_DIR)
+            bad = [f"{s}/{i}: {d}" for s, i, ok, d in check.drawn if not ok]
+            alone = sum(1 for *_, d in check.drawn if "(sample re-hashed)" in d)
+            how = f"; {alone} of {len(check.drawn)} draws read alone through the kept shard trees, the rest by re-hashing their shard"
+            return [(f"{stage.name} data.shard spot check", check.ok,
+                     check.statement() + how + ("" if check.ok else "; FAILED: " + "; ".join(bad[:5])))]
+        result = verify_shards(refs, recorded, runner, leaves_dir=Path(run_dir) / SHARD_TREES_DIR)
+    finally:
+        if opened:
+            runner.close()
+    if result.ok:
+        return [(f"{stage.name} data.shard", True, f"{result.shards} shards ({result.samples} samples) re-hashed on engine "
+                 f"{runner.name}, all equal")]
+    return [(f"{stage.name} data.shard", False, f"{len(result.changes)} of {len(recorded)} shards differ: "
+             + "; ".join(c.describe() for c in result.changes[:5]) + (" ..." if len(result.changes) > 5 else ""))]
+
+
+def _listing_differences(refs: Sequence[ShardRef], recorded: Sequence[Leaf]) -> list[str]:
+    """What a listing of the source shows against the committed `data.shard` leaves: shards
+    added or removed, and shards whose sample count is not the committed one."""
+    committed = {leaf.name: leaf.size for leaf in recorded}
+    found = {ref.id: ref for ref in refs}
+    named = [f"shard {name} added" for name in sorted(found.keys() - committed.keys())]
+    named += [f"shard {name} missing" for name in sorted(committed.keys() - found.keys())]
+    for name in sorted(found.keys() & committed.keys()):
+        try:
+            count = sample_count(found[name])
+        except (OSError, ValueError, ShardError, tarfile.TarError) as e:
+            named.append(f"shard {name}: cannot list its samples ({' '.join(str(e).split())[:80]})")
+            continue
+        if count != committed[name]:
+            named.append(f"shard {name}: {count} samples, {committed[name]} committed")
+    return named
