@@ -17,8 +17,8 @@ Each run lives in `base_dir/<run_id>/`: `record.json` (provenance-record/v2), `c
 A tracker holds `run_dir/.lock` (an fcntl lock) for its whole life, so a second training with the
 same run id is refused while the first runs; a run id whose folder already holds a record, or
 whose stages already reached a network, is refused too: an anchored run is never overwritten.
-The `pre` tree commits to the run's anchoring identity and a random nonce (see the README's threat
-model).
+The `pre` tree commits to the run's anchoring identity and a random nonce (see the threat model,
+docs/explanation/threat-model.md).
 
 Off the training loop's critical path (`run_training` uses both; the defaults keep the original
 API's behaviour): `store_merkle_on_blockchain_before_training(..., wait=False)` sends the pre

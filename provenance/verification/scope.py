@@ -1,4 +1,4 @@
-"""What a run anchored without Ethereum proves, and what it cannot (the README's threat model).
+"""What a run anchored without Ethereum proves, and what it cannot (docs/explanation/threat-model.md).
 
 The original system's default is IPFS only; Bitcoin only is the other run without an identity.
 Such a run commits to no Ethereum account (no `identity.ethereum` leaf), so nothing in it says who

@@ -1,6 +1,6 @@
-"""The attacks of the README's threat model, each against a real anvil: the attacker controls the
-run folder, sends transactions from an account of their own, reads roots before they are
-anchored, and kills processes. Each attack fails verification (run from a fresh process, the
+"""The attacks of the threat model (docs/explanation/threat-model.md), each against a real anvil:
+the attacker controls the run folder, sends transactions from an account of their own, reads
+roots before they are anchored, and kills processes. Each attack fails verification (run from a fresh process, the
 CLI) or is refused, and the honest run still verifies."""
 
 from __future__ import annotations
