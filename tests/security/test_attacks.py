@@ -1,7 +1,7 @@
 """The attacks of the threat model (docs/explanation/threat-model.md), each against a real anvil:
 the attacker controls the run folder, sends transactions from an account of their own, reads
-roots before they are anchored, and kills processes. Each attack fails verification (run from a fresh process, the
-CLI) or is refused, and the honest run still verifies."""
+roots before they are anchored, and kills processes. Each attack fails verification (run from a
+fresh process, the CLI) or is refused, and the honest run still verifies."""
 
 from __future__ import annotations
 
