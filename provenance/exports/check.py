@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FormatError, ProvenanceError
+from ..files import parse_json, read_file
 from ..record.receipts import AnchorState, Receipt, Status
 from . import document
 from .dsse import is_envelope, payload_of, verify_envelope
@@ -61,17 +62,10 @@ class ExportReport:
 def load_export(path: Path) -> tuple[str, Any, Any]:
     """(kind, document, envelope or None) of the export at `path`: `slsa` (a statement, bare or in a
     DSSE envelope) or `cyclonedx`."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(_MAX_EXPORT + 1)
-    except OSError as e:
-        raise FormatError(f"{path}: expected a readable export file, found: {(e.strerror or type(e).__name__).lower()}") from None
+    data = read_file(path, "export file", limit=_MAX_EXPORT)  # a regular file: a FIFO or a device never hangs
     if len(data) > _MAX_EXPORT:
         raise FormatError(f"{path}: expected an export under {_MAX_EXPORT >> 20} MiB, found a larger file")
-    try:
-        value = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise FormatError(f"{path}: expected a JSON export (in-toto statement, DSSE envelope or CycloneDX BOM), found invalid JSON ({e})") from None
+    value = parse_json(data, f"export {path} (in-toto statement, DSSE envelope or CycloneDX BOM)", max_bytes=_MAX_EXPORT)
     envelope = value if is_envelope(value) else None
     if envelope is not None:
         value = payload_of(envelope)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from ..merkle.kinds import MODEL_FILE as FILE_KIND
 from ..digests.hashing import hash_bytes
 from ..errors import FormatError
 from ..record import Record
-from ..files import SIGNATURE_FILE
+from ..files import SIGNATURE_FILE, parse_json, read_file
 
 PREDICATE_TYPE = "https://model_signing/signature/v1.0"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -46,19 +45,17 @@ class Bundle:
 
 def read_bundle(path: Path) -> Bundle:
     """The files and digests a model-signing bundle vouches for (its signature not checked)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(_MAX_BUNDLE + 1)
-    except OSError as e:
-        raise FormatError(f"{path}: expected a readable model-signing bundle, found: {(e.strerror or type(e).__name__).lower()}") from None
+    # a regular file inside the run folder, read up to its bound: a FIFO or a device never hangs `verify`
+    data = read_file(path, "model-signing bundle", limit=_MAX_BUNDLE, within=Path(path).parent)
     if len(data) > _MAX_BUNDLE:
         raise FormatError(f"{path}: expected a model-signing bundle under {_MAX_BUNDLE >> 20} MiB, found a larger file")
     try:
-        bundle = json.loads(data)
+        bundle = parse_json(data, f"model-signing bundle {path}", max_bytes=_MAX_BUNDLE)
         envelope = bundle["dsseEnvelope"]
         if envelope["payloadType"] != PAYLOAD_TYPE:
             raise FormatError(f"{path}: expected a DSSE payload of type {PAYLOAD_TYPE}, found {envelope['payloadType']!r}")
-        statement = json.loads(base64.b64decode(envelope["payload"], validate=True))
+        statement = parse_json(base64.b64decode(envelope["payload"], validate=True), f"model-signing payload {path}",
+                               max_bytes=_MAX_BUNDLE)
         if statement["predicateType"] != PREDICATE_TYPE:
             raise FormatError(f"{path}: expected predicate {PREDICATE_TYPE}, found {statement['predicateType']!r}")
         files = tuple(SignedFile(str(r["name"]), str(r["algorithm"]), str(r["digest"]).lower())
@@ -120,10 +117,10 @@ def _compare(run_dir: Path, name: str, signed: SignedFile, leaf: Any) -> str | N
     path = (base / name).resolve()
     if not path.is_relative_to(base):
         return f"{name}: expected a file inside the run folder, found a path outside it"
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        return f"{name}: cannot read the signed file ({(e.strerror or type(e).__name__).lower()})"
+    try:  # at most the anchored size + 1 bytes of a regular file: a longer one fails the hash anyway
+        data = read_file(path, "signed file", limit=leaf.size, within=base)
+    except FormatError as e:
+        return f"{name}: cannot read the signed file ({e})"
     if hash_bytes(data) != leaf.digest:
         return f"{name}: the file no longer hashes to its anchored leaf (blake3), so its signature vouches for other bytes"
     found = _ALGORITHMS[signed.algorithm](data).hexdigest()  # type: ignore[misc]

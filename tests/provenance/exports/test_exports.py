@@ -272,3 +272,28 @@ def test_a_blake3_bundle_is_held_against_the_leaves_as_they_are(run_copy, tmp_pa
     (run_copy / "record.json").write_text(json.dumps(edited))
     ok, detail = check_signature(Record.load(run_copy / "record.json"), run_copy)
     assert not ok and f"signed blake3 {leaf.digest.hex()}" in detail
+
+
+def test_a_fifo_or_deep_json_where_a_bundle_or_export_is_read_is_refused_not_waited_on(run_copy, tmp_path):
+    """The run folder's model.sig and verify-export's FILE are untrusted: a FIFO is refused (no
+    writer would ever come: the command would wait for ever), deep JSON is one line, not a
+    RecursionError."""
+    import os
+
+    os.mkfifo(run_copy / "model.sig")
+    done = subprocess.run([sys.executable, "-m", "provenance.cli", "verify", str(run_copy), "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    signature = [c for c in json.loads(done.stdout)["checks"] if c["name"] == "model signature"]
+    assert not signature[0]["ok"] and "expected a regular file" in signature[0]["detail"], signature
+
+    fifo = tmp_path / "export.json"
+    os.mkfifo(fifo)
+    done = subprocess.run([sys.executable, "-m", "provenance.cli", "verify-export", str(fifo), str(run_copy)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "expected a regular file" in done.stderr, done.stderr
+
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b"[" * 100_000)
+    result = cli("verify-export", str(deep), str(run_copy))
+    assert result.exit_code == 2 and "nested at most 64 deep" in result.stderr and result.stderr.count("\n") == 1, result.stderr
