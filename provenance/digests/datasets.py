@@ -27,12 +27,14 @@ A descriptor may carry a `name`; `provenance verify --data NAME=PATH` points it 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from ..errors import ConfigError, FormatError
+from ..files import open_regular
 from .idx import _IDX_DTYPES, MNIST_FILES, Split, _find, load_digits_arrays, load_idx_split, read_idx  # noqa: F401 - their old home
 
 
@@ -160,6 +162,9 @@ def _present(descriptor: Mapping[str, Any], key: str = "path") -> Path:
     if not Path(value).exists():
         raise DataNotGiven(f"dataset {descriptor.get('name') or ''}: expected the data file at {value}, found nothing there; "
                            f"give your copy with --data {descriptor.get('name') or 'dataset'}=PATH")
+    # the record names this path, and an attacker writes records: a FIFO would hang the loader,
+    # /dev/zero fill memory. A regular file only (opened non-blocking, so a FIFO cannot hang this).
+    os.close(open_regular(value, f"dataset.{key}"))
     return Path(value)
 
 

@@ -167,7 +167,8 @@ def read_bounded(run_dir: Path, name: str, limit: int) -> bytes:
     if folder.is_symlink():
         raise FormatError(f"{folder}: expected a folder, found a symlink")
     limit = min(limit, MAX_FILE)
-    fd = os.open(run_dir / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    # O_NONBLOCK: a FIFO planted there would otherwise hang the open until a writer came
+    fd = os.open(run_dir / name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

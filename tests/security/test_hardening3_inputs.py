@@ -338,3 +338,36 @@ def test_2_report_shows_the_sample_counts_the_trees_commit_to_not_the_edited_art
     assert ("custom: 20 train, 0 test samples in the anchored trees (record.json's artifacts claim 1000000 train, "
             "250000 test: not covered by any anchor)") in md
     assert json.loads((copy / "report.json").read_text())["dataset"]["unverified_train_samples"] == 1000000
+
+
+# ---------------------------------------------------------------- readers added after round three
+
+
+def test_a_record_naming_a_device_or_fifo_as_its_data_file_or_a_fifo_as_a_state_file_is_refused(tmp_path):
+    """A record names its data file (issue 21's descriptors) and its replay state files (issue 25's
+    audit): an attacker's record may name /dev/zero (memory) or a FIFO (a hang for ever). Each is
+    refused in one line; an alarm turns a hang into a failure instead of a stuck suite."""
+    import signal
+
+    from provenance.digests import datasets, train_state
+    from provenance.errors import FormatError
+
+    def hung(signum, frame):
+        raise TimeoutError("a reader waited on a FIFO or read a device for 20 s")
+
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        for path, found in (("/dev/zero", "a character device"), (str(fifo), "a FIFO")):
+            with pytest.raises(FormatError) as info:
+                datasets.load({"source": "csv", "path": path, "label_column": "label"})
+            assert str(info.value) == f"dataset.path {path}: expected a regular file, found {found}"
+        (tmp_path / "audit").mkdir()
+        os.mkfifo(tmp_path / "audit" / "e001-s000000.safetensors")
+        with pytest.raises(FormatError, match="expected a regular file"):
+            train_state.read_bounded(tmp_path, "audit/e001-s000000.safetensors", 100)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
